@@ -1,0 +1,108 @@
+"""The model card: everything needed to feed a model exactly the features it was trained on.
+
+A model bundle is a folder with ``card.json`` beside the exported model(s). The card's
+``frontend`` drives :mod:`anemonefish.features` both when training and when serving, so
+the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Normalisation = Literal["standardize", "minmax", "none"]
+
+
+class FrontEndConfig(BaseModel):
+    """Spectrogram and windowing parameters, read from the model card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample_rate: int = Field(6400, gt=0, description="Rate the audio is resampled to (Hz).")
+    n_fft: int = Field(1024, gt=0, description="FFT length in samples (periodic Hann window).")
+    hop_length: int = Field(256, gt=0, description="STFT hop in samples.")
+    fmin: float = Field(0.0, ge=0, description="Lowest frequency bin kept (Hz).")
+    fmax: float = Field(2000.0, gt=0, description="Highest frequency bin kept (Hz).")
+    window_s: float = Field(1.0, gt=0, description="Length of one classified window (s).")
+    stride_s: float = Field(0.4, gt=0, description="Step between windows (s).")
+    amin: float = Field(1e-10, gt=0, description="Floor of the power before log10.")
+    normalisation: Normalisation = Field(
+        "standardize", description="Per-window scaling applied after the resize."
+    )
+    image_height: int | None = Field(
+        None, gt=0, description="Frequency rows after resize; None keeps the native bins."
+    )
+    image_width: int | None = Field(
+        None, gt=0, description="Time columns after resize; None keeps the native frames."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FrontEndConfig:
+        if self.fmax > self.sample_rate / 2:
+            raise ValueError(f"fmax {self.fmax} Hz is above Nyquist ({self.sample_rate / 2} Hz)")
+        if self.fmin >= self.fmax:
+            raise ValueError("fmin must be below fmax")
+        if self.n_fft < self.hop_length:
+            raise ValueError("n_fft must be at least hop_length")
+        return self
+
+    @property
+    def bin_range(self) -> tuple[int, int]:
+        """Half-open range of rfft bins whose centre frequency lies in [fmin, fmax]."""
+        lo = math.ceil(self.fmin * self.n_fft / self.sample_rate - 1e-9)
+        hi = math.floor(self.fmax * self.n_fft / self.sample_rate + 1e-9) + 1
+        return lo, hi
+
+    @property
+    def n_bins(self) -> int:
+        lo, hi = self.bin_range
+        return hi - lo
+
+    @property
+    def frames_per_window(self) -> int:
+        """STFT frames whose centres fall inside one window (frames are centred, as librosa)."""
+        return max(1, round(self.window_s * self.sample_rate / self.hop_length))
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_s * self.sample_rate)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(height, width) of the image the model sees."""
+        return (self.image_height or self.n_bins, self.image_width or self.frames_per_window)
+
+    def window_start_frame(self, index: int) -> int:
+        """First STFT frame of window ``index`` (its start sample rounded to the hop grid)."""
+        return round(index * self.stride_s * self.sample_rate / self.hop_length)
+
+    def window_start_s(self, index: int) -> float:
+        return index * self.stride_s
+
+    def n_windows(self, n_samples: int) -> int:
+        """Complete windows in a recording of ``n_samples`` samples at ``sample_rate``."""
+        if n_samples < self.window_samples:
+            return 0
+        return int((n_samples - self.window_samples) / (self.stride_s * self.sample_rate) + 1e-9) + 1
+
+
+class ModelCard(BaseModel):
+    """``card.json``: what the model is, what it expects and how well it did."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    name: str
+    version: str
+    classes: list[str] = Field(min_length=2)
+    frontend: FrontEndConfig
+    files: dict[str, str] = Field(
+        default_factory=lambda: {"tflite": "model.tflite", "keras": "model.keras"},
+        description="Files of the bundle by role: 'tflite' (or 'onnx') is served, 'keras' trains.",
+    )
+    detection_defaults: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    notes: str = ""
+    created_at: str | None = None
