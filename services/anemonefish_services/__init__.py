@@ -1,0 +1,1 @@
+"""Services built on the ``anemonefish`` library: API and worker Lambdas, local stack, client, CLI."""

@@ -1,0 +1,53 @@
+"""The ``anemonefish`` command.
+
+Each group of subcommands lives in its own module with a ``register(subparsers)``
+function; modules are imported when the parser is built, and each imports its heavy
+dependencies (TensorFlow, boto3) only inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from anemonefish import __version__
+
+# Modules contributing subcommands, in help order.
+COMMAND_MODULES = (
+    "anemonefish_services.cli.detect",  # detect
+    "anemonefish_services.cli.modeling",  # synth, train, evaluate, model import
+    "anemonefish_services.cli.pipeline",  # local up, submit, demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anemonefish",
+        description="Find anemonefish calls in underwater recordings.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
