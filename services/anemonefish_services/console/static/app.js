@@ -1,0 +1,419 @@
+// The console: API key, file picking, one card per file that uploads it, follows its job
+// and shows its events.
+
+import config from "./config.js";
+import { ApiClient, ApiError, describeError } from "./api.js";
+import { PendingStore, Upload } from "./upload.js";
+import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
+import { formatBytes, formatDuration, formatSpeed } from "./format.js";
+
+const KEY_STORAGE = "anemonefish.console.apiKey";
+const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
+
+const query = new URLSearchParams(window.location.search);
+const apiBaseUrl = query.get("api") ?? config.apiBaseUrl ?? "";
+const concurrency = Number(query.get("parts_in_flight") || config.concurrentParts || 4);
+const pollIntervalMs = 1000 * Number(config.pollIntervalS || 1.5);
+
+const store = new PendingStore();
+const cards = new Map(); // job id -> JobCard
+
+const $ = (selector) => document.querySelector(selector);
+
+function api() {
+  return new ApiClient({ baseUrl: apiBaseUrl, apiKey: $("#api-key").value.trim() });
+}
+
+function setKeyStatus(text, kind = "") {
+  const status = $("#key-status");
+  status.textContent = text;
+  status.className = `key-status ${kind}`;
+}
+
+function showNotice(text, kind = "error") {
+  const notice = $("#notice");
+  notice.textContent = text;
+  notice.className = `notice ${kind}`;
+  notice.hidden = !text;
+}
+
+class JobCard {
+  constructor(file, title) {
+    this.file = file;
+    this.upload = null;
+    this.jobId = null;
+    this.polling = false;
+    this.progressBar = el("progress", { max: 1, value: 0, "aria-label": "upload progress" });
+    this.progressText = el("span", { className: "progress-text" });
+    this.pauseButton = el("button", { type: "button", "data-action": "pause", onclick: () => this.togglePause() }, "Pause");
+    this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", onclick: () => this.cancel() }, "Cancel");
+    this.message = el("p", { className: "message", role: "status" });
+    this.statusBadge = el("span", { className: "badge", "data-testid": "job-status" }, "preparing");
+    this.workerBar = el("progress", { max: 1, "aria-label": "detection progress", hidden: true });
+    this.workerText = el("span", { className: "progress-text" });
+    this.resultArea = el("div", { className: "result-area" });
+    this.jobIdText = el("code", { className: "job-id" });
+    this.uploadRow = el("div", { className: "upload-row" }, this.progressBar, this.progressText,
+      el("span", { className: "actions" }, this.pauseButton, this.cancelButton));
+    this.node = el("article", { className: "card", "data-upload-state": "preparing" },
+      el("header", {},
+        el("h3", {}, title || file.name),
+        file ? el("span", { className: "muted" }, formatBytes(file.size)) : null,
+        this.jobIdText, this.statusBadge),
+      this.uploadRow,
+      el("div", { className: "worker-row" }, this.workerBar, this.workerText),
+      this.message,
+      this.resultArea);
+    $("#cards").prepend(this.node);
+  }
+
+  setJobId(jobId) {
+    this.jobId = jobId;
+    this.node.dataset.jobId = jobId;
+    this.jobIdText.textContent = jobId;
+    cards.set(jobId, this);
+  }
+
+  say(text, kind = "") {
+    this.message.textContent = text;
+    this.message.className = `message ${kind}`;
+    this.message.setAttribute("role", kind === "error" ? "alert" : "status");
+  }
+
+  setStatus(status) {
+    this.statusBadge.textContent = status;
+    this.statusBadge.className = `badge status-${status.toLowerCase()}`;
+    this.node.dataset.jobStatus = status;
+  }
+
+  async start(resumeRecord) {
+    const client = api();
+    if (!client.apiKey) {
+      this.fail("Enter your API key at the top of the page first.");
+      return;
+    }
+    try {
+      let job;
+      if (resumeRecord) {
+        const current = await client.getJob(resumeRecord.job_id);
+        if (current.status !== "AWAITING_UPLOAD") {
+          store.remove(resumeRecord.job_id);
+          this.setJobId(current.job_id);
+          this.uploadRow.hidden = true;
+          this.say(`This file's upload had already ended (${current.status}).`);
+          this.follow();
+          return;
+        }
+        job = { job_id: resumeRecord.job_id, upload: { ...resumeRecord.upload, parts: [] } };
+        this.say("Resuming: asking S3 which parts it already holds…");
+      } else {
+        job = await client.createJob({
+          filename: this.file.name,
+          sizeBytes: this.file.size,
+          contentType: this.file.type || "application/octet-stream",
+        });
+      }
+      this.setJobId(job.job_id);
+      this.setStatus(job.status || "AWAITING_UPLOAD");
+      this.upload = new Upload({
+        api: client, file: this.file, job, store, concurrency,
+        resumeFromServer: Boolean(resumeRecord),
+      });
+      this.node.dataset.uploadMethod = job.upload.method;
+      this.upload.addEventListener("change", () => this.onUploadChange());
+      this.ticker = setInterval(() => this.renderProgress(), 250);
+      this.upload.start();
+    } catch (err) {
+      if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
+      this.fail(describeError(err, { filename: this.file.name, sizeLabel: formatBytes(this.file.size) }));
+    }
+  }
+
+  fail(text) {
+    this.node.dataset.uploadState = "failed";
+    this.setStatus("ERROR");
+    this.say(text, "error");
+    this.pauseButton.disabled = true;
+    this.cancelButton.disabled = !this.jobId;
+  }
+
+  onUploadChange() {
+    const { state, message } = this.upload;
+    this.node.dataset.uploadState = state;
+    this.node.dataset.partsDone = String(this.upload.partsDone);
+    this.node.dataset.partsTotal = String(this.upload.parts.length);
+    this.pauseButton.textContent = state === "paused" ? "Resume" : "Pause";
+    this.pauseButton.dataset.action = state === "paused" ? "resume" : "pause";
+    this.pauseButton.disabled = !["uploading", "paused"].includes(state);
+    this.cancelButton.disabled = ["cancelled", "uploaded"].includes(state);
+    const kind = state === "failed" ? "error" : state === "paused" && message !== "Paused." ? "warning" : "";
+    this.say(message, kind);
+    this.renderProgress();
+    if (state === "failed") this.setStatus("ERROR");
+    if (state === "cancelled") this.setStatus("CANCELLED");
+    if (["uploaded", "failed", "cancelled"].includes(state)) clearInterval(this.ticker);
+    if (state === "uploaded") {
+      this.uploadRow.hidden = true;
+      this.say("Uploaded. Waiting for the worker…");
+      this.follow();
+    }
+  }
+
+  renderProgress() {
+    const upload = this.upload;
+    if (!upload) return;
+    const total = upload.file.size;
+    const loaded = upload.loaded;
+    this.progressBar.value = total ? loaded / total : 1;
+    const parts = upload.multipart ? ` · part ${upload.partsDone} of ${upload.parts.length} done` : "";
+    let pace = "";
+    if (upload.state === "uploading") {
+      const speed = upload.speed;
+      pace = ` · ${formatSpeed(speed)} · ${speed > 0 ? `${formatDuration(upload.eta(speed))} left` : "estimating…"}`;
+    }
+    const retries = upload.retries ? ` · ${upload.retries} retr${upload.retries === 1 ? "y" : "ies"}` : "";
+    this.progressText.textContent = `${formatBytes(loaded)} of ${formatBytes(total)}${pace}${parts}${retries}`;
+  }
+
+  togglePause() {
+    if (!this.upload) return;
+    if (this.upload.state === "paused") {
+      this.say("");
+      this.upload.resume();
+    } else {
+      this.upload.pause();
+    }
+  }
+
+  async cancel() {
+    if (this.upload && !["uploaded", "failed"].includes(this.upload.state)) {
+      await this.upload.cancel();
+      return;
+    }
+    if (!this.jobId) return;
+    try {
+      await api().cancelJob(this.jobId);
+      this.setStatus("CANCELLED");
+      this.say("Cancelled.");
+    } catch (err) {
+      this.say(describeError(err), "error");
+    }
+  }
+
+  // Poll the job until it ends, then show its result or its reason for failing.
+  async follow() {
+    if (this.polling) return;
+    this.polling = true;
+    let failures = 0;
+    while (this.polling) {
+      let job;
+      try {
+        job = await api().getJob(this.jobId);
+        failures = 0;
+      } catch (err) {
+        failures += 1;
+        if (err instanceof ApiError && (err.kind === "auth" || err.kind === "not_found")) {
+          this.say(describeError(err), "error");
+          this.polling = false;
+          return;
+        }
+        this.say(`${describeError(err)} Still trying…`, "warning");
+        await sleep(Math.min(30000, pollIntervalMs * 2 ** failures));
+        continue;
+      }
+      this.showJob(job);
+      if (TERMINAL.has(job.status)) {
+        this.polling = false;
+        await this.showOutcome(job);
+        return;
+      }
+      await sleep(pollIntervalMs);
+    }
+  }
+
+  showJob(job) {
+    this.setStatus(job.status);
+    this.cancelButton.disabled = TERMINAL.has(job.status);
+    const fraction = job.progress && Number.isFinite(job.progress.fraction) ? job.progress.fraction : null;
+    if (job.status === "RUNNING") {
+      this.workerBar.hidden = false;
+      if (fraction !== null) this.workerBar.value = fraction;
+      else this.workerBar.removeAttribute("value");
+      this.workerText.textContent = fraction !== null
+        ? `detecting: ${Math.round(fraction * 100)}%` : "detecting…";
+      this.say("");
+    } else if (job.status === "QUEUED") {
+      this.workerText.textContent = "queued for a worker…";
+    } else if (job.status === "AWAITING_UPLOAD") {
+      this.workerText.textContent = "waiting for the upload to arrive in S3…";
+    } else {
+      this.workerBar.hidden = true;
+      this.workerText.textContent = "";
+    }
+  }
+
+  async showOutcome(job) {
+    this.uploadRow.hidden = true;
+    this.pauseButton.disabled = true;
+    if (job.status === "SUCCEEDED") {
+      this.say("");
+      this.resultArea.replaceChildren(renderLinks(job));
+      try {
+        const doc = await fetchResultDocument(job);
+        this.resultArea.replaceChildren(renderResults(job, doc), renderLinks(job));
+      } catch (err) {
+        this.say(err.message, "error");
+      }
+    } else if (job.status === "FAILED") {
+      const error = job.error || {};
+      this.say(`The job failed${error.code ? ` (${error.code})` : ""}: ${error.message || "no reason given"}.`, "error");
+    } else if (job.status === "EXPIRED") {
+      this.say("The upload never arrived, so the job expired. Add the file again.", "error");
+    } else {
+      this.say("The job was cancelled.");
+    }
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function addFiles(files) {
+  if (!$("#api-key").value.trim()) {
+    showNotice("Enter your API key first, then add the files again.");
+    $("#api-key").focus();
+    return;
+  }
+  showNotice("");
+  for (const file of files) {
+    const pending = store.match(file);
+    if (pending && cards.has(pending.job_id)) continue; // already on the page
+    const card = new JobCard(file);
+    card.start(pending);
+  }
+  renderPending();
+}
+
+// Uploads interrupted by a reload or a closed tab: the same file resumes them.
+function renderPending() {
+  const records = Object.values(store.all()).filter((r) => !cards.has(r.job_id));
+  const section = $("#pending");
+  section.hidden = records.length === 0;
+  $("#pending-list").replaceChildren(...records.map((r) => el("li", { "data-job-id": r.job_id },
+    el("strong", {}, r.name), ` (${formatBytes(r.size)}) — pick or drop the same file to resume. `,
+    el("button", {
+      type: "button", className: "danger", onclick: async () => {
+        store.remove(r.job_id);
+        try {
+          await api().cancelJob(r.job_id);
+        } catch {
+          // Already gone or cancelled: nothing left to clean up.
+        }
+        renderPending();
+      },
+    }, "Discard"))));
+}
+
+async function loadRecentJobs() {
+  const list = $("#recent-list");
+  if (!$("#api-key").value.trim()) return;
+  try {
+    const answer = await api().listJobs();
+    const jobs = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
+    list.replaceChildren(...jobs.slice(0, 20).map((job) => el("li", {},
+      el("span", { className: `badge status-${String(job.status).toLowerCase()}` }, job.status), " ",
+      el("strong", {}, job.filename || job.job_id), " ",
+      el("span", { className: "muted" }, job.created_at || ""), " ",
+      el("button", {
+        type: "button", onclick: () => {
+          if (cards.has(job.job_id)) return;
+          const card = new JobCard(null, job.filename || job.job_id);
+          card.setJobId(job.job_id);
+          card.uploadRow.hidden = true;
+          card.follow();
+        },
+      }, "Show"))));
+    $("#recent").hidden = jobs.length === 0;
+  } catch (err) {
+    if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
+  }
+}
+
+async function checkKey() {
+  const client = api();
+  if (!client.apiKey) {
+    setKeyStatus("No key yet.", "");
+    return;
+  }
+  try {
+    await client.listJobs();
+    setKeyStatus("Key accepted.", "ok");
+    loadRecentJobs();
+  } catch (err) {
+    setKeyStatus(describeError(err), "error");
+  }
+}
+
+function setup() {
+  $("#api-base").textContent = apiBaseUrl || window.location.origin;
+  const keyInput = $("#api-key");
+  keyInput.value = window.localStorage.getItem(KEY_STORAGE) || "";
+  $("#key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    window.localStorage.setItem(KEY_STORAGE, keyInput.value.trim());
+    checkKey();
+  });
+  $("#forget-key").addEventListener("click", () => {
+    window.localStorage.removeItem(KEY_STORAGE);
+    keyInput.value = "";
+    setKeyStatus("Key forgotten.");
+  });
+
+  const input = $("#file-input");
+  input.addEventListener("change", () => {
+    addFiles([...input.files]);
+    input.value = "";
+  });
+  const drop = $("#drop");
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (event) => {
+      event.preventDefault();
+      drop.classList.add("over");
+    });
+  }
+  for (const name of ["dragleave", "drop"]) drop.addEventListener(name, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    addFiles([...event.dataTransfer.files]);
+  });
+
+  // Losing the connection pauses uploads instead of burning their retries; it coming back
+  // resumes the ones it paused.
+  window.addEventListener("offline", () => {
+    for (const card of cards.values()) {
+      if (card.upload && card.upload.state === "uploading") {
+        card.upload.pause("Network failure: the browser is offline. The upload resumes when the connection returns.");
+        card.upload.pausedByOffline = true;
+      }
+    }
+  });
+  window.addEventListener("online", () => {
+    for (const card of cards.values()) {
+      if (card.upload && card.upload.pausedByOffline && card.upload.state === "paused") {
+        card.upload.pausedByOffline = false;
+        card.upload.resume();
+      }
+    }
+  });
+  window.addEventListener("beforeunload", (event) => {
+    const busy = [...cards.values()].some((c) => c.upload && c.upload.state === "uploading");
+    if (busy) event.preventDefault();
+  });
+
+  renderPending();
+  if (keyInput.value) checkKey();
+  document.body.dataset.ready = "true";
+}
+
+setup();

@@ -1,0 +1,425 @@
+// Direct-to-S3 upload of one file for one job: a single presigned PUT for small files, or a
+// multipart upload with several parts in flight, retries with backoff, fresh part URLs
+// when they expire, pause/resume (also across a reload, by listing the parts S3 already
+// holds) and cancel.
+//
+// XMLHttpRequest rather than fetch: fetch still cannot report upload progress.
+
+import { ApiError } from "./api.js";
+
+const MAX_PART_ATTEMPTS = 6;
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 15000;
+// Ask for a fresh URL when the one we hold expires within this margin.
+const URL_EXPIRY_MARGIN_MS = 60_000;
+// Part URLs requested at once when a batch runs out or expires.
+const URL_BATCH = 20;
+const SPEED_WINDOW_MS = 5000;
+
+// Interrupted uploads, kept in localStorage so a reload can resume them once the user picks
+// the same file again (a page cannot reopen a file by itself).
+export class PendingStore {
+  constructor(storage = window.localStorage, key = "anemonefish.console.uploads") {
+    this.storage = storage;
+    this.key = key;
+  }
+
+  all() {
+    try {
+      return JSON.parse(this.storage.getItem(this.key) || "{}");
+    } catch {
+      return {};
+    }
+  }
+
+  save(record) {
+    const records = this.all();
+    records[record.job_id] = record;
+    this.storage.setItem(this.key, JSON.stringify(records));
+  }
+
+  remove(jobId) {
+    const records = this.all();
+    delete records[jobId];
+    this.storage.setItem(this.key, JSON.stringify(records));
+  }
+
+  // The interrupted upload of this very file (same name, size and modification time).
+  match(file) {
+    return Object.values(this.all()).find(
+      (r) => r.name === file.name && r.size === file.size && r.last_modified === file.lastModified,
+    ) || null;
+  }
+}
+
+function parseExpiry(value) {
+  if (value === null || value === undefined || value === "") return Infinity;
+  if (typeof value === "number") return value < 1e12 ? value * 1000 : value;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? Infinity : t;
+}
+
+class PutError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status; // 0 = network failure, -1 = aborted
+  }
+}
+
+export class Upload extends EventTarget {
+  // job: the answer of POST /jobs ({job_id, upload}); resumeFromServer: list the parts S3
+  // already holds before sending anything (after a reload).
+  constructor({ api, file, job, store, concurrency = 4, resumeFromServer = false }) {
+    super();
+    this.api = api;
+    this.file = file;
+    this.jobId = job.job_id;
+    this.plan = job.upload;
+    this.store = store;
+    this.concurrency = Math.max(1, concurrency);
+    this.resumeFromServer = resumeFromServer;
+    this.state = "ready"; // ready|uploading|paused|completing|uploaded|cancelled|failed
+    this.message = "";
+    this.retries = 0;
+    this.inflight = new Map(); // part number (0 for single PUT) -> {xhr, loaded}
+    this.urls = new Map(); // part number -> {url, expiresAt}
+    this.refreshing = null;
+    this.run = null; // AbortController of the current run: pause/cancel abort it
+    this.samples = [];
+    this.parts = [];
+    this.putDone = false;
+    if (this.plan.method === "MULTIPART") {
+      const { part_size: partSize, part_count: partCount } = this.plan;
+      for (let n = 1; n <= partCount; n += 1) {
+        const start = (n - 1) * partSize;
+        const end = Math.min(start + partSize, file.size);
+        this.parts.push({ number: n, start, end, size: end - start, etag: null, done: false });
+      }
+      this.storeUrls(this.plan.parts || [], this.plan.expires_at);
+    }
+  }
+
+  get multipart() {
+    return this.plan.method === "MULTIPART";
+  }
+
+  get partsDone() {
+    return this.parts.filter((p) => p.done).length;
+  }
+
+  get loaded() {
+    let bytes = 0;
+    if (this.multipart) {
+      for (const p of this.parts) if (p.done) bytes += p.size;
+    } else if (this.putDone) {
+      bytes = this.file.size;
+    }
+    for (const entry of this.inflight.values()) bytes += entry.loaded;
+    return Math.min(bytes, this.file.size);
+  }
+
+  // Bytes per second over the last few seconds of this run, and seconds left at that pace.
+  get speed() {
+    const now = performance.now();
+    this.samples.push({ t: now, bytes: this.loaded });
+    while (this.samples.length > 2 && now - this.samples[0].t > SPEED_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    const dt = (now - first.t) / 1000;
+    if (dt < 0.5) return 0;
+    return Math.max(0, (this.loaded - first.bytes) / dt);
+  }
+
+  eta(speed) {
+    return speed > 0 ? (this.file.size - this.loaded) / speed : NaN;
+  }
+
+  setState(state, message = "") {
+    this.state = state;
+    this.message = message;
+    this.dispatchEvent(new CustomEvent("change", { detail: { state, message } }));
+  }
+
+  record() {
+    return {
+      job_id: this.jobId,
+      name: this.file.name,
+      size: this.file.size,
+      last_modified: this.file.lastModified,
+      upload: this.multipart
+        ? {
+          method: "MULTIPART",
+          upload_id: this.plan.upload_id,
+          part_size: this.plan.part_size,
+          part_count: this.plan.part_count,
+        }
+        : this.plan,
+      saved_at: new Date().toISOString(),
+    };
+  }
+
+  async start() {
+    if (["uploading", "completing", "uploaded", "cancelled"].includes(this.state)) return;
+    this.store.save(this.record());
+    const run = new AbortController();
+    this.run = run;
+    this.samples = [];
+    this.setState("uploading");
+    try {
+      if (this.multipart) await this.uploadMultipart(run.signal);
+      else await this.uploadSingle(run.signal);
+      if (run.signal.aborted) return;
+      this.store.remove(this.jobId);
+      this.setState("uploaded");
+    } catch (err) {
+      if (run.signal.aborted) return; // paused or cancelled: they set the state
+      run.abort(); // stop the other part workers too
+      this.abortInflight();
+      if (err instanceof ApiError && (err.kind === "network" || err.kind === "server")) {
+        this.setState("paused", `${err.message} Press Resume to try again.`);
+      } else if (err instanceof PutError && (err.status === 0 || err.status >= 500)) {
+        const what = err.status === 0 ? "Network failure" : `Storage error (HTTP ${err.status})`;
+        this.setState("paused", `${what} while uploading; ${this.partsDone} of ` +
+          `${this.parts.length || 1} parts are safe. Press Resume to try again.`);
+      } else {
+        this.setState("failed", err.message || String(err));
+      }
+    } finally {
+      if (this.run === run) this.run = null;
+    }
+  }
+
+  pause(message = "Paused.") {
+    if (this.state !== "uploading") return;
+    this.run?.abort();
+    this.abortInflight();
+    this.setState("paused", message);
+  }
+
+  resume() {
+    if (this.state !== "paused" && this.state !== "ready") return;
+    // After a pause we may have lost track of a part that S3 received just before the
+    // abort; asking S3 again is cheap and keeps the part list honest.
+    if (this.multipart) this.resumeFromServer = true;
+    return this.start();
+  }
+
+  async cancel() {
+    if (["uploaded", "cancelled"].includes(this.state)) return;
+    this.run?.abort();
+    this.abortInflight();
+    this.store.remove(this.jobId);
+    this.setState("cancelled", "Cancelling…");
+    try {
+      await this.api.cancelJob(this.jobId);
+      this.setState("cancelled", "Cancelled: the job and its partial upload were removed.");
+    } catch (err) {
+      this.setState("cancelled", `Stopped the upload, but the API did not confirm the cancel: ${err.message}`);
+    }
+  }
+
+  abortInflight() {
+    for (const entry of this.inflight.values()) entry.xhr.abort();
+    this.inflight.clear();
+  }
+
+  // ---- single PUT ------------------------------------------------------------------
+
+  async uploadSingle(signal) {
+    if (parseExpiry(this.plan.expires_at) < Date.now()) {
+      throw new Error("The upload link has expired; remove this upload and add the file again.");
+    }
+    // slice() drops the file's MIME type, so the browser adds no Content-Type of its own
+    // that the presigned signature did not cover; the API's headers say what to send.
+    const blob = this.file.slice(0, this.file.size);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.put(0, this.plan.url, blob, this.plan.headers || {});
+        this.putDone = true;
+        return;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (!(err instanceof PutError) || err.status === 403 || attempt >= MAX_PART_ATTEMPTS) throw err;
+        this.noteRetry(`Upload failed (${err.message}); retrying…`);
+        await this.backoff(attempt, signal);
+      }
+    }
+  }
+
+  // ---- multipart ---------------------------------------------------------------------
+
+  async uploadMultipart(signal) {
+    if (this.resumeFromServer) {
+      await this.syncUploadedParts();
+      this.resumeFromServer = false;
+      if (signal.aborted) return;
+    }
+    const workers = [];
+    for (let i = 0; i < this.concurrency; i += 1) workers.push(this.partWorker(signal));
+    await Promise.all(workers);
+    if (signal.aborted) return;
+    this.setState("completing", "Assembling the parts in S3…");
+    const parts = this.parts.map((p) => ({ part_number: p.number, etag: p.etag }));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.api.completeUpload(this.jobId, parts);
+        return;
+      } catch (err) {
+        if (signal.aborted || !(err instanceof ApiError) || err.kind !== "network" ||
+            attempt >= 3) throw err;
+        await this.backoff(attempt, signal);
+      }
+    }
+  }
+
+  // Mark the parts S3 already holds (after a reload or a pause) as done.
+  async syncUploadedParts() {
+    const answer = await this.api.uploadedParts(this.jobId);
+    const listed = Array.isArray(answer) ? answer : (answer && answer.parts) || [];
+    for (const part of this.parts) {
+      part.done = false;
+      part.etag = null;
+    }
+    for (const item of listed) {
+      const part = this.parts[item.part_number - 1];
+      // A part whose size differs was cut short or belongs to another plan: send it again.
+      if (part && (item.size === undefined || item.size === part.size) && item.etag) {
+        part.done = true;
+        part.etag = item.etag;
+      }
+    }
+    this.dispatchEvent(new CustomEvent("change", { detail: { state: this.state } }));
+  }
+
+  async partWorker(signal) {
+    while (!signal.aborted) {
+      const part = this.parts.find((p) => !p.done && !p.claimed);
+      if (!part) return;
+      part.claimed = true;
+      try {
+        await this.uploadPart(part, signal);
+      } finally {
+        part.claimed = false;
+      }
+    }
+  }
+
+  async uploadPart(part, signal) {
+    const blob = this.file.slice(part.start, part.end);
+    for (let attempt = 1; ; attempt += 1) {
+      const url = await this.urlFor(part.number, signal);
+      if (signal.aborted) return;
+      try {
+        const etag = await this.put(part.number, url, blob, {});
+        if (!etag) {
+          throw new Error("S3 did not expose the part's ETag to the page: the bucket's CORS " +
+            "configuration must list ETag in ExposeHeaders.");
+        }
+        part.etag = etag;
+        part.done = true;
+        this.dispatchEvent(new CustomEvent("change", { detail: { state: this.state } }));
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!(err instanceof PutError)) throw err;
+        if (err.status === 403) this.urls.delete(part.number); // expired or bad signature
+        else if (err.status > 0 && err.status < 500 && err.status !== 408 && err.status !== 429) throw err;
+        if (attempt >= MAX_PART_ATTEMPTS) throw err;
+        this.noteRetry(`Part ${part.number} failed (${err.message}); retry ${attempt} of ` +
+          `${MAX_PART_ATTEMPTS - 1}…`);
+        await this.backoff(attempt, signal);
+      }
+    }
+  }
+
+  storeUrls(parts, expiresAt) {
+    const expiry = parseExpiry(expiresAt);
+    for (const p of parts) {
+      this.urls.set(p.part_number, { url: p.url, expiresAt: parseExpiry(p.expires_at ?? null) === Infinity ? expiry : parseExpiry(p.expires_at) });
+    }
+  }
+
+  // A URL for the part, fresh enough to finish; fetches a batch of new ones when needed.
+  async urlFor(number, signal) {
+    for (;;) {
+      const known = this.urls.get(number);
+      if (known && known.expiresAt - URL_EXPIRY_MARGIN_MS > Date.now()) return known.url;
+      if (signal.aborted) return null;
+      if (!this.refreshing) {
+        const wanted = [number];
+        for (const p of this.parts) {
+          if (wanted.length >= URL_BATCH) break;
+          if (!p.done && p.number !== number) {
+            const u = this.urls.get(p.number);
+            if (!u || u.expiresAt - URL_EXPIRY_MARGIN_MS <= Date.now()) wanted.push(p.number);
+          }
+        }
+        this.refreshing = this.api.partUrls(this.jobId, wanted)
+          .then((answer) => {
+            const list = Array.isArray(answer) ? answer : answer.parts || [];
+            this.storeUrls(list, answer.expires_at);
+            if (!list.some((p) => p.part_number === number)) {
+              throw new Error(`The API returned no URL for part ${number}.`);
+            }
+          })
+          .finally(() => {
+            this.refreshing = null;
+          });
+      }
+      await this.refreshing;
+    }
+  }
+
+  noteRetry(message) {
+    this.retries += 1;
+    this.message = message;
+    this.dispatchEvent(new CustomEvent("change", { detail: { state: this.state, message } }));
+  }
+
+  backoff(attempt, signal) {
+    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  // PUT a blob to a presigned URL; resolves with the ETag header (null if CORS hides it).
+  put(key, url, blob, headers) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      const entry = { xhr, loaded: 0 };
+      this.inflight.set(key, entry);
+      const settle = () => {
+        if (this.inflight.get(key) === entry) this.inflight.delete(key);
+      };
+      xhr.open("PUT", url);
+      for (const [name, value] of Object.entries(headers)) {
+        // The browser sets Host and Content-Length itself and refuses to be told.
+        if (!/^(host|content-length)$/i.test(name)) xhr.setRequestHeader(name, value);
+      }
+      xhr.upload.onprogress = (e) => {
+        entry.loaded = e.loaded;
+      };
+      xhr.onload = () => {
+        settle();
+        if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
+        else {
+          const codeMatch = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
+          reject(new PutError(xhr.status, `HTTP ${xhr.status}${codeMatch ? ` ${codeMatch[1]}` : ""}`));
+        }
+      };
+      xhr.onerror = () => {
+        settle();
+        reject(new PutError(0, "network failure"));
+      };
+      xhr.onabort = () => {
+        settle();
+        reject(new PutError(-1, "aborted"));
+      };
+      xhr.send(blob);
+    });
+  }
+}
