@@ -1,0 +1,107 @@
+"""From per-window class scores to timestamped events.
+
+smoothing (centred moving average over windows) -> threshold -> runs of active windows ->
+time spans -> merge gaps shorter than ``min_gap_s`` -> drop events shorter than
+``min_event_s``.
+
+Each window stands for the ``stride``-long slice at its centre, so consecutive windows
+tile the timeline without overlap and an event's edges land within half a stride of
+where the scores change (rather than a whole window early, as a union of windows would).
+The first and last windows also stand for the recording's edges they alone cover.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from anemonefish.card import FrontEndConfig
+from anemonefish.params import DetectionParams
+
+
+class Event(BaseModel):
+    """One detected (or annotated) call or bout of calls."""
+
+    start: float = Field(ge=0, description="Seconds from the start of the recording.")
+    end: float = Field(ge=0)
+    label: str
+    confidence: float | None = Field(None, description="Mean target-class score over the event.")
+    peak_confidence: float | None = Field(None, description="Highest target-class score in the event.")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def smooth(scores: np.ndarray, windows: int) -> np.ndarray:
+    """Centred moving average; at the edges the mean of the windows that exist."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if windows <= 1 or len(scores) == 0:
+        return scores.copy()
+    kernel = np.ones(windows)
+    before = (windows - 1) // 2
+    padded = np.concatenate([np.zeros(before), scores, np.zeros(windows - 1 - before)])
+    counts = np.concatenate([np.zeros(before), np.ones(len(scores)), np.zeros(windows - 1 - before)])
+    return np.convolve(padded, kernel, "valid") / np.convolve(counts, kernel, "valid")
+
+
+def _runs(active: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive index ranges of consecutive True values."""
+    if not active.any():
+        return []
+    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def class_index(classes: list[str], target: str) -> int:
+    try:
+        return classes.index(target)
+    except ValueError:
+        raise ValueError(f"target_class {target!r} is not one of the model's classes {classes}") from None
+
+
+def scores_to_events(
+    scores: np.ndarray,
+    classes: list[str],
+    frontend: FrontEndConfig,
+    params: DetectionParams,
+    duration_s: float | None = None,
+) -> list[Event]:
+    """Events of ``params.target_class`` from window scores ``[n_windows, n_classes]``."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or (len(scores) and scores.shape[1] != len(classes)):
+        raise ValueError(f"scores must be [n_windows, {len(classes)}], got {scores.shape}")
+    if len(scores) == 0:
+        return []
+    target = scores[:, class_index(classes, params.target_class)].astype(np.float64)
+    smoothed = smooth(target, params.smoothing_windows)
+    runs = _runs(smoothed >= params.threshold)
+    window, stride = frontend.window_s, frontend.stride_s
+    last = len(scores) - 1
+    end_of_audio = duration_s if duration_s is not None else last * stride + window
+    spans: list[list[float]] = []
+    for first, final in runs:
+        start = 0.0 if first == 0 else first * stride + (window - stride) / 2
+        end = end_of_audio if final == last else final * stride + (window + stride) / 2
+        if spans and start - spans[-1][1] < params.min_gap_s:
+            spans[-1][1] = end
+            spans[-1][3] = final
+        else:
+            spans.append([start, end, first, final])
+    events = []
+    for start, end, first, final in spans:
+        if end - start < params.min_event_s:
+            continue
+        values = target[int(first) : int(final) + 1]
+        events.append(
+            Event(
+                start=round(start, 4),
+                end=round(min(end, end_of_audio), 4),
+                label=params.target_class,
+                confidence=round(float(values.mean()), 4),
+                peak_confidence=round(float(values.max()), 4),
+            )
+        )
+    return events

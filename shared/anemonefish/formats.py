@@ -1,0 +1,261 @@
+"""Result documents (JSON, CSV, Raven selection table, Audacity labels, window scores)
+and readers for the annotation tables people already have.
+
+Writers return text, so the CLI writes files and the worker writes S3 objects from the
+same code. :func:`write_documents` writes each file atomically (temp file + rename):
+a crash never leaves a half-written result behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from anemonefish import __version__
+from anemonefish.detect import DetectionResult
+from anemonefish.events import Event
+from anemonefish.exceptions import AnnotationFormatError
+
+FORMATS: tuple[str, ...] = ("json", "csv", "raven", "audacity", "scores")
+DEFAULT_FORMATS: tuple[str, ...] = ("json", "csv", "raven", "audacity")
+SCHEMA_VERSION = "1.0"
+
+_SUFFIXES = {
+    "json": ".events.json",
+    "csv": ".events.csv",
+    # Raven's own naming convention, so Raven's "open selection table" finds it.
+    "raven": ".Table.1.selections.txt",
+    "audacity": ".labels.txt",
+    "scores": ".scores.csv",
+}
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "raven": "text/plain",
+    "audacity": "text/plain",
+    "scores": "text/csv",
+}
+RAVEN_COLUMNS = (
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Begin File",
+    "File Offset (s)",
+    "Annotation",
+    "Confidence",
+)
+CSV_COLUMNS = ("start", "end", "duration", "label", "confidence", "peak_confidence", "file")
+
+
+def document_name(stem: str, fmt: str) -> str:
+    """File name of format ``fmt`` for a recording named ``stem`` (e.g. ``reef.events.json``)."""
+    try:
+        return f"{stem}{_SUFFIXES[fmt]}"
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}") from None
+
+
+def _t(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value else "0"
+
+
+def result_document(result: DetectionResult, job_id: str | None = None) -> dict[str, Any]:
+    """The result document of ``pipeline.md`` as a dict."""
+    frontend = result.frontend
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "job_id": job_id,
+        "audio": result.audio.as_document(),
+        "model": result.model,
+        "params": {
+            **result.params.model_dump(),
+            "window_s": frontend.window_s,
+            "stride_s": frontend.stride_s,
+            "model_sample_rate": frontend.sample_rate,
+            "fmax": frontend.fmax,
+        },
+        "processing_time_s": round(result.processing_time_s, 4),
+        "real_time_factor": round(result.real_time_factor, 1),
+        "windows": int(len(result.scores)),
+        "generator": f"anemonefish {__version__}",
+        "events": [event.model_dump() for event in result.events],
+    }
+
+
+def render_json(result: DetectionResult, job_id: str | None = None) -> str:
+    return json.dumps(result_document(result, job_id), indent=2) + "\n"
+
+
+def render_csv(result: DetectionResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in result.events:
+        writer.writerow(
+            [_t(e.start), _t(e.end), _t(e.duration), e.label, e.confidence, e.peak_confidence, result.audio.filename]
+        )
+    return out.getvalue()
+
+
+def render_raven(result: DetectionResult) -> str:
+    """A Raven Pro selection table: tab-separated, one header row, 1-based channels."""
+    frontend = result.frontend
+    rows = ["\t".join(RAVEN_COLUMNS)]
+    for number, e in enumerate(result.events, start=1):
+        rows.append(
+            "\t".join(
+                [
+                    str(number),
+                    "Spectrogram 1",
+                    str(result.audio.channel + 1),
+                    _t(e.start),
+                    _t(e.end),
+                    _t(frontend.fmin),
+                    _t(frontend.fmax),
+                    result.audio.filename,
+                    _t(e.start),
+                    e.label,
+                    "" if e.confidence is None else str(e.confidence),
+                ]
+            )
+        )
+    return "\n".join(rows) + "\n"
+
+
+def render_audacity(result: DetectionResult) -> str:
+    """Audacity label track: ``start<TAB>end<TAB>label``, no header."""
+    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{e.label}\n" for e in result.events)
+
+
+def render_scores(result: DetectionResult) -> str:
+    """Per-window class probabilities, for those who want the raw predictions."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["start", "end", *result.classes])
+    window = result.frontend.window_s
+    for start, row in zip(result.window_starts, result.scores, strict=True):
+        writer.writerow([_t(float(start)), _t(float(start) + window), *(f"{v:.5f}" for v in row)])
+    return out.getvalue()
+
+
+def render_document(result: DetectionResult, fmt: str, job_id: str | None = None) -> str:
+    """One document as text."""
+    if fmt == "json":
+        return render_json(result, job_id)
+    renderers = {"csv": render_csv, "raven": render_raven, "audacity": render_audacity, "scores": render_scores}
+    if fmt not in renderers:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return renderers[fmt](result)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_documents(
+    result: DetectionResult, outdir: Path, stem: str, formats: Iterable[str] = DEFAULT_FORMATS, job_id: str | None = None
+) -> dict[str, Path]:
+    """Render every format first, then write them: a rendering error writes nothing."""
+    texts = {fmt: render_document(result, fmt, job_id) for fmt in formats}
+    written = {}
+    for fmt, text in texts.items():
+        path = Path(outdir) / document_name(stem, fmt)
+        atomic_write_text(path, text)
+        written[fmt] = path
+    return written
+
+
+# --- reading annotations and detections ------------------------------------------------
+
+_LABEL_COLUMNS = ("Annotation", "annotation", "Label", "label", "Class", "class", "Species", "species")
+
+
+def _float(value: str, where: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise AnnotationFormatError(f"{where}: {value!r} is not a number") from None
+
+
+def _read_table(text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str) -> list[Event]:
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    events = []
+    for line, row in enumerate(reader, start=2):
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        if row.get("View") and "waveform" in row["View"].lower():
+            continue  # Raven lists each selection once per view; keep the spectrogram one
+        label = next((row[c] for c in _LABEL_COLUMNS if row.get(c)), default_label)
+        confidence = row.get("Confidence") or row.get("confidence")
+        events.append(
+            Event(
+                start=_float(row[start_col], f"{where}:{line}"),
+                end=_float(row[end_col], f"{where}:{line}"),
+                label=label,
+                confidence=float(confidence) if confidence not in (None, "") else None,
+            )
+        )
+    return events
+
+
+def parse_annotations(text: str, where: str = "<annotations>", default_label: str = "anemonefish") -> list[Event]:
+    """Events from a Raven selection table, an Audacity label track, a CSV or a result document."""
+    stripped = text.lstrip("\ufeff")
+    first = stripped.splitlines()[0] if stripped.strip() else ""
+    if stripped.lstrip().startswith("{"):
+        try:
+            doc = json.loads(stripped)
+            return [Event.model_validate(e) for e in doc["events"]]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
+    if "Begin Time (s)" in first:
+        return _read_table(stripped, "\t", where, "Begin Time (s)", "End Time (s)", default_label)
+    if first.lower().startswith("start,") or ",start," in first.lower():
+        header = next(csv.reader([first]))
+        start_col = next(c for c in header if c.lower() == "start")
+        end_col = next((c for c in header if c.lower() == "end"), None)
+        if end_col is None:
+            raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
+        return _read_table(stripped, ",", where, start_col, end_col, default_label)
+    events = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip() or line.startswith("\\"):
+            continue  # Audacity writes spectral-selection lines starting with a backslash
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise AnnotationFormatError(
+                f"{where}:{number}: not a Raven table, CSV with start/end, or Audacity labels"
+            )
+        label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
+        events.append(
+            Event(start=_float(parts[0], f"{where}:{number}"), end=_float(parts[1], f"{where}:{number}"), label=label)
+        )
+    return events
+
+
+def read_annotations(path: str | os.PathLike[str], default_label: str = "anemonefish") -> list[Event]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationFormatError(f"{path}: not a text file") from exc
+    return parse_annotations(text, str(path), default_label)

@@ -1,0 +1,123 @@
+"""Model bundles and the light inference runtime (LiteRT), with no TensorFlow import.
+
+A bundle is a folder holding ``card.json`` and the exported ``model.tflite`` (plus the
+``model.keras`` it came from, which only training and import use).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from anemonefish.card import ModelCard
+from anemonefish.exceptions import ModelBundleError
+
+DEFAULT_BUNDLE = Path(__file__).parent / "models" / "default"
+# Windows per interpreter call: large enough to amortise the call, small enough that a
+# batch of 64x25 images stays a few MB. The tensor is resized once, not per batch.
+DEFAULT_BATCH = 512
+
+
+def _threads() -> int:
+    return int(os.environ.get("ANEMONEFISH_INFERENCE_THREADS", os.cpu_count() or 1))
+
+
+class LiteRTClassifier:
+    """Runs a ``.tflite`` classifier over batches of window images."""
+
+    def __init__(self, path: Path, batch_size: int = DEFAULT_BATCH, threads: int | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter  # light: no TensorFlow
+
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads or _threads())
+        except (ValueError, RuntimeError) as exc:
+            raise ModelBundleError(f"{path}: not a loadable LiteRT model ({exc})") from exc
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+        self.batch_size = batch_size
+        self._interpreter.resize_tensor_input(self._input["index"], [batch_size, *self.input_shape])
+        self._interpreter.allocate_tensors()
+        self.n_outputs = int(self._interpreter.get_output_details()[0]["shape"][-1])
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities ``[n, n_classes]`` for images ``[n, *input_shape]``."""
+        images = np.asarray(images, dtype=np.float32)
+        if images.shape[1:] != self.input_shape:
+            raise ModelBundleError(
+                f"model expects windows of shape {self.input_shape}, got {images.shape[1:]}"
+            )
+        out = np.empty((len(images), self.n_outputs), dtype=np.float32)
+        batch = np.zeros((self.batch_size, *self.input_shape), dtype=np.float32)
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            batch[: len(chunk)] = chunk
+            if len(chunk) < self.batch_size:
+                batch[len(chunk) :] = 0.0
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            out[start : start + len(chunk)] = self._interpreter.get_tensor(self._output["index"])[: len(chunk)]
+        return out
+
+
+@dataclass
+class ModelBundle:
+    """A model card plus the files it names."""
+
+    path: Path
+    card: ModelCard
+
+    @property
+    def classes(self) -> list[str]:
+        return self.card.classes
+
+    @cached_property
+    def classifier(self) -> LiteRTClassifier:
+        name = self.card.files.get("tflite")
+        if not name:
+            raise ModelBundleError(f"{self.path}: the card names no 'tflite' model to serve")
+        file = self.path / name
+        if not file.is_file():
+            raise ModelBundleError(f"{self.path}: the card names {name} but the file is missing")
+        classifier = LiteRTClassifier(file)
+        expected = (*self.card.frontend.image_shape, 1)
+        if classifier.input_shape != expected:
+            raise ModelBundleError(
+                f"{file}: model input {classifier.input_shape} does not match the card's "
+                f"image shape {expected}"
+            )
+        if classifier.n_outputs != len(self.card.classes):
+            raise ModelBundleError(
+                f"{file}: model has {classifier.n_outputs} outputs but the card lists "
+                f"{len(self.card.classes)} classes"
+            )
+        return classifier
+
+    def describe(self) -> dict[str, object]:
+        """The ``model`` object of the result document."""
+        return {"name": self.card.name, "version": self.card.version, "classes": list(self.card.classes)}
+
+
+def read_card(path: str | os.PathLike[str]) -> ModelCard:
+    card_file = Path(path) / "card.json"
+    try:
+        return ModelCard.model_validate(json.loads(card_file.read_text()))
+    except FileNotFoundError as exc:
+        raise ModelBundleError(f"{path}: no card.json (not a model bundle)") from exc
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise ModelBundleError(f"{card_file}: invalid model card ({exc})") from exc
+
+
+def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = True) -> ModelBundle:
+    """Load a bundle (the one shipped in the package by default); ``eager`` loads the model now."""
+    bundle_path = Path(path) if path is not None else Path(os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE))
+    bundle = ModelBundle(path=bundle_path, card=read_card(bundle_path))
+    if eager:
+        _ = bundle.classifier
+    return bundle
