@@ -1,0 +1,1 @@
+"""The API Lambda (REST API Gateway proxy integration)."""

@@ -1,0 +1,232 @@
+"""The API Lambda: every route of the HTTP API (v1). Thin: authenticate, parse, call one logic
+function, shape the response. The local stack serves this very handler."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from anemonefish_services.api.auth import resolve_tenant
+from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage
+from anemonefish_services.exceptions import JobNotFoundError, ServiceError
+from anemonefish_services.logic.cancel import cancel_job
+from anemonefish_services.logic.create_job import create_job
+from anemonefish_services.logic.uploads import complete_upload, list_uploaded_parts, sign_parts
+from anemonefish_services.logic.views import job_view
+from anemonefish_services.models.api import (
+    CancelResponse,
+    CompleteUploadRequest,
+    CreateJobRequest,
+    CreateJobResponse,
+    ErrorResponse,
+    JobListResponse,
+    JobView,
+    PartUrlsRequest,
+    PartUrlsResponse,
+    UploadedPartsResponse,
+)
+from anemonefish_services.models.job import JobRecord
+from anemonefish_services.observability import logger
+from anemonefish_services.settings import Settings, get_settings
+
+API_TITLE = "Anemonefish call detection API"
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+
+
+def _cors(settings: Settings) -> CORSConfig:
+    origins = settings.cors_origin_list
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:] or None,
+        allow_headers=["x-api-key", "Idempotency-Key", "Content-Type"],
+        expose_headers=["Location"],
+        max_age=600,
+    )
+
+
+app = APIGatewayRestResolver(cors=_cors(get_settings()), enable_validation=True)
+
+
+@functools.cache
+def _repo() -> JobsRepository:
+    return JobsRepository(get_settings())
+
+
+@functools.cache
+def _storage() -> Storage:
+    return Storage(get_settings())
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": code, "message": message, "details": details}},
+    )
+
+
+def _json(status: int, model: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=model.model_dump(mode="json"))
+
+
+@app.exception_handler(ServiceError)
+def _service_error(exc: ServiceError) -> Response:
+    return _error(exc.status, exc.code, exc.message, exc.details)
+
+
+@app.exception_handler(RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
+    # 400 naming each field at fault (powertools' default is a terse 422).
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header", "path")]
+        problems.append({"field": ".".join(loc) or "body", "message": err.get("msg", err.get("type", "invalid"))})
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return _error(400, "invalid_request", f"invalid request: {summary}", problems)
+
+
+@app.exception_handler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    logger.exception("unhandled error")
+    return _error(500, "internal_error", "internal error")
+
+
+@app.not_found
+def _not_found(exc: Exception) -> Response:
+    return _error(404, "route_not_found", f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+def _tenant() -> str:
+    return resolve_tenant(app.current_event.raw_event, app.current_event.headers, get_settings())
+
+
+def _own_job(job_id: str) -> JobRecord:
+    """The caller's job; another tenant's job is indistinguishable from a missing one (404)."""
+    tenant = _tenant()
+    job = _repo().get(job_id)
+    if job is None or job.tenant_id != tenant:
+        raise JobNotFoundError(f"no job {job_id}")
+    logger.append_keys(job_id=job_id)
+    return job
+
+
+def _responses(status: int, model: type, description: str) -> dict[int, Any]:
+    return {
+        status: {"description": description, "content": {"application/json": {"model": model}}},
+        400: {"description": "Invalid request (the field at fault is named)", "content": {"application/json": {"model": ErrorResponse}}},
+        401: {"description": "No API key", "content": {"application/json": {"model": ErrorResponse}}},
+        403: {"description": "Invalid API key", "content": {"application/json": {"model": ErrorResponse}}},
+        404: {"description": "No such job (or not yours)", "content": {"application/json": {"model": ErrorResponse}}},
+        409: {"description": "The job's state does not allow this", "content": {"application/json": {"model": ErrorResponse}}},
+    }
+
+
+@app.get("/health", summary="Liveness", responses={200: {"description": "OK"}})
+def health():  # noqa: ANN201 (powertools would model a Response annotation)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"status": "ok"})
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+def openapi():  # noqa: ANN201 (powertools would model a Response annotation)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title=API_TITLE, version="1.0.0"),
+    )
+
+
+@app.post(
+    "/jobs",
+    summary="Create a job and get upload instructions",
+    description="One presigned PUT for small files; a multipart upload (with the first batch of part URLs) "
+    "for large ones. An Idempotency-Key makes retries return the same job.",
+    responses=_responses(201, CreateJobResponse, "The job and how to upload its file"),
+)
+def post_job(
+    body: CreateJobRequest,
+    idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
+):  # noqa: ANN201 (powertools would model a Response annotation)
+    settings = get_settings()
+    response, created = create_job(
+        body,
+        tenant_id=_tenant(),
+        idempotency_key=idempotency_key,
+        settings=settings,
+        repo=_repo(),
+        storage=_storage(),
+    )
+    logger.append_keys(job_id=response.job_id)
+    logger.info("job created" if created else "job returned for a repeated Idempotency-Key")
+    return _json(201 if created else 200, response)
+
+
+@app.get(
+    "/jobs",
+    summary="List your jobs, newest first",
+    responses=_responses(200, JobListResponse, "A page of jobs"),
+)
+def list_jobs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    next_token: Annotated[str | None, Query(max_length=2048)] = None,
+):  # noqa: ANN201 (powertools would model a Response annotation)
+    jobs, token = _repo().list_for_tenant(_tenant(), limit=limit, next_token=next_token)
+    return _json(200, JobListResponse(jobs=[job_view(j, None) for j in jobs], next_token=token))
+
+
+@app.get("/jobs/<job_id>", summary="A job's status, progress and results", responses=_responses(200, JobView, "The job"))
+def get_job(job_id: str):  # noqa: ANN201 (powertools would model a Response annotation)
+    return _json(200, job_view(_own_job(job_id), _storage()))
+
+
+@app.delete("/jobs/<job_id>", summary="Cancel a job", responses=_responses(200, CancelResponse, "Cancelled"))
+def delete_job(job_id: str):  # noqa: ANN201 (powertools would model a Response annotation)
+    job = cancel_job(_own_job(job_id), settings=get_settings(), repo=_repo(), storage=_storage())
+    return _json(200, CancelResponse(job_id=job.job_id, status=job.status))
+
+
+@app.post(
+    "/jobs/<job_id>/upload/parts",
+    summary="Presign more part URLs of a multipart upload",
+    responses=_responses(200, PartUrlsResponse, "Fresh part URLs"),
+)
+def post_parts(job_id: str, body: PartUrlsRequest):  # noqa: ANN201 (powertools would model a Response annotation)
+    return _json(200, sign_parts(_own_job(job_id), body.part_numbers, settings=get_settings(), storage=_storage()))
+
+
+@app.get(
+    "/jobs/<job_id>/upload/parts",
+    summary="Parts already uploaded (to resume)",
+    responses=_responses(200, UploadedPartsResponse, "Uploaded parts"),
+)
+def get_parts(job_id: str):  # noqa: ANN201 (powertools would model a Response annotation)
+    return _json(200, list_uploaded_parts(_own_job(job_id), storage=_storage()))
+
+
+@app.post(
+    "/jobs/<job_id>/upload/complete",
+    summary="Complete a multipart upload",
+    responses=_responses(202, JobView, "Accepted: the job is queued"),
+)
+def post_complete(job_id: str, body: CompleteUploadRequest):  # noqa: ANN201 (powertools would model a Response annotation)
+    job = complete_upload(_own_job(job_id), body, repo=_repo(), storage=_storage())
+    return _json(202, job_view(job, None))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return app.resolve(event, context)
+    except Exception:  # never let a bug leak a stack trace or a non-JSON 502
+        logger.exception("unhandled error")
+        return {
+            "statusCode": 500,
+            "headers": {"Content-Type": "application/json"},
+            "body": '{"error": {"code": "internal_error", "message": "internal error", "details": null}}',
+        }

@@ -1,0 +1,123 @@
+"""S3 operations of the pipeline: presigned uploads, multipart bookkeeping, result documents."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from anemonefish_services import aws
+from anemonefish_services.settings import Settings
+
+UPLOAD_PREFIX = "uploads/"
+RESULT_PREFIX = "results/"
+
+
+def safe_filename(filename: str) -> str:
+    """A key-safe version of the user's filename (ASCII letters, digits, ``._-``). The job id
+    decides the path; this only keeps the name recognisable."""
+    name = unicodedata.normalize("NFKD", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    name = name.encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "recording"
+    return name[:120]
+
+
+def upload_key(job_id: str, filename: str) -> str:
+    return f"{UPLOAD_PREFIX}{job_id}/{safe_filename(filename)}"
+
+
+def job_id_from_key(key: str) -> str | None:
+    """The job id of an upload key (``uploads/{job_id}/...``), or None for anything else."""
+    if not key.startswith(UPLOAD_PREFIX):
+        return None
+    parts = key[len(UPLOAD_PREFIX) :].split("/", 1)
+    return parts[0] if len(parts) == 2 and parts[0] else None
+
+
+def result_key(job_id: str, document: str) -> str:
+    return f"{RESULT_PREFIX}{job_id}/{document}"
+
+
+class Storage:
+    def __init__(self, settings: Settings, s3: Any | None = None) -> None:
+        self.settings = settings
+        self.s3 = s3 or aws.client("s3", settings)
+
+    # --- uploads ------------------------------------------------------------------------
+
+    def presign_put(self, key: str, content_type: str | None) -> tuple[str, dict[str, str]]:
+        params: dict[str, Any] = {"Bucket": self.settings.input_bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if content_type:
+            params["ContentType"] = content_type
+            headers["Content-Type"] = content_type
+        url = self.s3.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=self.settings.presign_expires_s
+        )
+        return url, headers
+
+    def create_multipart(self, key: str, content_type: str | None) -> str:
+        kwargs: dict[str, Any] = {"Bucket": self.settings.input_bucket, "Key": key}
+        if content_type:
+            kwargs["ContentType"] = content_type
+        return self.s3.create_multipart_upload(**kwargs)["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, part_number: int) -> str:
+        return self.s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.settings.input_bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": part_number,
+            },
+            ExpiresIn=self.settings.presign_expires_s,
+        )
+
+    def list_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": self.settings.input_bucket, "Key": key, "UploadId": upload_id}
+        while True:
+            page = self.s3.list_parts(**kwargs)
+            parts.extend(page.get("Parts", []))
+            if not page.get("IsTruncated"):
+                return parts
+            kwargs["PartNumberMarker"] = page["NextPartNumberMarker"]
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        self.s3.complete_multipart_upload(
+            Bucket=self.settings.input_bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]},
+        )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.s3.abort_multipart_upload(Bucket=self.settings.input_bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+
+    def head_input(self, key: str) -> dict[str, Any] | None:
+        try:
+            return self.s3.head_object(Bucket=self.settings.input_bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    # --- results --------------------------------------------------------------------------
+
+    def put_result(self, key: str, body: str, content_type: str) -> None:
+        self.s3.put_object(
+            Bucket=self.settings.output_bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type
+        )
+
+    def presign_get(self, key: str, *, download_name: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.settings.output_bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=self.settings.presign_expires_s)

@@ -1,0 +1,1 @@
+"""Business logic: one function per use case, free of HTTP and SQS shapes."""

@@ -1,0 +1,26 @@
+"""``DELETE /jobs/{id}``: cancel a job that has not finished, aborting an open multipart upload."""
+
+from __future__ import annotations
+
+from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage
+from anemonefish_services.exceptions import InvalidJobStateError
+from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.models.job import JobRecord
+from anemonefish_services.observability import logger
+from anemonefish_services.settings import Settings
+
+
+def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, storage: Storage) -> JobRecord:
+    cancelled = repo.cancel(job.job_id)
+    if cancelled is None:
+        current = repo.get(job.job_id) or job
+        raise InvalidJobStateError(
+            f"the job is already {current.status.value}", details={"status": current.status.value}
+        )
+    # A running worker notices at its next progress write and stops without writing results.
+    if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
+        storage.abort_multipart(cancelled.input_key, cancelled.upload_id)
+    logger.info("job cancelled", extra={"previous_status": job.status.value})
+    notify_terminal(cancelled, settings)
+    return cancelled

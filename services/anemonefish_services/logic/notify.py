@@ -1,0 +1,67 @@
+"""Tell the world a job reached a terminal state: SNS (always) and its webhook (if asked).
+
+Called only by whoever made the terminal transition (the conditional write succeeded), so a
+duplicate delivery of the same S3 event never notifies twice. A failing notification is
+logged and never changes the job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anemonefish_services import aws
+from anemonefish_services.models.job import JobRecord
+from anemonefish_services.notifications import (
+    ErrorSummary,
+    JobEvent,
+    NotificationError,
+    ResultSummary,
+    deliver_webhook,
+    publish_job_event,
+)
+from anemonefish_services.observability import logger
+from anemonefish_services.settings import Settings
+
+
+def job_event(job: JobRecord) -> JobEvent:
+    result = error = None
+    if job.result is not None and job.status.value == "SUCCEEDED":
+        result = ResultSummary(
+            events_count=job.result.events_count,
+            audio_duration_s=job.result.audio_duration_s,
+            processing_time_s=job.result.processing_time_s,
+        )
+    if job.error is not None and job.status.value != "SUCCEEDED":
+        error = ErrorSummary(code=job.error.code, message=job.error.message)
+    return JobEvent.for_job(
+        job_id=job.job_id,
+        status=job.status.value,  # type: ignore[arg-type]
+        filename=job.filename,
+        tenant_id=job.tenant_id,
+        result=result,
+        error=error,
+    )
+
+
+def notify_terminal(job: JobRecord, settings: Settings, *, sns_client: Any | None = None) -> None:
+    if not job.status.is_terminal:
+        raise ValueError(f"job {job.job_id} is {job.status.value}, not terminal")
+    event = job_event(job)
+    if settings.topic_arn:
+        try:
+            message_id = publish_job_event(sns_client or aws.client("sns", settings), settings.topic_arn, event)
+            logger.info("job event published", extra={"status": job.status.value, "sns_message_id": message_id})
+        except NotificationError as exc:
+            logger.error("job event not published", extra={"error": str(exc)})
+    if job.webhook_url:
+        if not settings.webhook_secret:
+            logger.error("job asked for a webhook but ANEMONEFISH_WEBHOOK_SECRET is not set")
+            return
+        delivery = deliver_webhook(
+            job.webhook_url,
+            event,
+            secret=settings.webhook_secret,
+            allow_loopback=settings.allow_loopback_webhooks,
+        )
+        log = logger.info if delivery.delivered else logger.warning
+        log("webhook " + delivery.outcome, extra=delivery.as_log())

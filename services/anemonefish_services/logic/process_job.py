@@ -1,0 +1,234 @@
+"""The worker's use case: one uploaded recording -> detection -> result documents -> SUCCEEDED.
+
+Order matters and every step is guarded:
+1. claim the job with a conditional write and a lease (a duplicate delivery finds it
+   terminal, or RUNNING under a live lease, and stops);
+2. stream the object from S3 with ranged reads through the detector (bounded memory);
+3. between blocks: write progress and renew the lease, notice a cancel or a lost lease,
+   extend the SQS message's visibility, and stop before the Lambda runs out of time;
+4. write *all* result documents, then mark SUCCEEDED (conditional on still owning the lease);
+5. notify (only the worker whose terminal write succeeded does).
+Permanent failures (the audio itself) fail the job and are not retried; anything else
+releases the lease and is raised, so SQS retries it and finally dead-letters it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Any
+
+from anemonefish.detect import Detector
+from anemonefish.exceptions import AudioError, DetectionCancelled
+from anemonefish.formats import FORMATS, document_name, render_document
+from anemonefish.params import DetectionParams
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage, result_key, safe_filename
+from anemonefish_services.exceptions import LeaseLostError, TransientJobError, WorkerTimeRunningOutError
+from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
+from anemonefish_services.observability import MetricUnit, logger, metrics
+from anemonefish_services.s3io import S3SeekableReader
+from anemonefish_services.settings import Settings
+
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv"}
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # permanently: the message is done
+    CANCELLED = "cancelled"
+    DUPLICATE = "duplicate"  # the job is already finished (or someone else's) -- nothing to do
+    IGNORED = "ignored"  # the object is not a job's upload
+
+
+@dataclass
+class WorkerDeps:
+    settings: Settings
+    repo: JobsRepository
+    storage: Storage
+    detector: Callable[[], Detector]  # loaded once per process/thread (cold start)
+    sns_client: Any | None = None
+
+
+@dataclass
+class Invocation:
+    """What the worker knows of its Lambda invocation and its SQS message."""
+
+    remaining_ms: Callable[[], int] = lambda: 15 * 60 * 1000
+    extend_visibility: Callable[[int], None] | None = None
+    owner: str = field(default_factory=lambda: f"worker-{uuid.uuid4()}")
+
+
+class _StopReason(StrEnum):
+    CANCELLED = "cancelled"
+    LEASE_LOST = "lease_lost"
+    TIME = "time"
+
+
+class _JobMonitor:
+    """Progress, lease, cancel and visibility bookkeeping between detection blocks."""
+
+    def __init__(self, job_id: str, deps: WorkerDeps, invocation: Invocation) -> None:
+        self.job_id = job_id
+        self.deps = deps
+        self.invocation = invocation
+        self.stop_reason: _StopReason | None = None
+        self._last_write = 0.0
+        self._last_visibility = time.monotonic()
+
+    def progress(self, fraction: float) -> None:
+        settings = self.deps.settings
+        now = time.monotonic()
+        if now - self._last_write >= settings.progress_interval_s or fraction >= 1.0:
+            self._last_write = now
+            if self.deps.repo.heartbeat(self.job_id, self.invocation.owner, progress=fraction, lease_s=settings.lease_s) is None:
+                current = self.deps.repo.get(self.job_id)
+                cancelled = current is not None and current.status is JobStatus.CANCELLED
+                self.stop_reason = _StopReason.CANCELLED if cancelled else _StopReason.LEASE_LOST
+        # Keep the message invisible while we work: well past the lease, renewed each half-lease.
+        if self.invocation.extend_visibility and now - self._last_visibility >= settings.lease_s / 2:
+            self._last_visibility = now
+            self.invocation.extend_visibility(int(settings.lease_s * 3))
+
+    def should_stop(self) -> bool:
+        if self.stop_reason is None and self.invocation.remaining_ms() < self.deps.settings.worker_safety_margin_s * 1000:
+            self.stop_reason = _StopReason.TIME
+        return self.stop_reason is not None
+
+
+def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
+    failed = deps.repo.fail(job.job_id, JobError(code=code, message=message), owner=owner)
+    if failed is None:
+        return Outcome.DUPLICATE  # cancelled or taken over meanwhile
+    logger.warning("job failed", extra={"code": code, "reason": message})
+    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    notify_terminal(failed, deps.settings, sns_client=deps.sns_client)
+    return Outcome.FAILED
+
+
+def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
+    params = detector.default_params.model_copy(update=job.params)
+    DetectionParams.model_validate(params.model_dump())  # overrides were validated by the API; re-check limits
+    if params.target_class not in detector.bundle.classes:
+        raise ValueError(f"target_class {params.target_class!r} is not one of the model's classes {detector.bundle.classes}")
+    return params
+
+
+def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocation) -> Outcome:
+    job = deps.repo.get(job_id)
+    if job is None or job.input_key != key:
+        logger.warning("object is not a job's upload; ignored", extra={"key": key})
+        return Outcome.IGNORED
+    if job.status.is_terminal:
+        logger.info("job already finished; duplicate event ignored", extra={"status": job.status.value})
+        return Outcome.DUPLICATE
+    if job.status is JobStatus.AWAITING_UPLOAD:
+        deps.repo.mark_queued(job_id)
+    settings = deps.settings
+    claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s)
+    if claimed is None:
+        current = deps.repo.get(job_id)
+        if current is None or current.status.is_terminal:
+            return Outcome.DUPLICATE
+        # RUNNING under another worker's live lease: try again later; if that worker dies, its
+        # lease expires and this retry takes the job over.
+        raise TransientJobError(f"job {job_id} is being processed by another worker")
+    if claimed.attempts > 1:
+        logger.info("job taken over or retried", extra={"attempt": claimed.attempts})
+    metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=1)
+    owner = invocation.owner
+
+    detector = deps.detector()
+    try:
+        params = _resolve_params(claimed, detector)
+    except (ValueError, ValidationError) as exc:
+        return _fail(claimed, "invalid_params", str(exc), deps, owner)
+
+    monitor = _JobMonitor(job_id, deps, invocation)
+    try:
+        source = S3SeekableReader(deps.storage.s3, settings.input_bucket, key)
+        try:
+            result = detector.run(
+                source,
+                params=params,
+                filename=claimed.filename,
+                progress=monitor.progress,
+                should_stop=monitor.should_stop,
+            )
+        finally:
+            source.close()
+    except DetectionCancelled:
+        if monitor.stop_reason is _StopReason.TIME:
+            deps.repo.release(job_id, owner)
+            raise WorkerTimeRunningOutError(f"job {job_id}: the invocation ran out of time; retrying") from None
+        logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
+        return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
+    except AudioError as exc:
+        return _fail(claimed, exc.code, str(exc), deps, owner)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return _fail(claimed, "upload_missing", f"the uploaded object {key} is gone", deps, owner)
+        deps.repo.release(job_id, owner)
+        raise
+    except Exception:
+        deps.repo.release(job_id, owner)
+        raise
+
+    try:
+        return _finish(claimed, result, deps, owner)
+    except LeaseLostError:
+        return Outcome.DUPLICATE
+    except Exception:
+        deps.repo.release(job_id, owner)
+        raise
+
+
+def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcome:
+    # Still ours? (a cancel or a takeover during the last block) -- before writing anything.
+    if deps.repo.heartbeat(job.job_id, owner, progress=1.0, lease_s=deps.settings.lease_s) is None:
+        current = deps.repo.get(job.job_id)
+        if current is not None and current.status is JobStatus.CANCELLED:
+            return Outcome.CANCELLED
+        raise LeaseLostError(f"job {job.job_id}: lease lost before writing results")
+    stem = PurePosixPath(safe_filename(job.filename)).stem
+    documents: dict[str, str] = {}
+    for fmt in FORMATS:
+        key = result_key(job.job_id, document_name(stem, fmt))
+        text = render_document(result, fmt, job_id=job.job_id)
+        deps.storage.put_result(key, text, CONTENT_TYPES.get(fmt, "text/plain; charset=utf-8"))
+        documents[fmt] = key
+    job_result = JobResult(
+        events_count=len(result.events),
+        audio_duration_s=round(float(result.audio.duration_s), 3),
+        processing_time_s=round(float(result.processing_time_s), 3),
+        documents=documents,
+    )
+    done = deps.repo.succeed(job.job_id, owner, job_result)
+    if done is None:
+        current = deps.repo.get(job.job_id)
+        if current is not None and current.status is JobStatus.CANCELLED:
+            return Outcome.CANCELLED
+        raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
+    duration = float(result.audio.duration_s)
+    logger.info(
+        "job succeeded",
+        extra={
+            "events": len(result.events),
+            "audio_duration_s": duration,
+            "processing_time_s": result.processing_time_s,
+            "real_time_factor": round(result.real_time_factor, 1),
+        },
+    )
+    metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="AudioSecondsProcessed", unit=MetricUnit.Seconds, value=duration)
+    metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.NoUnit, value=float(result.real_time_factor))
+    notify_terminal(done, deps.settings, sns_client=deps.sns_client)
+    return Outcome.SUCCEEDED

@@ -1,0 +1,89 @@
+"""Multipart uploads after creation: more part URLs, parts already uploaded, completion."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from botocore.exceptions import ClientError
+
+from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage
+from anemonefish_services.exceptions import (
+    InvalidJobStateError,
+    InvalidRequestError,
+    NotMultipartUploadError,
+    UploadIncompleteError,
+)
+from anemonefish_services.models.api import (
+    CompleteUploadRequest,
+    PartUrl,
+    PartUrlsResponse,
+    UploadedPart,
+    UploadedPartsResponse,
+)
+from anemonefish_services.models.job import JobRecord, JobStatus
+from anemonefish_services.settings import Settings
+
+
+def _require_open_multipart(job: JobRecord) -> tuple[str, int]:
+    if job.upload_mode != "MULTIPART" or not job.upload_id or not job.part_count:
+        raise NotMultipartUploadError("this job's upload is a single PUT, not a multipart upload")
+    if job.status is not JobStatus.AWAITING_UPLOAD:
+        raise InvalidJobStateError(
+            f"the upload is closed: the job is {job.status.value}", details={"status": job.status.value}
+        )
+    return job.upload_id, job.part_count
+
+
+def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, storage: Storage) -> PartUrlsResponse:
+    upload_id, part_count = _require_open_multipart(job)
+    beyond = [n for n in part_numbers if n > part_count]
+    if beyond:
+        raise InvalidRequestError(
+            f"part numbers {beyond[:5]} exceed the upload's {part_count} parts", details={"field": "part_numbers"}
+        )
+    expires_at = datetime.fromtimestamp(time.time() + settings.presign_expires_s, UTC)
+    return PartUrlsResponse(
+        parts=[
+            PartUrl(part_number=n, url=storage.presign_part(job.input_key, upload_id, n))
+            for n in sorted(set(part_numbers))
+        ],
+        expires_at=expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+
+
+def list_uploaded_parts(job: JobRecord, *, storage: Storage) -> UploadedPartsResponse:
+    upload_id, part_count = _require_open_multipart(job)
+    parts = storage.list_parts(job.input_key, upload_id)
+    return UploadedPartsResponse(
+        upload_id=upload_id,
+        part_size=job.part_size or 0,
+        part_count=part_count,
+        parts=[UploadedPart(part_number=p["PartNumber"], etag=p["ETag"], size=p["Size"]) for p in parts],
+    )
+
+
+def complete_upload(
+    job: JobRecord, request: CompleteUploadRequest, *, repo: JobsRepository, storage: Storage
+) -> JobRecord:
+    upload_id, part_count = _require_open_multipart(job)
+    numbers = [p.part_number for p in request.parts]
+    if len(set(numbers)) != len(numbers):
+        raise InvalidRequestError("parts lists a part number twice", details={"field": "parts"})
+    if sorted(numbers) != list(range(1, part_count + 1)):
+        raise InvalidRequestError(
+            f"parts must list every part 1..{part_count} exactly once", details={"field": "parts"}
+        )
+    try:
+        storage.complete_multipart(job.input_key, upload_id, [(p.part_number, p.etag) for p in request.parts])
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
+            raise UploadIncompleteError(
+                f"S3 refused the upload: {error.get('Code')}: {error.get('Message', '')}",
+                details={"field": "parts", "s3_code": error.get("Code")},
+            ) from exc
+        raise
+    # The S3 event may already have moved the job on (QUEUED/RUNNING): that is fine.
+    return repo.mark_queued(job.job_id) or repo.get(job.job_id) or job

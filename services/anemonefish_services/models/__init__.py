@@ -1,0 +1,1 @@
+"""Pydantic models: the job record stored in DynamoDB and the HTTP API's requests and responses."""

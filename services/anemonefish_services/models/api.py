@@ -1,0 +1,159 @@
+"""Requests and responses of the HTTP API (v1); they also generate ``GET /openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from anemonefish.params import DetectionParams
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from anemonefish_services.models.job import JobStatus
+
+_REQUEST = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WebhookSpec(BaseModel):
+    model_config = _REQUEST
+
+    url: str = Field(
+        min_length=1, max_length=2048, description="https URL on a public address, called on every terminal state."
+    )
+
+
+class CreateJobRequest(BaseModel):
+    model_config = _REQUEST
+
+    filename: str = Field(min_length=1, max_length=255, description="Name of the recording (for display and results).")
+    size_bytes: int = Field(ge=0, description="Exact size of the file to upload.")
+    content_type: str | None = Field(None, max_length=127)
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the file.")
+    params: DetectionParams | None = Field(None, description="Detection parameters overriding the defaults.")
+    webhook: WebhookSpec | None = None
+
+    @field_validator("filename")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("filename must not contain control characters")
+        return value
+
+
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+
+
+class PutUpload(BaseModel):
+    method: Literal["PUT"] = "PUT"
+    url: str
+    headers: dict[str, str]
+    expires_at: str
+
+
+class MultipartUpload(BaseModel):
+    method: Literal["MULTIPART"] = "MULTIPART"
+    upload_id: str
+    part_size: int
+    part_count: int
+    parts: list[PartUrl]
+    expires_at: str
+
+
+class CreateJobResponse(BaseModel):
+    job_id: str
+    status: JobStatus
+    upload: PutUpload | MultipartUpload
+
+
+class PartUrlsRequest(BaseModel):
+    model_config = _REQUEST
+
+    part_numbers: list[int] = Field(min_length=1, max_length=1000)
+
+    @field_validator("part_numbers")
+    @classmethod
+    def _in_range(cls, value: list[int]) -> list[int]:
+        bad = [n for n in value if not 1 <= n <= 10_000]
+        if bad:
+            raise ValueError(f"part numbers must be 1..10000, got {bad[:5]}")
+        return value
+
+
+class PartUrlsResponse(BaseModel):
+    parts: list[PartUrl]
+    expires_at: str
+
+
+class UploadedPart(BaseModel):
+    part_number: int
+    etag: str
+    size: int
+
+
+class UploadedPartsResponse(BaseModel):
+    upload_id: str
+    part_size: int
+    part_count: int
+    parts: list[UploadedPart]
+
+
+class CompletedPart(BaseModel):
+    model_config = _REQUEST
+
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=128)
+
+
+class CompleteUploadRequest(BaseModel):
+    model_config = _REQUEST
+
+    parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+
+
+class Progress(BaseModel):
+    fraction: float
+
+
+class ResultView(BaseModel):
+    events_count: int
+    audio_duration_s: float
+    processing_time_s: float
+    links: dict[str, str] = Field(description="Presigned GET URL of each result document, by format.")
+
+
+class ErrorView(BaseModel):
+    code: str
+    message: str
+
+
+class JobView(BaseModel):
+    job_id: str
+    status: JobStatus
+    filename: str
+    size_bytes: int
+    created_at: str
+    updated_at: str
+    params: dict[str, object] = Field(default_factory=dict)
+    progress: Progress | None = None
+    result: ResultView | None = None
+    error: ErrorView | None = None
+
+
+class JobListResponse(BaseModel):
+    jobs: list[JobView]
+    next_token: str | None = Field(None, description="Pass as ?next_token= for the next page.")
+
+
+class CancelResponse(BaseModel):
+    job_id: str
+    status: JobStatus
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: object | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

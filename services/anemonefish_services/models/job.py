@@ -1,0 +1,77 @@
+"""The job record as stored in the jobs table, and its state machine."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobStatus(StrEnum):
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+ACTIVE_STATES = frozenset(set(JobStatus) - TERMINAL_STATES)
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobResult(BaseModel):
+    """Summary of a finished detection; ``documents`` maps a format to its key in the output bucket."""
+
+    events_count: int
+    audio_duration_s: float
+    processing_time_s: float
+    documents: dict[str, str]
+
+
+class JobRecord(BaseModel):
+    """One item of the jobs table (hash key ``job_id``; GSI ``tenant-created-index``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_id: str
+    tenant_id: str
+    status: JobStatus
+    filename: str
+    size_bytes: int
+    content_type: str | None = None
+    sha256: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    webhook_url: str | None = None
+    input_key: str
+    upload_mode: Literal["PUT", "MULTIPART"]
+    upload_id: str | None = None
+    part_size: int | None = None
+    part_count: int | None = None
+    created_at: str  # ISO 8601 UTC with microseconds: sorts as it reads
+    updated_at: str
+    upload_expires_at: float  # epoch seconds: after this an upload that never arrived is EXPIRED
+    expires_at_epoch: int  # DynamoDB TTL
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    progress: float | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    result: JobResult | None = None
+    error: JobError | None = None

@@ -1,0 +1,79 @@
+"""One typed settings model, read from the environment the Terraform sets (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+# S3 allows at most 10,000 parts per multipart upload and at least 5 MiB per part (but the last).
+S3_MAX_PARTS = 10_000
+S3_MIN_PART_BYTES = 5 * MIB
+
+
+class Settings(BaseSettings):
+    """Everything the API, the worker, the DLQ consumer and the sweeper need to know."""
+
+    model_config = SettingsConfigDict(env_prefix="ANEMONEFISH_", extra="ignore", frozen=True)
+
+    env: str = Field("local", description="Environment name: local, dev, prod.")
+    region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    input_bucket: str = Field("anemonefish-local-input")
+    output_bucket: str = Field("anemonefish-local-output")
+    jobs_table: str = Field("anemonefish-local-jobs")
+    jobs_queue_url: str = Field("", description="SQS jobs queue URL (visibility extension).")
+    dlq_url: str = Field("", description="SQS dead-letter queue URL.")
+    topic_arn: str = Field("", description="SNS topic for terminal states; empty disables SNS.")
+    aws_endpoint_url: str | None = Field(None, description="Endpoint override (local stack only).")
+
+    auth_mode: Literal["apigateway", "static"] = "apigateway"
+    api_keys: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="static mode: {api key: tenant id}."
+    )
+
+    multipart_threshold_bytes: int = Field(100 * MIB, gt=0)
+    multipart_part_bytes: int = Field(
+        16 * MIB, gt=0, description="Smallest part size offered; grown so a file stays under 10,000 parts."
+    )
+    max_upload_bytes: int = Field(50 * 1024**3, gt=0)
+    part_url_batch: int = Field(100, gt=0, le=1000, description="Part URLs returned per request.")
+    presign_expires_s: int = Field(3600, gt=0, le=7 * 24 * 3600)
+    upload_expires_s: int = Field(86400, gt=0)
+    lease_s: int = Field(120, gt=0)
+    job_ttl_days: int = Field(30, gt=0)
+    webhook_secret: str | None = None
+    allow_loopback_webhooks: bool = False
+    cors_origins: str = "*"
+    # The worker stops starting new blocks when the Lambda has less than this left, so it can
+    # release its lease and let a retry continue instead of being killed mid-write.
+    worker_safety_margin_s: float = Field(30.0, ge=0)
+    progress_interval_s: float = Field(1.0, ge=0, description="Min seconds between progress writes.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()] or ["*"]
+
+    def part_size_for(self, size_bytes: int) -> int:
+        """Part size (a whole number of MiB) keeping ``size_bytes`` within S3's 10,000 parts."""
+        needed = -(-size_bytes // S3_MAX_PARTS)
+        size = max(self.multipart_part_bytes, needed)
+        if size >= MIB:
+            size = -(-size // MIB) * MIB
+        return size
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Settings of this process (cached: the environment does not change under a Lambda)."""
+    return Settings()
