@@ -1,0 +1,567 @@
+"""Webhook delivery against a real HTTP(S) server on 127.0.0.1, verified independently
+with ``standardwebhooks.Webhook.verify``; and the URL policy (SSRF) table.
+
+Name resolution is faked by patching ``socket.getaddrinfo`` for made-up hostnames only:
+nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import json
+import os
+import random
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from anemonefish_services.notifications.errors import WebhookUrlError
+from anemonefish_services.notifications.payload import ErrorSummary, JobEvent, ResultSummary
+from anemonefish_services.notifications.webhooks import (
+    WebhookRetryPolicy,
+    address_refusal_reason,
+    deliver_webhook,
+    redact_url,
+    validate_webhook_url,
+    webhook_message_id,
+)
+
+SECRET = "whsec_" + base64.b64encode(b"anemonefish-test-secret-32-bytes").decode()
+PUBLIC_V4 = "93.184.216.34"
+PUBLIC_V6 = "2606:2800:220:1:248:1893:25c8:1946"
+
+# ---------------------------------------------------------------- fixtures
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """A webhook receiver: answers with queued replies (then 200) and records requests."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.replies: deque[Reply] = deque()
+        self.requests: list[Received] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
+                reply = receiver.replies.popleft() if receiver.replies else Reply()
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hooks/anemonefish?team=reef", host: str = "127.0.0.1", scheme: str = "http") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Hostname -> addresses for made-up names; everything else resolves as usual
+    (IP literals and the loopback names need no network)."""
+    table: dict[str, list[str]] = {}
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):  # noqa: A002
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in table:
+            return real_getaddrinfo(host, port, family, type, proto, flags)
+        if not table[name]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        infos = []
+        for address in table[name]:
+            if ipaddress.ip_address(address).version == 6:
+                infos.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port or 0, 0, 0)))
+            else:
+                infos.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0)))
+        return infos
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+class Sleeps(list[float]):
+    """Records backoff delays instead of sleeping (keeps the tests fast)."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def succeeded_event(job_id: str = "job-123") -> JobEvent:
+    return JobEvent.for_job(
+        job_id=job_id,
+        status="SUCCEEDED",
+        filename="reef 01.wav",
+        tenant_id="tenant-a",
+        result=ResultSummary(events_count=7, audio_duration_s=489.1, processing_time_s=1.9),
+    )
+
+
+def fast_policy(**overrides: float) -> WebhookRetryPolicy:
+    values: dict[str, float] = dict(
+        max_attempts=4, base_delay_s=0.2, max_delay_s=2.0, total_timeout_s=30.0, connect_timeout_s=2.0, read_timeout_s=2.0
+    )
+    values.update(overrides)
+    return WebhookRetryPolicy(**values)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- signing and delivery
+
+
+def test_delivery_is_signed_per_standard_webhooks(receiver: Receiver) -> None:
+    event = succeeded_event()
+    outcome = deliver_webhook(receiver.url(), event, secret=SECRET, allow_loopback=True, policy=fast_policy())
+
+    assert outcome.delivered and outcome.outcome == "delivered"
+    assert (outcome.attempts, outcome.status_code, outcome.error) == (1, 200, None)
+    assert outcome.url == f"http://127.0.0.1:{receiver.port}/hooks/anemonefish"  # query redacted
+    [request] = receiver.requests
+    assert request.path == "/hooks/anemonefish?team=reef"
+    assert request.headers["Host"] == f"127.0.0.1:{receiver.port}"
+    assert request.headers["Content-Type"] == "application/json"
+    # An independent verifier accepts it, and the body is the event without the tenant.
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload == json.loads(event.to_json(include_tenant=False))
+    assert payload["type"] == "job.succeeded" and "tenant_id" not in payload["data"]
+    assert payload["data"]["result"]["events_count"] == 7
+    assert request.headers["webhook-id"] == outcome.webhook_id == webhook_message_id("job-123", "SUCCEEDED")
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
+    assert request.headers["webhook-signature"].startswith("v1,")
+    # The signature covers the body and the id: a changed byte or id no longer verifies.
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(request.body.replace(b"7", b"8"), request.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(request.body, {**request.headers, "webhook-id": "msg_other"})
+    other_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other_secret).verify(request.body, request.headers)
+
+
+def test_webhook_id_is_stable_per_job_and_status() -> None:
+    assert webhook_message_id("job-1", "FAILED") == webhook_message_id("job-1", "FAILED")
+    assert webhook_message_id("job-1", "FAILED") != webhook_message_id("job-1", "SUCCEEDED")
+    assert webhook_message_id("job-1", "FAILED") != webhook_message_id("job-2", "FAILED")
+
+
+def test_retries_5xx_with_exponential_backoff_then_succeeds(receiver: Receiver) -> None:
+    receiver.replies.extend([Reply(500), Reply(503), Reply(502), Reply(200)])
+    sleeps = Sleeps()
+    policy = fast_policy(max_attempts=5, base_delay_s=0.4, max_delay_s=10.0)
+    outcome = deliver_webhook(
+        receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=policy, sleep=sleeps, rng=random.Random(7)
+    )
+
+    assert outcome.delivered and outcome.attempts == 4 and outcome.status_code == 200
+    assert len(receiver.requests) == 4
+    # Every retry carries the same webhook-id (receivers dedupe) and a valid fresh signature.
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {outcome.webhook_id}
+    for request in receiver.requests:
+        Webhook(SECRET).verify(request.body, request.headers)
+    assert len({r.body for r in receiver.requests}) == 1
+    # Equal jitter: delay n lies in [cap/2, cap] with cap = 0.4 * 2**(n-1).
+    assert len(sleeps) == 3
+    for n, delay in enumerate(sleeps, start=1):
+        cap = 0.4 * 2 ** (n - 1)
+        assert cap / 2 <= delay <= cap
+    assert sleeps[2] > sleeps[0]
+
+
+def test_delays_are_capped_by_max_delay() -> None:
+    policy = WebhookRetryPolicy(base_delay_s=1.0, max_delay_s=4.0)
+    rng = random.Random(1)
+    delays = [policy.backoff_s(n, rng) for n in range(1, 12)]
+    assert all(delay <= 4.0 for delay in delays)
+    assert all(delay >= 2.0 for delay in delays[3:])
+
+
+def test_client_errors_are_not_retried(receiver: Receiver) -> None:
+    receiver.replies.append(Reply(400))
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=fast_policy(), sleep=sleeps
+    )
+    assert outcome.outcome == "rejected" and not outcome.delivered
+    assert (outcome.attempts, outcome.status_code, outcome.error) == (1, 400, "HTTP 400")
+    assert len(receiver.requests) == 1 and sleeps == []
+
+
+def test_redirects_are_not_followed(receiver: Receiver) -> None:
+    receiver.replies.append(Reply(302, {"Location": "http://169.254.169.254/latest/meta-data/"}))
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=fast_policy())
+    assert outcome.outcome == "rejected" and outcome.status_code == 302
+    assert "redirect" in (outcome.error or "")
+    assert len(receiver.requests) == 1
+
+
+def test_gives_up_after_max_attempts(receiver: Receiver) -> None:
+    receiver.replies.extend([Reply(500)] * 10)
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=fast_policy(max_attempts=3), sleep=sleeps
+    )
+    assert outcome.outcome == "gave_up" and not outcome.delivered
+    assert outcome.attempts == 3 and outcome.status_code == 500
+    assert "after 3 attempts" in (outcome.error or "")
+    assert len(receiver.requests) == 3 and len(sleeps) == 2
+
+
+def test_gives_up_when_the_next_delay_exceeds_the_time_budget(receiver: Receiver) -> None:
+    receiver.replies.extend([Reply(503)] * 3)
+    sleeps = Sleeps()
+    policy = fast_policy(max_attempts=10, base_delay_s=8.0, max_delay_s=8.0, total_timeout_s=3.0)
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=policy, sleep=sleeps)
+    assert outcome.outcome == "gave_up" and outcome.attempts == 1
+    assert "budget" in (outcome.error or "") and sleeps == []
+
+
+def test_429_honours_retry_after(receiver: Receiver) -> None:
+    receiver.replies.extend([Reply(429, {"Retry-After": "3"}), Reply(204)])
+    sleeps = Sleeps()
+    policy = fast_policy(base_delay_s=0.1, max_delay_s=10.0)
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=policy, sleep=sleeps)
+    assert outcome.delivered and outcome.attempts == 2 and outcome.status_code == 204
+    assert sleeps == [3.0]
+
+
+def test_read_timeout_is_retried(receiver: Receiver) -> None:
+    receiver.replies.extend([Reply(200, delay_s=1.0), Reply(200)])
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=fast_policy(read_timeout_s=0.2), sleep=sleeps
+    )
+    assert outcome.delivered and outcome.attempts == 2 and len(sleeps) == 1
+    assert len(receiver.requests) == 2
+
+
+def test_connection_errors_are_retried_and_never_raise() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        f"http://127.0.0.1:{port}/hook", succeeded_event(), secret=SECRET, allow_loopback=True,
+        policy=fast_policy(max_attempts=3), sleep=sleeps,
+    )
+    assert outcome.outcome == "gave_up" and outcome.attempts == 3 and outcome.status_code is None
+    assert "Connection" in (outcome.error or "") or "refused" in (outcome.error or "").lower()
+    assert len(sleeps) == 2
+
+
+def test_bad_secret_is_an_outcome_not_an_exception(receiver: Receiver) -> None:
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret="", allow_loopback=True)
+    assert outcome.outcome == "error" and outcome.attempts == 0
+    assert receiver.requests == []
+
+
+def test_refused_url_is_never_contacted(receiver: Receiver) -> None:
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=False)
+    assert outcome.outcome == "refused" and outcome.attempts == 0
+    assert "https" in (outcome.error or "")
+    assert receiver.requests == []
+
+
+def test_rebinding_to_a_private_address_after_creation_is_refused_at_delivery(
+    receiver: Receiver, fake_dns: dict[str, list[str]]
+) -> None:
+    fake_dns["hooks.example.com"] = [PUBLIC_V4]
+    url = "https://hooks.example.com/anemonefish"
+    validate_webhook_url(url)  # fine when the job is created
+    fake_dns["hooks.example.com"] = ["10.0.0.5"]  # the name now points inside
+    sleeps = Sleeps()
+    outcome = deliver_webhook(url, succeeded_event(), secret=SECRET, policy=fast_policy(), sleep=sleeps)
+    assert outcome.outcome == "refused" and outcome.attempts == 0
+    assert "10.0.0.5" in (outcome.error or "") and "private" in (outcome.error or "")
+    assert sleeps == []
+
+
+def test_unresolvable_host_at_delivery_is_retried(fake_dns: dict[str, list[str]]) -> None:
+    fake_dns["gone.example.com"] = []  # NXDOMAIN (perhaps a DNS hiccup: retried)
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        "https://gone.example.com/h", failed_event(), secret=SECRET, policy=fast_policy(max_attempts=2), sleep=sleeps
+    )
+    assert outcome.outcome == "gave_up" and outcome.attempts == 2 and len(sleeps) == 1
+
+
+def failed_event() -> JobEvent:
+    return JobEvent.for_job(
+        job_id="job-9", status="FAILED", filename="x.flac", error=ErrorSummary(code="corrupt_audio", message="bad frame")
+    )
+
+
+# ---------------------------------------------------------------- https: connect to the checked address
+
+
+def _tls_material(tmp_path: Path, dns_name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``dns_name`` signed by it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "anemonefish test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return ca_path, cert_path, key_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[Receiver, Path]]:
+    ca_path, cert_path, key_path = _tls_material(tmp_path, "hooks.reef.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server = Receiver(tls=context)
+    yield server, ca_path
+    server.close()
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_hostname(
+    tls_receiver: tuple[Receiver, Path], fake_dns: dict[str, list[str]]
+) -> None:
+    receiver, ca_path = tls_receiver
+    # The name only exists in the fake resolver the policy consults: the request can only
+    # have reached the server by connecting to the address the policy checked.
+    fake_dns["hooks.reef.test"] = ["127.0.0.1"]
+    url = receiver.url(host="hooks.reef.test", scheme="https")
+    outcome = deliver_webhook(url, succeeded_event(), secret=SECRET, allow_loopback=True, ca_certs=str(ca_path))
+    assert outcome.delivered, outcome
+    [request] = receiver.requests
+    assert request.headers["Host"] == f"hooks.reef.test:{receiver.port}"
+    Webhook(SECRET).verify(request.body, request.headers)
+
+
+def test_https_certificate_for_another_name_is_rejected_without_retry(
+    tls_receiver: tuple[Receiver, Path], fake_dns: dict[str, list[str]]
+) -> None:
+    receiver, ca_path = tls_receiver
+    fake_dns["impostor.reef.test"] = ["127.0.0.1"]
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        receiver.url(host="impostor.reef.test", scheme="https"), succeeded_event(), secret=SECRET,
+        allow_loopback=True, ca_certs=str(ca_path), sleep=sleeps,
+    )
+    assert outcome.outcome == "rejected" and "TLS" in (outcome.error or "")
+    assert outcome.attempts == 1 and sleeps == [] and receiver.requests == []
+
+
+# ---------------------------------------------------------------- URL policy (SSRF)
+
+REFUSED = [
+    ("http://hooks.example.com/h", "scheme must be https"),
+    ("ftp://hooks.example.com/h", "scheme must be https"),
+    ("hooks.example.com/h", "scheme must be https"),
+    ("https://10.1.2.3/h", "private"),
+    ("https://172.16.0.1/h", "private"),
+    ("https://172.31.255.254/h", "private"),
+    ("https://192.168.1.10/h", "private"),
+    ("https://127.0.0.1/h", "loopback"),
+    ("https://127.8.9.10:8443/h", "loopback"),
+    ("https://localhost/h", "loopback"),
+    ("https://LOCALHOST./h", "loopback"),
+    ("https://api.localhost/h", "loopback"),
+    ("https://169.254.169.254/latest/meta-data/", "metadata"),
+    ("https://169.254.10.1/h", "link-local"),
+    ("https://[::1]/h", "loopback"),
+    ("https://[fd00::1]/h", "unique local"),
+    ("https://[fd00:ec2::254]/h", "metadata"),
+    ("https://[fe80::1]/h", "link-local"),
+    ("https://[::ffff:127.0.0.1]/h", "loopback"),
+    ("https://[::ffff:10.0.0.1]/h", "private"),
+    ("https://[::ffff:169.254.169.254]/h", "metadata"),
+    ("https://[64:ff9b::a00:1]/h", "private"),  # NAT64 form of 10.0.0.1
+    ("https://[2002:a00:1::]/h", "private"),  # 6to4 form of 10.0.0.1
+    ("https://[ff02::1]/h", "multicast"),
+    ("https://[::]/h", "unspecified"),
+    ("https://0.0.0.0/h", "unspecified"),
+    ("https://100.64.0.1/h", "carrier-grade NAT"),
+    ("https://100.127.255.254/h", "carrier-grade NAT"),
+    ("https://224.0.0.1/h", "multicast"),
+    ("https://240.0.0.1/h", "reserved"),
+    ("https://255.255.255.255/h", "reserved"),
+    ("https://192.0.2.1/h", "documentation"),
+    ("https://internal.example.com/h", "10.20.30.40"),
+    ("https://mixed.example.com/h", "192.168.0.7"),  # one private address among public ones
+    ("https://meta.example.com/h", "metadata"),
+    ("https://ula.example.com/h", "unique local"),
+    ("https://user:secret@hooks.example.com/h", "credentials"),
+    ("https://token@hooks.example.com/h", "credentials"),
+    ("https://hooks.example.com:22/h", "port 22"),
+    ("https://hooks.example.com:0/h", "port"),
+    ("https://hooks.example.com:99999/h", "port"),
+    ("https://hooks.example.com\t.evil/h", "whitespace"),
+    ("https://hooks.example.com/h\nx", "whitespace"),
+    ("https:///h", "no host"),
+    ("https://[fe80::1%25eth0]/h", "zone"),
+    ("https://nx.example.com/h", "does not resolve"),
+    ("", "empty"),
+]
+
+
+@pytest.fixture
+def ssrf_dns(fake_dns: dict[str, list[str]]) -> dict[str, list[str]]:
+    fake_dns.update(
+        {
+            "hooks.example.com": [PUBLIC_V4, PUBLIC_V6],
+            "internal.example.com": ["10.20.30.40"],
+            "mixed.example.com": [PUBLIC_V4, "192.168.0.7"],
+            "meta.example.com": ["169.254.169.254"],
+            "ula.example.com": ["fd12:3456::1"],
+            "nx.example.com": [],
+            "localhost": ["127.0.0.1", "::1"],
+        }
+    )
+    return fake_dns
+
+
+@pytest.mark.parametrize(("url", "reason"), REFUSED, ids=[u or "<empty>" for u, _ in REFUSED])
+def test_refused_urls(url: str, reason: str, ssrf_dns: dict[str, list[str]]) -> None:
+    with pytest.raises(WebhookUrlError) as refused:
+        validate_webhook_url(url)
+    assert reason.lower() in str(refused.value).lower()
+    assert refused.value.code in ("invalid_webhook_url", "webhook_host_unresolved")
+    assert isinstance(refused.value, ValueError)  # pydantic validators turn it into a 400
+
+
+def test_numeric_host_spellings_of_loopback_are_refused() -> None:
+    # inet_aton spellings of 127.0.0.1: the policy checks what the name resolves to.
+    for url in ("https://2130706433/h", "https://0x7f000001/h", "https://127.1/h"):
+        with pytest.raises(WebhookUrlError):
+            validate_webhook_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "port", "request_target"),
+    [
+        ("https://hooks.example.com/h?sig=1", (PUBLIC_V4, PUBLIC_V6), 443, "/h?sig=1"),
+        ("https://Hooks.Example.COM:8443", (PUBLIC_V4, PUBLIC_V6), 8443, "/"),
+        ("https://8.8.8.8/x", ("8.8.8.8",), 443, "/x"),
+        (f"https://[{PUBLIC_V6}]/x", (PUBLIC_V6,), 443, "/x"),
+        ("https://[::ffff:8.8.8.8]/x", ("::ffff:8.8.8.8",), 443, "/x"),
+    ],
+)
+def test_public_https_urls_are_allowed(
+    url: str, addresses: tuple[str, ...], port: int, request_target: str, ssrf_dns: dict[str, list[str]]
+) -> None:
+    target = validate_webhook_url(url)
+    assert target.scheme == "https"
+    assert target.addresses == addresses
+    assert target.port == port and target.request_target == request_target
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/h", "https://127.0.0.1:8443/h", "http://localhost:8080/h", "http://[::1]:8080/h", "http://127.0.0.1/h"],
+)
+def test_local_mode_allows_loopback(url: str, ssrf_dns: dict[str, list[str]]) -> None:
+    target = validate_webhook_url(url, allow_loopback=True)
+    assert all(ipaddress.ip_address(a).is_loopback for a in target.addresses)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://hooks.example.com/h", "https"),  # http only to loopback
+        ("http://10.0.0.1:8080/h", "private"),
+        ("https://169.254.169.254/h", "metadata"),
+        ("https://mixed.example.com/h", "private"),
+    ],
+)
+def test_local_mode_still_refuses_the_rest(url: str, reason: str, ssrf_dns: dict[str, list[str]]) -> None:
+    with pytest.raises(WebhookUrlError, match=reason):
+        validate_webhook_url(url, allow_loopback=True)
+
+
+def test_address_policy_allows_public_addresses() -> None:
+    for address in (PUBLIC_V4, PUBLIC_V6, "1.1.1.1", "::ffff:1.1.1.1"):
+        assert address_refusal_reason(ipaddress.ip_address(address)) is None
+
+
+def test_redacted_url_drops_secrets() -> None:
+    assert redact_url("https://u:p@hooks.example.com:8443/h?token=abc#f") == "https://hooks.example.com:8443/h"
