@@ -1,0 +1,41 @@
+# dev: cheap and open for trying things; short retention, mutable tags, throwaway buckets.
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  environment        = "dev"
+  account_id         = var.account_id
+  region             = var.region
+  bucket_name_suffix = var.bucket_name_suffix
+
+  worker_image_uri     = var.worker_image_uri
+  api_image_uri        = var.api_image_uri
+  image_tag_mutability = "MUTABLE"
+
+  api_key_required     = var.api_key_required
+  api_key_names        = var.api_key_names
+  throttle_rate_limit  = 10
+  throttle_burst_limit = 20
+  quota_limit          = 10000
+  cors_origins         = var.cors_origins
+
+  log_retention_days     = var.log_retention_days
+  input_expiration_days  = 3
+  result_expiration_days = 30
+
+  worker_reserved_concurrency = 4
+  worker_batch_size           = 1
+  worker_maximum_concurrency  = 4
+
+  webhook_secret        = var.webhook_secret
+  app_settings          = var.app_settings
+  alarm_email_addresses = var.alarm_email_addresses
+
+  deletion_protection = false
+  force_destroy       = true
+
+  tags = {
+    Project     = "anemonefish"
+    Environment = "dev"
+    ManagedBy   = "terraform"
+  }
+}

@@ -1,0 +1,84 @@
+variable "account_id" {
+  description = "AWS account id of the dev deployment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the dev deployment."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "offline_plan" {
+  description = "Skip the provider's credential, region and metadata checks (offline CI plans with fake credentials)."
+  type        = bool
+  default     = false
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to bucket names to make them globally unique (e.g. -123456789012)."
+  type        = string
+  default     = ""
+}
+
+variable "worker_image_uri" {
+  description = "Worker image (ECR URI with tag), pushed before apply."
+  type        = string
+}
+
+variable "api_image_uri" {
+  description = "API image (ECR URI with tag), pushed before apply."
+  type        = string
+}
+
+variable "api_key_required" {
+  description = "Require API keys; dev may switch them off to try the API with static keys."
+  type        = bool
+  default     = true
+}
+
+variable "api_key_names" {
+  description = "Tenants to create API keys for."
+  type        = list(string)
+  default     = ["dev"]
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed besides the console (dev allows any origin by default)."
+  type        = list(string)
+  default     = ["*"]
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group."
+  type        = number
+  default     = 14
+}
+
+variable "webhook_secret" {
+  description = "Standard Webhooks signing secret (whsec_...); pass with TF_VAR_webhook_secret."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = startswith(var.webhook_secret, "whsec_")
+    error_message = "webhook_secret must be a Standard Webhooks secret (whsec_...)."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses notified of alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "app_settings" {
+  description = "Further settings for the functions, without the ANEMONEFISH_ prefix."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,42 @@
+# prod: API keys always required, CORS only for named origins, a year of logs, immutable
+# image tags, a protected jobs table and buckets that terraform destroy will not empty.
+module "pipeline" {
+  source = "../../modules/pipeline"
+
+  environment        = "prod"
+  account_id         = var.account_id
+  region             = var.region
+  bucket_name_suffix = var.bucket_name_suffix
+
+  worker_image_uri     = var.worker_image_uri
+  api_image_uri        = var.api_image_uri
+  image_tag_mutability = "IMMUTABLE"
+
+  api_key_required     = true
+  api_key_names        = var.api_key_names
+  throttle_rate_limit  = 20
+  throttle_burst_limit = 40
+  quota_limit          = 100000
+  cors_origins         = var.cors_origins
+
+  log_retention_days     = var.log_retention_days
+  input_expiration_days  = 7
+  result_expiration_days = 365
+
+  worker_reserved_concurrency = var.worker_reserved_concurrency
+  worker_batch_size           = 1
+  worker_maximum_concurrency  = var.worker_maximum_concurrency
+
+  webhook_secret        = var.webhook_secret
+  app_settings          = var.app_settings
+  alarm_email_addresses = var.alarm_email_addresses
+
+  deletion_protection = true
+  force_destroy       = false
+
+  tags = {
+    Project     = "anemonefish"
+    Environment = "prod"
+    ManagedBy   = "terraform"
+  }
+}

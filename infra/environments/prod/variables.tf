@@ -1,0 +1,104 @@
+variable "account_id" {
+  description = "AWS account id of the production deployment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the production deployment."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "offline_plan" {
+  description = "Skip the provider's credential, region and metadata checks (offline CI plans with fake credentials)."
+  type        = bool
+  default     = false
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to bucket names to make them globally unique (e.g. -123456789012)."
+  type        = string
+  default     = ""
+}
+
+variable "worker_image_uri" {
+  description = "Worker image (ECR URI with an immutable tag or a digest)."
+  type        = string
+}
+
+variable "api_image_uri" {
+  description = "API image (ECR URI with an immutable tag or a digest)."
+  type        = string
+}
+
+variable "api_key_names" {
+  description = "Tenants (labs) to create API keys for."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.api_key_names) > 0
+    error_message = "prod needs at least one API key."
+  }
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed besides the console; never a wildcard in production."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_origins : startswith(origin, "https://") && !strcontains(origin, "*")])
+    error_message = "prod CORS origins must be explicit https:// origins without wildcards."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (at least a year in production)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 365
+    error_message = "prod keeps logs for at least 365 days."
+  }
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Reserved concurrency of the worker (parallel recordings)."
+  type        = number
+  default     = 20
+}
+
+variable "worker_maximum_concurrency" {
+  description = "Maximum concurrency of the worker's SQS event source."
+  type        = number
+  default     = 20
+}
+
+variable "webhook_secret" {
+  description = "Standard Webhooks signing secret (whsec_...); pass with TF_VAR_webhook_secret."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = startswith(var.webhook_secret, "whsec_")
+    error_message = "webhook_secret must be a Standard Webhooks secret (whsec_...)."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses notified of alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "app_settings" {
+  description = "Further settings for the functions, without the ANEMONEFISH_ prefix."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,242 @@
+# The browser console: static files in a private bucket, served only through CloudFront
+# (origin access control signs CloudFront's requests; the bucket policy admits nothing else).
+data "aws_partition" "current" {}
+
+locals {
+  partition    = data.aws_partition.current.partition
+  bucket_name  = "${var.name_prefix}-console${var.bucket_name_suffix}"
+  account_root = "arn:${local.partition}:iam::${var.account_id}:root"
+}
+
+# Own key: its policy must name the distribution, which itself depends on the bucket.
+resource "aws_kms_key" "console" {
+  description             = "${var.name_prefix}: console files"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  tags                    = var.tags
+}
+
+data "aws_iam_policy_document" "key" {
+  statement {
+    sid       = "EnableIamPoliciesOfThisAccount"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.account_root]
+    }
+  }
+
+  statement {
+    sid       = "AllowThisDistributionToDecrypt"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.console.arn]
+    }
+  }
+}
+
+resource "aws_kms_key_policy" "console" {
+  key_id = aws_kms_key.console.id
+  policy = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_s3_bucket" "console" {
+  bucket        = local.bucket_name
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { Role = "console" })
+}
+
+resource "aws_s3_bucket_ownership_controls" "console" {
+  bucket = aws_s3_bucket.console.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "console" {
+  bucket                  = aws_s3_bucket.console.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "console" {
+  bucket = aws_s3_bucket.console.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.console.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "console" {
+  bucket = aws_s3_bucket.console.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "console" {
+  bucket = aws_s3_bucket.console.id
+
+  rule {
+    id     = "expire-replaced-files"
+    status = "Enabled"
+
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.console]
+}
+
+resource "aws_cloudfront_origin_access_control" "console" {
+  name                              = "${var.name_prefix}-console"
+  description                       = "CloudFront access to the ${local.bucket_name} bucket"
+  origin_access_control_origin_type = "s3"
+  signing_behavior                  = "always"
+  signing_protocol                  = "sigv4"
+}
+
+resource "aws_cloudfront_response_headers_policy" "console" {
+  name    = "${var.name_prefix}-console-security-headers"
+  comment = "Security headers of the browser console"
+
+  security_headers_config {
+    content_type_options {
+      override = true
+    }
+
+    frame_options {
+      frame_option = "DENY"
+      override     = true
+    }
+
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = true
+    }
+
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      override                   = true
+    }
+
+    xss_protection {
+      mode_block = true
+      protection = true
+      override   = true
+    }
+  }
+}
+
+locals {
+  origin_id = "console-bucket"
+  # AWS managed cache policy "CachingOptimized".
+  caching_optimized_policy_id = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+}
+
+resource "aws_cloudfront_distribution" "console" {
+  enabled             = true
+  comment             = "${var.name_prefix} browser console"
+  default_root_object = "index.html"
+  price_class         = var.price_class
+  http_version        = "http2and3"
+
+  origin {
+    origin_id                = local.origin_id
+    domain_name              = aws_s3_bucket.console.bucket_regional_domain_name
+    origin_access_control_id = aws_cloudfront_origin_access_control.console.id
+  }
+
+  default_cache_behavior {
+    target_origin_id           = local.origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.caching_optimized_policy_id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.console.id
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    cloudfront_default_certificate = true
+  }
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "console" {
+  statement {
+    sid       = "AllowThisDistributionToRead"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.console.arn}/*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.console.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.console.arn, "${aws_s3_bucket.console.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "console" {
+  bucket = aws_s3_bucket.console.id
+  policy = data.aws_iam_policy_document.console.json
+
+  depends_on = [aws_s3_bucket_public_access_block.console]
+}

@@ -1,0 +1,38 @@
+variable "name_prefix" {
+  description = "Prefix of resource names; the bucket is <prefix>-console<bucket_name_suffix>."
+  type        = string
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to the bucket name to make it globally unique (e.g. -123456789012)."
+  type        = string
+  default     = ""
+}
+
+variable "account_id" {
+  description = "AWS account id owning the bucket and its key."
+  type        = string
+}
+
+variable "price_class" {
+  description = "CloudFront price class (which edge locations serve the console)."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days replaced console files are kept (for a quick rollback)."
+  type        = number
+  default     = 30
+}
+
+variable "force_destroy" {
+  description = "Allow terraform destroy to delete the bucket with its files."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource."
+  type        = map(string)
+}

@@ -1,0 +1,339 @@
+# The three functions of the pipeline, each with its own least-privilege role: every
+# statement names its actions and the resources (ARNs) it may touch.
+data "aws_partition" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+
+  names = {
+    api    = "${var.name_prefix}-api"
+    worker = "${var.name_prefix}-worker"
+    dlq    = "${var.name_prefix}-dlq-consumer"
+  }
+
+  log_group_arns = {
+    for key, name in local.names :
+    key => "arn:${local.partition}:logs:${var.region}:${var.account_id}:log-group:/aws/lambda/${name}"
+  }
+
+  # Every setting the typed settings model reads (docs/architecture.md); Terraform is the
+  # single source of these values in AWS.
+  common_environment = merge(
+    {
+      ANEMONEFISH_ENV              = var.environment
+      ANEMONEFISH_INPUT_BUCKET     = var.input_bucket_name
+      ANEMONEFISH_OUTPUT_BUCKET    = var.output_bucket_name
+      ANEMONEFISH_JOBS_TABLE       = var.jobs_table_name
+      ANEMONEFISH_JOBS_QUEUE_URL   = var.jobs_queue_url
+      ANEMONEFISH_DLQ_URL          = var.dlq_url
+      ANEMONEFISH_TOPIC_ARN        = var.topic_arn
+      ANEMONEFISH_AUTH_MODE        = var.auth_mode
+      ANEMONEFISH_CORS_ORIGINS     = join(",", var.cors_origins)
+      POWERTOOLS_SERVICE_NAME      = "anemonefish"
+      POWERTOOLS_METRICS_NAMESPACE = "Anemonefish"
+      POWERTOOLS_LOG_LEVEL         = var.log_level
+    },
+    { for key, value in var.app_settings : "ANEMONEFISH_${upper(key)}" => value },
+  )
+
+  environments = {
+    api = merge(local.common_environment, {
+      ANEMONEFISH_API_KEYS = jsonencode(var.static_api_keys)
+    })
+    worker = merge(local.common_environment, {
+      ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
+      # BLAS threads would otherwise compete with the inference runtime for the vCPUs.
+      OPENBLAS_NUM_THREADS = "1"
+      OMP_NUM_THREADS      = "1"
+      MKL_NUM_THREADS      = "1"
+    })
+    dlq = merge(local.common_environment, {
+      ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
+    })
+  }
+
+  input_uploads_arn  = "${var.input_bucket_arn}/${var.upload_prefix}*"
+  output_results_arn = "${var.output_bucket_arn}/${var.result_prefix}*"
+}
+
+# --- roles ---------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume_lambda" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  for_each = local.names
+
+  name               = each.value
+  description        = "Execution role of the ${each.value} function"
+  assume_role_policy = data.aws_iam_policy_document.assume_lambda.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "api" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns.api}:*"]
+  }
+
+  statement {
+    sid       = "ReadWriteJobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [var.jobs_table_arn, var.jobs_listing_index_arn]
+  }
+
+  # Presigned PUT / multipart URLs carry this role's authority: it must be allowed to upload.
+  statement {
+    sid = "PresignAndManageUploads"
+    actions = [
+      "s3:PutObject",
+      "s3:GetObject",
+      "s3:DeleteObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = [local.input_uploads_arn]
+  }
+
+  statement {
+    sid       = "PresignResultDownloads"
+    actions   = ["s3:GetObject"]
+    resources = [local.output_results_arn]
+  }
+
+  statement {
+    sid       = "AnnounceCancelledJobs"
+    actions   = ["sns:Publish"]
+    resources = [var.topic_arn]
+  }
+
+  statement {
+    sid       = "UseEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "worker" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns.worker}:*"]
+  }
+
+  statement {
+    sid = "ConsumeJobsQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [var.jobs_queue_arn]
+  }
+
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject"]
+    resources = [local.input_uploads_arn]
+  }
+
+  statement {
+    sid       = "WriteResults"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.output_results_arn]
+  }
+
+  statement {
+    sid       = "UpdateJobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [var.jobs_table_arn]
+  }
+
+  statement {
+    sid       = "AnnounceTerminalStates"
+    actions   = ["sns:Publish"]
+    resources = [var.topic_arn]
+  }
+
+  statement {
+    sid       = "UseEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "dlq" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns.dlq}:*"]
+  }
+
+  statement {
+    sid = "ConsumeDeadLetterQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [var.dlq_arn]
+  }
+
+  statement {
+    sid       = "FailJobs"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [var.jobs_table_arn]
+  }
+
+  statement {
+    sid       = "AnnounceFailedJobs"
+    actions   = ["sns:Publish"]
+    resources = [var.topic_arn]
+  }
+
+  statement {
+    sid       = "UseEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+locals {
+  policies = {
+    api    = data.aws_iam_policy_document.api.json
+    worker = data.aws_iam_policy_document.worker.json
+    dlq    = data.aws_iam_policy_document.dlq.json
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.names
+
+  name   = "${each.value}-least-privilege"
+  role   = aws_iam_role.this[each.key].id
+  policy = local.policies[each.key]
+}
+
+# --- log groups (created here so retention and encryption are ours, not Lambda's defaults) ---
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = local.names
+
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# --- functions -----------------------------------------------------------------------
+
+locals {
+  functions = {
+    api = {
+      image       = var.api_image_uri
+      handler     = var.api_handler
+      memory      = var.api_memory_mb
+      timeout     = var.api_timeout_seconds
+      concurrency = var.api_reserved_concurrency
+      storage     = 512
+      description = "HTTP API: jobs, presigned uploads, results"
+    }
+    worker = {
+      image       = var.worker_image_uri
+      handler     = var.worker_handler
+      memory      = var.worker_memory_mb
+      timeout     = var.worker_timeout_seconds
+      concurrency = var.worker_reserved_concurrency
+      storage     = var.worker_ephemeral_storage_mb
+      description = "Detection worker: consumes the jobs queue"
+    }
+    dlq = {
+      image       = var.api_image_uri
+      handler     = var.dlq_handler
+      memory      = var.dlq_memory_mb
+      timeout     = var.dlq_timeout_seconds
+      concurrency = var.dlq_reserved_concurrency
+      storage     = 512
+      description = "Fails the jobs whose messages reached the dead-letter queue"
+    }
+  }
+}
+
+resource "aws_lambda_function" "this" {
+  for_each = local.functions
+
+  function_name                  = local.names[each.key]
+  description                    = each.value.description
+  role                           = aws_iam_role.this[each.key].arn
+  package_type                   = "Image"
+  image_uri                      = each.value.image
+  architectures                  = [var.architecture]
+  memory_size                    = each.value.memory
+  timeout                        = each.value.timeout
+  reserved_concurrent_executions = each.value.concurrency
+  kms_key_arn                    = var.kms_key_arn
+
+  image_config {
+    command = [each.value.handler]
+  }
+
+  ephemeral_storage {
+    size = each.value.storage
+  }
+
+  environment {
+    variables = local.environments[each.key]
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+# --- event sources -------------------------------------------------------------------
+
+resource "aws_lambda_event_source_mapping" "worker" {
+  event_source_arn        = var.jobs_queue_arn
+  function_name           = aws_lambda_function.this["worker"].arn
+  batch_size              = var.worker_batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.worker_maximum_concurrency
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.worker_maximum_concurrency <= var.worker_reserved_concurrency
+      error_message = "worker_maximum_concurrency must not exceed worker_reserved_concurrency (the surplus would only be throttled)."
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "dlq" {
+  event_source_arn        = var.dlq_arn
+  function_name           = aws_lambda_function.this["dlq"].arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = max(2, var.dlq_reserved_concurrency)
+  }
+}

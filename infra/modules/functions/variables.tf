@@ -1,0 +1,278 @@
+variable "name_prefix" {
+  description = "Prefix of function names: <prefix>-api, <prefix>-worker, <prefix>-dlq-consumer."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment name passed to the code as ANEMONEFISH_ENV (local, dev, prod)."
+  type        = string
+}
+
+variable "account_id" {
+  description = "AWS account id (used to name log group ARNs)."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region of the functions."
+  type        = string
+}
+
+variable "worker_image_uri" {
+  description = "Container image URI of the worker (ECR, tagged or by digest)."
+  type        = string
+}
+
+variable "api_image_uri" {
+  description = "Container image URI of the API; the DLQ consumer runs the same image with another handler."
+  type        = string
+}
+
+variable "api_handler" {
+  description = "Handler (image CMD) of the API function."
+  type        = string
+  default     = "anemonefish_services.api.handler.handler"
+}
+
+variable "worker_handler" {
+  description = "Handler (image CMD) of the worker function."
+  type        = string
+  default     = "anemonefish_services.worker.handler.handler"
+}
+
+variable "dlq_handler" {
+  description = "Handler (image CMD) of the DLQ consumer."
+  type        = string
+  default     = "anemonefish_services.worker.dlq.handler"
+}
+
+variable "architecture" {
+  description = "CPU architecture of the images (x86_64 or arm64)."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "worker_memory_mb" {
+  description = "Memory of the worker; Lambda gives CPU in proportion (10240 MB = 6 vCPUs)."
+  type        = number
+  default     = 10240
+}
+
+variable "worker_timeout_seconds" {
+  description = "Timeout of the worker (the queue's visibility timeout is derived from it)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.worker_timeout_seconds >= 60 && var.worker_timeout_seconds <= 900
+    error_message = "worker_timeout_seconds must be between 60 and 900."
+  }
+}
+
+variable "worker_ephemeral_storage_mb" {
+  description = "Size of /tmp for the worker (result documents and decoder buffers)."
+  type        = number
+  default     = 10240
+
+  validation {
+    condition     = var.worker_ephemeral_storage_mb >= 512 && var.worker_ephemeral_storage_mb <= 10240
+    error_message = "worker_ephemeral_storage_mb must be between 512 and 10240."
+  }
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Reserved concurrency of the worker: caps cost and protects the account's other functions."
+  type        = number
+  default     = 10
+}
+
+variable "worker_batch_size" {
+  description = "SQS messages per worker invocation (1: one recording per invocation)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.worker_batch_size >= 1 && var.worker_batch_size <= 10
+    error_message = "worker_batch_size must be between 1 and 10."
+  }
+}
+
+variable "worker_maximum_concurrency" {
+  description = "Maximum concurrent worker invocations started by the SQS event source (2-1000, at most the reserved concurrency)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.worker_maximum_concurrency >= 2 && var.worker_maximum_concurrency <= 1000
+    error_message = "worker_maximum_concurrency must be between 2 and 1000."
+  }
+}
+
+variable "api_memory_mb" {
+  description = "Memory of the API function."
+  type        = number
+  default     = 512
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the API function (API Gateway stops waiting after 29 s)."
+  type        = number
+  default     = 29
+}
+
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the API function."
+  type        = number
+  default     = 20
+}
+
+variable "dlq_memory_mb" {
+  description = "Memory of the DLQ consumer."
+  type        = number
+  default     = 256
+}
+
+variable "dlq_timeout_seconds" {
+  description = "Timeout of the DLQ consumer."
+  type        = number
+  default     = 60
+}
+
+variable "dlq_reserved_concurrency" {
+  description = "Reserved concurrency of the DLQ consumer."
+  type        = number
+  default     = 2
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+}
+
+variable "kms_key_arn" {
+  description = "KMS key encrypting data stores, log groups and the functions' environment variables."
+  type        = string
+}
+
+variable "input_bucket_name" {
+  description = "Input bucket name (ANEMONEFISH_INPUT_BUCKET)."
+  type        = string
+}
+
+variable "input_bucket_arn" {
+  description = "Input bucket ARN."
+  type        = string
+}
+
+variable "output_bucket_name" {
+  description = "Output bucket name (ANEMONEFISH_OUTPUT_BUCKET)."
+  type        = string
+}
+
+variable "output_bucket_arn" {
+  description = "Output bucket ARN."
+  type        = string
+}
+
+variable "upload_prefix" {
+  description = "Key prefix of uploads in the input bucket."
+  type        = string
+  default     = "uploads/"
+}
+
+variable "result_prefix" {
+  description = "Key prefix of results in the output bucket."
+  type        = string
+  default     = "results/"
+}
+
+variable "jobs_table_name" {
+  description = "Jobs table name (ANEMONEFISH_JOBS_TABLE)."
+  type        = string
+}
+
+variable "jobs_table_arn" {
+  description = "Jobs table ARN."
+  type        = string
+}
+
+variable "jobs_listing_index_arn" {
+  description = "ARN of the jobs table's listing index."
+  type        = string
+}
+
+variable "jobs_queue_arn" {
+  description = "Jobs queue ARN (the worker's event source)."
+  type        = string
+}
+
+variable "jobs_queue_url" {
+  description = "Jobs queue URL (ANEMONEFISH_JOBS_QUEUE_URL)."
+  type        = string
+}
+
+variable "dlq_arn" {
+  description = "Dead-letter queue ARN (the DLQ consumer's event source)."
+  type        = string
+}
+
+variable "dlq_url" {
+  description = "Dead-letter queue URL (ANEMONEFISH_DLQ_URL)."
+  type        = string
+}
+
+variable "topic_arn" {
+  description = "SNS topic of terminal job states (ANEMONEFISH_TOPIC_ARN)."
+  type        = string
+}
+
+variable "auth_mode" {
+  description = "ANEMONEFISH_AUTH_MODE: apigateway (tenant = API Gateway key id) or static (keys from static_api_keys)."
+  type        = string
+  default     = "apigateway"
+
+  validation {
+    condition     = contains(["apigateway", "static"], var.auth_mode)
+    error_message = "auth_mode must be apigateway or static."
+  }
+}
+
+variable "static_api_keys" {
+  description = "Static mode only: map of API key to tenant id (ANEMONEFISH_API_KEYS)."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed by the API (ANEMONEFISH_CORS_ORIGINS)."
+  type        = list(string)
+}
+
+variable "webhook_secret" {
+  description = "Standard Webhooks signing secret (whsec_...) used by the worker (ANEMONEFISH_WEBHOOK_SECRET)."
+  type        = string
+  sensitive   = true
+}
+
+variable "app_settings" {
+  description = "Tunables read by the settings model, without the ANEMONEFISH_ prefix (e.g. {MAX_UPLOAD_BYTES = \"53687091200\"})."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_level" {
+  description = "POWERTOOLS_LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource."
+  type        = map(string)
+}

@@ -1,0 +1,146 @@
+variable "environment" {
+  description = "Environment name (dev, prod); resources are named anemonefish-<environment>-*."
+  type        = string
+}
+
+variable "project" {
+  description = "Project name, first part of every resource name."
+  type        = string
+  default     = "anemonefish"
+}
+
+variable "account_id" {
+  description = "AWS account id of the deployment (12 digits)."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region of the deployment."
+  type        = string
+}
+
+variable "bucket_name_suffix" {
+  description = "Appended to bucket names to make them globally unique (e.g. -123456789012); the functions learn the names from their environment."
+  type        = string
+  default     = ""
+}
+
+variable "worker_image_uri" {
+  description = "Worker container image (ECR URI with tag or digest)."
+  type        = string
+}
+
+variable "api_image_uri" {
+  description = "API container image (ECR URI with tag or digest); also runs the DLQ consumer."
+  type        = string
+}
+
+variable "image_tag_mutability" {
+  description = "ECR tag mutability (MUTABLE or IMMUTABLE)."
+  type        = string
+}
+
+variable "api_key_required" {
+  description = "Require API keys on every route (tenants are API keys)."
+  type        = bool
+}
+
+variable "api_key_names" {
+  description = "Tenants to create API keys for."
+  type        = list(string)
+}
+
+variable "throttle_rate_limit" {
+  description = "Requests per second allowed per API key."
+  type        = number
+}
+
+variable "throttle_burst_limit" {
+  description = "Burst of requests allowed per API key."
+  type        = number
+}
+
+variable "quota_limit" {
+  description = "Requests allowed per API key per day."
+  type        = number
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed besides the console's own CloudFront origin."
+  type        = list(string)
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group."
+  type        = number
+}
+
+variable "input_expiration_days" {
+  description = "Days uploaded recordings are kept."
+  type        = number
+}
+
+variable "result_expiration_days" {
+  description = "Days result documents are kept."
+  type        = number
+}
+
+variable "worker_reserved_concurrency" {
+  description = "Reserved concurrency of the worker."
+  type        = number
+}
+
+variable "worker_batch_size" {
+  description = "SQS messages per worker invocation."
+  type        = number
+}
+
+variable "worker_maximum_concurrency" {
+  description = "Maximum concurrency of the worker's SQS event source."
+  type        = number
+}
+
+variable "worker_timeout_seconds" {
+  description = "Timeout of the worker (the queue's visibility timeout is six times this)."
+  type        = number
+  default     = 900
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of a job message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "webhook_secret" {
+  description = "Standard Webhooks signing secret (whsec_...)."
+  type        = string
+  sensitive   = true
+}
+
+variable "app_settings" {
+  description = "Further settings for the functions, without the ANEMONEFISH_ prefix (e.g. {MAX_UPLOAD_BYTES = \"53687091200\"})."
+  type        = map(string)
+  default     = {}
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses notified of alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "deletion_protection" {
+  description = "Protect the jobs table from deletion."
+  type        = bool
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets and repositories."
+  type        = bool
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource."
+  type        = map(string)
+}

@@ -1,0 +1,89 @@
+# The jobs queue (fed by S3 ObjectCreated events of the input bucket) and its dead-letter
+# queue. A message that keeps failing lands in the DLQ after max_receive_count deliveries,
+# where the DLQ consumer fails its job, so no job is ever lost or stuck.
+locals {
+  # Lambda may hold a batch for its whole timeout per delivery (plus retries of the poller).
+  visibility_timeout_seconds = var.worker_timeout_seconds * var.visibility_timeout_multiplier
+}
+
+resource "aws_sqs_queue" "dlq" {
+  name                              = "${var.queue_name}-dlq"
+  message_retention_seconds         = var.dlq_message_retention_seconds
+  visibility_timeout_seconds        = local.visibility_timeout_seconds
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
+  tags                              = merge(var.tags, { Role = "dead-letter-queue" })
+}
+
+resource "aws_sqs_queue" "jobs" {
+  name                              = var.queue_name
+  visibility_timeout_seconds        = local.visibility_timeout_seconds
+  message_retention_seconds         = var.message_retention_seconds
+  receive_wait_time_seconds         = 20
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = merge(var.tags, { Role = "jobs-queue" })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.jobs.arn]
+  })
+}
+
+data "aws_iam_policy_document" "jobs" {
+  statement {
+    sid       = "AllowInputBucketEventsOnly"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.jobs.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [var.source_bucket_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.jobs.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "jobs" {
+  queue_url = aws_sqs_queue.jobs.id
+  policy    = data.aws_iam_policy_document.jobs.json
+}

@@ -1,0 +1,75 @@
+variable "queue_name" {
+  description = "Name of the jobs queue; the dead-letter queue is named \"<queue_name>-dlq\"."
+  type        = string
+}
+
+variable "account_id" {
+  description = "AWS account id that owns the input bucket allowed to send to the queue."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "source_bucket_arn" {
+  description = "ARN of the input bucket: the only sender allowed by the queue policy."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the KMS key encrypting both queues."
+  type        = string
+}
+
+variable "worker_timeout_seconds" {
+  description = "Timeout of the worker Lambda consuming the queue."
+  type        = number
+  default     = 900
+}
+
+variable "visibility_timeout_multiplier" {
+  description = "Visibility timeout as a multiple of the worker timeout (AWS advises at least 6)."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.visibility_timeout_multiplier >= 6
+    error_message = "visibility_timeout_multiplier must be at least 6 (AWS guidance for Lambda event sources)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1
+    error_message = "max_receive_count must be at least 1."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "How long the jobs queue keeps a message."
+  type        = number
+  default     = 345600
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long the dead-letter queue keeps a message (maximum 14 days)."
+  type        = number
+  default     = 1209600
+}
+
+variable "kms_data_key_reuse_period_seconds" {
+  description = "How long SQS reuses a data key before calling KMS again."
+  type        = number
+  default     = 300
+}
+
+variable "tags" {
+  description = "Tags applied to every taggable resource."
+  type        = map(string)
+}

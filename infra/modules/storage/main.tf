@@ -1,0 +1,224 @@
+# Input and output buckets: private, KMS-encrypted, TLS only, versioned, with lifecycle rules,
+# CORS for the browser console (it must read ETag headers to complete multipart uploads) and
+# the uploads/ -> SQS event that starts every job.
+locals {
+  buckets = {
+    input  = var.input_bucket_name
+    output = var.output_bucket_name
+  }
+}
+
+resource "aws_s3_bucket" "this" {
+  for_each = local.buckets
+
+  bucket        = each.value
+  force_destroy = var.force_destroy
+  tags          = merge(var.tags, { Role = each.key })
+}
+
+resource "aws_s3_bucket_ownership_controls" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket                  = each.value.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    # Bucket keys cut KMS requests (and cost) for multi-part multi-GB uploads.
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_versioning" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+data "aws_iam_policy_document" "tls_only" {
+  for_each = aws_s3_bucket.this
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [each.value.arn, "${each.value.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOutdatedTls"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [each.value.arn, "${each.value.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = ["1.2"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "this" {
+  for_each = aws_s3_bucket.this
+
+  bucket = each.value.id
+  policy = data.aws_iam_policy_document.tls_only[each.key].json
+
+  # A policy written before the public access block could be rejected as public.
+  depends_on = [aws_s3_bucket_public_access_block.this]
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "input" {
+  bucket = aws_s3_bucket.this["input"].id
+
+  rule {
+    id     = "expire-uploads"
+    status = "Enabled"
+
+    filter {
+      prefix = var.upload_prefix
+    }
+
+    expiration {
+      days = var.input_expiration_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_days
+    }
+
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "output" {
+  bucket = aws_s3_bucket.this["output"].id
+
+  rule {
+    id     = "expire-results"
+    status = "Enabled"
+
+    filter {
+      prefix = var.result_prefix
+    }
+
+    expiration {
+      days = var.result_expiration_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+  }
+
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_days
+    }
+
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+resource "aws_s3_bucket_cors_configuration" "input" {
+  bucket = aws_s3_bucket.this["input"].id
+
+  cors_rule {
+    allowed_methods = ["PUT", "POST"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["*"]
+    # Browsers can read a part's ETag only if it is exposed; multipart completion needs it.
+    expose_headers  = ["ETag"]
+    max_age_seconds = var.cors_max_age_seconds
+  }
+}
+
+resource "aws_s3_bucket_cors_configuration" "output" {
+  bucket = aws_s3_bucket.this["output"].id
+
+  cors_rule {
+    allowed_methods = ["GET", "HEAD"]
+    allowed_origins = var.cors_allowed_origins
+    allowed_headers = ["*"]
+    expose_headers  = ["ETag", "Content-Length", "Content-Type"]
+    max_age_seconds = var.cors_max_age_seconds
+  }
+}
+
+resource "aws_s3_bucket_notification" "input" {
+  bucket = aws_s3_bucket.this["input"].id
+
+  queue {
+    id            = "uploads-to-jobs-queue"
+    queue_arn     = var.jobs_queue_arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = var.upload_prefix
+  }
+}
