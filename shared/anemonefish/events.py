@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 from anemonefish.card import FrontEndConfig
 from anemonefish.params import DetectionParams
 
+# Window times are multiples of the stride: 1.4 - 1.2 is 0.19999... in floating point.
+_EPS = 1e-9
+
 
 class Event(BaseModel):
     """One detected (or annotated) call or bout of calls."""
@@ -85,14 +88,14 @@ def scores_to_events(
     for first, final in runs:
         start = 0.0 if first == 0 else first * stride + (window - stride) / 2
         end = end_of_audio if final == last else final * stride + (window + stride) / 2
-        if spans and start - spans[-1][1] < params.min_gap_s:
+        if spans and start - spans[-1][1] < params.min_gap_s - _EPS:
             spans[-1][1] = end
             spans[-1][3] = final
         else:
             spans.append([start, end, first, final])
     events = []
     for start, end, first, final in spans:
-        if end - start < params.min_event_s:
+        if end - start < params.min_event_s - _EPS:
             continue
         values = target[int(first) : int(final) + 1]
         events.append(

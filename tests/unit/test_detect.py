@@ -1,0 +1,88 @@
+"""The detector end to end on a tiny exported model: windows, progress, cancellation, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from anemonefish.detect import Detector
+from anemonefish.exceptions import AudioTooShortError, DetectionCancelled, ModelBundleError, UnsupportedAudioError
+from anemonefish.model import load_bundle
+from anemonefish.params import DetectionParams
+from conftest import write_tone_wav
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_bundle: Path) -> Detector:
+    return Detector(load_bundle(tiny_bundle), block_s=3.0)
+
+
+def test_scores_every_window_and_reports_progress(tmp_path: Path, detector: Detector) -> None:
+    path = write_tone_wav(tmp_path / "a.wav", 20.0, sr=22050)
+    seen: list[float] = []
+    result = detector.run(path, progress=seen.append)
+    assert result.scores.shape == (96, 3)  # (20 - 1) / 0.2 + 1
+    np.testing.assert_allclose(result.scores.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(result.window_starts, np.arange(96) * 0.2, atol=1e-9)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3
+    assert result.audio.duration_s == pytest.approx(20.0)
+
+
+def test_streamed_scores_do_not_depend_on_block_size(tmp_path: Path, tiny_bundle: Path) -> None:
+    path = write_tone_wav(tmp_path / "b.wav", 12.0)
+    small = Detector(load_bundle(tiny_bundle), block_s=0.7).run(path)
+    large = Detector(load_bundle(tiny_bundle), block_s=60).run(path)
+    np.testing.assert_allclose(small.scores, large.scores, atol=1e-5)
+
+
+def test_with_params_reuses_scores(tmp_path: Path, detector: Detector) -> None:
+    result = detector.run(write_tone_wav(tmp_path / "c.wav", 5.0))
+    everything = result.with_params(DetectionParams(threshold=0.0, target_class="noise"))
+    assert len(everything.events) == 1 and everything.events[0].end == pytest.approx(5.0)
+
+
+def test_cancellation_between_blocks(tmp_path: Path, detector: Detector) -> None:
+    path = write_tone_wav(tmp_path / "d.wav", 30.0)
+    calls = []
+    with pytest.raises(DetectionCancelled):
+        detector.run(path, should_stop=lambda: calls.append(1) or len(calls) > 2)
+
+
+def test_too_short_and_not_audio(tmp_path: Path, detector: Detector) -> None:
+    with pytest.raises(AudioTooShortError, match="shorter than one 1.0 s analysis window"):
+        detector.run(write_tone_wav(tmp_path / "short.wav", 0.5))
+    bad = tmp_path / "x.wav"
+    bad.write_bytes(b"\x00\x01" * 1000)
+    with pytest.raises(UnsupportedAudioError):
+        detector.run(bad)
+
+
+def test_unknown_target_class_fails_before_decoding(tmp_path: Path, detector: Detector) -> None:
+    with pytest.raises(ValueError, match="whale"):
+        detector.run(tmp_path / "never-opened.wav", DetectionParams(target_class="whale"))
+
+
+def test_bundle_whose_card_disagrees_with_model_is_refused(tmp_path: Path, tiny_bundle: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle, broken)
+    card = (broken / "card.json").read_text().replace('"image_height": 32', '"image_height": 48')
+    (broken / "card.json").write_text(card)
+    with pytest.raises(ModelBundleError, match="does not match the card"):
+        load_bundle(broken)
+    with pytest.raises(ModelBundleError, match="no card.json"):
+        load_bundle(tmp_path)
+
+
+def test_multichannel_channel_choice(tmp_path: Path, detector: Detector) -> None:
+    path = tmp_path / "stereo.wav"
+    rng = np.random.default_rng(0)
+    sf.write(path, rng.standard_normal((16000 * 3, 2)).astype(np.float32) * [0.01, 0.5], 16000)
+    quiet = detector.run(path, DetectionParams(channel=0))
+    loud = detector.run(path, DetectionParams(channel=1))
+    assert quiet.audio.channel == 0 and loud.audio.channel == 1
+    assert not np.allclose(quiet.scores, loud.scores)

@@ -1,0 +1,87 @@
+"""Scores -> events: smoothing, threshold, minimum event, gap merging, edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anemonefish.card import FrontEndConfig
+from anemonefish.events import scores_to_events, smooth
+from anemonefish.params import DetectionParams
+
+CLASSES = ["noise", "anemonefish", "biological"]
+FRONTEND = FrontEndConfig()  # 1.0 s windows, 0.2 s stride
+
+
+def scores_for(target: list[float]) -> np.ndarray:
+    target = np.asarray(target, dtype=np.float32)
+    return np.stack([1 - target, target, np.zeros_like(target)], axis=1)
+
+
+def test_smooth_is_a_centred_mean_that_keeps_edges() -> None:
+    np.testing.assert_allclose(smooth(np.array([0, 0, 5, 0, 0.0]), 5), [5 / 3, 5 / 4, 1, 5 / 4, 5 / 3])
+    np.testing.assert_allclose(smooth(np.array([1.0, 2.0]), 1), [1, 2])
+
+
+def test_single_call_becomes_one_event_in_the_centre_slices() -> None:
+    target = [0.0] * 20
+    for i in range(8, 14):  # six windows see the call
+        target[i] = 0.95
+    events = scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams())
+    assert len(events) == 1
+    event = events[0]
+    # windows 8 and 13 keep 3 of 5 neighbours (0.57 >= 0.5), 7 and 14 only 2 (0.38)
+    assert event.start == pytest.approx(8 * 0.2 + 0.4)
+    assert event.end == pytest.approx(13 * 0.2 + 0.6)
+    assert event.label == "anemonefish"
+    assert event.peak_confidence == pytest.approx(0.95)
+    assert 0 < event.confidence <= event.peak_confidence
+
+
+def test_isolated_two_window_blip_is_smoothed_away_but_kept_without_smoothing() -> None:
+    target = [0.0] * 20
+    target[10] = target[11] = 0.9
+    assert scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams()) == []
+    raw = scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(smoothing_windows=1))
+    assert len(raw) == 1 and raw[0].end - raw[0].start == pytest.approx(0.4)
+
+
+def test_gap_shorter_than_min_gap_merges_events() -> None:
+    target = [0.0] * 30
+    target[5:9] = [1.0] * 4
+    target[10:14] = [1.0] * 4  # one inactive window = 0.2 s gap
+    params = DetectionParams(smoothing_windows=1)
+    assert len(scores_to_events(scores_for(target), CLASSES, FRONTEND, params)) == 2
+    merged = scores_to_events(scores_for(target), CLASSES, FRONTEND, params.model_copy(update={"min_gap_s": 0.25}))
+    assert len(merged) == 1 and merged[0].start == pytest.approx(5 * 0.2 + 0.4)
+
+
+def test_min_event_drops_short_events() -> None:
+    target = [0.0] * 10
+    target[4] = 1.0  # one window = 0.2 s
+    params = DetectionParams(smoothing_windows=1)
+    assert len(scores_to_events(scores_for(target), CLASSES, FRONTEND, params)) == 1
+    assert scores_to_events(scores_for(target), CLASSES, FRONTEND, params.model_copy(update={"min_event_s": 0.3})) == []
+
+
+def test_events_at_the_edges_reach_the_recording_edges() -> None:
+    target = [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    events = scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(smoothing_windows=1), duration_s=2.5)
+    assert events[0].start == 0.0 and events[-1].end == pytest.approx(2.5)
+
+
+def test_threshold_and_target_class_are_honoured() -> None:
+    target = [0.0] * 10 + [0.6] * 10 + [0.0] * 10
+    assert len(scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(threshold=0.5))) == 1
+    assert scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(threshold=0.7)) == []
+    noise_events = scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(target_class="noise"))
+    assert noise_events and all(e.label == "noise" for e in noise_events)
+    with pytest.raises(ValueError, match="not one of the model's classes"):
+        scores_to_events(scores_for(target), CLASSES, FRONTEND, DetectionParams(target_class="whale"))
+
+
+def test_params_are_validated_with_limits() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        DetectionParams(threshold=1.5)
+    with pytest.raises(ValueError, match="smoothing_windows"):
+        DetectionParams(smoothing_windows=0)

@@ -1,0 +1,121 @@
+"""Result documents: the pipeline.md JSON, CSV, Raven and Audacity, checked against a real Raven table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anemonefish.audio import AudioInfo
+from anemonefish.card import FrontEndConfig
+from anemonefish.detect import DetectionResult
+from anemonefish.events import Event
+from anemonefish.exceptions import AnnotationFormatError
+from anemonefish.formats import (
+    RAVEN_COLUMNS,
+    document_name,
+    parse_annotations,
+    read_annotations,
+    render_document,
+    write_documents,
+)
+from anemonefish.params import DetectionParams
+from conftest import REAL_RAVEN
+
+EVENTS = [
+    Event(start=4.4, end=5.4, label="anemonefish", confidence=0.81, peak_confidence=0.97),
+    Event(start=12.0, end=12.6, label="anemonefish", confidence=0.66, peak_confidence=0.7),
+]
+
+
+@pytest.fixture()
+def result() -> DetectionResult:
+    frontend = FrontEndConfig()
+    scores = np.tile(np.array([[0.7, 0.2, 0.1]], np.float32), (4, 1))
+    return DetectionResult(
+        audio=AudioInfo("reef 01.wav", 489.1, 48000, 1, 489.1 * 48000, "WAV", "PCM_16"),
+        model={"name": "anemonefish-cnn", "version": "1.0.0", "classes": ["noise", "anemonefish", "biological"]},
+        params=DetectionParams(), frontend=frontend, classes=["noise", "anemonefish", "biological"],
+        events=EVENTS, scores=scores, window_starts=np.arange(4) * 0.2, processing_time_s=1.9,
+    )
+
+
+def test_json_is_the_pipeline_result_document(result: DetectionResult) -> None:
+    doc = json.loads(render_document(result, "json", job_id="job-1"))
+    assert doc["job_id"] == "job-1"
+    assert doc["audio"] == {**doc["audio"], "filename": "reef 01.wav", "duration_s": 489.1, "sample_rate": 48000, "channels": 1}
+    assert doc["model"]["classes"] == ["noise", "anemonefish", "biological"]
+    assert {"threshold", "window_s", "stride_s", "min_event_s", "min_gap_s", "smoothing_windows", "target_class"} <= set(doc["params"])
+    assert doc["processing_time_s"] == 1.9
+    assert doc["events"][0] == {"start": 4.4, "end": 5.4, "label": "anemonefish", "confidence": 0.81, "peak_confidence": 0.97}
+
+
+def test_raven_table_has_the_columns_and_layout_of_a_real_raven_table(result: DetectionResult) -> None:
+    real_header = REAL_RAVEN.read_text().splitlines()[0].split("\t")
+    ours = render_document(result, "raven").splitlines()
+    header = ours[0].split("\t")
+    # Raven's leading columns, in Raven's order and spelling, as the real table has them
+    leading = ["Selection", "View", "Channel", "Begin Time (s)", "End Time (s)"]
+    assert header[:5] == real_header[:5] == leading
+    assert {"Low Freq (Hz)", "High Freq (Hz)", "Begin File", "File Offset (s)", "Confidence"} <= set(real_header) & set(header)
+    rows = [line.split("\t") for line in ours[1:]]
+    assert all(len(row) == len(RAVEN_COLUMNS) for row in rows)
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert rows[0][1] == "Spectrogram 1" and rows[0][2] == "1"
+    assert float(rows[1][3]) == 12.0 and float(rows[1][4]) == 12.6
+    assert document_name("reef", "raven") == "reef.Table.1.selections.txt"  # Raven's convention, like the real file
+
+
+def test_reads_the_real_raven_table() -> None:
+    events = read_annotations(REAL_RAVEN)
+    rows = [r for r in csv.DictReader(io.StringIO(REAL_RAVEN.read_text()), delimiter="\t")]
+    assert len(events) == len(rows) >= 14
+    assert events[0].start == 1.0 and events[0].end == pytest.approx(1.2)
+    assert events[2].start == pytest.approx(5.35)
+    assert {e.label for e in events} == {"FS"}  # the 'Class' column
+    assert events[0].confidence == pytest.approx(0.998350977897644)
+
+
+@pytest.mark.parametrize("fmt", ["raven", "audacity", "csv", "json"])
+def test_every_event_format_round_trips(result: DetectionResult, fmt: str) -> None:
+    parsed = parse_annotations(render_document(result, fmt))
+    assert [(e.start, e.end, e.label) for e in parsed] == [(e.start, e.end, e.label) for e in EVENTS]
+
+
+def test_audacity_labels_are_three_tab_separated_columns(result: DetectionResult) -> None:
+    lines = render_document(result, "audacity").splitlines()
+    assert lines == ["4.400000\t5.400000\tanemonefish", "12.000000\t12.600000\tanemonefish"]
+
+
+def test_audacity_reader_skips_spectral_lines() -> None:
+    events = parse_annotations("1.0\t2.0\tpop\n\\\t300.0\t900.0\n3.5\t3.9\n")
+    assert [(e.start, e.label) for e in events] == [(1.0, "pop"), (3.5, "anemonefish")]
+
+
+def test_scores_document_lists_every_window(result: DetectionResult) -> None:
+    rows = list(csv.reader(io.StringIO(render_document(result, "scores"))))
+    assert rows[0] == ["start", "end", "noise", "anemonefish", "biological"]
+    assert len(rows) == 5 and rows[2][:2] == ["0.2", "1.2"]
+
+
+def test_write_documents_writes_each_named_file(tmp_path: Path, result: DetectionResult) -> None:
+    written = write_documents(result, tmp_path / "out", "reef", ["json", "csv", "raven", "audacity", "scores"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        ["reef.events.json", "reef.events.csv", "reef.Table.1.selections.txt", "reef.labels.txt", "reef.scores.csv"]
+    )
+    assert written["json"].read_text().startswith("{")
+
+
+def test_unknown_format_writes_nothing(tmp_path: Path, result: DetectionResult) -> None:
+    with pytest.raises(ValueError, match="unknown format 'xlsx'"):
+        write_documents(result, tmp_path, "reef", ["json", "xlsx"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_garbage_annotations_are_refused_with_the_line() -> None:
+    with pytest.raises(AnnotationFormatError, match="notes.txt:2"):
+        parse_annotations("1.0\t2.0\tok\nhello there\n", "notes.txt")
