@@ -1,0 +1,265 @@
+"""A seekable, read-only file object over one S3 object, in bounded memory.
+
+Why hand-written: boto3's ``StreamingBody`` is forward-only, and decoders (libsndfile via
+``soundfile``) seek: to find the file's length, to parse headers and trailing metadata, and
+FLAC/MP3 seek tables. ``smart_open`` is the usual alternative; its S3 reader streams one
+open-ended GET and reopens it on every backward seek, holds a read-ahead buffer of its own
+size, and would add a dependency tree for ~150 lines. Here every request is a ranged GET of
+at most one block, exactly one block is held (reused, never reallocated), a changed object
+is detected (``If-Match`` on the ETag), interrupted bodies are retried (botocore retries the
+call, not a body read that breaks halfway), and the bytes fetched are counted for metrics.
+
+**Read errors and soundfile.** libsndfile calls ``read``/``seek`` through cffi callbacks;
+cffi *prints and swallows* exceptions raised there, so libsndfile sees a short read (end of
+file) and the decode ends early, or fails to open as a "corrupt" file. The reader therefore
+remembers its first failure in :attr:`S3SeekableReader.error` (and keeps raising it): after
+decoding, call :meth:`S3SeekableReader.raise_if_failed` -- including when the decoder
+reported an audio error -- so a network failure is retried instead of producing a truncated
+result or failing the job as corrupt.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urllib3.exceptions
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+
+MiB = 1024 * 1024
+DEFAULT_BLOCK_SIZE = 8 * MiB
+# Body bytes are copied into the block in pieces this size: the only other buffer alive.
+CHUNK_SIZE = 256 * 1024
+
+# Errors raised while the body of a GET is being read (or connecting): botocore does not
+# retry those, so the reader does.
+_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ResponseStreamingError,
+    IncompleteReadError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class S3ReadError(OSError):
+    """Reading the S3 object failed after retries. Transient: the job should be retried."""
+
+
+class S3ObjectChangedError(S3ReadError):
+    """The object was replaced while it was being read (its ETag changed)."""
+
+
+class _ShortBodyError(Exception):
+    """A ranged GET's body ended before the promised length."""
+
+
+class S3SeekableReader(io.RawIOBase):
+    """Read-only, seekable binary file over ``s3://bucket/key`` using ranged GETs.
+
+    ``size`` (and the ETag that pins the object) come from one HeadObject; a missing
+    object raises botocore's ``ClientError`` (code ``404``) from the constructor. Reads are
+    served from one cached block of ``block_size`` bytes aligned to ``block_size``; a miss
+    fetches that block with one GET. Memory held: ``block_size`` plus one ``CHUNK_SIZE``
+    piece in flight (:attr:`memory_budget_bytes`). ``bytes_fetched`` and ``get_requests``
+    count the traffic. Not thread-safe (one decoder reads it).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        *,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        version_id: str | None = None,
+        max_attempts: int = 4,
+        retry_base_delay_s: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        if block_size < 1:
+            raise ValueError(f"block_size must be positive, not {block_size}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
+        self._client = client
+        self.bucket = bucket
+        self.key = key
+        self.block_size = block_size
+        self._max_attempts = max_attempts
+        self._retry_base_delay_s = retry_base_delay_s
+        self._sleep = sleep
+        self._block = bytearray()  # so close() (also run by __del__) works if HEAD fails
+        head_args: dict[str, str] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            head_args["VersionId"] = version_id
+        head = client.head_object(**head_args)
+        self.size: int = int(head["ContentLength"])
+        self.etag: str | None = head.get("ETag")
+        self.version_id: str | None = version_id or head.get("VersionId")
+        self._position = 0
+        self._block = bytearray(min(block_size, self.size))
+        self._block_start = -1  # nothing cached yet
+        self._block_length = 0
+        self.bytes_fetched = 0
+        self.get_requests = 0
+        self.error: S3ReadError | None = None
+
+    # -- io.RawIOBase -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        return len(self._block) + CHUNK_SIZE
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def write(self, _data: Any) -> int:
+        raise io.UnsupportedOperation("S3SeekableReader is read-only")
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._check_open()
+        if whence == os.SEEK_SET:
+            position = offset
+        elif whence == os.SEEK_CUR:
+            position = self._position + offset
+        elif whence == os.SEEK_END:
+            position = self.size + offset
+        else:
+            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+        if position < 0:
+            raise ValueError(f"negative seek position {position}")
+        self._position = position  # past the end is allowed, as for regular files
+        return position
+
+    def readinto(self, buffer: Any) -> int:
+        self._check_open()
+        if self.error is not None:
+            raise self.error
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._position < self.size:
+            block_offset = self._position - self._block_start
+            if self._block_start < 0 or not 0 <= block_offset < self._block_length:
+                self._load_block(self._position - self._position % self.block_size)
+                block_offset = self._position - self._block_start
+            take = min(len(view) - filled, self._block_length - block_offset)
+            view[filled : filled + take] = self._block[block_offset : block_offset + take]
+            filled += take
+            self._position += take
+        return filled
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check_open()
+        if size is None or size < 0:
+            return self.readall()
+        # Do not allocate what the object cannot hold (read(huge) near the end).
+        size = min(size, max(0, self.size - self._position))
+        buffer = bytearray(size)
+        return bytes(memoryview(buffer)[: self.readinto(buffer)])
+
+    def readall(self) -> bytes:
+        return self.read(max(0, self.size - self._position))
+
+    def close(self) -> None:
+        self._block = bytearray()
+        self._block_start, self._block_length = -1, 0
+        super().close()
+
+    # -- errors -------------------------------------------------------------------------
+
+    def raise_if_failed(self) -> None:
+        """Raise the read error a decoder may have swallowed (see the module docstring)."""
+        if self.error is not None:
+            raise self.error
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+
+    # -- fetching -----------------------------------------------------------------------
+
+    def _load_block(self, start: int) -> None:
+        length = min(self.block_size, self.size - start)
+        self._block_start, self._block_length = -1, 0  # invalid until fully loaded
+        try:
+            self._fetch_into(start, length)
+        except S3ReadError as exc:
+            self.error = exc
+            raise
+        self._block_start, self._block_length = start, length
+
+    def _fetch_into(self, start: int, length: int) -> None:
+        request: dict[str, str] = {
+            "Bucket": self.bucket,
+            "Key": self.key,
+            "Range": f"bytes={start}-{start + length - 1}",
+        }
+        if self.version_id:
+            request["VersionId"] = self.version_id
+        elif self.etag:
+            request["IfMatch"] = self.etag
+        target = memoryview(self._block)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                self.get_requests += 1
+                body = self._client.get_object(**request)["Body"]
+                try:
+                    received = 0
+                    while received < length:
+                        piece = body.read(min(CHUNK_SIZE, length - received))
+                        if not piece:
+                            raise _ShortBodyError(f"body ended after {received} of {length} bytes")
+                        target[received : received + len(piece)] = piece
+                        received += len(piece)
+                        self.bytes_fetched += len(piece)
+                finally:
+                    body.close()
+                return
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code in ("PreconditionFailed", "412"):
+                    raise S3ObjectChangedError(
+                        f"{self.name} changed while it was being read (ETag no longer {self.etag})"
+                    ) from exc
+                if code in ("NoSuchKey", "404", "NoSuchVersion"):
+                    raise S3ReadError(f"{self.name} disappeared while it was being read") from exc
+                # Throttling and 5xx were already retried by botocore's retry config.
+                raise S3ReadError(f"reading bytes {start}-{start + length - 1} of {self.name}: {exc}") from exc
+            except (*_TRANSIENT_ERRORS, _ShortBodyError) as exc:
+                if attempt == self._max_attempts:
+                    raise S3ReadError(
+                        f"reading bytes {start}-{start + length - 1} of {self.name} failed "
+                        f"{attempt} times: {type(exc).__name__}: {exc}"
+                    ) from exc
+                cap = self._retry_base_delay_s * 2 ** (attempt - 1)
+                self._sleep(cap / 2 + random.uniform(0, cap / 2))

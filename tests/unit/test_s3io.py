@@ -1,0 +1,361 @@
+"""The seekable S3 reader against in-process moto: file semantics (checked against
+``io.BytesIO`` on random operations), soundfile decoding through it, bounded memory,
+retries of broken bodies, and errors that soundfile would otherwise swallow."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import random
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import pytest
+import soundfile as sf
+from botocore.exceptions import ClientError, ResponseStreamingError
+from moto import mock_aws
+
+from anemonefish_services import s3io
+from anemonefish_services.s3io import CHUNK_SIZE, S3ObjectChangedError, S3ReadError, S3SeekableReader
+
+REGION = "eu-west-1"
+BUCKET = "anemonefish-test-input"
+KiB = 1024
+REAL_RECORDING = Path("/work/shared/data/real/AMAR173.4.20190920T004248Z.wav")
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield client
+
+
+def put(s3: Any, key: str, data: bytes) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+
+def record_ranges(s3: Any) -> list[tuple[int, int]]:
+    """(start, end) of every GetObject the client sends, inclusive as in the header."""
+    ranges: list[tuple[int, int]] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        start, end = params["Range"].removeprefix("bytes=").split("-")
+        ranges.append((int(start), int(end)))
+
+    s3.meta.events.register("before-parameter-build.s3.GetObject", remember)
+    return ranges
+
+
+class NoSleep(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+# ---------------------------------------------------------------- file semantics
+
+
+def test_random_seeks_and_reads_match_bytesio(s3: Any) -> None:
+    rng = random.Random(20261123)
+    block = 64 * KiB
+    data = rng.randbytes(16 * block + 12345)
+    put(s3, "uploads/j/random.bin", data)
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/random.bin", block_size=block)
+    expected = io.BytesIO(data)
+    assert reader.size == len(data) and reader.seekable() and reader.readable() and not reader.writable()
+
+    for _ in range(400):
+        op = rng.random()
+        if op < 0.35:
+            whence = rng.choice([os.SEEK_SET, os.SEEK_CUR, os.SEEK_END])
+            base = {os.SEEK_SET: 0, os.SEEK_CUR: expected.tell(), os.SEEK_END: len(data)}[whence]
+            target = rng.choice([rng.randrange(0, len(data)), rng.randrange(0, len(data) + 3 * block), 0, len(data)])
+            assert reader.seek(target - base, whence) == expected.seek(target - base, whence)
+        elif op < 0.85:
+            size = rng.choice([0, 1, 7, rng.randrange(1, block), block, rng.randrange(block, 3 * block), len(data)])
+            assert reader.read(size) == expected.read(size)
+        elif op < 0.97:
+            size = rng.choice([1, 13, rng.randrange(1, 2 * block)])
+            got, want = bytearray(size), bytearray(size)
+            assert reader.readinto(got) == expected.readinto(want)
+            assert got == want
+        else:
+            assert reader.read() == expected.read()
+        assert reader.tell() == expected.tell()
+
+    # Nothing bigger than one block was ever requested (it is a cache, not a download).
+    assert reader.bytes_fetched <= reader.get_requests * block
+
+
+def test_sequential_small_reads_fetch_every_byte_once_in_block_sized_ranges(s3: Any) -> None:
+    block = 64 * KiB
+    data = os.urandom(10 * block + 999)
+    put(s3, "uploads/j/seq.bin", data)
+    ranges = record_ranges(s3)
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/seq.bin", block_size=block)
+    chunks = []
+    while chunk := reader.read(1000):
+        chunks.append(chunk)
+    assert b"".join(chunks) == data
+    assert reader.get_requests == len(ranges) == math.ceil(len(data) / block)
+    assert reader.bytes_fetched == len(data)
+    assert ranges == [(start, min(start + block, len(data)) - 1) for start in range(0, len(data), block)]
+    # Seeking back inside the cached (last) block costs no request.
+    reader.seek(-500, os.SEEK_END)
+    assert reader.read() == data[-500:]
+    assert reader.get_requests == len(ranges)
+
+
+def test_seek_edge_cases(s3: Any) -> None:
+    put(s3, "uploads/j/small.bin", b"0123456789")
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/small.bin", block_size=4)
+    assert reader.name == f"s3://{BUCKET}/uploads/j/small.bin"
+    assert reader.seek(-3, os.SEEK_END) == 7 and reader.read(10) == b"789"
+    assert reader.read(5) == b"" and reader.readinto(bytearray(3)) == 0
+    assert reader.seek(100) == 100 and reader.read() == b"" and reader.tell() == 100
+    assert reader.seek(-98, os.SEEK_CUR) == 2 and reader.read(3) == b"234"
+    with pytest.raises(ValueError, match="negative"):
+        reader.seek(-1)
+    with pytest.raises(ValueError, match="negative"):
+        reader.seek(-11, os.SEEK_END)
+    with pytest.raises(ValueError, match="whence"):
+        reader.seek(0, 3)
+    with pytest.raises(io.UnsupportedOperation):
+        reader.write(b"x")
+    reader.close()
+    with pytest.raises(ValueError, match="closed"):
+        reader.read(1)
+    with pytest.raises(ValueError, match="closed"):
+        reader.seek(0)
+
+
+def test_empty_object(s3: Any) -> None:
+    put(s3, "uploads/j/empty.bin", b"")
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/empty.bin")
+    assert reader.size == 0 and reader.read() == b"" and reader.read(10) == b""
+    assert reader.get_requests == 0
+
+
+def test_missing_object_raises_the_client_404(s3: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        S3SeekableReader(s3, BUCKET, "uploads/j/nothing.wav")
+    assert raised.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+
+
+# ---------------------------------------------------------------- memory
+
+
+def test_memory_held_is_one_block_and_bodies_are_read_in_chunks(s3: Any) -> None:
+    block = 128 * KiB
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((48_000 * 12, 1)) * 0.1).astype(np.float32)  # ~1.1 MB as PCM_16
+    wav = io.BytesIO()
+    sf.write(wav, audio, 48_000, format="WAV", subtype="PCM_16")
+    put(s3, "uploads/j/mem.wav", wav.getvalue())
+
+    piece_sizes: list[int] = []
+    real_get_object = s3.get_object
+
+    def get_object(**kwargs: Any) -> dict[str, Any]:
+        response = real_get_object(**kwargs)
+        body = response["Body"]
+        real_read = body.read
+
+        def read(amt: int | None = None) -> bytes:
+            piece = real_read(amt)
+            piece_sizes.append(len(piece))
+            return piece
+
+        body.read = read
+        return response
+
+    s3.get_object = get_object
+    tracemalloc.start()
+    try:
+        reader = S3SeekableReader(s3, BUCKET, "uploads/j/mem.wav", block_size=block)
+        with sf.SoundFile(reader) as sound:
+            frames = 0
+            while len(chunk := sound.read(4096, dtype="float32")):
+                frames += len(chunk)
+        held = sum(
+            stat.size
+            for stat in tracemalloc.take_snapshot()
+            .filter_traces([tracemalloc.Filter(True, s3io.__file__)])
+            .statistics("filename")
+        )
+    finally:
+        tracemalloc.stop()
+    assert frames == len(audio)
+    assert reader.bytes_fetched >= wav.getbuffer().nbytes
+    # What the reader keeps alive is its one block (plus a little bookkeeping) ...
+    assert block <= held <= block + 16 * KiB
+    assert reader.memory_budget_bytes == block + CHUNK_SIZE
+    # ... and each response body is pulled in pieces of at most CHUNK_SIZE, never whole.
+    assert piece_sizes and max(piece_sizes) <= CHUNK_SIZE
+
+
+# ---------------------------------------------------------------- soundfile through the reader
+
+FORMATS = [
+    ("WAV", "PCM_16", "wav"),
+    ("FLAC", "PCM_24", "flac"),
+    ("OGG", "VORBIS", "ogg"),
+    ("MP3", "MPEG_LAYER_III", "mp3"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "ext"), FORMATS, ids=[f[0] for f in FORMATS])
+def test_soundfile_decodes_through_the_reader(s3: Any, fmt: str, subtype: str, ext: str) -> None:
+    if subtype not in sf.available_subtypes(fmt):
+        pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}")
+    sample_rate = 48_000
+    t = np.arange(sample_rate * 4) / sample_rate
+    rng = np.random.default_rng(11)
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 97 * t)], axis=1)
+    audio = (audio + 0.01 * rng.standard_normal(audio.shape)).astype(np.float32)
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, sample_rate, format=fmt, subtype=subtype)
+    key = f"uploads/j/tone.{ext}"
+    put(s3, key, encoded.getvalue())
+
+    reader = S3SeekableReader(s3, BUCKET, key, block_size=32 * KiB)  # many block boundaries
+    with sf.SoundFile(reader) as through_s3, sf.SoundFile(io.BytesIO(encoded.getvalue())) as local:
+        assert (through_s3.samplerate, through_s3.channels, through_s3.format) == (sample_rate, 2, fmt)
+        assert through_s3.frames == local.frames
+        decoded = through_s3.read(dtype="float32")
+        assert np.array_equal(decoded, local.read(dtype="float32"))
+        # Random access in the decoder (seek tables, re-sync) works through ranged GETs.
+        middle = through_s3.frames // 2
+        through_s3.seek(middle)
+        local.seek(middle)
+        assert np.array_equal(through_s3.read(2000, dtype="float32"), local.read(2000, dtype="float32"))
+    if fmt in ("WAV", "FLAC"):  # lossless: the samples themselves survived
+        assert np.allclose(decoded, audio, atol=1e-3)
+    assert reader.error is None
+
+
+@pytest.mark.skipif(not REAL_RECORDING.exists(), reason="the real recording is not on this machine")
+def test_real_recording_decodes_identically(s3: Any) -> None:
+    put(s3, "uploads/j/real.wav", REAL_RECORDING.read_bytes())
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/real.wav", block_size=1024 * KiB)
+    through_s3, sample_rate = sf.read(reader, dtype="int16", always_2d=True)
+    local, local_rate = sf.read(REAL_RECORDING, dtype="int16", always_2d=True)
+    assert sample_rate == local_rate and np.array_equal(through_s3, local)
+    assert reader.get_requests <= math.ceil(REAL_RECORDING.stat().st_size / (1024 * KiB)) + 2
+
+
+# ---------------------------------------------------------------- failures
+
+
+class FlakyS3:
+    """Real moto client whose GetObject bodies break as scripted: 'short' ends the body
+    early, 'stream' raises botocore's ResponseStreamingError mid-body, 'ok' is untouched."""
+
+    def __init__(self, client: Any, script: list[str], default: str = "ok") -> None:
+        self.client, self.script, self.default = client, list(script), default
+
+    def head_object(self, **kwargs: Any) -> dict[str, Any]:
+        return self.client.head_object(**kwargs)
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        response = self.client.get_object(**kwargs)
+        fault = self.script.pop(0) if self.script else self.default
+        if fault == "ok":
+            return response
+        body = response["Body"]
+        delivered = 0
+
+        class Broken:
+            def read(self, amt: int | None = None) -> bytes:
+                nonlocal delivered
+                if delivered >= 1000:
+                    if fault == "short":
+                        return b""
+                    raise ResponseStreamingError(error="connection reset by peer")
+                piece = body.read(min(amt or 1000, 1000 - delivered))
+                delivered += len(piece)
+                return piece
+
+            def close(self) -> None:
+                body.close()
+
+        return {**response, "Body": Broken()}
+
+
+def test_broken_bodies_are_retried(s3: Any) -> None:
+    data = os.urandom(200 * KiB)
+    put(s3, "uploads/j/flaky.bin", data)
+    sleeps = NoSleep()
+    reader = S3SeekableReader(
+        FlakyS3(s3, ["short", "stream", "ok"]), BUCKET, "uploads/j/flaky.bin", block_size=64 * KiB, sleep=sleeps
+    )
+    assert reader.read() == data
+    assert reader.get_requests == 2 + math.ceil(len(data) / (64 * KiB))
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.5
+    assert reader.error is None
+
+
+def test_exhausted_retries_raise_and_stay_failed(s3: Any) -> None:
+    put(s3, "uploads/j/dead.bin", os.urandom(100 * KiB))
+    reader = S3SeekableReader(
+        FlakyS3(s3, [], default="stream"), BUCKET, "uploads/j/dead.bin", block_size=64 * KiB, max_attempts=3, sleep=NoSleep()
+    )
+    with pytest.raises(S3ReadError, match="failed 3 times") as raised:
+        reader.read(10)
+    assert reader.error is raised.value and reader.get_requests == 3
+    with pytest.raises(S3ReadError):  # sticky: a decoder cannot read past the hole
+        reader.read(10)
+    with pytest.raises(S3ReadError):
+        reader.raise_if_failed()
+
+
+def test_object_replaced_while_reading_is_detected(s3: Any) -> None:
+    block = 64 * KiB
+    put(s3, "uploads/j/swap.bin", os.urandom(4 * block))
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/swap.bin", block_size=block)
+    reader.read(10)
+    put(s3, "uploads/j/swap.bin", os.urandom(4 * block))
+    reader.seek(3 * block)
+    with pytest.raises(S3ObjectChangedError, match="changed"):
+        reader.read(10)
+    assert isinstance(reader.error, S3ObjectChangedError)
+
+
+def test_object_deleted_while_reading_is_a_read_error(s3: Any) -> None:
+    put(s3, "uploads/j/gone.bin", os.urandom(200 * KiB))
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/gone.bin", block_size=64 * KiB)
+    reader.read(10)
+    s3.delete_object(Bucket=BUCKET, Key="uploads/j/gone.bin")
+    reader.seek(150 * KiB)
+    with pytest.raises(S3ReadError):
+        reader.read(10)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # cffi prints it
+def test_soundfile_swallows_read_errors_so_callers_must_check(s3: Any) -> None:
+    """Documents the hazard the module docstring describes: an S3 failure inside
+    libsndfile's read callback looks like end-of-file to the decoder; ``raise_if_failed``
+    is how the worker tells a truncated decode from a short recording."""
+    audio = np.zeros((48_000 * 3, 1), dtype=np.float32)
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, 48_000, format="WAV", subtype="PCM_16")
+    put(s3, "uploads/j/cut.wav", encoded.getvalue())
+    flaky = FlakyS3(s3, ["ok"], default="stream")  # first block fine, every later GET breaks
+    reader = S3SeekableReader(flaky, BUCKET, "uploads/j/cut.wav", block_size=64 * KiB, max_attempts=2, sleep=NoSleep())
+    with sf.SoundFile(reader) as sound:
+        decoded = sound.read(dtype="float32")
+    assert len(decoded) < len(audio)  # no exception reached us: the decode just stopped
+    with pytest.raises(S3ReadError):
+        reader.raise_if_failed()
