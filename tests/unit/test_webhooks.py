@@ -299,6 +299,20 @@ def test_connection_errors_are_retried_and_never_raise() -> None:
     assert len(sleeps) == 2
 
 
+def test_next_checked_address_is_tried_when_one_does_not_connect(
+    receiver: Receiver, fake_dns: dict[str, list[str]]
+) -> None:
+    # The receiver listens on 127.0.0.1 only, so 127.0.0.2 refuses the connection.
+    fake_dns["dual.reef.test"] = ["127.0.0.2", "127.0.0.1"]
+    sleeps = Sleeps()
+    outcome = deliver_webhook(
+        receiver.url(host="dual.reef.test"), succeeded_event(), secret=SECRET, allow_loopback=True,
+        policy=fast_policy(), sleep=sleeps,
+    )
+    assert outcome.delivered and outcome.attempts == 1 and sleeps == []
+    assert receiver.requests[0].headers["Host"] == f"dual.reef.test:{receiver.port}"
+
+
 def test_bad_secret_is_an_outcome_not_an_exception(receiver: Receiver) -> None:
     outcome = deliver_webhook(receiver.url(), succeeded_event(), secret="", allow_loopback=True)
     assert outcome.outcome == "error" and outcome.attempts == 0

@@ -370,6 +370,7 @@ class _Attempt:
     status_code: int | None = None
     error: str | None = None
     retry_after_s: float | None = None
+    could_not_connect: bool = False  # nothing reached the receiver: try its next address
 
 
 def _post_once(
@@ -379,7 +380,23 @@ def _post_once(
     timeout: urllib3.Timeout,
     ca_certs: str | None,
 ) -> _Attempt:
-    address = target.addresses[0]
+    """One attempt: try the checked addresses in resolver order until one connects."""
+    attempt = _Attempt(retryable=True, error="no address to connect to")
+    for address in target.addresses:
+        attempt = _post_to_address(target, address, body, headers, timeout, ca_certs)
+        if not attempt.could_not_connect:
+            return attempt
+    return attempt
+
+
+def _post_to_address(
+    target: WebhookTarget,
+    address: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: urllib3.Timeout,
+    ca_certs: str | None,
+) -> _Attempt:
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         tls_names: dict[str, str] = (
@@ -413,8 +430,10 @@ def _post_once(
     except urllib3.exceptions.SSLError as exc:
         # Almost always a certificate the receiver must fix: retrying will not help.
         return _Attempt(retryable=False, error=f"TLS error: {exc}")
+    except urllib3.exceptions.ConnectTimeoutError as exc:  # includes refused connections
+        return _Attempt(retryable=True, error=f"{type(exc).__name__}: {exc}", could_not_connect=True)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        # Timeouts, refused or reset connections, protocol errors: transient.
+        # Read timeouts, resets, protocol errors: transient.
         return _Attempt(retryable=True, error=f"{type(exc).__name__}: {exc}")
     finally:
         pool.close()
