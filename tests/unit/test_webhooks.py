@@ -494,6 +494,9 @@ REFUSED = [
     ("https:///h", "no host"),
     ("https://[fe80::1%25eth0]/h", "zone"),
     ("https://nx.example.com/h", "does not resolve"),
+    ("https://[::1/h", "cannot be parsed"),
+    ("https://[hooks.example.com]/h", "cannot be parsed"),
+    ("https://hooks..example.com/h", "not a valid hostname"),
     ("", "empty"),
 ]
 

@@ -180,7 +180,11 @@ def _split(url: str, allow_loopback: bool) -> tuple[SplitResult, str, int]:
     # urlsplit silently drops tabs and newlines; refuse them (and other controls) instead.
     if any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url) or "\\" in url:
         raise WebhookUrlError(url, "the URL contains whitespace, control characters or '\\'")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - parses (and validates) a bracketed IPv6 host
+    except ValueError as exc:
+        raise WebhookUrlError(url, f"the URL cannot be parsed ({exc})") from None
     scheme = parts.scheme.lower()
     allowed_schemes = ("http", "https") if allow_loopback else ("https",)
     if scheme not in allowed_schemes:
