@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
+from anemonefish.formats import document_name
 from botocore.exceptions import ClientError
 
 from anemonefish_services import aws
@@ -36,8 +37,10 @@ def job_id_from_key(key: str) -> str | None:
     return parts[0] if len(parts) == 2 and parts[0] else None
 
 
-def result_key(job_id: str, document: str) -> str:
-    return f"{RESULT_PREFIX}{job_id}/{document}"
+def result_key(job_id: str, fmt: str) -> str:
+    """``results/{job_id}/events.json`` (the contract's name), ``events.csv``,
+    ``events.Table.1.selections.txt``, ``events.labels.txt``, ``events.scores.csv``."""
+    return f"{RESULT_PREFIX}{job_id}/{document_name('events', fmt).replace('events.events.', 'events.')}"
 
 
 class Storage:

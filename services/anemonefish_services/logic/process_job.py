@@ -19,27 +19,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import PurePosixPath
 from typing import Any
 
 from anemonefish.detect import Detector
 from anemonefish.exceptions import AudioError, DetectionCancelled
-from anemonefish.formats import FORMATS, document_name, render_document
+from anemonefish.formats import FORMATS, MEDIA_TYPES, render_document
 from anemonefish.params import DetectionParams
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from anemonefish_services.dal.jobs import JobsRepository
-from anemonefish_services.dal.storage import Storage, result_key, safe_filename
+from anemonefish_services.dal.storage import Storage, result_key
 from anemonefish_services.exceptions import LeaseLostError, TransientJobError, WorkerTimeRunningOutError
 from anemonefish_services.logic.notify import notify_terminal
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
 from anemonefish_services.s3io import S3SeekableReader
 from anemonefish_services.settings import Settings
-
-CONTENT_TYPES = {"json": "application/json", "csv": "text/csv"}
-
 
 class Outcome(StrEnum):
     SUCCEEDED = "succeeded"
@@ -133,6 +129,8 @@ def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocati
     if job.status is JobStatus.AWAITING_UPLOAD:
         deps.repo.mark_queued(job_id)
     settings = deps.settings
+    # Load the model before claiming: a broken deployment must not leave jobs RUNNING.
+    detector = deps.detector()
     claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s)
     if claimed is None:
         current = deps.repo.get(job_id)
@@ -145,8 +143,6 @@ def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocati
         logger.info("job taken over or retried", extra={"attempt": claimed.attempts})
     metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=1)
     owner = invocation.owner
-
-    detector = deps.detector()
     try:
         params = _resolve_params(claimed, detector)
     except (ValueError, ValidationError) as exc:
@@ -156,13 +152,20 @@ def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocati
     try:
         source = S3SeekableReader(deps.storage.s3, settings.input_bucket, key)
         try:
-            result = detector.run(
-                source,
-                params=params,
-                filename=claimed.filename,
-                progress=monitor.progress,
-                should_stop=monitor.should_stop,
-            )
+            try:
+                result = detector.run(
+                    source,
+                    params=params,
+                    filename=claimed.filename,
+                    progress=monitor.progress,
+                    should_stop=monitor.should_stop,
+                )
+            except AudioError:
+                # A read failure inside libsndfile looks like a truncated/corrupt file: if the
+                # reader failed, it is a transient S3 error, not bad audio.
+                source.raise_if_failed()
+                raise
+            source.raise_if_failed()
         finally:
             source.close()
     except DetectionCancelled:
@@ -198,12 +201,11 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
         if current is not None and current.status is JobStatus.CANCELLED:
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before writing results")
-    stem = PurePosixPath(safe_filename(job.filename)).stem
     documents: dict[str, str] = {}
     for fmt in FORMATS:
-        key = result_key(job.job_id, document_name(stem, fmt))
+        key = result_key(job.job_id, fmt)
         text = render_document(result, fmt, job_id=job.job_id)
-        deps.storage.put_result(key, text, CONTENT_TYPES.get(fmt, "text/plain; charset=utf-8"))
+        deps.storage.put_result(key, text, MEDIA_TYPES.get(fmt, "text/plain") + "; charset=utf-8")
         documents[fmt] = key
     job_result = JobResult(
         events_count=len(result.events),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
+from anemonefish.formats import document_name
+
 from anemonefish_services.dal.storage import Storage, safe_filename
 from anemonefish_services.models.api import ErrorView, JobView, Progress, ResultView
 from anemonefish_services.models.job import JobRecord, JobStatus
@@ -10,11 +14,11 @@ from anemonefish_services.models.job import JobRecord, JobStatus
 def job_view(job: JobRecord, storage: Storage | None) -> JobView:
     result = None
     if job.status is JobStatus.SUCCEEDED and job.result is not None:
-        stem = safe_filename(job.filename).rsplit(".", 1)[0]
+        stem = PurePosixPath(safe_filename(job.filename)).stem
         links = {}
-        if storage is not None:
+        if storage is not None:  # lists leave links out: presigning every page item is wasted work
             links = {
-                fmt: storage.presign_get(key, download_name=f"{stem}.{key.rsplit('/', 1)[-1]}")
+                fmt: storage.presign_get(key, download_name=document_name(stem, fmt))
                 for fmt, key in job.result.documents.items()
             }
         result = ResultView(

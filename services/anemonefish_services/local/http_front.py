@@ -1,0 +1,156 @@
+"""The local API Gateway: HTTP requests become REST API proxy events for the very handler the
+API Lambda runs; its proxy responses become HTTP responses. Also serves the browser console.
+
+Hand-written on ``http.server`` because no maintained library emulates API Gateway's REST
+proxy event shape without Docker (SAM CLI needs a container engine this machine lacks).
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from anemonefish_services.local.lambda_context import LocalLambdaContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+API_PREFIXES = ("/jobs", "/health", "/openapi.json")
+_TEXT_TYPES = ("application/json", "text/", "application/javascript")
+
+
+def console_dir() -> Path:
+    return Path(str(resources.files("anemonefish_services") / "console" / "static"))
+
+
+def build_proxy_event(
+    method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    """The REST API (v1) proxy integration event API Gateway would send for this request."""
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    text_body: str | None = None
+    is_base64 = False
+    if body:
+        try:
+            text_body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(body).decode(), True
+    api_key = next((v for k, v in headers if k.lower() == "x-api-key"), None)
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "resourcePath": parts.path,
+            "httpMethod": method,
+            "path": f"/local{parts.path}",
+            "stage": "local",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "apiKey": api_key, "apiKeyId": None, "userAgent": single.get("User-Agent")},
+        },
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class ApiFront(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, api_handler: Handler, *, host: str = "127.0.0.1", function_name: str = "api") -> None:
+        self.api_handler = api_handler
+        self.function_name = function_name
+        self.static_dir = console_dir()
+        super().__init__((host, port), _RequestHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ApiFront:
+        self._thread = threading.Thread(target=self.serve_forever, name="api-front", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: ApiFront
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the API logs its own lines
+        pass
+
+    def _dispatch(self) -> None:
+        path = urlsplit(self.path).path
+        if self.command in ("GET", "HEAD") and not path.startswith(API_PREFIXES) and self._serve_static(path):
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        event = build_proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+        context = LocalLambdaContext(function_name=self.server.function_name, timeout_s=29.0)
+        response = self.server.api_handler(event, context)
+        payload = response.get("body") or ""
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")
+        self.send_response(int(response.get("statusCode", 200)))
+        sent = set()
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            for value in values:
+                self.send_header(name, str(value))
+            sent.add(name.lower())
+        for name, value in (response.get("headers") or {}).items():
+            if name.lower() not in sent:
+                self.send_header(name, str(value))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _serve_static(self, path: str) -> bool:
+        relative = "index.html" if path in ("/", "/console", "/console/") else path.removeprefix("/console/").lstrip("/")
+        root = self.server.static_dir.resolve()
+        file = (root / relative).resolve()
+        if not file.is_file() or root not in file.parents:
+            return False
+        data = file.read_bytes()
+        content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        if content_type.startswith(_TEXT_TYPES):
+            content_type += "; charset=utf-8"
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        return True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch

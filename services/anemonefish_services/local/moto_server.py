@@ -1,0 +1,46 @@
+"""An embedded moto server on 127.0.0.1 (a real AWS emulator over HTTP, in a thread)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+DEFAULT_PART_MIN_SIZE = 5 * 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_local_credentials() -> None:
+    """moto accepts any credentials; boto3 needs some. Never overrides real ones."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+class MotoServer:
+    def __init__(self, port: int | None = None, *, part_min_size: int | None = None) -> None:
+        self.port = port or free_port()
+        if part_min_size is not None:
+            # moto reads this when it is first imported; set it before that happens.
+            os.environ["S3_UPLOAD_PART_MIN_SIZE"] = str(part_min_size)
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> MotoServer:
+        ensure_local_credentials()
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()

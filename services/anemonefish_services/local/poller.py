@@ -1,0 +1,143 @@
+"""The local Lambda event source mapping: poll an SQS queue, hand batches to a handler as
+Lambda-shaped SQS events, delete what succeeded and leave the ``batchItemFailures`` to SQS
+(they reappear after their visibility timeout, then go to the DLQ) -- as AWS does."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from anemonefish_services.local.lambda_context import LocalLambdaContext
+from anemonefish_services.observability import logger
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value.get("DataType", "String"),
+                    }
+                    for name, value in (m.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody") or hashlib.md5(m["Body"].encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
+class SqsPoller:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        *,
+        function_name: str,
+        timeout_s: float = 900.0,
+        batch_size: int = 10,
+        wait_s: int = 1,
+        region: str = "us-east-1",
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.handler = handler
+        self.function_name = function_name
+        self.timeout_s = timeout_s
+        self.batch_size = batch_size
+        self.wait_s = wait_s
+        self.region = region
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.invocations = 0
+
+    def poll_once(self) -> int:
+        """Receive one batch and invoke the handler with it; the number of messages."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = sqs_event(messages, self.queue_arn, self.region)
+        context = LocalLambdaContext(function_name=self.function_name, timeout_s=self.timeout_s, region=self.region)
+        self.invocations += 1
+        try:
+            response = self.handler(event, context) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except Exception:  # a crashed invocation: the whole batch is retried, as in AWS
+            logger.exception("local invocation failed", extra={"function": self.function_name})
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        return len(messages)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                logger.exception("polling failed", extra={"queue_url": self.queue_url})
+                self._stop.wait(1.0)
+
+    def start(self) -> SqsPoller:
+        self._thread = threading.Thread(target=self._run, name=f"poller-{self.function_name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+
+class Periodic:
+    """Run ``task`` every ``interval_s`` in a thread (the local stand-in for a schedule)."""
+
+    def __init__(self, task: Callable[[], Any], interval_s: float, name: str) -> None:
+        self.task = task
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.task()
+            except Exception:
+                logger.exception("periodic task failed", extra={"task": self._thread.name})
+
+    def start(self) -> Periodic:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)

@@ -1,0 +1,1 @@
+"""The worker Lambda (SQS jobs queue), the DLQ consumer and the upload sweeper."""

@@ -1,0 +1,44 @@
+"""The DLQ consumer Lambda: messages that exhausted their retries fail their jobs (``FAILED``),
+so no client waits forever."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from anemonefish_services.dal.storage import job_id_from_key
+from anemonefish_services.logic.dlq import fail_dead_lettered
+from anemonefish_services.observability import job_context, logger, metrics
+from anemonefish_services.worker.deps import worker_deps
+from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        uploads = parse_s3_notification(record.body)
+    except MalformedMessageError as exc:
+        logger.error("dropping a dead letter that is not an S3 notification", extra={"error": str(exc)})
+        return
+    deps = worker_deps()
+    receive_count = record.attributes.approximate_receive_count
+    for upload in uploads:
+        job_id = job_id_from_key(upload.key)
+        if job_id is None:
+            continue
+        with job_context(job_id):
+            fail_dead_lettered(
+                job_id,
+                receive_count=int(receive_count) if receive_count else None,
+                settings=deps.settings,
+                repo=deps.repo,
+            )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
