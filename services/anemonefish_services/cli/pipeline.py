@@ -1,0 +1,107 @@
+"""``anemonefish local up``, ``anemonefish submit`` and ``anemonefish demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    local = subparsers.add_parser("local", help="run the pipeline on this machine (embedded AWS emulator)")
+    local_sub = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    up = local_sub.add_parser("up", help="start the local stack: moto server, resources, API, worker")
+    up.add_argument("--port", type=int, default=8080, help="API port on 127.0.0.1 (default 8080)")
+    up.add_argument("--api-key", default=None, help="API key to accept (default: ANEMONEFISH_API_KEY or a random one)")
+    up.add_argument("--moto-port", type=int, default=None, help="AWS emulator port (default: a free one)")
+    up.add_argument("--existing", action="store_true",
+                    help="use resources that already exist (named by ANEMONEFISH_* variables, e.g. from Terraform)")
+    up.set_defaults(func=_local_up)
+
+    submit = subparsers.add_parser("submit", help="submit recordings to the pipeline and fetch the results")
+    submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    submit.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
+                        help="API URL (env ANEMONEFISH_API_URL)")
+    submit.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"), help="API key (env ANEMONEFISH_API_KEY)")
+    submit.add_argument("-o", "--outdir", type=Path, default=Path("results"), help="where result documents go")
+    submit.add_argument("--webhook", default=None, help="https URL to call when each job finishes")
+    submit.add_argument("--params", default=None, help='detection parameters as JSON, e.g. \'{"threshold": 0.6}\'')
+    submit.add_argument("--new", action="store_true", help="always create new jobs (default: a rerun resumes)")
+    submit.set_defaults(func=_submit)
+
+    demo = subparsers.add_parser("demo", help="the whole async pipeline end to end on the local stack")
+    demo.add_argument("-o", "--outdir", type=Path, default=Path("demo-results"))
+    demo.add_argument("--duration", type=float, default=489.0, help="seconds of generated recording")
+    demo.set_defaults(func=_demo)
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from anemonefish_services.local.stack import local_up, serve_existing
+
+    if args.existing:
+        stack = serve_existing(port=args.port, api_key=args.api_key)
+    else:
+        stack = local_up(port=args.port, api_key=args.api_key, moto_port=args.moto_port)
+    print(f"API:      {stack.api_url}", flush=True)
+    print(f"API key:  {stack.api_key}")
+    print(f"Console:  {stack.api_url}/")
+    if stack.endpoint_url:
+        print(f"AWS:      {stack.endpoint_url}  (moto; any credentials)")
+    print(f"\nexport ANEMONEFISH_API_URL={stack.api_url} ANEMONEFISH_API_KEY={stack.api_key}")
+    print("anemonefish submit recording.wav -o results/\n\nCtrl-C stops everything.", flush=True)
+    try:
+        _wait_for_interrupt()
+    finally:
+        stack.stop()
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from anemonefish_services.client.api import ApiClient, ApiError
+    from anemonefish_services.client.submit import events_table, submit_files
+
+    if not args.api_key:
+        print("error: no API key: pass --api-key or set ANEMONEFISH_API_KEY", file=sys.stderr)
+        return 2
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    params = json.loads(args.params) if args.params else None
+    console = Console()
+    try:
+        subs = submit_files(ApiClient(args.api, args.api_key), args.files, args.outdir, params=params,
+                            webhook_url=args.webhook, new=args.new)
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    console.print(events_table(subs))
+    for sub in subs:
+        where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
+        console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}")
+    return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from anemonefish_services.local.demo import run_demo
+
+    return run_demo(args.outdir, duration_s=args.duration)

@@ -1,0 +1,161 @@
+"""``anemonefish submit``: files in, result documents out, through the async pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from anemonefish_services.client.api import ApiClient
+from anemonefish_services.client.upload import file_fingerprint, upload_multipart, upload_single
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
+
+
+@dataclass
+class Submission:
+    path: Path
+    job_id: str = ""
+    status: str = "NEW"
+    job: dict[str, Any] = field(default_factory=dict)
+    documents: dict[str, Path] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    submitted_at: float = 0.0
+    finished_at: float = 0.0
+
+
+def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None) -> str:
+    """Same file, same request -> same key: a rerun after an interruption resumes that job."""
+    material = json.dumps([file_fingerprint(path), params or {}, webhook], sort_keys=True)
+    return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _download(url: str, target: Path) -> None:
+    with requests.get(url, stream=True, timeout=60) as response:
+        response.raise_for_status()
+        tmp = target.with_suffix(target.suffix + ".part")
+        with tmp.open("wb") as out:
+            for chunk in response.iter_content(1 << 16):
+                out.write(chunk)
+        tmp.replace(target)  # never a half-written document
+
+
+def submit_files(
+    client: ApiClient,
+    paths: Sequence[Path],
+    outdir: Path,
+    *,
+    params: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
+    new: bool = False,
+    part_workers: int = 4,
+    poll_interval_s: float = 0.25,
+    timeout_s: float = 3600.0,
+    console: Console | None = None,
+) -> list[Submission]:
+    console = console or Console(stderr=True)
+    outdir.mkdir(parents=True, exist_ok=True)
+    subs = [Submission(path=Path(p)) for p in paths]
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"),
+               DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bars:
+        tasks: dict[int, TaskID] = {
+            i: bars.add_task(s.path.name[:40], total=s.path.stat().st_size, stage="upload") for i, s in enumerate(subs)
+        }
+
+        def upload_one(index: int) -> None:
+            sub = subs[index]
+            task = tasks[index]
+            try:
+                size = sub.path.stat().st_size
+                key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url)
+                created = client.create_job(
+                    sub.path.name, size, params=params, webhook_url=webhook_url,
+                    content_type=mimetypes.guess_type(sub.path.name)[0], idempotency_key=key,
+                )
+                sub.job_id, sub.status = created["job_id"], created["status"]
+                sub.submitted_at = time.monotonic()
+
+                def advance(n: int) -> None:
+                    bars.advance(task, n)
+
+                if created["status"] != "AWAITING_UPLOAD":
+                    bars.update(task, completed=size)  # already uploaded by an earlier run
+                elif created["upload"]["method"] == "PUT":
+                    upload_single(sub.path, created["upload"], advance)
+                else:
+                    upload_multipart(client, sub.job_id, sub.path, created["upload"], advance, workers=part_workers)
+                bars.update(task, completed=size, stage="queued")
+            except Exception as exc:  # one file's failure never stops the others
+                sub.status, sub.error = "UPLOAD_FAILED", str(exc)
+                bars.update(task, stage=f"[red]upload failed")
+
+        with ThreadPoolExecutor(max_workers=min(4, len(subs)) or 1) as pool:
+            list(pool.map(upload_one, range(len(subs))))
+
+        deadline = time.monotonic() + timeout_s
+        pending = {i for i, s in enumerate(subs) if s.job_id and s.status != "UPLOAD_FAILED"}
+        while pending and time.monotonic() < deadline:
+            for i in sorted(pending):
+                sub = subs[i]
+                job = client.get_job(sub.job_id)
+                sub.job, sub.status = job, job["status"]
+                fraction = (job.get("progress") or {}).get("fraction")
+                stage = sub.status.lower() + (f" {fraction:.0%}" if fraction is not None and sub.status == "RUNNING" else "")
+                bars.update(tasks[i], stage=stage if sub.status != "FAILED" else f"[red]failed: {job['error']['code']}")
+                if sub.status in TERMINAL:
+                    sub.finished_at = time.monotonic()
+                    pending.discard(i)
+                    if sub.status == "SUCCEEDED":
+                        _fetch_results(sub, outdir)
+                    elif job.get("error"):
+                        sub.error = f"{job['error']['code']}: {job['error']['message']}"
+            if pending:
+                time.sleep(poll_interval_s)
+        for i in pending:
+            subs[i].error = "timed out waiting for the job"
+    return subs
+
+
+def _fetch_results(sub: Submission, outdir: Path) -> None:
+    from anemonefish.formats import document_name  # the offline detect command's file names
+
+    stem = sub.path.stem
+    for fmt, url in ((sub.job.get("result") or {}).get("links") or {}).items():
+        target = outdir / document_name(stem, fmt)
+        _download(url, target)
+        sub.documents[fmt] = target
+    if "json" in sub.documents:
+        sub.events = json.loads(sub.documents["json"].read_text()).get("events", [])
+
+
+def events_table(subs: Sequence[Submission], max_rows: int = 25) -> Table:
+    table = Table(title="Anemonefish calls")
+    for name in ("file", "start (s)", "end (s)", "label", "confidence"):
+        table.add_column(name, justify="right" if "(" in name or name == "confidence" else "left")
+    for sub in subs:
+        if sub.status != "SUCCEEDED":
+            table.add_row(sub.path.name, "", "", f"[red]{sub.status}", sub.error or "")
+            continue
+        for event in sub.events[:max_rows]:
+            conf = event.get("confidence")
+            table.add_row(sub.path.name, f"{event['start']:.2f}", f"{event['end']:.2f}", str(event.get("label", "")),
+                          f"{conf:.2f}" if isinstance(conf, (int, float)) else "")
+        if len(sub.events) > max_rows:
+            table.add_row(sub.path.name, "", "", f"... {len(sub.events) - max_rows} more", "")
+        if not sub.events:
+            table.add_row(sub.path.name, "", "", "(no calls found)", "")
+    return table
