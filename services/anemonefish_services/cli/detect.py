@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from anemonefish.formats import FORMATS, write_documents
     from anemonefish.model import load_bundle
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
     out = Console()
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
