@@ -40,10 +40,26 @@ demo: install
 # (owned by the infra work: targets that install tools and run the proofs)
 
 # --- browser (Chromium for the console tests) -------------------------------------
-# (owned by the console work)
+# Debian's chromium, driven by the playwright package (never playwright's own download).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: browser test-browser console-screenshot
+
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+test-browser: install browser
+	$(BIN)/python -m pytest tests/browser
+
+# Refresh docs/console.png (the README's picture) from a real browser run.
+console-screenshot: install browser
+	ANEMONEFISH_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest tests/browser -k multipart_upload
 
 # --- tests --------------------------------------------------------------------------
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 test-unit: install

@@ -11,7 +11,7 @@ const KEY_STORAGE = "anemonefish.console.apiKey";
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 
 const query = new URLSearchParams(window.location.search);
-const apiBaseUrl = query.get("api") ?? config.apiBaseUrl ?? "";
+const apiBaseUrl = (query.get("api") ?? config.apiBaseUrl ?? "").replace(/\/+$/, "");
 const concurrency = Number(query.get("parts_in_flight") || config.concurrentParts || 4);
 const pollIntervalMs = 1000 * Number(config.pollIntervalS || 1.5);
 
@@ -72,6 +72,7 @@ class JobCard {
     this.node.dataset.jobId = jobId;
     this.jobIdText.textContent = jobId;
     cards.set(jobId, this);
+    renderPending(); // an interrupted upload picked up again leaves that list
   }
 
   say(text, kind = "") {

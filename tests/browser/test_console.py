@@ -1,0 +1,182 @@
+"""The console in a real headless Chromium against the local stack: multipart upload straight
+to S3, live status, the result's events; resume after a reload; clear error messages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from playwright.sync_api import Page, Request, Route, expect
+
+
+
+JOB_TIMEOUT_MS = 300_000
+
+
+def open_console(page: Page, stack, key: str | None = None) -> None:
+    page.goto(stack.base_url + "/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.fill("#api-key", key or stack.api_key)
+    page.click("#key-form button[type=submit]")
+
+
+def part_number(url: str) -> int | None:
+    values = parse_qs(urlparse(url).query).get("partNumber")
+    return int(values[0]) if values else None
+
+
+def record_part_puts(page: Page) -> list[Request]:
+    puts: list[Request] = []
+    page.on("request", lambda r: puts.append(r) if r.method == "PUT" and part_number(r.url) else None)
+    return puts
+
+
+def test_multipart_upload_lists_the_events_of_the_result_document(
+    page: Page, stack, recording: Path, screenshot
+) -> None:
+    puts = record_part_puts(page)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-method", "MULTIPART")
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+
+    # Every part went once, straight to S3 (not through the API's origin), several at once.
+    total = int(card.get_attribute("data-parts-total") or 0)
+    assert total >= 4
+    assert sorted(part_number(r.url) for r in puts) == list(range(1, total + 1))
+    api_origin = urlparse(stack.base_url).netloc
+    assert all(urlparse(r.url).netloc != api_origin for r in puts)
+
+    # The table holds exactly the events of the result document behind the JSON link.
+    table = card.locator("[data-testid=events-table]")
+    expect(table).to_be_visible()
+    document = requests.get(card.locator("a[data-format=json]").get_attribute("href"), timeout=30).json()
+    events = document["events"]
+    assert events, "the synthetic recording has anemonefish calls: the result should list some"
+    shown = table.locator("tbody tr").evaluate_all(
+        """rows => rows.map(r => ({
+            start: Number(r.querySelector('[data-field=start]').dataset.value),
+            end: Number(r.querySelector('[data-field=end]').dataset.value),
+            label: r.querySelector('[data-field=label]').textContent,
+            confidence: Number(r.querySelector('[data-field=confidence]').dataset.value),
+        }))"""
+    )
+    expected = [{k: e[k] for k in ("start", "end", "label", "confidence")} for e in events]
+    assert shown == expected
+    expect(card.locator(".timeline-event")).to_have_count(len(events))
+    expect(card.locator(".summary")).to_contain_text(f"{len(events)} event")
+
+    # Every result document is one click away, and each link really serves it.
+    for fmt in ("json", "csv", "raven", "audacity"):
+        href = card.locator(f"a[data-format={fmt}]").get_attribute("href")
+        assert requests.get(href, timeout=30).status_code == 200, fmt
+
+    screenshot("console", for_docs=True)
+
+
+def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recording: Path, screenshot) -> None:
+    held: list[Route] = []
+
+    def hold_parts_after_the_second(route: Route) -> None:
+        if (part_number(route.request.url) or 0) <= 2:
+            route.continue_()
+        else:
+            held.append(route)  # never answered: the reload cuts these uploads off
+
+    page.route(lambda url: part_number(url) is not None, hold_parts_after_the_second)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
+    job_id = card.get_attribute("data-job-id")
+    total = int(card.get_attribute("data-parts-total") or 0)
+    assert held, "later parts should be in flight when the page reloads"
+
+    # Reload while the later parts are still held, so they never reach S3; only then let
+    # requests through again.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.unroute_all(behavior="ignoreErrors")
+    pending = page.locator(f"#pending-list li[data-job-id='{job_id}']")
+    expect(pending).to_contain_text(recording.name)
+
+    puts = record_part_puts(page)
+    listed = []
+    page.on("request", lambda r: listed.append(r.url) if r.method == "GET" and r.url.endswith("/upload/parts") else None)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(f".card[data-job-id='{job_id}']")
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+
+    assert listed, "the resumed upload should ask S3 which parts it already holds"
+    assert sorted(part_number(r.url) for r in puts) == list(range(3, total + 1))
+    expect(page.locator("#pending")).to_be_hidden()
+    expect(card.locator("[data-testid=results]")).to_be_visible()
+    screenshot("console-resumed")
+
+
+def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
+    open_console(page, stack, key="not-a-valid-key")
+    expect(page.locator("#key-status")).to_contain_text("API key was refused")
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card.locator(".message")).to_contain_text("API key was refused")
+    expect(card).to_have_attribute("data-upload-state", "failed")
+
+
+def test_too_large_file_is_refused_with_its_size(page: Page, stack, tmp_path: Path) -> None:
+    big = tmp_path / "too-large.wav"
+    with big.open("wb") as f:  # sparse: no disk or time spent on the bytes
+        f.truncate(stack.max_upload_bytes + 1)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(big))
+    message = page.locator(".card").first.locator(".message")
+    expect(message).to_contain_text("too-large.wav")
+    expect(message).to_contain_text(re.compile(r"too large", re.I))
+
+
+def test_network_failure_is_reported_and_the_upload_resumes_when_back_online(
+    page: Page, stack, recording: Path
+) -> None:
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+
+    # Offline before the job exists: the API cannot be reached.
+    page.context.set_offline(True)
+    page.set_input_files("#file-input", str(recording))
+    expect(page.locator(".card").first.locator(".message")).to_contain_text("Network failure")
+    page.context.set_offline(False)
+
+    # Offline in the middle of the upload: paused with a reason, resumed when back online.
+    gate: list[Route] = []
+    page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: gate.append(route))
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-parts-done", "1", timeout=60_000)
+    page.context.set_offline(True)
+    expect(card).to_have_attribute("data-upload-state", "paused")
+    expect(card.locator(".message")).to_contain_text("Network failure")
+    page.unroute_all(behavior="ignoreErrors")
+    for route in gate:
+        try:
+            route.abort()
+        except Exception:  # noqa: BLE001 - the request may already be gone with the pause
+            pass
+    page.context.set_offline(False)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+
+
+def test_api_base_url_can_come_from_the_query(page: Page, stack) -> None:
+    # As on a static host whose API lives elsewhere: the page calls the API named by ?api=.
+    api_calls: list[str] = []
+    page.on("request", lambda r: api_calls.append(r.url) if "/jobs" in r.url else None)
+    page.goto(f"{stack.base_url}/index.html?api={stack.base_url}/")
+    expect(page.locator("#api-base")).to_have_text(stack.base_url)
+    page.fill("#api-key", stack.api_key)
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    assert api_calls and all(u.startswith(stack.base_url + "/jobs") for u in api_calls)
