@@ -1,0 +1,116 @@
+"""The synthetic soundscape generator: determinism, truth, in-band SNR and files."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pydantic import ValidationError
+
+from anemonefish.formats import read_annotations
+from anemonefish.synth import SynthConfig, _band_power, soundscape_seed, synthesize, write_soundscape
+
+SHORT = SynthConfig(duration_s=20.0, sample_rate=16000, anemonefish_per_min=20.0, biological_per_min=10.0)
+
+
+def test_same_seed_same_soundscape_and_other_seed_differs():
+    a = synthesize(SHORT, seed=[3, 0])
+    b = synthesize(SHORT, seed=[3, 0])
+    c = synthesize(SHORT, seed=[3, 1])
+    assert np.array_equal(a.signal, b.signal)
+    assert a.events == b.events
+    assert not np.array_equal(a.signal, c.signal)
+    assert a.signal.dtype == np.float32
+    assert len(a.signal) == 20 * 16000
+
+
+def test_truth_follows_the_published_call_figures():
+    events = []
+    for index in range(4):
+        scape_events = synthesize(SHORT, seed=soundscape_seed(7, index)).events
+        for first, second in zip(scape_events, scape_events[1:]):
+            assert second.start - first.end >= SHORT.min_gap_s - 1e-6  # separable sounds
+        events += scape_events
+    fish = [e for e in events if e.label == "anemonefish"]
+    assert len(fish) >= 10
+    for e in fish:
+        assert 370.0 <= e.f0 <= 900.0
+        assert (1 <= e.n_pulses <= 2) if e.kind == "pop" else (3 <= e.n_pulses <= 8)
+        # 1-8 pulses, 25-50 ms apart (with jitter), each 10-40 ms long
+        assert 0.008 < e.end - e.start < 0.5
+    others = [e for e in events if e.label != "anemonefish"]
+    assert others and {e.label for e in others} == {"biological"}
+    assert all(0 <= e.start < e.end <= SHORT.duration_s for e in events)
+
+
+@pytest.mark.parametrize("snr_db", [-6.0, 0.0, 10.0])
+def test_every_call_is_scaled_to_the_requested_in_band_snr(snr_db):
+    config = SHORT.model_copy(update={"snr_db": snr_db})
+    scape = synthesize(config, seed=11, keep_parts=True)
+    sr = scape.sample_rate
+    assert scape.events
+    for e in scape.events:
+        if e.kind == "whistle":
+            continue
+        start, end = round(e.start * sr), round(e.end * sr)
+        call = _band_power(scape.foreground[start:end], sr, config.snr_band_hz)
+        noise = _band_power(scape.background[max(0, start - sr // 2) : end + sr // 2], sr, config.snr_band_hz)
+        assert 10 * math.log10(call / noise) == pytest.approx(snr_db, abs=0.05)
+        assert e.snr_db == snr_db
+
+
+def test_anemonefish_energy_sits_at_the_annotated_f0():
+    scape = synthesize(SHORT.model_copy(update={"snr_db": 10.0}), seed=5, keep_parts=True)
+    sr = scape.sample_rate
+    for e in scape.labelled("anemonefish"):
+        seg = scape.foreground[round(e.start * sr) : round(e.end * sr)]
+        n = 1 << 15
+        spectrum = np.abs(np.fft.rfft(seg, n))
+        peak = np.fft.rfftfreq(n, 1 / sr)[np.argmax(spectrum)]
+        assert abs(peak - e.f0) < 0.15 * e.f0
+
+
+def test_band_power_matches_the_time_domain_power_of_a_tone():
+    sr = 8000
+    t = np.arange(sr) / sr
+    tone = np.sin(2 * np.pi * 500 * t)
+    assert _band_power(tone, sr, (200, 2000)) == pytest.approx(0.5, rel=0.02)
+    assert _band_power(tone, sr, (1000, 2000)) < 1e-3
+
+
+def test_written_files_hold_the_signal_and_a_raven_table_of_the_truth(tmp_path):
+    scape = synthesize(SHORT, seed=2)
+    wav, table = write_soundscape(scape, tmp_path, "reef")
+    data, sr = sf.read(wav, dtype="float32")
+    assert sr == 16000 and len(data) == len(scape.signal)
+    assert np.max(np.abs(data - scape.signal)) < 1e-5  # 24-bit PCM
+    assert table.name == "reef.Table.1.selections.txt"
+    read = read_annotations(table)
+    assert [(round(e.start, 4), round(e.end, 4), e.label) for e in read] == [
+        (round(e.start, 4), round(e.end, 4), e.label) for e in sorted(scape.events, key=lambda e: e.start)
+    ]
+    assert not list(tmp_path.glob(".*part"))
+
+
+def test_bad_configs_are_rejected_with_the_field_named():
+    with pytest.raises(ValidationError, match="snr_band_hz"):
+        SynthConfig(snr_band_hz=(2000.0, 200.0))
+    with pytest.raises(ValidationError, match="duration_s"):
+        SynthConfig(duration_s=0.1)
+
+
+def test_synth_command_writes_count_soundscapes(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    assert main(["synth", str(tmp_path), "--duration", "4", "--count", "2", "--seed", "9", "--sample-rate", "8000", "--snr-db", "3"]) == 0
+    wavs = sorted(tmp_path.glob("*.wav"))
+    assert [w.name for w in wavs] == ["soundscape_9_0.wav", "soundscape_9_1.wav"]
+    assert sf.info(wavs[0]).samplerate == 8000
+    assert sf.info(wavs[0]).duration == pytest.approx(4.0)
+    tables = sorted(tmp_path.glob("*.selections.txt"))
+    assert len(tables) == 2
+    expected = synthesize(SynthConfig(duration_s=4, sample_rate=8000, snr_db=3), seed=soundscape_seed(9, 1))
+    assert len(read_annotations(tables[1])) == len(expected.events)
+    assert main(["synth", str(tmp_path), "--count", "0"]) == 2
