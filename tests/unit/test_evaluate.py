@@ -1,0 +1,179 @@
+"""Event-level matching, metrics, threshold sweep and the evaluate command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from anemonefish.card import FrontEndConfig
+from anemonefish.evaluate import (
+    ScoredRecording,
+    best_threshold,
+    combine,
+    evaluate_events,
+    read_scores,
+    threshold_sweep,
+)
+from anemonefish.events import Event
+from anemonefish.exceptions import AnnotationFormatError
+from anemonefish.params import DetectionParams
+
+
+def ev(start: float, end: float, label: str = "anemonefish") -> Event:
+    return Event(start=start, end=end, label=label)
+
+
+def test_identical_events_score_one():
+    truth = [ev(1, 1.2), ev(5, 5.3)]
+    m = evaluate_events(truth, truth)
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (2, 0, 0)
+    assert m.precision == m.recall == m.f1 == 1.0
+
+
+def test_onset_must_be_within_the_collar_and_events_must_overlap():
+    truth = [ev(10.0, 10.3)]
+    assert evaluate_events([ev(10.19, 10.6)], truth).true_positives == 1
+    assert evaluate_events([ev(9.81, 10.05)], truth).true_positives == 1
+    assert evaluate_events([ev(10.25, 10.6)], truth).true_positives == 0  # onset 0.25 s late
+    assert evaluate_events([ev(9.7, 10.6)], truth).true_positives == 0  # overlaps, onset 0.3 s early
+    assert evaluate_events([ev(9.7, 10.6)], truth, collar_s=0.5).true_positives == 1
+    # onset within the collar but no overlap
+    assert evaluate_events([ev(9.85, 9.95)], [ev(10.0, 10.3)]).true_positives == 0
+
+
+def test_collar_edge_counts_despite_floating_point():
+    # 1.4 - 1.2 is 0.19999999999999996 or 0.2000000000000002 depending on the path
+    assert evaluate_events([ev(1.2 + 0.2 + 1e-12, 1.8)], [ev(1.2, 1.5)]).true_positives == 1
+
+
+def test_matching_is_one_to_one():
+    truth = [ev(3.0, 3.2)]
+    m = evaluate_events([ev(3.0, 3.4), ev(3.1, 3.5)], truth)
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (1, 1, 0)
+    assert m.precision == 0.5 and m.recall == 1.0
+    m = evaluate_events([ev(3.0, 3.4)], [ev(3.0, 3.2), ev(3.05, 3.3)])
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (1, 0, 1)
+
+
+def test_matching_is_maximum_not_greedy():
+    # Detection X could take either annotation; only giving it B lets Y match A.
+    a, b = ev(0.0, 1.0), ev(0.15, 1.0)
+    x, y = ev(0.1, 0.5), ev(0.0, 0.3)
+    for dets in ([x, y], [y, x]):
+        for refs in ([a, b], [b, a]):
+            assert evaluate_events(dets, refs).true_positives == 2
+
+
+def test_other_labels_are_ignored_on_both_sides():
+    truth = [ev(1, 1.2), ev(4, 4.5, "biological")]
+    dets = [ev(1, 1.4), ev(4, 4.4, "biological"), ev(7, 7.2)]
+    m = evaluate_events(dets, truth)
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (1, 1, 0)
+    all_labels = evaluate_events(dets, truth, label=None)
+    assert (all_labels.true_positives, all_labels.false_positives) == (2, 1)
+
+
+def test_empty_sides():
+    assert evaluate_events([], []).f1 == 1.0
+    m = evaluate_events([], [ev(1, 2)])
+    assert (m.recall, m.f1, m.false_negatives) == (0.0, 0.0, 1)
+    m = evaluate_events([ev(1, 2)], [])
+    assert (m.precision, m.f1, m.false_positives) == (0.0, 0.0, 1)
+    with pytest.raises(ValueError):
+        evaluate_events([], [], collar_s=-1)
+
+
+def test_combine_pools_counts():
+    m1 = evaluate_events([ev(1, 2)], [ev(1, 2)])
+    m2 = evaluate_events([ev(5, 6), ev(9, 9.5)], [ev(5, 6), ev(20, 21), ev(30, 31)])
+    pooled = combine([m1, m2])
+    assert (pooled.true_positives, pooled.false_positives, pooled.false_negatives) == (2, 1, 2)
+    assert pooled.f1 == pytest.approx(2 * 2 / (3 + 4))
+
+
+def _scores_with_calls(n: int, fish_windows: dict[int, float]) -> np.ndarray:
+    scores = np.zeros((n, 3))
+    scores[:, 0] = 1.0
+    for index, value in fish_windows.items():
+        scores[index] = [1 - value, value, 0]
+    return scores
+
+
+def test_threshold_sweep_trades_recall_for_precision():
+    frontend = FrontEndConfig()  # 1 s windows, 0.2 s stride: window k stands for [0.2k+0.4, 0.2k+0.6]
+    classes = ["noise", "anemonefish", "biological"]
+    # strong call: windows 10-11 -> event starting at 2.4; weak call: windows 40-41 -> 8.4; a blip at 70-71
+    scores = _scores_with_calls(100, {10: 0.95, 11: 0.9, 40: 0.55, 41: 0.5, 70: 0.35, 71: 0.35})
+    truth = [ev(2.45, 2.6), ev(8.5, 8.6)]
+    params = DetectionParams(smoothing_windows=1)
+    points = threshold_sweep([ScoredRecording(scores=scores, annotations=truth, duration_s=20.8)], classes, frontend, params, [0.3, 0.45, 0.6, 0.97])
+    by_t = {p.threshold: p for p in points}
+    assert (by_t[0.3].true_positives, by_t[0.3].false_positives) == (2, 1)
+    assert (by_t[0.45].true_positives, by_t[0.45].false_positives, by_t[0.45].recall) == (2, 0, 1.0)
+    assert (by_t[0.6].true_positives, by_t[0.6].false_negatives) == (1, 1)
+    assert by_t[0.97].true_positives == 0 and by_t[0.97].precision == 1.0
+    assert best_threshold(points).threshold == 0.45
+
+
+def test_read_scores_checks_the_header(tmp_path):
+    good = tmp_path / "a.scores.csv"
+    good.write_text("start,end,noise,anemonefish\n0,1,0.9,0.1\n0.2,1.2,0.2,0.8\n")
+    classes, starts, scores = read_scores(good)
+    assert classes == ["noise", "anemonefish"]
+    assert starts.tolist() == [0.0, 0.2]
+    assert scores[1].tolist() == [0.2, 0.8]
+    bad = tmp_path / "b.scores.csv"
+    bad.write_text("begin,stop,x\n1,2,3\n")
+    with pytest.raises(AnnotationFormatError, match="b.scores.csv"):
+        read_scores(bad)
+
+
+def test_evaluate_command_on_documents_and_tables_with_sweep(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    detections = tmp_path / "det"
+    annotations = tmp_path / "ann"
+    detections.mkdir()
+    annotations.mkdir()
+    doc = {
+        "audio": {"filename": "reef.wav", "duration_s": 20.8},
+        "params": {"threshold": 0.5, "smoothing_windows": 1, "min_event_s": 0.2, "min_gap_s": 0.1, "target_class": "anemonefish", "channel": 0, "window_s": 1.0, "stride_s": 0.2, "model_sample_rate": 6400, "fmax": 2000.0},
+        "events": [{"start": 2.4, "end": 2.8, "label": "anemonefish", "confidence": 0.9}, {"start": 14.0, "end": 14.4, "label": "anemonefish", "confidence": 0.6}],
+    }
+    (detections / "reef.events.json").write_text(json.dumps(doc))
+    scores = _scores_with_calls(100, {10: 0.95, 11: 0.9, 40: 0.45, 41: 0.45, 68: 0.6, 69: 0.6})
+    rows = ["start,end,noise,anemonefish,biological"] + [f"{0.2 * i:.1f},{0.2 * i + 1:.1f},{r[0]},{r[1]},{r[2]}" for i, r in enumerate(scores)]
+    (detections / "reef.scores.csv").write_text("\n".join(rows) + "\n")
+    (annotations / "reef.Table.1.selections.txt").write_text(
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tAnnotation\n"
+        "1\tSpectrogram 1\t1\t2.45\t2.6\t300\t900\tanemonefish\n"
+        "2\tSpectrogram 1\t1\t8.5\t8.6\t300\t900\tanemonefish\n"
+    )
+    assert main(["evaluate", "--detections", str(detections), "--annotations", str(annotations), "--sweep", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["overall"]["true_positives"] == 1
+    assert report["overall"]["false_positives"] == 1
+    assert report["overall"]["false_negatives"] == 1
+    by_t = {round(p["threshold"], 2): p for p in report["sweep"]}
+    assert by_t[0.4]["true_positives"] == 2 and by_t[0.4]["false_positives"] == 1
+    assert by_t[0.65]["true_positives"] == 1 and by_t[0.65]["false_positives"] == 0
+    # single files and an Audacity label track work too
+    labels = tmp_path / "reef.txt"
+    labels.write_text("2.45\t2.6\tanemonefish\n")
+    assert main(["evaluate", "--detections", str(detections / "reef.events.json"), "--annotations", str(labels), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["recall"] == 1.0
+
+
+def test_evaluate_command_rejects_bad_input(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    assert main(["evaluate", "--detections", str(tmp_path / "missing.json"), "--annotations", str(tmp_path)]) == 2
+    assert "--detections" in capsys.readouterr().err
+    broken = tmp_path / "x.events.json"
+    broken.write_text("{not json")
+    table = tmp_path / "x.txt"
+    table.write_text("1\t2\tanemonefish\n")
+    assert main(["evaluate", "--detections", str(broken), "--annotations", str(table)]) == 2
+    assert "x.events.json" in capsys.readouterr().err
