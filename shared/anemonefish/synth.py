@@ -43,7 +43,7 @@ class SynthConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    duration_s: float = Field(60.0, gt=0.5, le=24 * 3600)
+    duration_s: float = Field(60.0, ge=2.0, le=24 * 3600)
     sample_rate: int = Field(48000, ge=4000, le=384000)
     snr_db: float | None = Field(None, description="Fixed in-band SNR of every labelled sound.")
     snr_range_db: tuple[float, float] = Field((-10.0, 20.0), description="Uniform SNR range otherwise.")
@@ -311,7 +311,9 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
     kinds, probs, total_rate = _kind_probabilities(cfg)
     # Labelled sounds follow a Poisson stream that keeps ``min_gap_s`` of quiet between them,
     # so every one of them can be told apart by an event-level evaluation.
-    t = 0.3 + (rng.exponential(1.0 / total_rate) if total_rate > 0 else 0.0)
+    # The first and last second stay free of labelled sounds: a detector's first and last
+    # windows stand for the recording's edges, which would blur the onsets there.
+    t = 1.0 + (rng.exponential(1.0 / total_rate) if total_rate > 0 else 0.0)
     while total_rate > 0:
         kind = kinds[int(rng.choice(len(kinds), p=probs))]
         if kind in ("pop", "chirp"):
@@ -327,7 +329,7 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
                 continue
             wave, f0, n_pulses = made
             label = BIOLOGICAL
-        if t + wave.size / sr > cfg.duration_s - 0.3:
+        if t + wave.size / sr > cfg.duration_s - 1.0:
             break
         onset = t
         t = onset + wave.size / sr + cfg.min_gap_s + rng.exponential(1.0 / total_rate)
