@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,6 @@ CHROMIUM = os.environ.get("ANEMONEFISH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 MIB = 1024 * 1024
-# Small enough that a few-MB recording goes multipart in several parts.
-MULTIPART_THRESHOLD_BYTES = 1 * MIB
-PART_BYTES = 1 * MIB
-MAX_UPLOAD_BYTES = 12 * MIB
 API_KEY = "console-test-key"
 
 
@@ -45,43 +42,51 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Stack:
-    base_url: str
+    base_url: str  # the API, which also serves the console at /
     api_key: str
     max_upload_bytes: int
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the local stack exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the local stack did not answer at {url} in {timeout_s} s:\n{log.read_text()[-4000:]}")
+def _model_available() -> bool:
+    from anemonefish.model import DEFAULT_BUNDLE
+
+    bundle = Path(os.environ.get("ANEMONEFISH_MODEL_DIR") or DEFAULT_BUNDLE)
+    return (bundle / "card.json").is_file()
+
+
+def _read_ready_line(proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> dict:
+    """The JSON line the stack prints once it serves (its other output goes to the log)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    if not lines or not lines[0].strip():
+        proc.kill()
+        raise RuntimeError(f"the local stack did not start in {timeout_s} s:\n{log.read_text()[-4000:]}")
+    return json.loads(lines[0])
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    """The real local stack in its own process: moto server over HTTP, the API handler, the
+    worker with the shipped model. The console is served at / by the same HTTP front."""
+    if not _model_available():
+        pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     log = OUTPUT_DIR / "stack.log"
-    # TEMPORARY: the fake API until the real local stack lands.
-    cmd = [sys.executable, str(Path(__file__).parent / "fake_api.py"), str(port)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+    cmd = [sys.executable, str(Path(__file__).parent / "serve_stack.py"), str(free_port()), API_KEY]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
+    with log.open("w") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=REPO,
                                 start_new_session=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/", proc, log)
-        yield Stack(base_url=f"http://127.0.0.1:{port}", api_key="good-key", max_upload_bytes=50 * MIB)
+        ready = _read_ready_line(proc, log)
+        requests.get(ready["api_url"] + "/health", timeout=10).raise_for_status()
+        yield Stack(base_url=ready["api_url"], api_key=API_KEY, max_upload_bytes=ready["max_upload_bytes"])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -136,7 +141,7 @@ def recording() -> Path:
         tmp = path.with_suffix(".part")
         sf.write(tmp, scape.signal, scape.sample_rate, subtype="PCM_16", format="WAV")
         tmp.replace(path)
-    assert path.stat().st_size > 4 * PART_BYTES
+    assert path.stat().st_size > 4 * MIB  # several 1 MiB parts (serve_stack.py)
     return path
 
 
