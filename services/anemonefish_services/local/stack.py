@@ -30,7 +30,8 @@ class RunningStack:
     env: dict[str, str]
     moto: MotoServer | None = None
     _parts: list[Any] = field(default_factory=list)
-    worker: Any = None
+    worker: Any = None  # the worker's SQS poller
+    new_worker: Any = None  # () -> a fresh, unstarted worker poller (tests replace a "killed" worker)
 
     @property
     def endpoint_url(self) -> str | None:
@@ -109,11 +110,15 @@ def serve_existing(
     stack = RunningStack(
         api_url="", api_key=key, env={k: v for k, v in os.environ.items() if k.startswith("ANEMONEFISH_")}
     )
-    try:
-        worker = SqsPoller(
+    def new_worker() -> SqsPoller:
+        return SqsPoller(
             sqs, settings.jobs_queue_url, worker_handler, function_name=f"{names.prefix}-worker",
             timeout_s=worker_timeout_s, region=settings.region,
-        ).start()
+        )
+
+    stack.new_worker = new_worker
+    try:
+        worker = new_worker().start()
         stack._parts.append(worker)
         stack.worker = worker
         if settings.dlq_url:

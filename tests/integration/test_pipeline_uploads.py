@@ -1,0 +1,108 @@
+"""Uploads through presigned URLs with a plain HTTP client, all the way to results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+
+def test_presigned_put_runs_through_worker_to_results(pipeline, short_wav):
+    created = pipeline.call("POST", "/jobs", json={"filename": "reef.wav", "size_bytes": len(short_wav)})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["status"] == "AWAITING_UPLOAD" and body["upload"]["method"] == "PUT"
+    pipeline.upload_put(body, short_wav)
+
+    job = pipeline.wait_for(body["job_id"], {"SUCCEEDED", "FAILED"})
+    assert job["status"] == "SUCCEEDED", job
+    assert job["progress"] == {"fraction": 1.0}
+    result = job["result"]
+    assert set(result["links"]) == {"json", "csv", "raven", "audacity", "scores"}
+    assert result["audio_duration_s"] == pytest.approx(12.0, abs=0.01)
+    document = requests.get(result["links"]["json"], timeout=30).json()
+    assert document["job_id"] == body["job_id"]
+    assert document["audio"]["filename"] == "reef.wav"
+    assert len(document["events"]) == result["events_count"]
+    # The contract's key layout: results/{job_id}/events.json in the output bucket.
+    s3 = pipeline.boto("s3")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{body['job_id']}/")["Contents"]}
+    assert f"results/{body['job_id']}/events.json" in keys and len(keys) == 5
+
+
+def test_multipart_upload_with_more_part_urls_resume_listing_and_complete(pipeline, medium_wav):
+    created = pipeline.call("POST", "/jobs", json={"filename": "long reef.wav", "size_bytes": len(medium_wav)}).json()
+    upload = created["upload"]
+    assert upload["method"] == "MULTIPART"
+    part_size, part_count = upload["part_size"], upload["part_count"]
+    assert part_count == -(-len(medium_wav) // part_size) and part_count > 2
+    job_id = created["job_id"]
+
+    def put_part(number: int, url: str) -> str:
+        chunk = medium_wav[(number - 1) * part_size : number * part_size]
+        response = requests.put(url, data=chunk, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.headers["ETag"]
+
+    # Upload part 1 from the first batch, then "crash" and resume from the listing.
+    first = {p["part_number"]: p["url"] for p in upload["parts"]}
+    etags = {1: put_part(1, first[1])}
+    listed = pipeline.call("GET", f"/jobs/{job_id}/upload/parts").json()
+    assert [(p["part_number"], p["etag"], p["size"]) for p in listed["parts"]] == [(1, etags[1], part_size)]
+
+    rest = list(range(2, part_count + 1))
+    fresh = pipeline.call("POST", f"/jobs/{job_id}/upload/parts", json={"part_numbers": rest})
+    assert fresh.status_code == 200
+    for part in fresh.json()["parts"]:
+        etags[part["part_number"]] = put_part(part["part_number"], part["url"])
+
+    beyond = pipeline.call("POST", f"/jobs/{job_id}/upload/parts", json={"part_numbers": [part_count + 1]})
+    assert beyond.status_code == 400 and beyond.json()["error"]["details"]["field"] == "part_numbers"
+
+    incomplete = pipeline.call("POST", f"/jobs/{job_id}/upload/complete",
+                               json={"parts": [{"part_number": 1, "etag": etags[1]}]})
+    assert incomplete.status_code == 400 and "parts" in incomplete.json()["error"]["message"]
+
+    done = pipeline.call("POST", f"/jobs/{job_id}/upload/complete",
+                         json={"parts": [{"part_number": n, "etag": e} for n, e in etags.items()]})
+    assert done.status_code == 202, done.text
+    job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"})
+    assert job["status"] == "SUCCEEDED", job
+    assert job["result"]["audio_duration_s"] == pytest.approx(30.0, abs=0.01)
+    # The upload is closed now.
+    closed = pipeline.call("GET", f"/jobs/{job_id}/upload/parts")
+    assert closed.status_code == 409
+
+
+def test_filenames_with_spaces_and_non_ascii(pipeline, short_wav):
+    name = "récif du matin 1+1 (été) 珊瑚.wav"
+    job_id = pipeline.submit_bytes(name, short_wav)
+    job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"})
+    assert job["status"] == "SUCCEEDED", job
+    assert job["filename"] == name
+    document = requests.get(job["result"]["links"]["json"], timeout=30).json()
+    assert document["audio"]["filename"] == name
+    disposition = requests.get(job["result"]["links"]["csv"], timeout=30).headers.get("Content-Disposition", "")
+    assert disposition.endswith('.events.csv"')
+
+
+def test_cancel_during_upload_aborts_the_multipart_upload(pipeline, medium_wav):
+    created = pipeline.call("POST", "/jobs", json={"filename": "half.wav", "size_bytes": len(medium_wav)}).json()
+    upload = created["upload"]
+    part = upload["parts"][0]
+    assert requests.put(part["url"], data=medium_wav[: upload["part_size"]], timeout=30).status_code == 200
+
+    cancelled = pipeline.call("DELETE", f"/jobs/{created['job_id']}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
+    s3 = pipeline.boto("s3")
+    open_uploads = s3.list_multipart_uploads(Bucket="anemonefish-local-input").get("Uploads", [])
+    assert upload["upload_id"] not in {u["UploadId"] for u in open_uploads}
+    again = requests.put(upload["parts"][1]["url"], data=b"x" * 10, timeout=30)
+    assert again.status_code >= 400  # AWS: 404 NoSuchUpload; moto answers 500 -- refused either way
+    assert pipeline.call("GET", f"/jobs/{created['job_id']}").json()["status"] == "CANCELLED"
+    assert pipeline.call("DELETE", f"/jobs/{created['job_id']}").status_code == 409
+    events = pipeline.notifications_for(created["job_id"])
+    assert [json.loads(e["Message"])["data"]["status"] for e in events] == ["CANCELLED"]
