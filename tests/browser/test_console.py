@@ -3,6 +3,7 @@ to S3, live status, the result's events; resume after a reload; clear error mess
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -117,6 +118,38 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
     expect(page.locator("#pending")).to_be_hidden()
     expect(card.locator("[data-testid=results]")).to_be_visible()
     screenshot("console-resumed")
+
+
+def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, stack, recording: Path) -> None:
+    # S3 answers an expired presigned URL with 403; a flaky network drops a request.
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
+    expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    first_try: set[int] = set()
+
+    def fail_first_tries(route: Route) -> None:
+        number = part_number(route.request.url) or 0
+        if number in (1, 2) and number not in first_try:
+            first_try.add(number)
+            if number == 1:
+                route.fulfill(status=403, body=expired, headers={**cors, "Content-Type": "application/xml"})
+            else:
+                route.abort("connectionreset")
+            return
+        route.continue_()
+
+    page.route(lambda url: part_number(url) is not None, fail_first_tries)
+    renewals: list[str] = []
+    page.on("request", lambda r: renewals.append(r.post_data or "")
+            if r.method == "POST" and r.url.endswith("/upload/parts") else None)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+
+    assert first_try == {1, 2}
+    # Part 1's URL was refused: the page asked the API for a fresh one, and used it.
+    assert any(1 in json.loads(body)["part_numbers"] for body in renewals)
+    expect(card.locator("[data-testid=results]")).to_be_visible()
 
 
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
