@@ -1,0 +1,379 @@
+"""``anemonefish synth | train | evaluate | model import``: data, training and evaluation.
+
+TensorFlow is imported only inside ``train`` and ``model import``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_synth(subparsers)
+    _register_train(subparsers)
+    _register_evaluate(subparsers)
+    _register_model(subparsers)
+
+
+# --- synth ----------------------------------------------------------------------------
+
+
+def _register_synth(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "synth",
+        help="write synthetic reef soundscapes with labelled anemonefish calls",
+        description="Write N synthetic soundscapes (WAV) and their truth (Raven selection tables).",
+    )
+    p.add_argument("outdir", type=Path, metavar="OUTDIR")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds per soundscape (default 60)")
+    p.add_argument("--count", type=int, default=1, help="number of soundscapes (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; soundscape i uses [seed, i] (default 0)")
+    p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
+    p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
+    p.add_argument("--anemonefish-per-min", type=float, default=None)
+    p.add_argument("--biological-per-min", type=float, default=None)
+    p.add_argument("--subtype", default="PCM_24", choices=["PCM_16", "PCM_24", "FLOAT"])
+    p.add_argument("--prefix", default="soundscape", help="file name prefix (default soundscape)")
+    p.set_defaults(func=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from anemonefish.synth import SynthConfig, soundscape_seed, synthesize, write_soundscape
+
+    if args.count < 1:
+        print("error: --count must be at least 1", file=sys.stderr)
+        return 2
+    overrides = {
+        k: v
+        for k, v in {
+            "anemonefish_per_min": args.anemonefish_per_min,
+            "biological_per_min": args.biological_per_min,
+        }.items()
+        if v is not None
+    }
+    try:
+        config = SynthConfig(duration_s=args.duration, sample_rate=args.sample_rate, snr_db=args.snr_db, **overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"error: --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}", file=sys.stderr)
+        return 2
+    width = len(str(args.count - 1))
+    for index in range(args.count):
+        scape = synthesize(config, seed=soundscape_seed(args.seed, index))
+        wav, table = write_soundscape(scape, args.outdir, f"{args.prefix}_{args.seed}_{index:0{width}d}", args.subtype)
+        calls = len(scape.labelled("anemonefish"))
+        print(f"{wav}  {calls} anemonefish calls, {len(scape.events) - calls} other labelled sounds -> {table.name}")
+    return 0
+
+
+# --- train ----------------------------------------------------------------------------
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 64x25") from None
+    if h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    return h, w
+
+
+def _register_train(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train the window classifier and write a model bundle",
+        description=(
+            "Train the CNN on synthetic soundscapes (--synthetic) and/or a folder of labelled "
+            "recordings (each audio file with an annotation table of the same name), then "
+            "export model.keras + model.tflite + card.json."
+        ),
+    )
+    p.add_argument("data", nargs="?", type=Path, default=None, metavar="DATA", help="folder of labelled recordings")
+    p.add_argument("--synthetic", action="store_true", help="train on synthetic soundscapes")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE_DIR")
+    p.add_argument("--seed", type=int, default=1, help="seed of the data and the weights (default 1)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
+    p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
+    p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 64x25)")
+    p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
+    p.add_argument("--name", default="anemonefish-cnn")
+    p.add_argument("--version", default=None)
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import time
+
+    if not args.synthetic and args.data is None:
+        print("error: give a DATA folder of labelled recordings, --synthetic, or both", file=sys.stderr)
+        return 2
+    if args.data is not None and not args.data.is_dir():
+        print(f"error: DATA: {args.data} is not a folder", file=sys.stderr)
+        return 2
+    from anemonefish.training import DatasetSpec, TrainSpec
+    from anemonefish.training.train import train
+
+    started = time.perf_counter()
+    dataset = DatasetSpec(seed=args.seed)
+    updates: dict = {}
+    if args.soundscapes is not None:
+        updates["soundscapes"] = args.soundscapes
+    if args.duration is not None:
+        updates["duration_s"] = args.duration
+    dataset = dataset.model_copy(update=updates)
+    spec_updates: dict = {"seed": args.seed, "dataset": dataset}
+    if args.epochs is not None:
+        spec_updates["epochs"] = args.epochs
+    if args.image_size is not None:
+        spec_updates["image_height"], spec_updates["image_width"] = args.image_size
+    if args.validation_soundscapes is not None:
+        spec_updates["validation_soundscapes"] = args.validation_soundscapes
+    spec = TrainSpec(**spec_updates)
+    card = train(
+        args.output,
+        spec,
+        synthetic=args.synthetic,
+        data_dir=args.data,
+        name=args.name,
+        version=args.version,
+        log=lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True),
+    )
+    print(json.dumps({"bundle": str(args.output), "detection_defaults": card.detection_defaults}, indent=2))
+    return 0
+
+
+# --- evaluate -------------------------------------------------------------------------
+
+
+def recording_stem(path: Path) -> str:
+    """``reef`` for reef.events.json, reef.Table.1.selections.txt, reef.labels.txt, reef.csv..."""
+    name = path.name
+    for suffix in (".events.json", ".events.csv", ".scores.csv", *ANNOTATION_SUFFIXES):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _pairs(detections: Path, annotations: Path) -> list[tuple[Path, Path]]:
+    if detections.is_file() and annotations.is_file():
+        return [(detections, annotations)]
+    if detections.is_dir() and annotations.is_dir():
+        dets = {recording_stem(p): p for p in sorted(detections.glob("*.events.json"))}
+        anns: dict[str, Path] = {}
+        for p in sorted(annotations.iterdir()):
+            if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith((".scores.csv", ".events.json")):
+                anns.setdefault(recording_stem(p), p)
+        return [(dets[s], anns[s]) for s in sorted(dets) if s in anns]
+    raise ValueError("--detections and --annotations must both be files or both be folders")
+
+
+def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="event-level precision/recall/F1 of detections against annotations",
+        description=(
+            "Compare detection documents (*.events.json, or any annotation table) with annotations "
+            "(Raven selection tables, Audacity labels, CSV). A detection matches an annotation when "
+            "they overlap and their onsets are within the collar; matching is one-to-one. Folders "
+            "are paired by recording name. --sweep re-runs the post-processing on the stored window "
+            "scores (<name>.scores.csv beside each detection document, written by detect --format "
+            "...,scores) over thresholds 0.05..0.95."
+        ),
+    )
+    p.add_argument("--detections", type=Path, required=True)
+    p.add_argument("--annotations", type=Path, required=True)
+    p.add_argument("--collar", type=float, default=0.2, help="onset collar in seconds (default 0.2)")
+    p.add_argument("--label", default="anemonefish", help="label compared (default anemonefish)")
+    p.add_argument("--sweep", action="store_true", help="precision/recall over the threshold")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from anemonefish.card import FrontEndConfig
+    from anemonefish.evaluate import (
+        ScoredRecording,
+        combine,
+        evaluate_events,
+        read_document_settings,
+        read_events,
+        read_scores,
+        threshold_sweep,
+    )
+    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.params import DetectionParams
+
+    if args.collar < 0:
+        print("error: --collar must be >= 0", file=sys.stderr)
+        return 2
+    for flag, path in (("--detections", args.detections), ("--annotations", args.annotations)):
+        if not path.exists():
+            print(f"error: {flag}: {path} does not exist", file=sys.stderr)
+            return 2
+    try:
+        pairs = _pairs(args.detections, args.annotations)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not pairs:
+        print("error: no detection document has an annotation table of the same recording name", file=sys.stderr)
+        return 2
+    try:
+        per_file = []
+        recordings = []
+        frontend = params = None
+        for det_path, ann_path in pairs:
+            truth = read_events(ann_path, default_label=args.label)
+            metrics = evaluate_events(read_events(det_path, default_label=args.label), truth, args.label, args.collar)
+            per_file.append((det_path, metrics))
+            if args.sweep:
+                if not det_path.name.endswith(".events.json"):
+                    raise AnemonefishError(f"{det_path}: --sweep needs a result document (*.events.json)")
+                scores_path = det_path.with_name(f"{recording_stem(det_path)}.scores.csv")
+                if not scores_path.is_file():
+                    raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
+                doc_params, audio = read_document_settings(det_path)
+                classes, _, scores = read_scores(scores_path)
+                known = set(DetectionParams.model_fields)
+                params = DetectionParams(**{k: v for k, v in doc_params.items() if k in known})
+                frontend = FrontEndConfig(
+                    sample_rate=int(doc_params.get("model_sample_rate", 6400)),
+                    fmax=float(doc_params.get("fmax", 2000.0)),
+                    window_s=float(doc_params.get("window_s", 1.0)),
+                    stride_s=float(doc_params.get("stride_s", 0.2)),
+                )
+                recordings.append(ScoredRecording(scores=scores, annotations=truth, duration_s=audio.get("duration_s")))
+        pooled = combine([m for _, m in per_file])
+        sweep = threshold_sweep(recordings, classes, frontend, params, collar_s=args.collar) if args.sweep else []
+    except AnemonefishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = {
+        "collar_s": args.collar,
+        "label": args.label,
+        "overall": pooled.model_dump(),
+        "files": [{"detections": str(p), **m.model_dump()} for p, m in per_file],
+        "sweep": [point.model_dump() for point in sweep],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"{args.label} events, onset collar {args.collar} s")
+    for column in ("detections", "TP", "FP", "FN", "precision", "recall", "F1"):
+        table.add_column(column)
+    rows = [(str(p.name), m) for p, m in per_file] + ([("overall", pooled)] if len(per_file) > 1 else [])
+    for name, m in rows:
+        table.add_row(name, str(m.true_positives), str(m.false_positives), str(m.false_negatives), f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")
+    console.print(table)
+    if sweep:
+        sweep_table = Table(title="threshold sweep (pooled)")
+        for column in ("threshold", "precision", "recall", "F1", "TP", "FP", "FN"):
+            sweep_table.add_column(column)
+        for point in sweep:
+            sweep_table.add_row(f"{point.threshold:.2f}", f"{point.precision:.3f}", f"{point.recall:.3f}", f"{point.f1:.3f}", str(point.true_positives), str(point.false_positives), str(point.false_negatives))
+        console.print(sweep_table)
+    return 0
+
+
+# --- model import ---------------------------------------------------------------------
+
+
+def _register_model(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("model", help="manage model bundles", description="Manage model bundles.")
+    sub = p.add_subparsers(dest="model_command", metavar="SUBCOMMAND", required=True)
+    imp = sub.add_parser(
+        "import",
+        help="turn a Keras model trained elsewhere into a bundle",
+        description=(
+            "Convert a Keras classifier (.keras/.h5) to LiteRT and write a bundle whose card "
+            "describes the features it was trained on. A 3-channel input is fed the window "
+            "three times."
+        ),
+    )
+    imp.add_argument("model", type=Path, metavar="MODEL.keras")
+    imp.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE_DIR")
+    imp.add_argument("--sample-rate", type=int, default=6400)
+    imp.add_argument("--n-fft", type=int, default=1024)
+    imp.add_argument("--hop", type=int, default=256)
+    imp.add_argument("--fmin", type=float, default=0.0)
+    imp.add_argument("--fmax", type=float, default=2000.0)
+    imp.add_argument("--window-s", type=float, default=1.0)
+    imp.add_argument("--stride-s", type=float, default=None, help="default: the library's")
+    imp.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH, e.g. 256x256 (default: the model's input)")
+    imp.add_argument("--normalisation", choices=["standardize", "minmax", "none"], default="standardize")
+    imp.add_argument("--classes", default="noise,anemonefish,biological", help="comma-separated, in output order")
+    imp.add_argument("--logits", action="store_true", help="the model outputs logits: append a softmax")
+    imp.add_argument("--threshold", type=float, default=None, help="default detection threshold for the card")
+    imp.add_argument("--name", default=None, help="default: the file name")
+    imp.add_argument("--version", default="1.0.0")
+    imp.set_defaults(func=run_model_import)
+
+
+def run_model_import(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from anemonefish.card import FrontEndConfig
+    from anemonefish.exceptions import AnemonefishError
+
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        print("error: --classes: give at least two distinct class names", file=sys.stderr)
+        return 2
+    if not args.model.is_file():
+        print(f"error: MODEL: {args.model} does not exist", file=sys.stderr)
+        return 2
+    fields = {
+        "sample_rate": args.sample_rate,
+        "n_fft": args.n_fft,
+        "hop_length": args.hop,
+        "fmin": args.fmin,
+        "fmax": args.fmax,
+        "window_s": args.window_s,
+        "normalisation": args.normalisation,
+    }
+    if args.stride_s is not None:
+        fields["stride_s"] = args.stride_s
+    if args.image_size is not None:
+        fields["image_height"], fields["image_width"] = args.image_size
+    try:
+        frontend = FrontEndConfig(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = first["loc"][0] if first["loc"] else "front end"
+        print(f"error: {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    from anemonefish.training.importer import import_keras_model
+
+    try:
+        card = import_keras_model(
+            args.model,
+            frontend,
+            classes,
+            args.output,
+            name=args.name or args.model.stem,
+            version=args.version,
+            outputs_logits=args.logits,
+            detection_defaults={"threshold": args.threshold} if args.threshold is not None else None,
+        )
+    except AnemonefishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    h, w = card.frontend.image_shape
+    print(f"wrote {args.output}: {card.name} {card.version}, input {h}x{w}x1, classes {','.join(card.classes)}")
+    return 0

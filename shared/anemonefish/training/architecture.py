@@ -1,0 +1,30 @@
+"""The small CNN the shipped model uses (Keras; imported only by training code).
+
+Sized for the worker: about 0.9 M multiply-adds per 64x25 window, so an hour of audio
+(~9000 windows) runs through LiteRT on two cores in a fraction of a second. The last
+feature map is flattened rather than pooled: where a sound sits in frequency (anemonefish
+f0 370-900 Hz vs lower fish grunts) is part of what tells them apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int = 8) -> Any:
+    """Three conv blocks (width, 2*width, 4*width filters) -> dense -> softmax."""
+    from tensorflow import keras
+
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape, name="spectrogram")
+    x = inputs
+    for i, filters in enumerate((width, 2 * width, 4 * width)):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    x = layers.Dense(32, activation="relu", name="dense")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="anemonefish_cnn")

@@ -1,0 +1,231 @@
+"""Training windows from synthetic soundscapes, through the detector's own audio path.
+
+Each soundscape is written to an in-memory WAV at a random recording rate and bit depth,
+decoded and resampled by :func:`anemonefish.audio.read_audio` and cut into window images
+by :class:`anemonefish.features.FeatureExtractor` -- exactly what detection does -- so the
+model never sees features the detector cannot produce.
+
+Window labels follow how :mod:`anemonefish.events` turns windows into time: window ``k``
+stands for the stride-long slice starting ``c = (window - stride) / 2`` after its start, and
+an event starts where its first active window's slice starts. So a window is
+``anemonefish`` when a call *starts* in ``(c + stride/2 - 2*stride, c + stride/2]`` after
+the window's start (0.1-0.5 s for 1 s windows at a 0.2 s stride): two consecutive windows
+per call, the first of which puts the event's start within ``stride/2`` of the call's
+onset -- well inside the 0.2 s onset collar of the evaluation. A window that holds a call
+elsewhere is *not* anemonefish (the classifier answers "a call starts here"). Windows whose
+call onset lies within ``ignore_s`` of the zone's edges carry no weight: either answer is
+right there.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from anemonefish.audio import read_audio
+from anemonefish.card import FrontEndConfig
+from anemonefish.events import Event
+from anemonefish.features import FeatureExtractor
+from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, SynthConfig, SynthEvent, soundscape_seed, synthesize
+
+DEFAULT_CLASSES = ["noise", ANEMONEFISH, BIOLOGICAL]
+
+
+class DatasetSpec(BaseModel):
+    """How a synthetic training set is drawn (recorded in the model card)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = Field(1, description="Base seed: soundscape i uses the seed sequence [seed, i].")
+    soundscapes: int = Field(100, ge=1)
+    duration_s: float = Field(60.0, gt=1.0)
+    sample_rates: tuple[int, ...] = (16000, 22050, 32000, 48000)
+    snr_range_db: tuple[float, float] = (-12.0, 20.0)
+    anemonefish_per_min: tuple[float, float] = (4.0, 20.0)
+    biological_per_min: tuple[float, float] = (2.0, 16.0)
+    whistles_per_min: tuple[float, float] = (0.0, 3.0)
+    boat_probability: float = 0.3
+    min_gap_s: float = Field(1.0, ge=0, description="Least quiet between labelled sounds.")
+    train_stride_s: float = Field(
+        0.08, gt=0, description="Window step when cutting training windows (2 frames): more, "
+        "differently placed views of each call than the detector's stride gives."
+    )
+    keep_noise: float = Field(0.4, gt=0, le=1, description="Share of plain-noise windows kept.")
+    ignore_s: float = Field(0.04, ge=0, description="Half-width of the don't-care band at zone edges.")
+
+
+@dataclass
+class WindowSet:
+    images: np.ndarray  # [n, H, W, 1] float32
+    labels: np.ndarray  # [n] int (index into classes)
+    weights: np.ndarray  # [n] float32 (0 = don't care)
+    soundscape: np.ndarray  # [n] int: which soundscape a window came from
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: np.ndarray) -> WindowSet:
+        return WindowSet(self.images[mask], self.labels[mask], self.weights[mask], self.soundscape[mask], self.classes)
+
+
+def onset_zone(frontend: FrontEndConfig) -> tuple[float, float]:
+    """Call onsets (s after a window's start) that make the window ``anemonefish``."""
+    hi = (frontend.window_s - frontend.stride_s) / 2 + frontend.stride_s / 2
+    return max(0.0, hi - 2 * frontend.stride_s), hi
+
+
+def window_labels(
+    events: Sequence[SynthEvent | Event],
+    starts: np.ndarray,
+    frontend: FrontEndConfig,
+    classes: list[str],
+    ignore_s: float = 0.04,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label and weight of each window from the truth (see the module docstring)."""
+    window, stride = frontend.window_s, frontend.stride_s
+    labels = np.zeros(len(starts), dtype=np.int64)  # noise
+    weights = np.ones(len(starts), dtype=np.float32)
+    fish = classes.index(ANEMONEFISH)
+    bio = classes.index(BIOLOGICAL) if BIOLOGICAL in classes else None
+    zone_lo, zone_hi = onset_zone(frontend)
+    for i, s in enumerate(starts):
+        end = s + window
+        positive = False
+        unsure = False
+        for e in events:
+            if e.label != ANEMONEFISH or e.end <= s or e.start >= end:
+                continue
+            onset = e.start - s
+            if zone_lo + ignore_s < onset <= zone_hi - ignore_s:
+                positive = True
+            elif zone_lo - ignore_s < onset <= zone_hi + ignore_s:
+                unsure = True
+        if positive:
+            labels[i] = fish
+            continue
+        if unsure:
+            weights[i] = 0.0
+            continue
+        if bio is None:
+            continue
+        for e in events:
+            # Sounds the front end cannot see (whistles above fmax) are noise to the model.
+            if e.label != BIOLOGICAL or getattr(e, "f0", 0.0) >= frontend.fmax:
+                continue
+            overlap = min(e.end, end) - max(e.start, s)
+            if overlap >= min(0.1, 0.5 * (e.end - e.start)):
+                labels[i] = bio
+                break
+    return labels, weights
+
+
+def soundscape_config(spec: DatasetSpec, rng: np.random.Generator) -> SynthConfig:
+    """A randomly varied soundscape for training (rates, rate of recording, boats)."""
+    return SynthConfig(
+        duration_s=spec.duration_s,
+        sample_rate=int(rng.choice(spec.sample_rates)),
+        snr_range_db=spec.snr_range_db,
+        anemonefish_per_min=float(rng.uniform(*spec.anemonefish_per_min)),
+        biological_per_min=float(rng.uniform(*spec.biological_per_min)),
+        whistles_per_min=float(rng.uniform(*spec.whistles_per_min)),
+        boat_probability=spec.boat_probability,
+        min_gap_s=spec.min_gap_s,
+        variety=True,
+    )
+
+
+def decode_like_detector(signal: np.ndarray, sample_rate: int, frontend: FrontEndConfig, subtype: str) -> np.ndarray:
+    """Round-trip through a WAV in memory and the library's decoder/resampler."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, signal, sample_rate, subtype=subtype, format="WAV")
+    buffer.seek(0)
+    _, audio = read_audio(buffer, frontend.sample_rate)
+    return audio
+
+
+def build_windows(spec: DatasetSpec, frontend: FrontEndConfig, classes: list[str] | None = None) -> WindowSet:
+    """All windows of ``spec.soundscapes`` synthetic soundscapes, labelled."""
+    classes = list(classes or DEFAULT_CLASSES)
+    # Same front end, finer step: every window is still one the detector could cut.
+    extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": spec.train_stride_s}))
+    images, labels, weights, origin = [], [], [], []
+    for index in range(spec.soundscapes):
+        rng = np.random.default_rng([spec.seed, index, 1])
+        config = soundscape_config(spec, rng)
+        scape = synthesize(config, seed=soundscape_seed(spec.seed, index))
+        subtype = str(rng.choice(["PCM_16", "PCM_24", "FLOAT"]))
+        audio = decode_like_detector(scape.signal, scape.sample_rate, frontend, subtype)
+        window_images, starts = extractor.windows_from_signal(audio)
+        y, w = window_labels(scape.events, starts, frontend, classes, spec.ignore_s)
+        keep = (y != 0) | (rng.random(len(y)) < spec.keep_noise)
+        window_images, y, w = window_images[keep], y[keep], w[keep]
+        images.append(window_images)
+        labels.append(y)
+        weights.append(w)
+        origin.append(np.full(len(y), index))
+    return WindowSet(
+        images=np.concatenate(images),
+        labels=np.concatenate(labels),
+        weights=np.concatenate(weights),
+        soundscape=np.concatenate(origin),
+        classes=classes,
+    )
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".w64", ".rf64", ".caf", ".mp3")
+ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".txt", ".csv")
+
+
+def labelled_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
+    """Audio files of ``folder`` that have an annotation table of the same name beside them."""
+    pairs = []
+    for audio in sorted(Path(folder).rglob("*")):
+        if not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
+            continue
+        for suffix in ANNOTATION_SUFFIXES:
+            table = audio.with_name(audio.stem + suffix)
+            if table.is_file():
+                pairs.append((audio, table))
+                break
+    return pairs
+
+
+def windows_from_recordings(
+    folder: str | Path, frontend: FrontEndConfig, classes: list[str], train_stride_s: float = 0.08, ignore_s: float = 0.04
+) -> WindowSet:
+    """Labelled windows from real recordings (annotations: Raven, Audacity or CSV)."""
+    from anemonefish.formats import read_annotations
+
+    pairs = labelled_recordings(folder)
+    if not pairs:
+        raise ValueError(f"{folder}: no audio file with an annotation table of the same name")
+    extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": train_stride_s}))
+    images, labels, weights, origin = [], [], [], []
+    for index, (audio_path, table) in enumerate(pairs):
+        events = read_annotations(table)
+        _, audio = read_audio(audio_path, frontend.sample_rate)
+        window_images, starts = extractor.windows_from_signal(audio)
+        y, w = window_labels(events, starts, frontend, classes, ignore_s)
+        images.append(window_images)
+        labels.append(y)
+        weights.append(w)
+        origin.append(np.full(len(y), -1 - index))
+    return WindowSet(np.concatenate(images), np.concatenate(labels), np.concatenate(weights), np.concatenate(origin), classes)
+
+
+def concatenate(parts: Sequence[WindowSet]) -> WindowSet:
+    return WindowSet(
+        images=np.concatenate([p.images for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        weights=np.concatenate([p.weights for p in parts]),
+        soundscape=np.concatenate([p.soundscape for p in parts]),
+        classes=parts[0].classes,
+    )

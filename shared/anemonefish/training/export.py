@@ -1,0 +1,118 @@
+"""Export a Keras classifier to LiteRT and write a model bundle (model.keras, model.tflite, card.json)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anemonefish.card import ModelCard
+from anemonefish.exceptions import ModelBundleError
+
+CARD_FILE = "card.json"
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+
+
+def to_tflite(model: Any) -> bytes:
+    """LiteRT flatbuffer with input [batch, H, W, 1] float32 and a resizable batch dimension.
+
+    The converter traces a concrete function whose batch dimension is ``None``, so the
+    serving interpreter can ``resize_tensor_input`` to any batch size.
+    """
+    import tensorflow as tf
+
+    shape = [None, *model.input_shape[1:]]
+    spec = tf.TensorSpec(shape, tf.float32, name="spectrogram")
+
+    @tf.function(input_signature=[spec])
+    def serve(images: tf.Tensor) -> tf.Tensor:
+        return model(images, training=False)
+
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    # Freeze the weights into constants: otherwise the converter keeps resource variables
+    # (VAR_HANDLE/READ_VARIABLE ops), which XNNPACK cannot fuse (BatchNorm stays unfolded).
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.optimizations = []  # float32 throughout: the model is tiny, exactness matters more
+    return bytes(converter.convert())
+
+
+def run_tflite(tflite: bytes | str | Path, images: np.ndarray, num_threads: int = 2) -> np.ndarray:
+    """Run a LiteRT model on a batch (used to check an export against Keras)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    content = tflite if isinstance(tflite, bytes) else Path(tflite).read_bytes()
+    interpreter = Interpreter(model_content=content, num_threads=num_threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, list(images.shape), strict=False)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, np.ascontiguousarray(images, dtype=np.float32))
+    interpreter.invoke()
+    return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+
+
+def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images: np.ndarray | None = None) -> Path:
+    """Write the bundle to ``out_dir`` atomically (a sibling temp folder renamed into place).
+
+    If ``check_images`` is given, the LiteRT export must agree with Keras on them, so a
+    broken conversion can never be shipped.
+    """
+    out = Path(out_dir)
+    height, width = card.frontend.image_shape
+    in_shape = tuple(model.input_shape[1:])
+    if in_shape[:2] != (height, width):
+        raise ModelBundleError(
+            f"model input {in_shape} does not match the card's image shape {(height, width)}"
+        )
+    if model.output_shape[-1] != len(card.classes):
+        raise ModelBundleError(
+            f"model has {model.output_shape[-1]} outputs but the card lists {len(card.classes)} classes"
+        )
+    tflite = to_tflite(model)
+    if check_images is not None and len(check_images):
+        expected = np.asarray(model.predict(check_images, verbose=0))
+        got = run_tflite(tflite, check_images)
+        if not np.allclose(expected, got, atol=1e-4):
+            raise ModelBundleError(
+                f"LiteRT export differs from Keras by {np.max(np.abs(expected - got)):.2e}"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save(staging / KERAS_FILE)
+        (staging / TFLITE_FILE).write_bytes(tflite)
+        if card.created_at is None:
+            card = card.model_copy(update={"created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+        card = card.model_copy(update={"files": {"tflite": TFLITE_FILE, "keras": KERAS_FILE}})
+        (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+        if out.exists():
+            backup = out.with_name(f".{out.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            out.rename(backup)
+            staging.rename(out)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def update_card_metrics(bundle_dir: str | Path, metrics: dict[str, Any]) -> ModelCard:
+    """Merge ``metrics`` into a bundle's card (the quality benchmark writes its numbers here)."""
+    path = Path(bundle_dir) / CARD_FILE
+    card = ModelCard.model_validate_json(path.read_text())
+    merged = {**card.metrics, **metrics}
+    card = card.model_copy(update={"metrics": merged})
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+    tmp.replace(path)
+    return card

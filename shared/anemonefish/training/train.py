@@ -1,0 +1,267 @@
+"""Reproducible training of the window classifier and writing of its bundle."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from anemonefish import __version__
+from anemonefish.card import FrontEndConfig, ModelCard
+from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
+from anemonefish.events import Event
+from anemonefish.features import FeatureExtractor
+from anemonefish.params import DetectionParams
+from anemonefish.synth import SynthConfig, soundscape_seed, synthesize
+from anemonefish.training.dataset import (
+    DEFAULT_CLASSES,
+    DatasetSpec,
+    WindowSet,
+    build_windows,
+    decode_like_detector,
+)
+
+Log = Callable[[str], None]
+
+# The post-processing the shipped model is tuned for (see the card's notes): the model
+# marks the two windows whose centre slices hold a call's onset, so a short 3-window
+# average suppresses single-window blips without erasing a call.
+DETECTION_DEFAULTS = {"smoothing_windows": 3, "min_event_s": 0.2, "min_gap_s": 0.1}
+
+
+class TrainSpec(BaseModel):
+    """Everything that decides the trained weights (recorded in the card)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 1
+    epochs: int = Field(16, ge=1)
+    batch_size: int = Field(128, ge=8)
+    learning_rate: float = Field(3e-3, gt=0)
+    width: int = Field(8, ge=2, description="Filters of the first conv layer.")
+    image_height: int = 64
+    image_width: int = 25
+    # Front end (see the card's notes): 40 ms FFT frames every 20 ms match 10-40 ms pulses
+    # (a 160 ms frame dilutes a pulse in 4x more noise); bins below fmin (DC offsets,
+    # engine fundamentals, flow noise) never reach the model.
+    n_fft: int = 256
+    hop_length: int = 128
+    fmin: float = 100.0
+    dataset: DatasetSpec = DatasetSpec()
+    validation_soundscapes: int = Field(8, ge=0, description="Held-out soundscapes for the threshold.")
+    validation_seed_offset: int = Field(
+        100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
+    )
+
+
+def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEndConfig:
+    base = base or FrontEndConfig()
+    return FrontEndConfig.model_validate(
+        {
+            **base.model_dump(),
+            "image_height": spec.image_height,
+            "image_width": spec.image_width,
+            "n_fft": spec.n_fft,
+            "hop_length": spec.hop_length,
+            "fmin": spec.fmin,
+        }
+    )
+
+
+def make_deterministic(seed: int) -> None:
+    """Same seed, same weights: seeded Python/numpy/TF and deterministic kernels."""
+    import tensorflow as tf
+
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def sample_weights(data: WindowSet) -> np.ndarray:
+    """Don't-care windows get 0; classes are balanced by inverse square-root frequency."""
+    counts = np.bincount(data.labels, minlength=len(data.classes)).astype(np.float64)
+    scale = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
+    scale = scale / np.sum(scale * counts) * len(data.labels)
+    return (data.weights * scale[data.labels]).astype(np.float32)
+
+
+def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
+    """Train the classifier on ``data`` (seeded, deterministic)."""
+    import tensorflow as tf
+
+    from anemonefish.training.architecture import build_classifier
+
+    make_deterministic(spec.seed)
+    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width)
+    steps = spec.epochs * int(np.ceil(len(data.labels) / spec.batch_size))
+    schedule = tf.keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=max(1, steps))
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        weighted_metrics=["accuracy"],
+    )
+
+    class _Log(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            log(f"epoch {epoch + 1}/{spec.epochs}: loss {logs.get('loss', 0):.4f} acc {logs.get('accuracy', 0):.4f}")
+
+    model.fit(
+        data.images,
+        data.labels,
+        sample_weight=sample_weights(data),
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[_Log()],
+    )
+    return model
+
+
+def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple[float, ...] = (10.0, 0.0, -6.0)) -> list[tuple[np.ndarray, list[Event], float]]:
+    """Held-out soundscapes at fixed SNRs, cut at the detector's own stride: (images, truth, duration)."""
+    extractor = FeatureExtractor(frontend)
+    out = []
+    base = spec.seed + spec.validation_seed_offset
+    for index in range(spec.validation_soundscapes):
+        snr = snrs[index % len(snrs)]
+        cfg = SynthConfig(duration_s=spec.dataset.duration_s, sample_rate=32000, snr_db=snr, anemonefish_per_min=10.0)
+        scape = synthesize(cfg, seed=soundscape_seed(base, index))
+        audio = decode_like_detector(scape.signal, scape.sample_rate, frontend, "PCM_24")
+        images, _ = extractor.windows_from_signal(audio)
+        truth = [Event(start=e.start, end=e.end, label=e.label) for e in scape.events]
+        out.append((images, truth, len(audio) / frontend.sample_rate))
+    return out
+
+
+def choose_threshold(model: Any, spec: TrainSpec, frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pick the detection threshold by the event-level F1 on held-out soundscapes."""
+    if spec.validation_soundscapes == 0:
+        return {**DETECTION_DEFAULTS, "threshold": 0.5}, {}
+    recordings = [
+        ScoredRecording(scores=np.asarray(model.predict(images, verbose=0)), annotations=truth, duration_s=duration)
+        for images, truth, duration in validation_recordings(spec, frontend)
+    ]
+    params = DetectionParams(**DETECTION_DEFAULTS)
+    points = threshold_sweep(recordings, classes, frontend, params)
+    best = best_threshold(points)
+    log(f"validation: best threshold {best.threshold:.2f} F1 {best.f1:.3f} (P {best.precision:.3f} R {best.recall:.3f})")
+    return {**DETECTION_DEFAULTS, "threshold": best.threshold}, {
+        "validation_event_f1": best.f1,
+        "validation_precision": best.precision,
+        "validation_recall": best.recall,
+        "validation_sweep": [p.model_dump() for p in points],
+    }
+
+
+NOTES = (
+    "Window classifier for anemonefish (Amphiprion) pops and chirps, trained only on "
+    "synthetic reef soundscapes (anemonefish.synth): 1/f ambient with random colour, "
+    "band-limited hum and gain, snapping shrimp, boats, fish grunts/knocks and dolphin "
+    "whistles as hard negatives. Image size {h}x{w}: 25 native STFT frames (40 ms each) "
+    "are kept, since pulse trains are only a few frames long, while the 321 native "
+    "frequency bins (6.25 Hz) are resized to {h} rows (~{res:.0f} Hz each) -- enough to "
+    "place f0 (370-900 Hz) and its harmonic apart from lower fish grunts, and small enough "
+    "that the CNN (~{macs:.1f} M multiply-adds per window) scores an hour of audio in well "
+    "under a second on two cores. The 'anemonefish' class means 'a call starts in this "
+    "window's onset zone' ({zone_lo:.2f}-{zone_hi:.2f} s after the window start), which puts "
+    "each event's start within half a stride of the call's onset; use the detection "
+    "defaults of this card (3-window smoothing)."
+)
+
+
+def macs_per_window(h: int, w: int, width: int) -> float:
+    """Multiply-adds of :func:`build_classifier` for one window (for the card's notes)."""
+    total, c_in = 0.0, 1
+    for filters in (width, 2 * width, 4 * width):
+        total += h * w * 9 * c_in * filters
+        h, w, c_in = -(-h // 2), -(-w // 2), filters
+    total += h * w * c_in * 32 + 32 * 3
+    return total / 1e6
+
+
+def train_synthetic(
+    out_dir: str | Path,
+    spec: TrainSpec | None = None,
+    name: str = "anemonefish-cnn",
+    version: str | None = None,
+    base_frontend: FrontEndConfig | None = None,
+    log: Log = print,
+) -> ModelCard:
+    """Train on synthetic soundscapes only (the shipped model)."""
+    return train(out_dir, spec, synthetic=True, name=name, version=version, base_frontend=base_frontend, log=log)
+
+
+def train(
+    out_dir: str | Path,
+    spec: TrainSpec | None = None,
+    synthetic: bool = True,
+    data_dir: str | Path | None = None,
+    name: str = "anemonefish-cnn",
+    version: str | None = None,
+    base_frontend: FrontEndConfig | None = None,
+    log: Log = print,
+) -> ModelCard:
+    """Build the synthetic dataset, train, pick the threshold, and write the bundle."""
+    from anemonefish.training.dataset import onset_zone
+    from anemonefish.training.export import write_bundle
+
+    spec = spec or TrainSpec()
+    frontend = frontend_for(spec, base_frontend)
+    classes = list(DEFAULT_CLASSES)
+    started = time.perf_counter()
+    from anemonefish.training.dataset import concatenate, windows_from_recordings
+
+    if not synthetic and data_dir is None:
+        raise ValueError("nothing to train on: no synthetic data and no data folder")
+    parts = []
+    if synthetic:
+        parts.append(build_windows(spec.dataset, frontend, classes))
+    if data_dir is not None:
+        real = windows_from_recordings(data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s)
+        log(f"labelled recordings in {data_dir}: {len(real)} windows")
+        parts.append(real)
+    data = concatenate(parts)
+    log(f"dataset: {len(data)} windows, per class {np.bincount(data.labels, minlength=len(classes)).tolist()} in {time.perf_counter() - started:.0f} s")
+    model = fit(spec, data, log)
+    defaults, metrics = choose_threshold(model, spec, frontend, classes, log)
+    zone_lo, zone_hi = onset_zone(frontend)
+    card = ModelCard(
+        name=name,
+        version=version or __version__,
+        classes=classes,
+        frontend=frontend,
+        detection_defaults=defaults,
+        training={
+            "data": ("synthetic soundscapes (anemonefish.synth)" if synthetic else "")
+            + (f"{' + ' if synthetic else ''}labelled recordings from {Path(data_dir).name}" if data_dir else ""),
+            "spec": spec.model_dump(mode="json"),
+            "windows": int(len(data)),
+            "windows_per_class": dict(zip(classes, np.bincount(data.labels, minlength=len(classes)).tolist(), strict=True)),
+            "seed": spec.seed,
+            "soundscape_seeds": f"[{spec.dataset.seed}, i] for i in 0..{spec.dataset.soundscapes - 1}",
+            "validation_seeds": f"[{spec.seed + spec.validation_seed_offset}, i] for i in 0..{spec.validation_soundscapes - 1}",
+            "train_time_s": round(time.perf_counter() - started, 1),
+            "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
+            f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
+            f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} -o BUNDLE_DIR",
+        },
+        metrics=metrics,
+        notes=NOTES.format(
+            h=spec.image_height,
+            w=spec.image_width,
+            res=(frontend.fmax - frontend.fmin) / spec.image_height,
+            macs=macs_per_window(spec.image_height, spec.image_width, spec.width),
+            zone_lo=zone_lo,
+            zone_hi=zone_hi,
+        ),
+    )
+    write_bundle(model, card, out_dir, check_images=data.images[:64])
+    log(f"wrote {out_dir} in {time.perf_counter() - started:.0f} s")
+    return card

@@ -1,0 +1,164 @@
+"""Training data, labels, reproducible fitting, LiteRT export, bundles and Keras import (tiny)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from anemonefish.card import FrontEndConfig  # noqa: E402
+from anemonefish.events import Event  # noqa: E402
+from anemonefish.exceptions import ModelBundleError  # noqa: E402
+from anemonefish.synth import SynthEvent  # noqa: E402
+from anemonefish.training.dataset import (  # noqa: E402
+    DEFAULT_CLASSES,
+    DatasetSpec,
+    build_windows,
+    onset_zone,
+    window_labels,
+)
+from anemonefish.training.train import TrainSpec, frontend_for  # noqa: E402
+
+FRONTEND = frontend_for(TrainSpec())
+TINY_DATA = DatasetSpec(seed=3, soundscapes=2, duration_s=8.0, sample_rates=(8000, 16000), anemonefish_per_min=(30.0, 40.0), keep_noise=0.5)
+
+
+def call(start: float, label: str = "anemonefish", f0: float = 500.0) -> SynthEvent:
+    return SynthEvent(start=start, end=start + 0.1, label=label, kind="pop", snr_db=0.0, f0=f0)
+
+
+def test_a_window_is_anemonefish_when_a_call_starts_in_its_onset_zone():
+    lo, hi = onset_zone(FRONTEND)
+    assert (round(lo, 6), round(hi, 6)) == (0.1, 0.5)  # 1 s windows, 0.2 s stride
+    starts = np.round(np.arange(0, 6, 0.2), 6)
+    labels, weights = window_labels([call(3.0)], starts, FRONTEND, DEFAULT_CLASSES, ignore_s=0.04)
+    fish = {round(s, 1) for s, y in zip(starts, labels) if y == 1}
+    assert fish == {2.6, 2.8}  # onsets 0.4 and 0.2 s into the window
+    dont_care = {round(s, 1) for s, w in zip(starts, weights) if w == 0}
+    assert dont_care == set()  # 3.0 is 0.5/0.1 from windows 2.5/2.9: not on the grid
+    labels, weights = window_labels([call(3.08)], starts, FRONTEND, DEFAULT_CLASSES, ignore_s=0.04)
+    index = {round(s, 1): i for i, s in enumerate(starts)}
+    assert weights[index[2.6]] == 0.0 and weights[index[3.0]] == 0.0  # onsets 0.48 / 0.08: zone edges
+    assert labels[index[2.8]] == 1 and weights[index[2.8]] == 1.0
+    # a window holding the call away from its onset zone is not anemonefish
+    assert labels[list(starts).index(2.0)] == 0
+
+
+def test_biological_sounds_label_windows_only_if_the_front_end_sees_them():
+    starts = np.array([0.0, 2.0, 4.0])
+    events = [call(0.3, "biological", 200.0), call(2.3, "biological", 5000.0), Event(start=4.2, end=4.5, label="biological")]
+    labels, _ = window_labels(events, starts, FRONTEND, DEFAULT_CLASSES)
+    assert labels.tolist() == [2, 0, 2]  # a whistle above fmax is noise to the model
+
+
+def test_dataset_goes_through_the_detector_front_end_and_is_deterministic():
+    a = build_windows(TINY_DATA, FRONTEND)
+    b = build_windows(TINY_DATA, FRONTEND)
+    assert a.images.shape[1:] == (64, 25, 1)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
+    counts = np.bincount(a.labels, minlength=3)
+    assert counts[1] > 0 and counts[0] > 0
+    # standardised per window, as the detector does
+    assert np.allclose(a.images.reshape(len(a), -1).mean(axis=1), 0, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return build_windows(TINY_DATA, FRONTEND)
+
+
+def _tiny_spec() -> TrainSpec:
+    return TrainSpec(seed=5, epochs=1, batch_size=32, width=2, dataset=TINY_DATA, validation_soundscapes=0)
+
+
+def test_training_is_reproducible(tiny_data):
+    from anemonefish.training.train import fit
+
+    first = fit(_tiny_spec(), tiny_data, log=lambda _: None)
+    second = fit(_tiny_spec(), tiny_data, log=lambda _: None)
+    for w1, w2 in zip(first.get_weights(), second.get_weights()):
+        assert np.array_equal(w1, w2)
+    other = fit(_tiny_spec().model_copy(update={"seed": 6}), tiny_data, log=lambda _: None)
+    assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), other.get_weights()))
+
+
+def test_bundle_serves_the_same_probabilities_under_litert(tiny_data, tmp_path):
+    from anemonefish.card import ModelCard
+    from anemonefish.model import load_bundle
+    from anemonefish.training.export import update_card_metrics, write_bundle
+    from anemonefish.training.train import fit
+
+    model = fit(_tiny_spec(), tiny_data, log=lambda _: None)
+    card = ModelCard(name="tiny", version="0.0.1", classes=DEFAULT_CLASSES, frontend=FRONTEND, training={"seed": 5})
+    out = write_bundle(model, card, tmp_path / "bundle", check_images=tiny_data.images[:8])
+    assert sorted(p.name for p in out.iterdir()) == ["card.json", "model.keras", "model.tflite"]
+    bundle = load_bundle(out)
+    assert bundle.card.training["seed"] == 5 and bundle.card.created_at
+    images = tiny_data.images[:3]
+    expected = model.predict(images, verbose=0)
+    assert np.allclose(bundle.classifier.predict(images), expected, atol=1e-5)
+    many = np.repeat(tiny_data.images[:1], 700, axis=0)  # more than one interpreter batch
+    assert np.allclose(bundle.classifier.predict(many), expected[:1], atol=1e-5)
+    update_card_metrics(out, {"event_f1": 0.5})
+    assert json.loads((out / "card.json").read_text())["metrics"]["event_f1"] == 0.5
+
+    wrong = ModelCard(name="tiny", version="0.0.1", classes=["a", "b"], frontend=FRONTEND)
+    with pytest.raises(ModelBundleError, match="classes"):
+        write_bundle(model, wrong, tmp_path / "wrong")
+    assert not (tmp_path / "wrong").exists()
+
+
+def test_import_of_a_256x256_rgb_keras_model(tmp_path):
+    from tensorflow import keras
+
+    from anemonefish.model import load_bundle
+    from anemonefish.training.importer import import_keras_model
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((256, 256, 3))
+    x = keras.layers.Conv2D(2, 3, strides=4, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    original = keras.Model(inputs, outputs)
+    path = tmp_path / "best_model.keras"
+    original.save(path)
+
+    frontend = FrontEndConfig(image_height=256, image_width=256)
+    card = import_keras_model(path, frontend, DEFAULT_CLASSES, tmp_path / "seed", name="seed-cnn", version="1.0.0")
+    assert card.frontend.image_shape == (256, 256)
+    bundle = load_bundle(tmp_path / "seed")
+    assert bundle.classifier.input_shape == (256, 256, 1)
+    gray = np.random.default_rng(1).standard_normal((2, 256, 256, 1)).astype(np.float32)
+    expected = original.predict(np.repeat(gray, 3, axis=-1), verbose=0)
+    assert np.allclose(bundle.classifier.predict(gray), expected, atol=1e-5)
+
+    with pytest.raises(ModelBundleError, match="2 classes"):
+        import_keras_model(path, frontend, ["noise", "anemonefish"], tmp_path / "bad", name="x", version="1")
+    with pytest.raises(ModelBundleError, match="64x25"):
+        import_keras_model(path, FRONTEND, DEFAULT_CLASSES, tmp_path / "bad", name="x", version="1")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_model_import_command(tmp_path, capsys):
+    from tensorflow import keras
+
+    from anemonefish_services.cli import main
+
+    inputs = keras.Input((32, 25, 1))
+    outputs = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
+    path = tmp_path / "m.keras"
+    keras.Model(inputs, outputs).save(path)
+    out = tmp_path / "bundle"
+    assert main(["model", "import", str(path), "-o", str(out), "--image-size", "32x25", "--logits", "--threshold", "0.6"]) == 0
+    card = json.loads((out / "card.json").read_text())
+    assert card["frontend"]["image_height"] == 32 and card["detection_defaults"]["threshold"] == 0.6
+    from anemonefish.model import load_bundle
+
+    probs = load_bundle(out).classifier.predict(np.ones((2, 32, 25, 1), np.float32))
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)  # the appended softmax
+    assert main(["model", "import", str(path), "-o", str(tmp_path / "x"), "--classes", "a"]) == 2
+    assert main(["model", "import", str(tmp_path / "nope.keras"), "-o", str(tmp_path / "x")]) == 2
