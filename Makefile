@@ -43,7 +43,11 @@ demo: install
 # Debian's chromium, driven by the playwright package (never playwright's own download).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: browser test-browser console-screenshot
+.PHONY: browser test-browser console console-screenshot
+
+# The local stack with the console at http://127.0.0.1:8080/ (paste the API key it prints).
+console: install
+	$(BIN)/anemonefish local up
 
 browser: $(CHROMIUM)
 

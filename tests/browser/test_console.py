@@ -34,6 +34,30 @@ def record_part_puts(page: Page) -> list[Request]:
     return puts
 
 
+def assert_table_matches_document(card) -> list[dict]:
+    """The events table and timeline hold exactly the events of the result document behind
+    the card's JSON link; returns those events."""
+    document = requests.get(card.locator("a[data-format=json]").get_attribute("href"), timeout=30).json()
+    events = document["events"]
+    expect(card.locator(".summary")).to_contain_text(f"{len(events)} event")
+    expect(card.locator(".timeline-event")).to_have_count(len(events))
+    if not events:
+        expect(card.locator("[data-testid=no-events]")).to_be_visible()
+        return events
+    table = card.locator("[data-testid=events-table]")
+    expect(table).to_be_visible()
+    shown = table.locator("tbody tr").evaluate_all(
+        """rows => rows.map(r => ({
+            start: Number(r.querySelector('[data-field=start]').dataset.value),
+            end: Number(r.querySelector('[data-field=end]').dataset.value),
+            label: r.querySelector('[data-field=label]').textContent,
+            confidence: Number(r.querySelector('[data-field=confidence]').dataset.value),
+        }))"""
+    )
+    assert shown == [{k: e[k] for k in ("start", "end", "label", "confidence")} for e in events]
+    return events
+
+
 def test_multipart_upload_lists_the_events_of_the_result_document(
     page: Page, stack, recording: Path, screenshot
 ) -> None:
@@ -53,24 +77,8 @@ def test_multipart_upload_lists_the_events_of_the_result_document(
     api_origin = urlparse(stack.base_url).netloc
     assert all(urlparse(r.url).netloc != api_origin for r in puts)
 
-    # The table holds exactly the events of the result document behind the JSON link.
-    table = card.locator("[data-testid=events-table]")
-    expect(table).to_be_visible()
-    document = requests.get(card.locator("a[data-format=json]").get_attribute("href"), timeout=30).json()
-    events = document["events"]
+    events = assert_table_matches_document(card)
     assert events, "the synthetic recording has anemonefish calls: the result should list some"
-    shown = table.locator("tbody tr").evaluate_all(
-        """rows => rows.map(r => ({
-            start: Number(r.querySelector('[data-field=start]').dataset.value),
-            end: Number(r.querySelector('[data-field=end]').dataset.value),
-            label: r.querySelector('[data-field=label]').textContent,
-            confidence: Number(r.querySelector('[data-field=confidence]').dataset.value),
-        }))"""
-    )
-    expected = [{k: e[k] for k in ("start", "end", "label", "confidence")} for e in events]
-    assert shown == expected
-    expect(card.locator(".timeline-event")).to_have_count(len(events))
-    expect(card.locator(".summary")).to_contain_text(f"{len(events)} event")
 
     # Every result document is one click away, and each link really serves it.
     for fmt in ("json", "csv", "raven", "audacity"):
@@ -150,6 +158,27 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
     # Part 1's URL was refused: the page asked the API for a fresh one, and used it.
     assert any(1 in json.loads(body)["part_numbers"] for body in renewals)
     expect(card.locator("[data-testid=results]")).to_be_visible()
+
+
+def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, recording: Path) -> None:
+    open_console(page, stack)
+    page.click(".params summary")
+    page.fill("#param-threshold", "2")
+    page.set_input_files("#file-input", str(recording))
+    refused = page.locator(".card").first
+    expect(refused.locator(".message")).to_contain_text("threshold")
+    expect(refused).to_have_attribute("data-upload-state", "failed")
+
+    # A low threshold: the detector reports (much) more, whatever the model.
+    page.fill("#param-threshold", "0.05")
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
+                       headers={"x-api-key": stack.api_key}, timeout=30).json()
+    assert job["params"]["threshold"] == 0.05
+    events = assert_table_matches_document(card)
+    assert events, "at threshold 0.05 some windows score above it"
 
 
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:

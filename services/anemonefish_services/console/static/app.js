@@ -112,6 +112,7 @@ class JobCard {
           filename: this.file.name,
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
+          params: detectionParams(),
         });
       }
       this.setJobId(job.job_id);
@@ -274,6 +275,15 @@ class JobCard {
       this.say("The job was cancelled.");
     }
   }
+}
+
+// The detection parameters filled in (numbers only; blank fields are left to the model).
+function detectionParams() {
+  const params = {};
+  for (const input of document.querySelectorAll("[data-param]")) {
+    if (input.value.trim() !== "") params[input.dataset.param] = Number(input.value);
+  }
+  return params;
 }
 
 function sleep(ms) {
