@@ -13,7 +13,7 @@ const RETRY_MAX_MS = 15000;
 // Ask for a fresh URL when the one we hold expires within this margin.
 const URL_EXPIRY_MARGIN_MS = 60_000;
 // Part URLs requested at once when a batch runs out or expires.
-const URL_BATCH = 20;
+const URL_BATCH = 100;
 const SPEED_WINDOW_MS = 5000;
 
 // Interrupted uploads, kept in localStorage so a reload can resume them once the user picks
