@@ -181,6 +181,22 @@ def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, r
     assert events, "at threshold 0.05 some windows score above it"
 
 
+def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, stack, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 800)  # ~200 KB: one PUT
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(corrupt))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-method", "PUT")
+    expect(card).to_have_attribute("data-job-status", "FAILED", timeout=JOB_TIMEOUT_MS)
+    job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
+                       headers={"x-api-key": stack.api_key}, timeout=30).json()
+    message = card.locator(".message")
+    expect(message).to_contain_text(f"The job failed ({job['error']['code']})")
+    expect(message).to_contain_text(job["error"]["message"].rstrip("."))
+    expect(card.locator("[data-testid=results]")).to_have_count(0)
+
+
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
     open_console(page, stack, key="not-a-valid-key")
     expect(page.locator("#key-status")).to_contain_text("API key was refused")

@@ -268,7 +268,8 @@ class JobCard {
       }
     } else if (job.status === "FAILED") {
       const error = job.error || {};
-      this.say(`The job failed${error.code ? ` (${error.code})` : ""}: ${error.message || "no reason given"}.`, "error");
+      const reason = (error.message || "no reason given").replace(/\.$/, "");
+      this.say(`The job failed${error.code ? ` (${error.code})` : ""}: ${reason}.`, "error");
     } else if (job.status === "EXPIRED") {
       this.say("The upload never arrived, so the job expired. Add the file again.", "error");
     } else {
