@@ -95,8 +95,17 @@ class JobCard {
     }
     try {
       let job;
+      let current = null;
       if (resumeRecord) {
-        const current = await client.getJob(resumeRecord.job_id);
+        try {
+          current = await client.getJob(resumeRecord.job_id);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.kind === "not_found")) throw err;
+          store.remove(resumeRecord.job_id); // gone (expired, or another key's): start afresh
+          resumeRecord = null;
+        }
+      }
+      if (resumeRecord) {
         if (current.status !== "AWAITING_UPLOAD") {
           store.remove(resumeRecord.job_id);
           this.setJobId(current.job_id);
