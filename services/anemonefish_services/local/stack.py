@@ -104,6 +104,13 @@ def serve_existing(
     from anemonefish_services.worker.dlq import lambda_handler as dlq_handler
     from anemonefish_services.worker.handler import lambda_handler as worker_handler
 
+    from anemonefish_services.api import handler as api_module
+    from anemonefish_services.worker import deps as worker_deps_module
+
+    # Handlers cache their clients per process (as a warm Lambda does): start them afresh
+    # against this stack's endpoint, even if this process served another stack before.
+    for cached in (api_module._repo, api_module._storage, worker_deps_module.worker_deps, worker_deps_module.sqs_client):
+        cached.cache_clear()
     settings = get_settings()
     names = ResourceNames(settings.env)
     sqs = aws.client("sqs", settings)

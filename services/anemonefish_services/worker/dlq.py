@@ -40,5 +40,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # Report every failure as a batch item failure (also when all fail) rather than raising:
+    # SQS retries exactly those messages either way, and the logs stay about the records.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

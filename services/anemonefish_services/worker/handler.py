@@ -61,5 +61,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A processor per invocation: it holds the batch's state (the local stack may run several
     # invocations at once in threads, as AWS runs several instances).
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # Report every failure as a batch item failure (also when all fail) rather than raising:
+    # SQS retries exactly those messages either way, and the logs stay about the records.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,73 @@
+"""The API Lambda handler with REST API Gateway proxy events, on in-process moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto import mock_aws
+
+from anemonefish_services.local.http_front import build_proxy_event
+from anemonefish_services.local.lambda_context import LocalLambdaContext
+from anemonefish_services.local.resources import create_resources
+
+
+@pytest.fixture
+def api(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+                        "ANEMONEFISH_AUTH_MODE": "static", "ANEMONEFISH_API_KEYS": '{"k1": "t1"}',
+                        "ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS": "false", "ANEMONEFISH_MULTIPART_THRESHOLD_BYTES": "1000",
+                        "ANEMONEFISH_MULTIPART_PART_BYTES": "300"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ANEMONEFISH_AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        create_resources(endpoint_url=None)  # type: ignore[arg-type]
+        from anemonefish_services.api import handler
+        from anemonefish_services.settings import get_settings
+
+        for cached in (get_settings, handler._repo, handler._storage):
+            cached.cache_clear()
+
+        def call(method: str, path: str, body: object = None, key: str | None = "k1", headers: dict | None = None):
+            hdrs = [("Content-Type", "application/json"), *((headers or {}).items())]
+            if key:
+                hdrs.append(("x-api-key", key))
+            event = build_proxy_event(method, path, hdrs, json.dumps(body).encode() if body is not None else b"", "127.0.0.1")
+            response = handler.lambda_handler(event, LocalLambdaContext(function_name="api"))
+            return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+        yield call
+        for cached in (get_settings, handler._repo, handler._storage):
+            cached.cache_clear()
+
+
+def test_loopback_webhooks_are_refused_outside_local_mode(api):
+    for url in ("https://127.0.0.1/hook", "https://localhost/hook", "https://[::1]/hook"):
+        status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 5, "webhook": {"url": url}})
+        assert status == 400, url
+        assert body["error"]["details"] == {"field": "webhook.url"}
+
+
+def test_small_files_get_one_put_and_large_ones_a_multipart_upload(api):
+    status, small = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000})
+    assert status == 201 and small["upload"]["method"] == "PUT" and "X-Amz-Signature" in small["upload"]["url"]
+    status, large = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})
+    upload = large["upload"]
+    assert upload["method"] == "MULTIPART" and upload["part_size"] == 300 and upload["part_count"] == 4
+    assert [p["part_number"] for p in upload["parts"]] == [1, 2, 3, 4]
+    assert all("uploadId=" in p["url"] and f"partNumber={p['part_number']}" in p["url"] for p in upload["parts"])
+
+
+def test_errors_are_json_documents_with_codes(api):
+    assert api("GET", "/nowhere")[1]["error"]["code"] == "route_not_found"
+    assert api("GET", "/jobs/unknown")[0] == 404
+    status, body = api("POST", "/jobs", {"filename": "a\x00.wav", "size_bytes": 5})
+    assert status == 400 and "filename" in body["error"]["message"]
+    status, body = api("POST", "/jobs/x/upload/complete", {"parts": []})
+    assert status == 400 and body["error"]["details"][0]["field"] == "parts"
+
+
+def test_a_put_upload_has_no_parts_to_sign(api):
+    _, job = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10})
+    status, body = api("POST", f"/jobs/{job['job_id']}/upload/parts", {"part_numbers": [1]})
+    assert status == 409 and body["error"]["code"] == "not_multipart"

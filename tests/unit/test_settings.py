@@ -1,0 +1,39 @@
+"""The services' typed settings (settings.Settings)."""
+
+from __future__ import annotations
+
+import pytest
+
+from anemonefish_services.settings import S3_MAX_PARTS, S3_MIN_PART_BYTES, Settings
+
+GIB = 1024**3
+
+
+def test_reads_the_terraform_variable_names(monkeypatch):
+    monkeypatch.setenv("ANEMONEFISH_INPUT_BUCKET", "b-in")
+    monkeypatch.setenv("ANEMONEFISH_JOBS_QUEUE_URL", "http://q")
+    monkeypatch.setenv("ANEMONEFISH_AUTH_MODE", "static")
+    monkeypatch.setenv("ANEMONEFISH_API_KEYS", '{"k": "tenant"}')
+    monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "true")
+    settings = Settings()
+    assert settings.input_bucket == "b-in" and settings.jobs_queue_url == "http://q"
+    assert settings.api_keys == {"k": "tenant"} and settings.allow_loopback_webhooks is True
+
+
+def test_bad_values_are_refused(monkeypatch):
+    monkeypatch.setenv("ANEMONEFISH_AUTH_MODE", "nobody")
+    with pytest.raises(ValueError, match="auth_mode"):
+        Settings()
+
+
+@pytest.mark.parametrize("size", [1, 100 * 2**20, 5 * GIB, 50 * GIB, 50 * GIB + 1, 80 * GIB])
+def test_part_size_keeps_any_file_within_s3_limits(size):
+    settings = Settings(multipart_part_bytes=8 * 2**20)
+    part = settings.part_size_for(size)
+    assert -(-size // part) <= S3_MAX_PARTS
+    assert part >= S3_MIN_PART_BYTES and part % 2**20 == 0
+
+
+def test_a_50_gib_file_needs_fewer_than_10000_parts_with_defaults():
+    settings = Settings()
+    assert -(-(50 * GIB) // settings.part_size_for(50 * GIB)) < S3_MAX_PARTS

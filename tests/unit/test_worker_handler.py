@@ -1,0 +1,122 @@
+"""The worker Lambda's failure semantics (worker.handler), on in-process moto: a transient
+error is a partial batch failure (retried by SQS) and releases the job; a permanent audio
+error fails the job and the message succeeds."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from anemonefish.exceptions import CorruptAudioError
+from anemonefish.params import DetectionParams
+from moto import mock_aws
+
+from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
+from anemonefish_services.local.lambda_context import LocalLambdaContext
+from anemonefish_services.local.resources import create_resources
+from anemonefish_services.models.job import JobRecord, JobStatus
+
+
+class _DetectorDouble:
+    """Stands in for the model: fails the way the test needs, before any inference."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.default_params = DetectionParams()
+        self.bundle = SimpleNamespace(classes=["noise", "anemonefish", "biological"])
+
+    def run(self, source, **kwargs):  # noqa: ANN001, ANN003
+        source.read(16)
+        raise self.error
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("ANEMONEFISH_TOPIC_ARN", "")
+    monkeypatch.delenv("ANEMONEFISH_AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("ANEMONEFISH_JOBS_QUEUE_URL", raising=False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    with mock_aws():
+        create_resources(endpoint_url=None)  # type: ignore[arg-type]
+        from anemonefish_services.settings import get_settings
+        from anemonefish_services.worker import deps, handler
+
+        get_settings.cache_clear()
+        deps.worker_deps.cache_clear()
+        deps.sqs_client.cache_clear()
+        yield handler, deps
+        get_settings.cache_clear()
+        deps.worker_deps.cache_clear()
+        deps.sqs_client.cache_clear()
+
+
+def _stage_job(job_id: str) -> str:
+    key = f"uploads/{job_id}/a.wav"
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket="anemonefish-local-input", Key=key, Body=b"RIFF" + b"\0" * 100)
+    now = utc_now_iso()
+    from anemonefish_services.settings import get_settings
+
+    JobsRepository(get_settings()).create(JobRecord(
+        job_id=job_id, tenant_id="t", status=JobStatus.AWAITING_UPLOAD, filename="a.wav", size_bytes=104,
+        input_key=key, upload_mode="PUT", created_at=now, updated_at=now, upload_expires_at=time.time() + 60,
+        expires_at_epoch=int(time.time()) + 3600))
+    return key
+
+
+def _event(key: str) -> dict:
+    body = json.dumps({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                                    "s3": {"bucket": {"name": "anemonefish-local-input"}, "object": {"key": key, "size": 104}}}]})
+    return {"Records": [{"messageId": "m1", "receiptHandle": "r1", "body": body, "attributes": {"ApproximateReceiveCount": "1"},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:anemonefish-local-jobs", "awsRegion": "us-east-1"}]}
+
+
+def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-transient")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(ConnectionResetError("network blip")))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    job = deps.worker_deps().repo.get("job-transient")
+    assert job.status is JobStatus.QUEUED and job.lease_owner is None and job.attempts == 1
+
+
+def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-corrupt")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(CorruptAudioError("a.wav: cannot decode")))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
+    assert response == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-corrupt")
+    assert job.status is JobStatus.FAILED and job.error.code == "corrupt_audio"
+    # A redelivery of the same event changes nothing.
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert deps.worker_deps().repo.get("job-corrupt").attempts == 1
+
+
+def test_time_running_out_releases_the_job_for_a_retry(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-late")
+
+    class _Slow(_DetectorDouble):
+        def run(self, source, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
+            from anemonefish.exceptions import DetectionCancelled
+
+            if should_stop():
+                raise DetectionCancelled("stop")
+            raise AssertionError("should have stopped")
+
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
+    deps.worker_deps.cache_clear()
+    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)  # under the 30 s safety margin
+    response = handler.lambda_handler(_event(key), context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert deps.worker_deps().repo.get("job-late").status is JobStatus.QUEUED

@@ -1,0 +1,85 @@
+"""Conditional state transitions of the jobs table (dal.jobs), on in-process moto."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from moto import mock_aws
+
+from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
+from anemonefish_services.local.resources import create_resources
+from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
+from anemonefish_services.settings import Settings
+
+
+@pytest.fixture
+def repo(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    with mock_aws():
+        create_resources(endpoint_url=None)  # type: ignore[arg-type]
+        yield JobsRepository(Settings(aws_endpoint_url=None))
+
+
+def _job(job_id: str = "j1", tenant: str = "t") -> JobRecord:
+    now = utc_now_iso()
+    return JobRecord(job_id=job_id, tenant_id=tenant, status=JobStatus.AWAITING_UPLOAD, filename="a.wav",
+                     size_bytes=10, input_key=f"uploads/{job_id}/a.wav", upload_mode="PUT", created_at=now,
+                     updated_at=now, upload_expires_at=time.time() + 60, expires_at_epoch=int(time.time()) + 3600)
+
+
+def test_create_is_conditional(repo):
+    assert repo.create(_job()) is True
+    assert repo.create(_job()) is False
+
+
+def test_only_one_worker_claims_a_job_until_its_lease_expires(repo):
+    repo.create(_job())
+    assert repo.mark_queued("j1").status is JobStatus.QUEUED
+    first = repo.claim("j1", "w1", lease_s=60)
+    assert first is not None and first.attempts == 1
+    assert repo.claim("j1", "w2", lease_s=60) is None
+    later = repo.claim("j1", "w2", lease_s=60, now=time.time() + 61)  # w1's lease has expired
+    assert later is not None and later.lease_owner == "w2" and later.attempts == 2
+    assert repo.heartbeat("j1", "w1", progress=0.5, lease_s=60) is None  # w1 lost it
+    assert repo.succeed("j1", "w1", JobResult(events_count=0, audio_duration_s=1, processing_time_s=1, documents={})) is None
+    done = repo.succeed("j1", "w2", JobResult(events_count=3, audio_duration_s=1, processing_time_s=1, documents={}))
+    assert done is not None and done.status is JobStatus.SUCCEEDED and done.lease_owner is None
+
+
+def test_terminal_states_never_move(repo):
+    repo.create(_job())
+    assert repo.cancel("j1").status is JobStatus.CANCELLED
+    assert repo.cancel("j1") is None
+    assert repo.claim("j1", "w", lease_s=60) is None
+    assert repo.fail("j1", JobError(code="x", message="y")) is None
+    assert repo.expire("j1", time.time() + 10**6) is None
+    assert repo.get("j1").status is JobStatus.CANCELLED
+
+
+def test_release_lets_a_retry_claim_at_once(repo):
+    repo.create(_job())
+    repo.claim("j1", "w1", lease_s=600)
+    assert repo.release("j1", "w1").status is JobStatus.QUEUED
+    assert repo.claim("j1", "w2", lease_s=600) is not None
+
+
+def test_expire_only_after_the_deadline(repo):
+    repo.create(_job())
+    assert repo.expire("j1", time.time()) is None
+    assert list(repo.scan_uploads_overdue(time.time())) == []
+    assert [j.job_id for j in repo.scan_uploads_overdue(time.time() + 120)] == ["j1"]
+    assert repo.expire("j1", time.time() + 120).status is JobStatus.EXPIRED
+
+
+def test_listing_is_per_tenant_newest_first_with_tokens(repo):
+    for i in range(3):
+        repo.create(_job(f"a{i}", "ta"))
+    repo.create(_job("b0", "tb"))
+    page, token = repo.list_for_tenant("ta", limit=2, next_token=None)
+    assert [j.job_id for j in page] == ["a2", "a1"] and token
+    rest, token2 = repo.list_for_tenant("ta", limit=2, next_token=token)
+    assert [j.job_id for j in rest] == ["a0"]
+    with pytest.raises(Exception, match="next_token"):
+        repo.list_for_tenant("tb", limit=2, next_token=token)
