@@ -78,7 +78,7 @@ class _JobMonitor:
         self.invocation = invocation
         self.stop_reason: _StopReason | None = None
         self._last_write = 0.0
-        self._last_visibility = time.monotonic()
+        self._last_visibility = float("-inf")  # extend at the first block, then every half-lease
 
     def progress(self, fraction: float) -> None:
         settings = self.deps.settings
