@@ -33,8 +33,25 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # --- pipeline (local stack demo) -------------------------------------------------
+.PHONY: local-up test-pipeline bench-pipeline
 demo: install
 	$(BIN)/anemonefish demo
+
+# The local stack in the foreground (API on :8080, Ctrl-C stops it); see docs/local-stack.md.
+local-up: install
+	$(BIN)/anemonefish local up
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration
+
+# The services' tests only: unit tests of API/worker/settings, then the local-stack ones.
+test-pipeline: install
+	$(BIN)/python -m pytest tests/unit/test_api_auth.py tests/unit/test_api_handler.py \
+		tests/unit/test_settings.py tests/unit/test_worker_events.py \
+		tests/unit/test_worker_handler.py tests/unit/test_worker_jobs_repository.py tests/integration
+
+bench-pipeline: install
+	$(BIN)/python -m benchmarks.run pipeline
 
 # --- infra (terraform, terraform-compliance, checkov) -----------------------------
 # (owned by the infra work: targets that install tools and run the proofs)
