@@ -36,9 +36,12 @@ module "queue" {
 
   queue_name        = local.jobs_queue_name
   account_id        = var.account_id
+  region            = var.region
   source_bucket_arn = "arn:${local.partition}:s3:::${local.input_bucket_name}"
   kms_key_arn       = module.kms.key_arn
-  tags              = local.tags
+  # moto does not report RedriveAllowPolicy back, so the provider would wait forever.
+  restrict_dlq_sources = false
+  tags                 = local.tags
 }
 
 module "storage" {

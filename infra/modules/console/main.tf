@@ -16,39 +16,58 @@ resource "aws_kms_key" "console" {
   tags                    = var.tags
 }
 
-data "aws_iam_policy_document" "key" {
-  statement {
-    sid       = "EnableIamPoliciesOfThisAccount"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = [local.account_root]
-    }
+# Key and bucket policies use jsonencode: see modules/kms (root kms:* and the TLS deny s3:*
+# are the only wildcard actions, and the compliance rules check policy documents).
+locals {
+  key_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "EnableIamPoliciesOfThisAccount"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "AllowThisDistributionToDecrypt"
+        Effect    = "Allow"
+        Principal = { Service = "cloudfront.amazonaws.com" }
+        Action    = "kms:Decrypt"
+        Resource  = "*"
+        Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.console.arn } }
+      },
+    ]
   }
 
-  statement {
-    sid       = "AllowThisDistributionToDecrypt"
-    actions   = ["kms:Decrypt"]
-    resources = ["*"]
+  bucket_arn = "arn:${local.partition}:s3:::${local.bucket_name}"
 
-    principals {
-      type        = "Service"
-      identifiers = ["cloudfront.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "AWS:SourceArn"
-      values   = [aws_cloudfront_distribution.console.arn]
-    }
+  bucket_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AllowThisDistributionToRead"
+        Effect    = "Allow"
+        Principal = { Service = "cloudfront.amazonaws.com" }
+        Action    = "s3:GetObject"
+        Resource  = "${local.bucket_arn}/*"
+        Condition = { StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.console.arn } }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
   }
 }
 
 resource "aws_kms_key_policy" "console" {
   key_id = aws_kms_key.console.id
-  policy = data.aws_iam_policy_document.key.json
+  policy = jsonencode(local.key_policy)
 }
 
 resource "aws_s3_bucket" "console" {
@@ -58,7 +77,7 @@ resource "aws_s3_bucket" "console" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "console" {
-  bucket = aws_s3_bucket.console.id
+  bucket = aws_s3_bucket.console.bucket
 
   rule {
     object_ownership = "BucketOwnerEnforced"
@@ -66,7 +85,7 @@ resource "aws_s3_bucket_ownership_controls" "console" {
 }
 
 resource "aws_s3_bucket_public_access_block" "console" {
-  bucket                  = aws_s3_bucket.console.id
+  bucket                  = aws_s3_bucket.console.bucket
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -74,7 +93,7 @@ resource "aws_s3_bucket_public_access_block" "console" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "console" {
-  bucket = aws_s3_bucket.console.id
+  bucket = aws_s3_bucket.console.bucket
 
   rule {
     apply_server_side_encryption_by_default {
@@ -86,7 +105,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "console" {
 }
 
 resource "aws_s3_bucket_versioning" "console" {
-  bucket = aws_s3_bucket.console.id
+  bucket = aws_s3_bucket.console.bucket
 
   versioning_configuration {
     status = "Enabled"
@@ -94,7 +113,7 @@ resource "aws_s3_bucket_versioning" "console" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "console" {
-  bucket = aws_s3_bucket.console.id
+  bucket = aws_s3_bucket.console.bucket
 
   rule {
     id     = "expire-replaced-files"
@@ -197,46 +216,9 @@ resource "aws_cloudfront_distribution" "console" {
   tags = var.tags
 }
 
-data "aws_iam_policy_document" "console" {
-  statement {
-    sid       = "AllowThisDistributionToRead"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.console.arn}/*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudfront.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "AWS:SourceArn"
-      values   = [aws_cloudfront_distribution.console.arn]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.console.arn, "${aws_s3_bucket.console.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
 resource "aws_s3_bucket_policy" "console" {
-  bucket = aws_s3_bucket.console.id
-  policy = data.aws_iam_policy_document.console.json
+  bucket = aws_s3_bucket.console.bucket
+  policy = jsonencode(local.bucket_policy)
 
   depends_on = [aws_s3_bucket_public_access_block.console]
 }

