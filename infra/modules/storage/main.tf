@@ -96,61 +96,43 @@ resource "aws_s3_bucket_policy" "this" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "input" {
-  bucket = aws_s3_bucket.this["input"].bucket
-
-  rule {
-    id     = "expire-uploads"
-    status = "Enabled"
-
-    filter {
-      prefix = var.upload_prefix
-    }
-
-    expiration {
-      days = var.input_expiration_days
-    }
-
-    noncurrent_version_expiration {
+locals {
+  # Inputs are only needed until their job ends; results are what researchers come back for.
+  lifecycle_rules = {
+    input = {
+      id              = "expire-uploads"
+      prefix          = var.upload_prefix
+      expiration_days = var.input_expiration_days
       noncurrent_days = 1
     }
-  }
-
-  rule {
-    id     = "abort-incomplete-multipart-uploads"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_days
-    }
-
-    expiration {
-      expired_object_delete_marker = true
+    output = {
+      id              = "expire-results"
+      prefix          = var.result_prefix
+      expiration_days = var.result_expiration_days
+      noncurrent_days = var.noncurrent_version_expiration_days
     }
   }
-
-  depends_on = [aws_s3_bucket_versioning.this]
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "output" {
-  bucket = aws_s3_bucket.this["output"].bucket
+resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  for_each = local.buckets
+
+  bucket = aws_s3_bucket.this[each.key].bucket
 
   rule {
-    id     = "expire-results"
+    id     = local.lifecycle_rules[each.key].id
     status = "Enabled"
 
     filter {
-      prefix = var.result_prefix
+      prefix = local.lifecycle_rules[each.key].prefix
     }
 
     expiration {
-      days = var.result_expiration_days
+      days = local.lifecycle_rules[each.key].expiration_days
     }
 
     noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
+      noncurrent_days = local.lifecycle_rules[each.key].noncurrent_days
     }
   }
 
