@@ -30,6 +30,15 @@ class MotoServer:
             os.environ["S3_UPLOAD_PART_MIN_SIZE"] = str(part_min_size)
         from moto.server import ThreadedMotoServer
 
+        if part_min_size is not None:
+            # ... and if moto was imported already (e.g. by in-process unit tests), its S3
+            # backend holds the value it read then: set it there too.
+            import moto.s3.models
+            import moto.settings
+
+            moto.settings.S3_UPLOAD_PART_MIN_SIZE = part_min_size
+            moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = part_min_size  # type: ignore[attr-defined]
+
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 

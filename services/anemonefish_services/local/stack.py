@@ -10,6 +10,7 @@ consumer as SQS pollers, and the upload sweeper on a timer.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import warnings
@@ -78,18 +79,20 @@ def serve_existing(
     ensure_local_credentials()
     _quiet_local_warnings()
     key = api_key or os.environ.get("ANEMONEFISH_API_KEY") or f"local-{secrets.token_urlsafe(12)}"
+    # Keys configured by the caller (env or ANEMONEFISH_API_KEYS) stay valid; the printed key is added.
+    configured = (env or {}).get("ANEMONEFISH_API_KEYS") or os.environ.get("ANEMONEFISH_API_KEYS") or "{}"
+    keys = json.loads(configured)
+    keys.setdefault(key, DEFAULT_TENANT)
     settings_env = {
         "ANEMONEFISH_AUTH_MODE": "static",
-        "ANEMONEFISH_API_KEYS": f'{{"{key}": "{DEFAULT_TENANT}"}}',
         "ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS": "true",
         "ANEMONEFISH_WEBHOOK_SECRET": os.environ.get("ANEMONEFISH_WEBHOOK_SECRET")
         or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "OPENBLAS_NUM_THREADS": "1",
         **(env or {}),
+        "ANEMONEFISH_API_KEYS": json.dumps(keys),
     }
-    if "ANEMONEFISH_API_KEYS" in os.environ and "ANEMONEFISH_API_KEYS" not in (env or {}):
-        settings_env.pop("ANEMONEFISH_API_KEYS")  # the caller configured its own keys
     _apply_env(settings_env)
 
     # Imported only now: the handlers build their settings, app and clients from the env above.
