@@ -163,3 +163,32 @@ def test_uploads_that_never_arrive_expire(pipeline):
     job = pipeline.call("GET", f"/jobs/{created['job_id']}").json()
     assert job["status"] == "EXPIRED" and job["error"]["code"] == "upload_expired"
     assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(created["job_id"])] == ["EXPIRED"]
+
+
+def test_transient_failures_are_retried_then_dead_lettered_and_the_job_fails(pipeline, short_wav, monkeypatch):
+    """A fault injected into the running stack's S3 reads: every attempt fails transiently,
+    SQS redelivers up to maxReceiveCount, the DLQ consumer then marks the job FAILED."""
+    from anemonefish_services.logic import process_job
+
+    real_reader = process_job.S3SeekableReader
+    attempts = []
+
+    def flaky_reader(client, bucket, key, **kwargs):  # noqa: ANN001, ANN003
+        if "flaky" in key:
+            attempts.append(key)
+            raise ConnectionResetError("injected: connection reset by peer")
+        return real_reader(client, bucket, key, **kwargs)
+
+    monkeypatch.setattr(process_job, "S3SeekableReader", flaky_reader)
+    job_id = pipeline.submit_bytes("flaky.wav", short_wav)
+    job = pipeline.wait_for(job_id, {"FAILED", "SUCCEEDED"}, timeout_s=60)
+    assert job["status"] == "FAILED" and job["error"]["code"] == "processing_failed"
+    assert len(attempts) == 3  # maxReceiveCount of the test queue
+    assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(job_id)] == ["FAILED"]
+
+
+def test_an_object_of_another_size_than_declared_fails_its_job(pipeline, short_wav):
+    created = pipeline.call("POST", "/jobs", json={"filename": "liar.wav", "size_bytes": len(short_wav) + 1}).json()
+    pipeline.upload_put(created, short_wav)
+    job = pipeline.wait_for(created["job_id"], {"FAILED", "SUCCEEDED"})
+    assert job["status"] == "FAILED" and job["error"]["code"] == "upload_size_mismatch"

@@ -120,3 +120,34 @@ def test_time_running_out_releases_the_job_for_a_retry(worker, monkeypatch):
     response = handler.lambda_handler(_event(key), context)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert deps.worker_deps().repo.get("job-late").status is JobStatus.QUEUED
+
+
+def test_long_jobs_extend_message_visibility_and_write_progress(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-long")
+    progress_seen = []
+
+    class _Long(_DetectorDouble):
+        def run(self, source, progress=None, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
+            for i in range(1, 4):
+                progress(i / 4)
+                progress_seen.append(deps.worker_deps().repo.get("job-long").progress)
+                assert not should_stop()
+                time.sleep(0.6)
+            raise CorruptAudioError("end the test here")
+
+    monkeypatch.setenv("ANEMONEFISH_LEASE_S", "1")
+    monkeypatch.setenv("ANEMONEFISH_PROGRESS_INTERVAL_S", "0")
+    from anemonefish_services.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Long(RuntimeError()))
+    deps.worker_deps.cache_clear()
+    extensions = []
+    monkeypatch.setattr(handler, "_visibility_extender", lambda record, url: extensions.append)
+    monkeypatch.setenv("ANEMONEFISH_JOBS_QUEUE_URL", "http://queue")
+    get_settings.cache_clear()
+    deps.worker_deps.cache_clear()
+    handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
+    assert progress_seen == [0.25, 0.5, 0.75]
+    assert len(extensions) >= 2 and all(timeout == 3 for timeout in extensions)  # 3 x the 1 s lease

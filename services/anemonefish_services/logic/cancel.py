@@ -5,7 +5,7 @@ from __future__ import annotations
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import InvalidJobStateError
-from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.notify import API_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.observability import logger
 from anemonefish_services.settings import Settings
@@ -22,5 +22,5 @@ def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, stor
     if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
         storage.abort_multipart(cancelled.input_key, cancelled.upload_id)
     logger.info("job cancelled", extra={"previous_status": job.status.value})
-    notify_terminal(cancelled, settings)
+    notify_terminal(cancelled, settings, webhook_policy=API_WEBHOOK_POLICY)
     return cancelled

@@ -16,6 +16,7 @@ from anemonefish_services.notifications import (
     JobEvent,
     NotificationError,
     ResultSummary,
+    WebhookRetryPolicy,
     deliver_webhook,
     publish_job_event,
 )
@@ -43,7 +44,26 @@ def job_event(job: JobRecord) -> JobEvent:
     )
 
 
-def notify_terminal(job: JobRecord, settings: Settings, *, sns_client: Any | None = None) -> None:
+def notify_terminal(
+    job: JobRecord,
+    settings: Settings,
+    *,
+    sns_client: Any | None = None,
+    webhook_policy: WebhookRetryPolicy | None = None,
+) -> None:
+    """Publish and deliver; never raises (the job's state is already written)."""
+    try:
+        _notify(job, settings, sns_client, webhook_policy)
+    except Exception:
+        logger.exception("notification failed", extra={"status": job.status.value})
+
+
+# The API answers within API Gateway's 29 s: its webhooks (on cancel) get a short budget.
+API_WEBHOOK_POLICY = WebhookRetryPolicy(max_attempts=2, base_delay_s=0.5, total_timeout_s=8.0,
+                                        connect_timeout_s=3.0, read_timeout_s=4.0)
+
+
+def _notify(job: JobRecord, settings: Settings, sns_client: Any | None, policy: WebhookRetryPolicy | None) -> None:
     if not job.status.is_terminal:
         raise ValueError(f"job {job.job_id} is {job.status.value}, not terminal")
     event = job_event(job)
@@ -62,6 +82,7 @@ def notify_terminal(job: JobRecord, settings: Settings, *, sns_client: Any | Non
             event,
             secret=settings.webhook_secret,
             allow_loopback=settings.allow_loopback_webhooks,
+            policy=policy,
         )
         log = logger.info if delivery.delivered else logger.warning
         log("webhook " + delivery.outcome, extra=delivery.as_log())

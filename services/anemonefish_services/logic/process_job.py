@@ -118,7 +118,9 @@ def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
     return params
 
 
-def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocation) -> Outcome:
+def process_upload(
+    job_id: str, key: str, deps: WorkerDeps, invocation: Invocation, *, object_size: int | None = None
+) -> Outcome:
     job = deps.repo.get(job_id)
     if job is None or job.input_key != key:
         logger.warning("object is not a job's upload; ignored", extra={"key": key})
@@ -139,6 +141,9 @@ def process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocati
         # RUNNING under another worker's live lease: try again later; if that worker dies, its
         # lease expires and this retry takes the job over.
         raise TransientJobError(f"job {job_id} is being processed by another worker")
+    if object_size is not None and object_size != claimed.size_bytes:
+        return _fail(claimed, "upload_size_mismatch",
+                     f"the uploaded object has {object_size} bytes, the job declared {claimed.size_bytes}", deps, invocation.owner)
     if claimed.attempts > 1:
         logger.info("job taken over or retried", extra={"attempt": claimed.attempts})
     metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=1)

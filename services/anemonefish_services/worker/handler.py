@@ -52,7 +52,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             extend_visibility=_visibility_extender(record, queue_url) if queue_url else None,
         )
         with job_context(job_id):
-            outcome = process_upload(job_id, upload.key, deps, invocation)
+            outcome = process_upload(job_id, upload.key, deps, invocation, object_size=upload.size)
             logger.info("record processed", extra={"outcome": outcome.value, "event_name": upload.event_name})
 
 
