@@ -14,10 +14,12 @@ Feature: Data at rest is encrypted everywhere
   Scenario: Queues are encrypted with KMS
     Given I have aws_sqs_queue defined
     Then it must contain kms_master_key_id
+    And its value must not be null
 
   Scenario: Topics are encrypted with KMS
     Given I have aws_sns_topic defined
     Then it must contain kms_master_key_id
+    And its value must not be null
 
   Scenario: The jobs table is encrypted with a customer-managed key
     Given I have aws_dynamodb_table defined
@@ -28,10 +30,12 @@ Feature: Data at rest is encrypted everywhere
   Scenario: Log groups are encrypted with KMS
     Given I have aws_cloudwatch_log_group defined
     Then it must contain kms_key_id
+    And its value must not be null
 
   Scenario: Function environments are encrypted with the environment's key
     Given I have aws_lambda_function defined
     Then it must contain kms_key_arn
+    And its value must not be null
 
   Scenario: KMS keys rotate
     Given I have aws_kms_key defined
@@ -42,3 +46,4 @@ Feature: Data at rest is encrypted everywhere
     Given I have aws_ecr_repository defined
     Then it must contain encryption_configuration
     And it must contain encryption_type
+    And its value must not be null

@@ -27,6 +27,7 @@ Feature: Operators hear about trouble and can look back
     Given I have aws_api_gateway_stage defined
     Then it must contain access_log_settings
     And it must contain destination_arn
+    And its value must not be null
 
   Scenario: API keys are throttled and capped by a usage plan
     Given I have aws_api_gateway_usage_plan defined
@@ -54,3 +55,4 @@ Feature: Operators hear about trouble and can look back
     Given I have aws_cloudfront_distribution defined
     Then it must contain origin
     And it must contain origin_access_control_id
+    And its value must not be null

@@ -61,6 +61,7 @@ Feature: No job is ever lost: dead-letter queue, redrive and visibility
     Given I have aws_lambda_event_source_mapping defined
     Then it must contain scaling_config
     And it must contain maximum_concurrency
+    And its value must be greater than 1
 
   Scenario: The jobs table can be restored to any point in time
     Given I have aws_dynamodb_table defined

@@ -6,9 +6,10 @@ locals {
   partition = data.aws_partition.current.partition
 
   names = {
-    api    = "${var.name_prefix}-api"
-    worker = "${var.name_prefix}-worker"
-    dlq    = "${var.name_prefix}-dlq-consumer"
+    api     = "${var.name_prefix}-api"
+    worker  = "${var.name_prefix}-worker"
+    dlq     = "${var.name_prefix}-dlq-consumer"
+    sweeper = "${var.name_prefix}-sweeper"
   }
 
   log_group_arns = {
@@ -37,8 +38,10 @@ locals {
   )
 
   environments = {
+    # Cancelling a job notifies its webhook, so the API signs webhooks too.
     api = merge(local.common_environment, {
-      ANEMONEFISH_API_KEYS = jsonencode(var.static_api_keys)
+      ANEMONEFISH_API_KEYS       = jsonencode(var.static_api_keys)
+      ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
     })
     worker = merge(local.common_environment, {
       ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
@@ -48,6 +51,9 @@ locals {
       MKL_NUM_THREADS      = "1"
     })
     dlq = merge(local.common_environment, {
+      ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
+    })
+    sweeper = merge(local.common_environment, {
       ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
     })
   }
@@ -215,11 +221,45 @@ data "aws_iam_policy_document" "dlq" {
   }
 }
 
+data "aws_iam_policy_document" "sweeper" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns.sweeper}:*"]
+  }
+
+  # Overdue uploads are found by a filtered scan (rare, small: only AWAITING_UPLOAD items).
+  statement {
+    sid       = "ExpireJobs"
+    actions   = ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [var.jobs_table_arn]
+  }
+
+  statement {
+    sid       = "AbortAbandonedUploads"
+    actions   = ["s3:AbortMultipartUpload"]
+    resources = [local.input_uploads_arn]
+  }
+
+  statement {
+    sid       = "AnnounceExpiredJobs"
+    actions   = ["sns:Publish"]
+    resources = [var.topic_arn]
+  }
+
+  statement {
+    sid       = "UseEnvironmentKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
 locals {
   policies = {
-    api    = data.aws_iam_policy_document.api.json
-    worker = data.aws_iam_policy_document.worker.json
-    dlq    = data.aws_iam_policy_document.dlq.json
+    api     = data.aws_iam_policy_document.api.json
+    worker  = data.aws_iam_policy_document.worker.json
+    dlq     = data.aws_iam_policy_document.dlq.json
+    sweeper = data.aws_iam_policy_document.sweeper.json
   }
 }
 
@@ -272,6 +312,15 @@ locals {
       concurrency = var.dlq_reserved_concurrency
       storage     = 512
       description = "Fails the jobs whose messages reached the dead-letter queue"
+    }
+    sweeper = {
+      image       = var.api_image_uri
+      handler     = var.sweeper_handler
+      memory      = var.dlq_memory_mb
+      timeout     = var.dlq_timeout_seconds * 5
+      concurrency = 1
+      storage     = 512
+      description = "Expires jobs whose upload never arrived"
     }
   }
 }
@@ -340,4 +389,26 @@ resource "aws_lambda_event_source_mapping" "dlq" {
   }
 
   tags = var.tags
+}
+
+# --- schedule of the sweeper -------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "sweeper" {
+  name                = local.names.sweeper
+  description         = "Runs ${local.names.sweeper}: jobs whose upload never arrived end EXPIRED"
+  schedule_expression = var.sweeper_schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "sweeper" {
+  rule = aws_cloudwatch_event_rule.sweeper.name
+  arn  = aws_lambda_function.this["sweeper"].arn
+}
+
+resource "aws_lambda_permission" "sweeper" {
+  statement_id  = "AllowEventBridgeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["sweeper"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweeper.arn
 }

@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of function names: <prefix>-api, <prefix>-worker, <prefix>-dlq-consumer."
+  description = "Prefix of function names: <prefix>-api, <prefix>-worker, <prefix>-dlq-consumer, <prefix>-sweeper."
   type        = string
 }
 
@@ -24,26 +24,38 @@ variable "worker_image_uri" {
 }
 
 variable "api_image_uri" {
-  description = "Container image URI of the API; the DLQ consumer runs the same image with another handler."
+  description = "Container image URI of the API; the DLQ consumer and the sweeper run the same image with other handlers."
   type        = string
 }
 
 variable "api_handler" {
   description = "Handler (image CMD) of the API function."
   type        = string
-  default     = "anemonefish_services.api.handler.handler"
+  default     = "anemonefish_services.api.handler.lambda_handler"
 }
 
 variable "worker_handler" {
   description = "Handler (image CMD) of the worker function."
   type        = string
-  default     = "anemonefish_services.worker.handler.handler"
+  default     = "anemonefish_services.worker.handler.lambda_handler"
 }
 
 variable "dlq_handler" {
   description = "Handler (image CMD) of the DLQ consumer."
   type        = string
-  default     = "anemonefish_services.worker.dlq.handler"
+  default     = "anemonefish_services.worker.dlq.lambda_handler"
+}
+
+variable "sweeper_handler" {
+  description = "Handler (image CMD) of the sweeper that expires uploads that never arrived."
+  type        = string
+  default     = "anemonefish_services.worker.sweeper.lambda_handler"
+}
+
+variable "sweeper_schedule_expression" {
+  description = "EventBridge schedule of the sweeper."
+  type        = string
+  default     = "rate(15 minutes)"
 }
 
 variable "architecture" {

@@ -1,0 +1,206 @@
+"""terraform-compliance over the offline plans of dev and prod, plus the rules a feature file
+cannot express (they compare resources with each other or with the application's code)."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_helpers import (
+    COMPLIANCE,
+    TERRAFORM_COMPLIANCE,
+    load_plan,
+    planned_resources,
+    require,
+    run,
+)
+
+pytestmark = pytest.mark.infra
+
+FEATURES = sorted(p.name for p in COMPLIANCE.glob("*.feature"))
+# prod.feature holds what only production must satisfy; everything else holds everywhere.
+CASES = [(env, f) for env in ("dev", "prod") for f in FEATURES if env == "prod" or f != "prod.feature"]
+
+
+def compliance(plan: Path, feature: str, tmp_path: Path) -> Any:
+    """Run one feature file (alone: terraform-compliance caches the parsed plan across files and
+    then loses the data sources the IAM rules read)."""
+    tool = require(TERRAFORM_COMPLIANCE, "make infra-tools")
+    features = tmp_path / f"features-{feature}"
+    features.mkdir()
+    (features / feature).write_text((COMPLIANCE / feature).read_text())
+    return run([tool, "--no-ansi", "-p", str(plan), "-f", str(features)], check=False)
+
+
+@pytest.mark.parametrize(("env_name", "feature"), CASES)
+def test_plan_complies(env_name: str, feature: str, plans: Any, tmp_path: Path) -> None:
+    proc = compliance(plans(env_name), feature, tmp_path)
+    assert proc.returncode == 0, f"{feature} on {env_name}:\n{proc.stdout[-8000:]}{proc.stderr[-2000:]}"
+    assert " failed" not in proc.stdout.split("features (")[-1], proc.stdout[-3000:]
+
+
+# --- the rules bite: a plan that breaks them fails ----------------------------------------
+
+def test_prod_rules_reject_the_dev_plan(plans: Any, tmp_path: Path) -> None:
+    """dev has mutable tags, two weeks of logs and a deletable table: prod.feature must say so."""
+    proc = compliance(plans("dev"), "prod.feature", tmp_path)
+    assert proc.returncode != 0
+    for expected in ("IMMUTABLE", "retention_in_days", "deletion_protection_enabled"):
+        assert expected in proc.stdout
+
+
+def _mutated(plan_path: Path, tmp_path: Path, mutate: Any) -> Path:
+    plan = copy.deepcopy(load_plan(plan_path))
+    mutate(plan)
+    target = tmp_path / "mutated.json"
+    target.write_text(json.dumps(plan))
+    return target
+
+
+def _module_resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(module.get("resources", []))
+    for call in module.get("module_calls", {}).values():
+        found += _module_resources(call["module"])
+    return found
+
+
+def test_a_wildcard_action_is_caught(plans: Any, tmp_path: Path) -> None:
+    def grant_everything_on_s3(plan: dict[str, Any]) -> None:
+        for resource in _module_resources(plan["configuration"]["root_module"]):
+            if resource["address"] == "data.aws_iam_policy_document.worker":
+                resource["expressions"]["statement"][2]["actions"]["constant_value"].append("s3:*")
+                return
+        raise AssertionError("worker policy document not found in the plan")
+
+    proc = compliance(_mutated(plans("dev"), tmp_path, grant_everything_on_s3), "iam.feature", tmp_path)
+    assert proc.returncode != 0
+    assert "aws_iam_policy_document.worker" in proc.stdout
+
+
+def test_an_unencrypted_queue_is_caught(plans: Any, tmp_path: Path) -> None:
+    def drop_queue_key(plan: dict[str, Any]) -> None:
+        for change in plan["resource_changes"]:
+            if change["type"] == "aws_sqs_queue":
+                change["change"]["after"]["kms_master_key_id"] = None
+
+    proc = compliance(_mutated(plans("dev"), tmp_path, drop_queue_key), "encryption.feature", tmp_path)
+    assert proc.returncode != 0
+    assert "kms_master_key_id" in proc.stdout
+
+
+# --- rules across resources -----------------------------------------------------------
+
+BUCKET_GUARDS = (
+    "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_server_side_encryption_configuration",
+    "aws_s3_bucket_versioning",
+    "aws_s3_bucket_policy",
+    "aws_s3_bucket_lifecycle_configuration",
+    "aws_s3_bucket_ownership_controls",
+)
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_every_bucket_has_every_guard(env_name: str, plans: Any) -> None:
+    plan = load_plan(plans(env_name))
+    buckets = {r["values"]["bucket"] for r in planned_resources(plan, "aws_s3_bucket")}
+    assert buckets == {f"anemonefish-{env_name}-{role}" for role in ("input", "output", "console")}
+    for guard in BUCKET_GUARDS:
+        guarded = [r["values"]["bucket"] for r in planned_resources(plan, guard)]
+        assert sorted(guarded) == sorted(buckets), f"{guard} covers {guarded}, buckets are {sorted(buckets)}"
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_every_repository_expires_old_images(env_name: str, plans: Any) -> None:
+    plan = load_plan(plans(env_name))
+    repositories = {r["values"]["name"] for r in planned_resources(plan, "aws_ecr_repository")}
+    assert repositories == {f"anemonefish-{env_name}-worker", f"anemonefish-{env_name}-api"}
+    assert {r["values"]["repository"] for r in planned_resources(plan, "aws_ecr_lifecycle_policy")} == repositories
+
+
+def _functions(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["values"]["function_name"]: r["values"] for r in planned_resources(plan, "aws_lambda_function")}
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_visibility_timeout_is_six_worker_timeouts(env_name: str, plans: Any) -> None:
+    plan = load_plan(plans(env_name))
+    worker = _functions(plan)[f"anemonefish-{env_name}-worker"]
+    for queue in planned_resources(plan, "aws_sqs_queue"):
+        assert queue["values"]["visibility_timeout_seconds"] >= 6 * worker["timeout"], queue["address"]
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_names_follow_the_architecture(env_name: str, plans: Any) -> None:
+    """docs/architecture.md: resource names, keys, index and TTL attribute the code relies on."""
+    plan = load_plan(plans(env_name))
+    prefix = f"anemonefish-{env_name}"
+    (table,) = [r["values"] for r in planned_resources(plan, "aws_dynamodb_table")]
+    assert table["name"] == f"{prefix}-jobs" and table["hash_key"] == "job_id"
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    (index,) = table["global_secondary_index"]
+    assert (index["name"], index["hash_key"], index["range_key"]) == ("tenant-created-index", "tenant_id", "created_at")
+    assert table["ttl"][0] == {"attribute_name": "expires_at_epoch", "enabled": True}
+    assert {a["name"]: a["type"] for a in table["attribute"]} == {"job_id": "S", "tenant_id": "S", "created_at": "S"}
+    assert {r["values"]["name"] for r in planned_resources(plan, "aws_sqs_queue")} == {f"{prefix}-jobs", f"{prefix}-jobs-dlq"}
+    assert f"{prefix}-job-events" in {r["values"]["name"] for r in planned_resources(plan, "aws_sns_topic")}
+    assert set(_functions(plan)) == {f"{prefix}-{n}" for n in ("api", "worker", "dlq-consumer", "sweeper")}
+
+
+def _settings_variables() -> set[str]:
+    from anemonefish_services.settings import Settings
+
+    names = set()
+    for field_name, field in Settings.model_fields.items():
+        aliases = getattr(field.validation_alias, "choices", None)
+        names |= set(aliases) if aliases else {f"ANEMONEFISH_{field_name.upper()}"}
+    return names
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_functions_get_every_setting_by_the_names_the_settings_model_reads(env_name: str, plans: Any) -> None:
+    plan = load_plan(plans(env_name))
+    known = _settings_variables()
+    required = {"ANEMONEFISH_ENV", "ANEMONEFISH_INPUT_BUCKET", "ANEMONEFISH_OUTPUT_BUCKET", "ANEMONEFISH_JOBS_TABLE",
+                "ANEMONEFISH_JOBS_QUEUE_URL", "ANEMONEFISH_DLQ_URL", "ANEMONEFISH_TOPIC_ARN", "ANEMONEFISH_AUTH_MODE",
+                "ANEMONEFISH_CORS_ORIGINS"}
+    for name, function in _functions(plan).items():
+        variables = function["environment"][0]["variables"]
+        app_variables = {k for k in variables if k.startswith("ANEMONEFISH_")}
+        assert app_variables <= known, f"{name} sets variables no setting reads: {sorted(app_variables - known)}"
+        assert required <= app_variables, f"{name} misses {sorted(required - app_variables)}"
+        assert variables["ANEMONEFISH_ENV"] == env_name
+        assert variables["ANEMONEFISH_INPUT_BUCKET"] == f"anemonefish-{env_name}-input"
+        assert variables["ANEMONEFISH_OUTPUT_BUCKET"] == f"anemonefish-{env_name}-output"
+        assert variables["ANEMONEFISH_JOBS_TABLE"] == f"anemonefish-{env_name}-jobs"
+        assert variables["ANEMONEFISH_AUTH_MODE"] == "apigateway"
+    worker = _functions(plan)[f"anemonefish-{env_name}-worker"]["environment"][0]["variables"]
+    assert worker["OPENBLAS_NUM_THREADS"] == "1"
+    assert worker["ANEMONEFISH_WEBHOOK_SECRET"].startswith("whsec_")
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_function_handlers_exist_in_the_code(env_name: str, plans: Any) -> None:
+    """The image CMD each function names is a callable of the package (what Lambda will import)."""
+    for name, function in _functions(load_plan(plans(env_name))).items():
+        (handler,) = function["image_config"][0]["command"]
+        module_name, _, attribute = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module_name), attribute)), f"{name}: {handler}"
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_worker_is_sized_and_wired_for_long_recordings(env_name: str, plans: Any) -> None:
+    plan = load_plan(plans(env_name))
+    worker = _functions(plan)[f"anemonefish-{env_name}-worker"]
+    assert (worker["package_type"], worker["memory_size"], worker["timeout"]) == ("Image", 10240, 900)
+    assert worker["ephemeral_storage"][0]["size"] >= 2048
+    assert worker["reserved_concurrent_executions"] > 0
+    mappings = {r["name"]: r["values"] for r in planned_resources(plan, "aws_lambda_event_source_mapping")}
+    assert mappings["worker"]["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mappings["worker"]["batch_size"] == 1
+    assert 2 <= mappings["worker"]["scaling_config"][0]["maximum_concurrency"] <= worker["reserved_concurrent_executions"]
+    assert mappings["dlq"]["function_response_types"] == ["ReportBatchItemFailures"]
