@@ -192,3 +192,65 @@ def test_an_object_of_another_size_than_declared_fails_its_job(pipeline, short_w
     pipeline.upload_put(created, short_wav)
     job = pipeline.wait_for(created["job_id"], {"FAILED", "SUCCEEDED"})
     assert job["status"] == "FAILED" and job["error"]["code"] == "upload_size_mismatch"
+
+
+def test_worker_process_killed_mid_job_is_taken_over_and_completes_once(pipeline, wav_factory, tmp_path):
+    """A second worker runs as its own process (``anemonefish local up --existing`` against
+    the same resources), is SIGKILLed while the job is RUNNING, and the stack's own worker
+    takes the job over when the lease and the message's visibility have expired."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from anemonefish_services.dal.jobs import JobsRepository
+    from anemonefish_services.local.moto_server import free_port
+    from anemonefish_services.settings import get_settings
+
+    stack = pipeline.stack
+    stack.worker.stop()
+    log = (tmp_path / "killed-worker.log").open("w")
+    env = {**os.environ, **stack.env, "POWERTOOLS_LOG_LEVEL": "INFO"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from anemonefish_services.cli import main; sys.exit(main())",
+         "local", "up", "--existing",
+         "--port", str(free_port()), "--api-key", "killed-worker-key"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        long_wav = wav_factory(240.0, sample_rate=8000, seed=5)
+        created = pipeline.call("POST", "/jobs", json={"filename": "killed.wav", "size_bytes": len(long_wav)}).json()
+        job_id, upload = created["job_id"], created["upload"]
+        parts = pipeline.call("POST", f"/jobs/{job_id}/upload/parts",
+                              json={"part_numbers": list(range(1, upload["part_count"] + 1))}).json()["parts"]
+        etags = [{"part_number": p["part_number"], "etag": requests.put(
+            p["url"], data=long_wav[(p["part_number"] - 1) * upload["part_size"]: p["part_number"] * upload["part_size"]],
+            timeout=30).headers["ETag"]} for p in parts]
+        assert pipeline.call("POST", f"/jobs/{job_id}/upload/complete", json={"parts": etags}).status_code == 202
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = pipeline.call("GET", f"/jobs/{job_id}").json()
+            if job["status"] == "RUNNING" and (job["progress"] or {}).get("fraction", 0) > 0:
+                break
+            assert job["status"] in ("QUEUED", "RUNNING", "AWAITING_UPLOAD"), job
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the worker process never got going")
+        os.killpg(process.pid, signal.SIGKILL)  # mid-job, no chance to release anything
+        process.wait(10)
+        dead_owner = JobsRepository(get_settings()).get(job_id).lease_owner
+        assert dead_owner is not None
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        stack.worker = stack.new_worker().start()
+        stack._parts.append(stack.worker)
+
+    job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"}, timeout_s=90)
+    assert job["status"] == "SUCCEEDED", job
+    record = JobsRepository(get_settings()).get(job_id)
+    assert record.attempts == 2 and record.lease_owner is None
+    listing = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{job_id}/")
+    assert listing["KeyCount"] == 5
+    assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(job_id)] == ["SUCCEEDED"]
