@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from anemonefish_services.client.api import ApiClient
+from anemonefish_services.client.api import ApiClient, ApiError
 from anemonefish_services.client.upload import file_fingerprint, upload_multipart, upload_single
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
@@ -111,7 +111,11 @@ def submit_files(
         while pending and time.monotonic() < deadline:
             for i in sorted(pending):
                 sub = subs[i]
-                job = client.get_job(sub.job_id)
+                try:
+                    job = client.get_job(sub.job_id)
+                except (ApiError, requests.RequestException) as exc:  # keep polling the others
+                    bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
+                    continue
                 sub.job, sub.status = job, job["status"]
                 fraction = (job.get("progress") or {}).get("fraction")
                 stage = sub.status.lower() + (f" {fraction:.0%}" if fraction is not None and sub.status == "RUNNING" else "")
