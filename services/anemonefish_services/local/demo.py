@@ -62,8 +62,9 @@ def run_demo(outdir: Path, *, duration_s: float = SEED_DURATION_S, console: Cons
             console.print(f"  {fmt:9s} {path}")
         hooks = receiver.wait_for(1, timeout_s=30)
         for hook in hooks:
-            console.print(f"webhook received: {hook.headers.get('webhook-id')} signature "
-                          f"{'[green]verified' if hook.verified else '[red]INVALID'}[/], payload {hook.body}")
+            console.print(f"webhook received at {receiver.url}: webhook-id {hook.headers.get('webhook-id')}, "
+                          f"signature {'[green]verified[/] (standardwebhooks)' if hook.verified else '[red]INVALID[/]'}")
+            console.print_json(hook.body)
         return 0 if hooks and all(h.verified for h in hooks) else 1
     finally:
         if receiver is not None:
