@@ -71,3 +71,12 @@ def test_a_put_upload_has_no_parts_to_sign(api):
     _, job = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10})
     status, body = api("POST", f"/jobs/{job['job_id']}/upload/parts", {"part_numbers": [1]})
     assert status == 409 and body["error"]["code"] == "not_multipart"
+
+
+def test_openapi_document_describes_routes_models_and_the_key(api):
+    status, doc = api("GET", "/openapi.json", key=None)
+    assert status == 200 and doc["openapi"].startswith("3.1")
+    assert doc["components"]["securitySchemes"]["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key"}
+    post = doc["paths"]["/jobs"]["post"]
+    assert "201" in post["responses"] and post["requestBody"]["content"]["application/json"]["schema"]
+    assert {"CreateJobRequest", "JobView", "ErrorResponse"} <= set(doc["components"]["schemas"])

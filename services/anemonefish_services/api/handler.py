@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -138,7 +139,14 @@ def openapi():  # noqa: ANN201 (powertools would model a Response annotation)
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title=API_TITLE, version="1.0.0"),
+        body=app.get_openapi_json_schema(
+            title=API_TITLE,
+            version="1.0.0",
+            description="Asynchronous detection of anemonefish calls in underwater recordings: create a job, "
+            "upload straight to S3 with presigned URLs, poll for the results. See docs/api.md.",
+            security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+            security=[{"apiKey": []}],
+        ),
     )
 
 
