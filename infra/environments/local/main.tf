@@ -53,7 +53,10 @@ module "storage" {
   jobs_queue_arn       = module.queue.jobs_queue_arn
   cors_allowed_origins = var.cors_origins
   force_destroy        = true
-  tags                 = local.tags
+  # moto speaks plain HTTP and does evaluate bucket policies: the TLS-only deny would refuse
+  # every request. dev and prod always enforce TLS (compliance/buckets.feature).
+  enforce_tls = false
+  tags        = local.tags
 }
 
 module "jobs_table" {

@@ -87,7 +87,7 @@ locals {
 }
 
 resource "aws_s3_bucket_policy" "this" {
-  for_each = local.buckets
+  for_each = var.enforce_tls ? local.buckets : {}
 
   bucket = aws_s3_bucket.this[each.key].bucket
   policy = jsonencode(local.tls_only_policies[each.key])

@@ -85,6 +85,12 @@ variable "cors_max_age_seconds" {
   default     = 3600
 }
 
+variable "enforce_tls" {
+  description = "Attach the bucket policy that denies every request not made over TLS. Off only for the local emulator, which speaks plain HTTP and evaluates bucket policies."
+  type        = bool
+  default     = true
+}
+
 variable "force_destroy" {
   description = "Allow terraform destroy to delete non-empty buckets (local and throwaway environments only)."
   type        = bool
