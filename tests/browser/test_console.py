@@ -62,6 +62,8 @@ def test_multipart_upload_lists_the_events_of_the_result_document(
     page: Page, stack, recording: Path, screenshot
 ) -> None:
     puts = record_part_puts(page)
+    every_request: list[str] = []
+    page.on("request", lambda r: every_request.append(r.url))
     open_console(page, stack)
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
 
@@ -84,6 +86,9 @@ def test_multipart_upload_lists_the_events_of_the_result_document(
     for fmt in ("json", "csv", "raven", "audacity"):
         href = card.locator(f"a[data-format={fmt}]").get_attribute("href")
         assert requests.get(href, timeout=30).status_code == 200, fmt
+
+    # Nothing from a CDN or any other host: the page works offline with the local stack.
+    assert {urlparse(u).hostname for u in every_request if not u.startswith("data:")} == {"127.0.0.1"}
 
     screenshot("console", for_docs=True)
 
