@@ -54,7 +54,54 @@ bench-pipeline: install
 	$(BIN)/python -m benchmarks.run pipeline
 
 # --- infra (terraform, terraform-compliance, checkov) -----------------------------
-# (owned by the infra work: targets that install tools and run the proofs)
+# checkov and terraform-compliance pin libraries (old boto3, radish) the app's venv must not
+# get: each has its own virtualenv. Terraform itself must be on PATH; providers come from the
+# offline mirror TF_PLUGIN_DIR when this machine has one. See docs/deploy.md.
+CHECKOV_VENV := .venv-checkov
+TFC_VENV := .venv-tfc
+CHECKOV_VERSION ?= 3.3.30
+TERRAFORM_COMPLIANCE_VERSION ?= 1.16.0
+INFRA_ENVS := local dev prod
+TF_INIT_FLAGS := -input=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
+TEST_DEPS += infra-tools
+.PHONY: infra-tools terraform-check infra-init infra-fmt infra-check infra-checkov test-infra
+
+infra-tools: terraform-check $(CHECKOV_VENV)/.installed $(TFC_VENV)/.installed
+
+terraform-check:
+	@command -v terraform >/dev/null || { echo "terraform is not on PATH: install Terraform >= 1.5"; exit 1; }
+
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+$(TFC_VENV)/.installed:
+	test -x $(TFC_VENV)/bin/python || $(PYTHON) -m venv $(TFC_VENV)
+	$(TFC_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TFC_VENV)/bin/python -m pip install -q 'terraform-compliance==$(TERRAFORM_COMPLIANCE_VERSION)'
+	touch $@
+
+# Providers for every environment (once; the tests re-init only when a root module changes).
+infra-init: terraform-check
+	for env in $(INFRA_ENVS); do (cd infra/environments/$$env && terraform init $(TF_INIT_FLAGS)) || exit 1; done
+
+infra-fmt: terraform-check
+	terraform fmt -recursive infra
+
+infra-checkov: infra-tools
+	$(CHECKOV_VENV)/bin/checkov --config-file infra/.checkov.yaml
+
+# The static proofs: fmt, validate, offline plans of dev/prod through terraform-compliance,
+# cross-resource rules, checkov (no moto, no apply).
+infra-check: install infra-tools
+	$(BIN)/python -m pytest tests/infra --ignore=tests/infra/test_local_apply.py --ignore=tests/infra/test_images.py
+
+# Everything infra: the static proofs, the local apply against moto with a job end to end,
+# and the container image checks.
+test-infra: install infra-tools
+	$(BIN)/python -m pytest tests/infra
 
 # --- browser (Chromium for the console tests) -------------------------------------
 # Debian's chromium, driven by the playwright package (never playwright's own download).
@@ -80,7 +127,7 @@ console-screenshot: install browser
 	ANEMONEFISH_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest tests/browser -k multipart_upload
 
 # --- tests --------------------------------------------------------------------------
-test: install browser
+test: install browser $(TEST_DEPS)
 	$(BIN)/python -m pytest
 
 test-unit: install
