@@ -55,7 +55,9 @@ class SqsPoller:
         batch_size: int = 10,
         wait_s: int = 1,
         region: str = "us-east-1",
+        init: Callable[[], Any] | None = None,
     ) -> None:
+        self.init = init  # the function's init phase (module-level work of a cold start)
         self.sqs = sqs
         self.queue_url = queue_url
         self.handler = handler
@@ -98,6 +100,11 @@ class SqsPoller:
         return len(messages)
 
     def _run(self) -> None:
+        if self.init is not None:
+            try:
+                self.init()
+            except Exception:  # as in Lambda, a failed init is retried by the first invocation
+                logger.exception("init failed", extra={"function": self.function_name})
         while not self._stop.is_set():
             try:
                 self.poll_once()

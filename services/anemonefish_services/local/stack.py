@@ -105,6 +105,7 @@ def serve_existing(
     from anemonefish_services.logic.expire import expire_overdue_uploads
     from anemonefish_services.settings import get_settings
     from anemonefish_services.worker.dlq import lambda_handler as dlq_handler
+    from anemonefish_services.worker.deps import thread_detector
     from anemonefish_services.worker.handler import lambda_handler as worker_handler
 
     from anemonefish_services.api import handler as api_module
@@ -115,6 +116,7 @@ def serve_existing(
     for cached in (api_module._repo, api_module._storage, worker_deps_module.worker_deps, worker_deps_module.sqs_client):
         cached.cache_clear()
     settings = get_settings()
+    api_module._repo(), api_module._storage()  # create the API's clients now, not on the first request
     names = ResourceNames(settings.env)
     sqs = aws.client("sqs", settings)
     stack = RunningStack(
@@ -124,6 +126,7 @@ def serve_existing(
         return SqsPoller(
             sqs, settings.jobs_queue_url, worker_handler, function_name=f"{names.prefix}-worker",
             timeout_s=worker_timeout_s, region=settings.region,
+            init=thread_detector,  # load the model before the first message, as a Lambda's init phase does
         )
 
     stack.new_worker = new_worker
