@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# The API Lambda (also runs the upload sweeper with another CMD). It imports the library's
+# formats and parameter models, so it installs the same runtime requirements as the worker;
+# it drops the model bundle, which only the worker loads.
+# Build from the repository root:  docker build -f docker/api.Dockerfile -t anemonefish-api .
+FROM public.ecr.aws/lambda/python:3.11
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+COPY docker/requirements.txt /tmp/requirements.txt
+RUN pip install --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
+
+COPY pyproject.toml README.md /tmp/src/
+COPY shared /tmp/src/shared
+COPY services /tmp/src/services
+RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src \
+    && rm -rf /tmp/src "${LAMBDA_TASK_ROOT}/anemonefish/models/default"
+
+CMD ["anemonefish_services.api.handler.lambda_handler"]

@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+# The detection worker Lambda (also the DLQ consumer): light inference runtime (LiteRT, no
+# TensorFlow) and the model bundle shipped in the package.
+# Build from the repository root:  docker build -f docker/worker.Dockerfile -t anemonefish-worker .
+FROM public.ecr.aws/lambda/python:3.11
+
+# BLAS threads would compete with the inference runtime for the function's vCPUs.
+ENV OPENBLAS_NUM_THREADS=1 \
+    OMP_NUM_THREADS=1 \
+    MKL_NUM_THREADS=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+COPY docker/requirements.txt /tmp/requirements.txt
+RUN pip install --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
+
+# The package (code and the model bundle as package data); dependencies are already there.
+COPY pyproject.toml README.md /tmp/src/
+COPY shared /tmp/src/shared
+COPY services /tmp/src/services
+RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src && rm -rf /tmp/src
+
+CMD ["anemonefish_services.worker.handler.lambda_handler"]

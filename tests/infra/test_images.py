@@ -1,0 +1,180 @@
+"""The container images, checked without a Docker engine: what they copy exists, the
+handlers they start import, and the runtime requirements they install are enough to run a
+detection (in a fresh virtualenv, without TensorFlow)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+from infra_helpers import REPO
+
+pytestmark = pytest.mark.infra
+
+DOCKER = REPO / "docker"
+LAMBDA_IMAGES = {"worker": DOCKER / "worker.Dockerfile", "api": DOCKER / "api.Dockerfile"}
+REQUIREMENTS = DOCKER / "requirements.txt"
+# Handlers that run on each image (image CMD, or overridden by Terraform's image_config).
+HANDLERS_BY_IMAGE = {
+    "worker": ["anemonefish_services.worker.handler.lambda_handler"],
+    "api": ["anemonefish_services.api.handler.lambda_handler",
+            "anemonefish_services.worker.dlq.lambda_handler",
+            "anemonefish_services.worker.sweeper.lambda_handler"],
+}
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def _requirement_names(lines: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~\[ ;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+            for line in lines if line.strip() and not line.strip().startswith("#")}
+
+
+@pytest.mark.parametrize("image", sorted(LAMBDA_IMAGES))
+def test_lambda_image_builds_on_the_lambda_python_base(image: str) -> None:
+    steps = _instructions(LAMBDA_IMAGES[image])
+    assert steps[0] == ("FROM", "public.ecr.aws/lambda/python:3.11")
+    for keyword, args in steps:
+        if keyword == "COPY":
+            for source in args.split()[:-1]:
+                assert (REPO / source).exists(), f"{image}: COPY {source} does not exist in the repository"
+    (cmd,) = [json.loads(args) for keyword, args in steps if keyword == "CMD"]
+    assert cmd == [HANDLERS_BY_IMAGE[image][0]]
+    assert any(keyword == "RUN" and "-r /tmp/requirements.txt" in args for keyword, args in steps)
+    assert any(keyword == "RUN" and "--no-deps" in args for keyword, args in steps)
+
+
+def test_worker_image_limits_blas_threads() -> None:
+    env = " ".join(args for keyword, args in _instructions(LAMBDA_IMAGES["worker"]) if keyword == "ENV")
+    assert "OPENBLAS_NUM_THREADS=1" in env
+
+
+@pytest.mark.parametrize("handler", sorted({h for hs in HANDLERS_BY_IMAGE.values() for h in hs}))
+def test_image_handlers_are_callables_of_the_package(handler: str) -> None:
+    module_name, _, attribute = handler.rpartition(".")
+    assert callable(getattr(importlib.import_module(module_name), attribute))
+
+
+def test_terraform_names_the_same_handlers_as_the_images() -> None:
+    defaults = (REPO / "infra" / "modules" / "functions" / "variables.tf").read_text()
+    named = set(re.findall(r'default\s*=\s*"(anemonefish_services\.[\w.]+)"', defaults))
+    assert named == {h for hs in HANDLERS_BY_IMAGE.values() for h in hs}
+
+
+def test_requirements_are_the_runtime_dependencies_without_training_or_test_tools() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = _requirement_names(project["dependencies"] + project["optional-dependencies"]["aws"])
+    pinned = _requirement_names(REQUIREMENTS.read_text().splitlines())
+    assert pinned == runtime, f"missing: {sorted(runtime - pinned)}, extra: {sorted(pinned - runtime)}"
+    assert not pinned & {"tensorflow", "tensorflow-cpu", "moto", "pytest", "librosa", "playwright"}
+
+
+def test_compose_runs_moto_terraform_local_and_the_stack() -> None:
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"moto", "terraform", "stack"}
+    terraform = services["terraform"]
+    assert terraform["working_dir"] == "/repo/infra/environments/local"
+    assert "../infra:/repo/infra" in terraform["volumes"]
+    command = " ".join(terraform["command"])
+    assert "terraform apply" in command and "aws_endpoint_url=http://127.0.0.1:5000" in command
+    assert "output" in command and "app_environment" in command
+    stack = services["stack"]
+    assert stack["depends_on"]["terraform"]["condition"] == "service_completed_successfully"
+    assert (REPO / stack["build"]["dockerfile"]).is_file()
+    local = _instructions(REPO / stack["build"]["dockerfile"])
+    for keyword, args in local:
+        if keyword == "COPY":
+            for source in args.split()[:-1]:
+                assert (REPO / source).exists(), f"local image: COPY {source} missing"
+
+
+# --- the requirements really run a detection --------------------------------------------------
+
+RUNTIME_CHECK = r"""
+import importlib, json, sys
+from anemonefish.detect import Detector
+from anemonefish.model import load_bundle
+from anemonefish.params import DetectionParams
+from anemonefish.formats import FORMATS, render_document
+
+result = Detector(load_bundle()).run(sys.argv[1], params=DetectionParams(threshold=0.5), filename="generated.wav")
+documents = {fmt: len(render_document(result, fmt, job_id="image-check")) for fmt in FORMATS}
+handlers = {}
+for handler in sys.argv[2:]:
+    module, _, attr = handler.rpartition(".")
+    handlers[handler] = callable(getattr(importlib.import_module(module), attr))
+tensorflow = importlib.util.find_spec("tensorflow") is not None
+print(json.dumps({"duration_s": result.audio.duration_s, "events": len(result.events),
+                  "documents": documents, "handlers": handlers, "tensorflow": tensorflow}))
+"""
+
+
+def _model_environment(tmp_path: Path) -> dict[str, str]:
+    """The shipped bundle if present (what the image carries); else a tiny untrained one."""
+    from anemonefish.model import DEFAULT_BUNDLE
+
+    if (DEFAULT_BUNDLE / "card.json").is_file():
+        return {}
+    spec = importlib.util.spec_from_file_location("tests_shared_fixtures", REPO / "tests" / "conftest.py")
+    assert spec and spec.loader
+    shared = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shared)
+    return {"ANEMONEFISH_MODEL_DIR": str(shared.build_tiny_bundle(tmp_path / "bundle"))}
+
+
+def _pip(python: Path, *args: str) -> None:
+    # pip's own cache (~/.cache/pip) makes reruns fast; nothing is downloaded twice.
+    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"pip install {' '.join(args)} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+
+
+@pytest.mark.slow
+def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -> None:
+    env_dir = tmp_path / "image-venv"
+    venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    _pip(python, "-r", str(REQUIREMENTS))
+    _pip(python, "--no-deps", str(REPO))
+
+    rate = 48000
+    t = np.arange(5 * rate) / rate
+    recording = tmp_path / "generated.wav"
+    sf.write(recording, (0.05 * np.random.default_rng(3).standard_normal(t.size)
+                         + 0.2 * np.sin(2 * np.pi * 600 * t)).astype(np.float32), rate, subtype="PCM_16")
+    handlers = sorted({h for hs in HANDLERS_BY_IMAGE.values() for h in hs})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(_model_environment(tmp_path), OPENBLAS_NUM_THREADS="1", AWS_DEFAULT_REGION="us-east-1",
+               POWERTOOLS_METRICS_DISABLED="true")
+    proc = subprocess.run([str(python), "-c", RUNTIME_CHECK, str(recording), *handlers], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["tensorflow"] is False, "the image requirements pulled in TensorFlow"
+    assert report["duration_s"] == pytest.approx(5.0, abs=0.01)
+    assert set(report["documents"]) >= {"json", "csv", "raven", "audacity"}
+    # (An untrained bundle may find no events: Audacity labels are then legitimately empty.)
+    assert report["documents"]["json"] > 0 and report["documents"]["csv"] > 0, report
+    assert all(report["handlers"].values()), report["handlers"]
