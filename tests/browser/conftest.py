@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,33 +54,33 @@ def _model_available() -> bool:
     return (bundle / "card.json").is_file()
 
 
-def _read_ready_line(proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> dict:
-    """The JSON line the stack prints once it serves (its other output goes to the log)."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    if not lines or not lines[0].strip():
-        proc.kill()
-        raise RuntimeError(f"the local stack did not start in {timeout_s} s:\n{log.read_text()[-4000:]}")
-    return json.loads(lines[0])
+def _wait_ready(ready_file: Path, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> dict:
+    """What the stack wrote to ``ready_file`` once it serves."""
+    deadline = time.monotonic() + timeout_s
+    while not ready_file.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"the local stack exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the local stack did not start in {timeout_s} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.2)
+    return json.loads(ready_file.read_text())
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The real local stack in its own process: moto server over HTTP, the API handler, the
     worker with the shipped model. The console is served at / by the same HTTP front."""
-    if not _model_available():
-        pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     log = OUTPUT_DIR / "stack.log"
-    cmd = [sys.executable, str(Path(__file__).parent / "serve_stack.py"), str(free_port()), API_KEY]
+    ready_file = OUTPUT_DIR / "stack.ready.json"
+    ready_file.unlink(missing_ok=True)
+    cmd = [sys.executable, str(Path(__file__).parent / "serve_stack.py"), str(free_port()), API_KEY, str(ready_file)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
-    with log.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=REPO,
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                 start_new_session=True)
     try:
-        ready = _read_ready_line(proc, log)
+        ready = _wait_ready(ready_file, proc, log)
         requests.get(ready["api_url"] + "/health", timeout=10).raise_for_status()
         yield Stack(base_url=ready["api_url"], api_key=API_KEY, max_upload_bytes=ready["max_upload_bytes"])
     finally:
@@ -89,6 +89,13 @@ def stack() -> Iterator[Stack]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def model() -> None:
+    """Tests that wait for detection need a model bundle (the worker loads it per job)."""
+    if not _model_available():
+        pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
 
 
 @pytest.fixture(scope="session")

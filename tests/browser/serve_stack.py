@@ -5,7 +5,9 @@ lowered so a few-MB recording goes up in several multipart parts.
 Its own process: ``local_up`` configures the handlers through ``os.environ``, which must not
 leak into the pytest process (the integration tests run their own stack there).
 
-Usage: python serve_stack.py PORT API_KEY  -> prints one JSON line, then serves until SIGTERM.
+Usage: python serve_stack.py PORT API_KEY READY_FILE -> writes READY_FILE (JSON: api_url,
+endpoint_url, max_upload_bytes) once it serves, then serves until SIGTERM. Its stdout is
+the handlers' log (powertools logs to stdout), so the ready signal is a file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 MIB = 1024 * 1024
 # Settings of the stack under test (docs/architecture.md lists the variables).
@@ -28,7 +31,7 @@ STACK_ENV = {
 PART_MIN_SIZE = 256 * 1024
 
 
-def main(port: int, api_key: str) -> None:
+def main(port: int, api_key: str, ready_file: Path) -> None:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from anemonefish_services.local.stack import local_up
@@ -37,8 +40,11 @@ def main(port: int, api_key: str) -> None:
                      sweep_interval_s=3600)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    print(json.dumps({"api_url": stack.api_url, "endpoint_url": stack.endpoint_url,
-                      "max_upload_bytes": int(STACK_ENV["ANEMONEFISH_MAX_UPLOAD_BYTES"])}), flush=True)
+    ready = {"api_url": stack.api_url, "endpoint_url": stack.endpoint_url,
+             "max_upload_bytes": int(STACK_ENV["ANEMONEFISH_MAX_UPLOAD_BYTES"])}
+    tmp = ready_file.with_suffix(".part")
+    tmp.write_text(json.dumps(ready))
+    tmp.replace(ready_file)  # whole or absent: the test never reads half a file
     try:
         while not stopped.wait(0.5):
             pass
@@ -47,4 +53,4 @@ def main(port: int, api_key: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))

@@ -59,7 +59,7 @@ def assert_table_matches_document(card) -> list[dict]:
 
 
 def test_multipart_upload_lists_the_events_of_the_result_document(
-    page: Page, stack, recording: Path, screenshot
+    page: Page, stack, recording: Path, model, screenshot
 ) -> None:
     puts = record_part_puts(page)
     every_request: list[str] = []
@@ -93,7 +93,7 @@ def test_multipart_upload_lists_the_events_of_the_result_document(
     screenshot("console", for_docs=True)
 
 
-def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recording: Path, screenshot) -> None:
+def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recording: Path, model, screenshot) -> None:
     held: list[Route] = []
 
     def hold_parts_after_the_second(route: Route) -> None:
@@ -133,7 +133,7 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
     screenshot("console-resumed")
 
 
-def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, stack, recording: Path) -> None:
+def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, stack, recording: Path, model) -> None:
     # S3 answers an expired presigned URL with 403; a flaky network drops a request.
     cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
     expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
@@ -165,7 +165,7 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
     expect(card.locator("[data-testid=results]")).to_be_visible()
 
 
-def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, recording: Path) -> None:
+def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, recording: Path, model) -> None:
     open_console(page, stack)
     page.click(".params summary")
     page.fill("#param-threshold", "2")
@@ -186,7 +186,7 @@ def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, r
     assert events, "at threshold 0.05 some windows score above it"
 
 
-def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, stack, tmp_path: Path) -> None:
+def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, stack, tmp_path: Path, model) -> None:
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 800)  # ~200 KB: one PUT
     open_console(page, stack)
@@ -223,7 +223,7 @@ def test_too_large_file_is_refused_with_its_size(page: Page, stack, tmp_path: Pa
 
 
 def test_network_failure_is_reported_and_the_upload_resumes_when_back_online(
-    page: Page, stack, recording: Path
+    page: Page, stack, recording: Path, model
 ) -> None:
     open_console(page, stack)
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
