@@ -202,6 +202,44 @@ def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, 
     expect(card.locator("[data-testid=results]")).to_have_count(0)
 
 
+def test_status_follows_the_worker_progress_live(page: Page, stack, model, tmp_path: Path) -> None:
+    # A long, light recording (20 min at 4 kHz, ~10 MB): detection takes a few seconds, and
+    # the page polls every 0.25 s, so it sees the job RUNNING with the worker's progress.
+    import soundfile as sf
+    from anemonefish.synth import SynthConfig, synthesize
+
+    long_wav = tmp_path / "long-reef.wav"
+    scape = synthesize(SynthConfig(duration_s=1200.0, sample_rate=4000, boat_probability=0.0), seed=11)
+    sf.write(long_wav, scape.signal, 4000, subtype="PCM_16")
+    assert long_wav.stat().st_size < stack.max_upload_bytes
+
+    page.goto(stack.base_url + "/?poll_s=0.25")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.fill("#api-key", stack.api_key)
+    page.click("#key-form button[type=submit]")
+    page.set_input_files("#file-input", str(long_wav))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-id", re.compile(".+"))
+    # Record every status and worker line the card shows, as it shows them.
+    card.evaluate(
+        """card => {
+            window.seen = [];
+            const note = () => window.seen.push({
+                status: card.dataset.jobStatus || "",
+                worker: card.querySelector('.worker-row .progress-text').textContent,
+            });
+            new MutationObserver(note).observe(card, {subtree: true, attributes: true, childList: true, characterData: true});
+        }"""
+    )
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    seen = page.evaluate("window.seen")
+    statuses = [s["status"] for s in seen]
+    assert "RUNNING" in statuses
+    assert statuses.index("RUNNING") < statuses.index("SUCCEEDED")
+    workers = {s["worker"] for s in seen if s["status"] == "RUNNING"}
+    assert any(re.fullmatch(r"detecting: \d+%", w) for w in workers), workers
+
+
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
     open_console(page, stack, key="not-a-valid-key")
     expect(page.locator("#key-status")).to_contain_text("API key was refused")

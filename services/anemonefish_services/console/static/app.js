@@ -13,7 +13,7 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 const query = new URLSearchParams(window.location.search);
 const apiBaseUrl = (query.get("api") ?? config.apiBaseUrl ?? "").replace(/\/+$/, "");
 const concurrency = Number(query.get("parts_in_flight") || config.concurrentParts || 4);
-const pollIntervalMs = 1000 * Number(config.pollIntervalS || 1.5);
+const pollIntervalMs = 1000 * Math.max(0.1, Number(query.get("poll_s") || config.pollIntervalS || 1.5));
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
