@@ -11,8 +11,6 @@ from urllib.parse import parse_qs, urlparse
 import requests
 from playwright.sync_api import Page, Request, Route, expect
 
-
-
 JOB_TIMEOUT_MS = 300_000
 
 
