@@ -12,12 +12,24 @@ from typing import Any
 
 
 def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int = 8) -> Any:
-    """Three conv blocks (width, 2*width, 4*width filters) -> dense -> softmax."""
+    """Contrast front layers -> three conv blocks (width, 2*width, 4*width) -> dense -> softmax.
+
+    The first layers (built-in Keras layers only, so the model loads without custom code
+    and converts to plain LiteRT ops) give the convolutions two views of the window:
+    the dB image minus each frequency row's mean over time (removes stationary
+    background: hum, boats, 1/f tilt), and that minus each frame's mean over frequency
+    (removes broadband clicks such as snapping shrimp, leaving a call's narrow band).
+    """
     from tensorflow import keras
 
     layers = keras.layers
+    height, width_frames, _ = input_shape
     inputs = keras.Input(shape=input_shape, name="spectrogram")
-    x = inputs
+    row_mean = layers.AveragePooling2D((1, width_frames), name="row_mean")(inputs)
+    background_free = layers.Subtract(name="minus_row_mean")([inputs, row_mean])
+    col_mean = layers.AveragePooling2D((height, 1), name="frame_mean")(background_free)
+    click_free = layers.Subtract(name="minus_frame_mean")([background_free, col_mean])
+    x = layers.Concatenate(name="views")([background_free, click_free])
     for i, filters in enumerate((width, 2 * width, 4 * width)):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
