@@ -53,7 +53,7 @@ class SynthConfig(BaseModel):
     whistles_per_min: float = Field(1.0, ge=0)
     chirp_fraction: float = Field(0.6, ge=0, le=1, description="Chirps among anemonefish calls.")
     min_gap_s: float = Field(1.5, ge=0, description="Least silence between two labelled sounds.")
-    shrimp_per_s: tuple[float, float] = Field((2.0, 40.0), description="Range of click rates.")
+    shrimp_per_s: tuple[float, float] = Field((2.0, 150.0), description="Range of click rates.")
     boat_probability: float = Field(0.25, ge=0, le=1)
     variety: bool = Field(
         True,
@@ -139,8 +139,30 @@ class _Builder:
             x = x + bump / (np.std(bump) + 1e-12) * rng.uniform(0.1, 1.0)
         return x
 
+    def multipath(self, x: np.ndarray, max_delay_s: float = 0.008) -> np.ndarray:
+        """Add 1-3 delayed, scaled copies (surface/bottom reflections).
+
+        In shallow water every sound arrives over several paths; a short impulse then has
+        a comb-filtered spectrum with peaks every 1/delay Hz, so a click can look tonal in
+        places. Training on it keeps the model from taking such clicks for calls.
+        """
+        rng, sr = self.rng, self.sr
+        taps = int(rng.integers(1, 4))
+        delays = np.sort(rng.uniform(0.0003, max_delay_s, taps))
+        lengths = (delays * sr).astype(int)
+        out = np.zeros(x.size + int(lengths.max()) + 1)
+        out[: x.size] += x
+        for k, lag in enumerate(lengths):
+            sign = -1.0 if (k == 0 and rng.random() < 0.7) else rng.choice([-1.0, 1.0])
+            out[lag : lag + x.size] += sign * rng.uniform(0.3, 0.9) * x
+        return out
+
     def shrimp(self) -> np.ndarray:
-        """Snapping shrimp: 0.1-0.4 ms broadband clicks, Pareto amplitudes, Poisson times."""
+        """Snapping shrimp: 0.1-0.4 ms broadband clicks, Pareto amplitudes, Poisson times.
+
+        Distant snaps arrive low-passed, with a short reverberant tail and multipath
+        copies, like the clicks on real reef recordings.
+        """
         rng, sr = self.rng, self.sr
         out = np.zeros(self.n)
         rate = rng.uniform(*self.cfg.shrimp_per_s)
@@ -156,8 +178,24 @@ class _Builder:
             t = np.arange(length) / sr
             click = rng.standard_normal(length) * np.exp(-t / (dur / 2.0 + 1e-9))
             click[0] = abs(click[0]) + 1.0  # the snap: a sharp positive onset
-            end = min(self.n, onset + length)
-            out[onset:end] += amp * click[: end - onset] / np.max(np.abs(click))
+            click /= np.max(np.abs(click))
+            kind = rng.random()
+            if kind < 0.3:
+                # low-passed by distance: one-pole smoothing as a short exponential FIR
+                cutoff = rng.uniform(300.0, 3000.0)
+                tau = sr / (2 * np.pi * cutoff)
+                kernel = np.exp(-np.arange(int(5 * tau) + 1) / tau)
+                click = np.convolve(click, kernel / kernel.sum() * 3.0)
+            if kind > 0.5:
+                tail_s = rng.uniform(0.002, 0.03)
+                tail_t = np.arange(int(tail_s * sr * 2)) / sr
+                tail = rng.standard_normal(tail_t.size) * np.exp(-tail_t / (tail_s / 2)) * rng.uniform(0.05, 0.3)
+                click = np.concatenate([click, np.zeros(max(0, tail.size - click.size))])
+                click[: tail.size] += tail
+            if rng.random() < 0.6:
+                click = self.multipath(click)
+            end = min(self.n, onset + click.size)
+            out[onset:end] += amp * click[: end - onset]
         return out
 
     def boat(self) -> np.ndarray:
@@ -229,13 +267,18 @@ class _Builder:
         return x, f0, n_pulses
 
     def fish_sound(self, kind: str) -> tuple[np.ndarray, float, int]:
-        """Other fish: grunts (trains of 40-120 ms pulses) or knocks (1-2), 80-1000 Hz.
+        """Other fish, 80-1000 Hz: the hard negatives that share the anemonefish band.
 
-        Their pulses rise slowly (sonic muscle, not teeth), last longer and sit mostly lower
-        than anemonefish pulses, but they share the band: they are the hard negatives.
+        ``grunt``: trains of 2-6 tonal pulses of 40-120 ms that rise slowly (sonic muscle,
+        not teeth) and sit mostly lower than anemonefish pulses. ``knock``: trains of 1-10
+        short broadband thumps (1-2.5 cycles of 80-500 Hz, a few ms to ~30 ms) at irregular
+        intervals, as heard on real temperate-reef recordings (e.g. the Hornby Island AMAR
+        file): pulse trains too, but without the narrow f0 of a jaw-slam pulse.
         """
+        if kind == "knock":
+            return self._knock_train()
         rng, sr = self.rng, self.sr
-        n_pulses = int(rng.integers(2, 7)) if kind == "grunt" else int(rng.integers(1, 3))
+        n_pulses = int(rng.integers(2, 7))
         f0 = math.exp(rng.uniform(math.log(80.0), math.log(1000.0)))
         f0 = min(f0, 0.4 * sr)
         pulse_s = rng.uniform(0.040, 0.120)
@@ -258,6 +301,26 @@ class _Builder:
                     pulse += rich / k * np.sin(2 * np.pi * k * f * t + k * ph)
             s = int(round(i * period * sr))
             x[s : s + length] += env * pulse
+        return x, f0, n_pulses
+
+    def _knock_train(self) -> tuple[np.ndarray, float, int]:
+        rng, sr = self.rng, self.sr
+        n_pulses = int(rng.integers(1, 11))
+        f0 = min(math.exp(rng.uniform(math.log(80.0), math.log(500.0))), 0.4 * sr)
+        onsets = np.cumsum(np.concatenate([[0.0], rng.uniform(0.015, 0.15, n_pulses - 1)]))
+        longest = 2.5 / f0 * 3
+        x = np.zeros(int(math.ceil((onsets[-1] + longest) * sr)) + 2)
+        for onset in onsets:
+            cycles = rng.uniform(1.0, 2.5)
+            d = cycles / f0
+            length = max(2, int(d * sr * 3))
+            t = np.arange(length) / sr
+            env = np.exp(-t / (d / 2.0))
+            pulse = np.sin(2 * np.pi * f0 * rng.uniform(0.8, 1.2) * t) * env
+            # a sharp broadband edge on top of the thump
+            pulse[: max(1, int(0.0005 * sr))] += rng.uniform(0.0, 1.0)
+            s = int(round(onset * sr))
+            x[s : s + length] += rng.uniform(0.5, 1.0) * pulse
         return x, f0, n_pulses
 
     def whistle(self) -> tuple[np.ndarray, float, int] | None:
@@ -329,6 +392,8 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
                 continue
             wave, f0, n_pulses = made
             label = BIOLOGICAL
+        if cfg.variety and rng.random() < 0.5:
+            wave = b.multipath(wave)
         if t + wave.size / sr > cfg.duration_s - 1.0:
             break
         onset = t

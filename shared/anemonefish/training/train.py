@@ -55,7 +55,7 @@ class TrainSpec(BaseModel):
     hop_length: int = 128
     fmin: float = 100.0
     dataset: DatasetSpec = DatasetSpec()
-    validation_soundscapes: int = Field(8, ge=0, description="Held-out soundscapes for the threshold.")
+    validation_soundscapes: int = Field(12, ge=0, description="Held-out soundscapes for the threshold.")
     validation_seed_offset: int = Field(
         100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
     )
