@@ -75,7 +75,10 @@ def stack() -> Iterator[Stack]:
     ready_file = OUTPUT_DIR / "stack.ready.json"
     ready_file.unlink(missing_ok=True)
     cmd = [sys.executable, str(Path(__file__).parent / "serve_stack.py"), str(free_port()), API_KEY, str(ready_file)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # A clean configuration: other tests' in-process stacks leave ANEMONEFISH_* settings (API
+    # keys, endpoints) in os.environ. Only the choice of model carries over.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANEMONEFISH_") or k == "ANEMONEFISH_MODEL_DIR"}
+    env.update(PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1")
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                 start_new_session=True)
