@@ -238,6 +238,64 @@ def test_status_follows_the_worker_progress_live(page: Page, stack, model, tmp_p
     assert any(re.fullmatch(r"detecting: \d+%", w) for w in workers), workers
 
 
+def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, model) -> None:
+    held: list[Route] = []
+    page.route(lambda url: (part_number(url) or 0) >= 3, lambda route: held.append(route))
+    puts = record_part_puts(page)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
+    progress = card.locator("progress").first
+    assert 0 < float(progress.evaluate("p => p.value")) < 1
+    expect(card.locator(".upload-row .progress-text")).to_contain_text("part 2 of")
+
+    card.locator("button[data-action=pause]").click()
+    expect(card).to_have_attribute("data-upload-state", "paused")
+    page.unroute_all(behavior="ignoreErrors")  # the paused parts were aborted: nothing to let through
+    sent_before_resume = len(puts)
+    card.locator("button[data-action=resume]").click()
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    total = int(card.get_attribute("data-parts-total") or 0)
+    assert sorted(part_number(r.url) for r in puts[sent_before_resume:]) == list(range(3, total + 1))
+
+    # Cancel mid-upload: the job ends CANCELLED (and the API aborts the multipart upload).
+    page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: held.append(route))
+    page.set_input_files("#file-input", str(recording))
+    second = page.locator(".card").first
+    expect(second).to_have_attribute("data-parts-done", "1", timeout=60_000)
+    second.locator("button[data-action=cancel]").click()
+    expect(second).to_have_attribute("data-upload-state", "cancelled")
+    expect(second.locator(".message")).to_contain_text("Cancelled")
+    job = requests.get(f"{stack.base_url}/jobs/{second.get_attribute('data-job-id')}",
+                       headers={"x-api-key": stack.api_key}, timeout=30).json()
+    assert job["status"] == "CANCELLED"
+    page.unroute_all(behavior="ignoreErrors")
+
+
+def test_many_dropped_files_each_get_a_job(page: Page, stack) -> None:
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    files = page.evaluate_handle(
+        """() => {
+            const dt = new DataTransfer();
+            for (const name of ["first.wav", "second.wav", "third.wav"]) {
+                dt.items.add(new File([new Uint8Array(50000).fill(name.length)], name, {type: "audio/wav"}));
+            }
+            return dt;
+        }"""
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    cards = page.locator(".card")
+    expect(cards).to_have_count(3)
+    for name in ("first.wav", "second.wav", "third.wav"):
+        card = page.locator(".card", has_text=name)
+        expect(card).to_have_attribute("data-upload-method", "PUT")
+        expect(card).to_have_attribute("data-upload-state", "uploaded")
+    job_ids = {cards.nth(i).get_attribute("data-job-id") for i in range(3)}
+    assert len(job_ids) == 3
+
+
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
     open_console(page, stack, key="not-a-valid-key")
     expect(page.locator("#key-status")).to_contain_text("API key was refused")
