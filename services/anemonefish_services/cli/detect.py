@@ -139,8 +139,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.quiet:
         for path, result, written in summaries:
-            table = Table(title=f"{path.name}: {len(result.events)} event(s), {result.audio.duration_s:.1f} s "
-                          f"of audio in {result.processing_time_s:.2f} s ({result.real_time_factor:.0f}x real time)")
+            out.print(
+                f"{path.name}: {len(result.events)} event(s), {result.audio.duration_s:.1f} s of audio "
+                f"in {result.processing_time_s:.2f} s ({result.real_time_factor:.0f}x real time)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            table = Table()
             for column in ("start (s)", "end (s)", "label", "confidence"):
                 table.add_column(column, justify="right" if column != "label" else "left")
             for e in result.events:
