@@ -296,6 +296,29 @@ def test_many_dropped_files_each_get_a_job(page: Page, stack) -> None:
     assert len(job_ids) == 3
 
 
+def test_earlier_jobs_can_be_shown_again(page: Page, stack, model, tmp_path: Path) -> None:
+    # A job submitted elsewhere (here: straight through the API) shows up under Earlier jobs,
+    # and its results open from there, as after closing the tab.
+    import soundfile as sf
+    from anemonefish.synth import SynthConfig, synthesize
+
+    scape = synthesize(SynthConfig(duration_s=15.0, sample_rate=16000, anemonefish_per_min=12.0), seed=5)
+    sf.write(tmp_path / "elsewhere.wav", scape.signal, 16000, subtype="PCM_16")
+    data = (tmp_path / "elsewhere.wav").read_bytes()  # ~480 KB: one PUT
+    headers = {"x-api-key": stack.api_key}
+    created = requests.post(f"{stack.base_url}/jobs", json={"filename": "elsewhere.wav", "size_bytes": len(data)},
+                            headers=headers, timeout=30).json()
+    assert requests.put(created["upload"]["url"], data=data, headers=created["upload"]["headers"],
+                        timeout=30).status_code == 200
+    open_console(page, stack)
+    entry = page.locator("#recent-list li", has_text="elsewhere.wav")
+    expect(entry).to_be_visible()
+    entry.locator("button").click()
+    card = page.locator(f".card[data-job-id='{created['job_id']}']")
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    assert_table_matches_document(card)
+
+
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
     open_console(page, stack, key="not-a-valid-key")
     expect(page.locator("#key-status")).to_contain_text("API key was refused")
