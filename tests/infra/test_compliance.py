@@ -163,24 +163,21 @@ def _settings_variables() -> set[str]:
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_functions_get_every_setting_by_the_names_the_settings_model_reads(env_name: str, plans: Any) -> None:
+    """The Lambdas' environment maps are unknown in a plan (the AWS provider cannot hold a map
+    with some unknown values), so the environment reports the names it sets as an output."""
     plan = load_plan(plans(env_name))
+    names_by_role = plan["output_changes"]["function_setting_names"]["after"]
+    assert set(names_by_role) == {"api", "worker", "dlq", "sweeper"}
     known = _settings_variables()
     required = {"ANEMONEFISH_ENV", "ANEMONEFISH_INPUT_BUCKET", "ANEMONEFISH_OUTPUT_BUCKET", "ANEMONEFISH_JOBS_TABLE",
                 "ANEMONEFISH_JOBS_QUEUE_URL", "ANEMONEFISH_DLQ_URL", "ANEMONEFISH_TOPIC_ARN", "ANEMONEFISH_AUTH_MODE",
-                "ANEMONEFISH_CORS_ORIGINS"}
-    for name, function in _functions(plan).items():
-        variables = function["environment"][0]["variables"]
-        app_variables = {k for k in variables if k.startswith("ANEMONEFISH_")}
-        assert app_variables <= known, f"{name} sets variables no setting reads: {sorted(app_variables - known)}"
-        assert required <= app_variables, f"{name} misses {sorted(required - app_variables)}"
-        assert variables["ANEMONEFISH_ENV"] == env_name
-        assert variables["ANEMONEFISH_INPUT_BUCKET"] == f"anemonefish-{env_name}-input"
-        assert variables["ANEMONEFISH_OUTPUT_BUCKET"] == f"anemonefish-{env_name}-output"
-        assert variables["ANEMONEFISH_JOBS_TABLE"] == f"anemonefish-{env_name}-jobs"
-        assert variables["ANEMONEFISH_AUTH_MODE"] == "apigateway"
-    worker = _functions(plan)[f"anemonefish-{env_name}-worker"]["environment"][0]["variables"]
-    assert worker["OPENBLAS_NUM_THREADS"] == "1"
-    assert worker["ANEMONEFISH_WEBHOOK_SECRET"].startswith("whsec_")
+                "ANEMONEFISH_CORS_ORIGINS", "ANEMONEFISH_WEBHOOK_SECRET", "POWERTOOLS_SERVICE_NAME"}
+    for role, names in names_by_role.items():
+        app_variables = {n for n in names if n.startswith("ANEMONEFISH_")}
+        assert app_variables <= known, f"{role} sets variables no setting reads: {sorted(app_variables - known)}"
+        assert required <= set(names), f"{role} misses {sorted(required - set(names))}"
+    assert "OPENBLAS_NUM_THREADS" in names_by_role["worker"]
+    assert "ANEMONEFISH_API_KEYS" in names_by_role["api"]
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
@@ -204,3 +201,19 @@ def test_worker_is_sized_and_wired_for_long_recordings(env_name: str, plans: Any
     assert mappings["worker"]["batch_size"] == 1
     assert 2 <= mappings["worker"]["scaling_config"][0]["maximum_concurrency"] <= worker["reserved_concurrent_executions"]
     assert mappings["dlq"]["function_response_types"] == ["ReportBatchItemFailures"]
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_console_files_and_config_are_deployed(env_name: str, plans: Any) -> None:
+    from infra_helpers import REPO
+
+    static = REPO / "services" / "anemonefish_services" / "console" / "static"
+    expected = {p.relative_to(static).as_posix() for p in static.rglob("*") if p.is_file()}
+    objects = {r["values"]["key"]: r["values"] for r in planned_resources(load_plan(plans(env_name)), "aws_s3_object")}
+    assert set(objects) == expected, "every console file (and config.js, written by Terraform) is uploaded"
+    assert objects["index.html"]["content_type"].startswith("text/html")
+    # config.js carries this deployment's API URL (known after apply), never the page's own origin.
+    assert objects["config.js"]["content"] == "(known after apply)"
+    plan = load_plan(plans(env_name))
+    console_call = plan["configuration"]["root_module"]["module_calls"]["pipeline"]["module"]["module_calls"]["console"]
+    assert "module.api.invoke_url" in console_call["expressions"]["api_base_url"]["references"]

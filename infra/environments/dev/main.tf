@@ -26,6 +26,7 @@ module "pipeline" {
   worker_batch_size           = 1
   worker_maximum_concurrency  = 4
 
+  console_static_dir    = "${path.root}/../../../services/anemonefish_services/console/static"
   webhook_secret        = var.webhook_secret
   app_settings          = var.app_settings
   alarm_email_addresses = var.alarm_email_addresses

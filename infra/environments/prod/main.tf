@@ -27,6 +27,7 @@ module "pipeline" {
   worker_batch_size           = 1
   worker_maximum_concurrency  = var.worker_maximum_concurrency
 
+  console_static_dir    = "${path.root}/../../../services/anemonefish_services/console/static"
   webhook_secret        = var.webhook_secret
   app_settings          = var.app_settings
   alarm_email_addresses = var.alarm_email_addresses

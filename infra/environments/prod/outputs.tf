@@ -72,3 +72,8 @@ output "function_names" {
   description = "Lambda function names (api, worker, dlq)."
   value       = module.pipeline.function_names
 }
+
+output "function_setting_names" {
+  description = "Environment variables (settings) each function gets, by function role."
+  value       = module.pipeline.function_setting_names
+}

@@ -223,3 +223,48 @@ resource "aws_s3_bucket_policy" "console" {
 
   depends_on = [aws_s3_bucket_public_access_block.console]
 }
+
+# --- the console's files -------------------------------------------------------------------
+
+locals {
+  content_types = {
+    html = "text/html; charset=utf-8"
+    js   = "text/javascript; charset=utf-8"
+    css  = "text/css; charset=utf-8"
+    json = "application/json"
+    png  = "image/png"
+    svg  = "image/svg+xml"
+    ico  = "image/x-icon"
+  }
+  # config.js is written below with this deployment's API URL, never copied.
+  static_files = var.static_dir == null ? toset([]) : setsubtract(fileset(var.static_dir, "**"), ["config.js"])
+}
+
+resource "aws_s3_object" "static" {
+  for_each = local.static_files
+
+  bucket       = aws_s3_bucket.console.bucket
+  key          = each.value
+  source       = "${var.static_dir}/${each.value}"
+  source_hash  = filemd5("${var.static_dir}/${each.value}")
+  content_type = lookup(local.content_types, reverse(split(".", each.value))[0], "application/octet-stream")
+  kms_key_id   = aws_kms_key.console.arn
+  tags         = var.tags
+}
+
+resource "aws_s3_object" "config" {
+  bucket        = aws_s3_bucket.console.bucket
+  key           = "config.js"
+  content_type  = local.content_types.js
+  cache_control = "no-cache"
+  kms_key_id    = aws_kms_key.console.arn
+  content       = <<-EOT
+    // Written by Terraform (infra/modules/console): this deployment's settings.
+    export default {
+      apiBaseUrl: ${jsonencode(var.api_base_url)},
+      concurrentParts: ${var.concurrent_parts},
+      pollIntervalS: ${var.poll_interval_seconds},
+    };
+  EOT
+  tags          = var.tags
+}

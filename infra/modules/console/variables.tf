@@ -14,6 +14,29 @@ variable "account_id" {
   type        = string
 }
 
+variable "static_dir" {
+  description = "Folder of the console's static files, uploaded to the bucket (null: upload them yourself)."
+  type        = string
+  default     = null
+}
+
+variable "api_base_url" {
+  description = "URL of the jobs API written into the console's config.js."
+  type        = string
+}
+
+variable "concurrent_parts" {
+  description = "Parts of a multipart upload the console sends at once (config.js)."
+  type        = number
+  default     = 4
+}
+
+variable "poll_interval_seconds" {
+  description = "Seconds between the console's status polls (config.js)."
+  type        = number
+  default     = 1.5
+}
+
 variable "price_class" {
   description = "CloudFront price class (which edge locations serve the console)."
   type        = string

@@ -37,3 +37,9 @@ output "log_group_names" {
   description = "Log group names by function role."
   value       = { for key, group in aws_cloudwatch_log_group.this : key => group.name }
 }
+
+output "environment_variable_names" {
+  description = "Names of the environment variables (settings) each function gets, by function role."
+  # Names only: some values are secrets. The keys are not, so the marks are dropped.
+  value = { for role, variables in local.environments : role => sort(nonsensitive(keys(variables))) }
+}

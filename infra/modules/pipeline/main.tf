@@ -154,6 +154,8 @@ module "console" {
   name_prefix        = local.name_prefix
   bucket_name_suffix = var.bucket_name_suffix
   account_id         = var.account_id
+  static_dir         = var.console_static_dir
+  api_base_url       = module.api.invoke_url
   force_destroy      = var.force_destroy
   tags               = var.tags
 }

@@ -124,6 +124,12 @@ variable "app_settings" {
   default     = {}
 }
 
+variable "console_static_dir" {
+  description = "Folder of the browser console's static files to upload (null: do not upload)."
+  type        = string
+  default     = null
+}
+
 variable "alarm_email_addresses" {
   description = "E-mail addresses notified of alarms."
   type        = list(string)
