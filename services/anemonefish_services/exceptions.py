@@ -88,6 +88,12 @@ class WorkerTimeRunningOutError(TransientJobError):
     code = "worker_timeout"
 
 
+class LeaseStillLiveError(TransientJobError):
+    """The message's job is held by a live lease: look again when the lease would expire."""
+
+    code = "lease_live"
+
+
 class LeaseLostError(ServiceError):
     """Another worker took the job over (our lease expired): stop without writing anything."""
 

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     cors_origins: str = "*"
     # The worker stops starting new blocks when the Lambda has less than this left, so it can
     # release its lease and let a retry continue instead of being killed mid-write.
+    # A RUNNING job whose lease expired this long ago (or a QUEUED job untouched this long) has
+    # lost its worker and its message: the sweeper re-sends its upload event. More than the
+    # visibility a worker sets on its message (3 x lease), so a live message comes back first.
+    stall_grace_s: float = Field(900.0, gt=0)
+    max_redrives: int = Field(3, ge=0, description="Re-drives before a stalled job is FAILED (worker_lost).")
     worker_safety_margin_s: float = Field(30.0, ge=0)
     progress_interval_s: float = Field(1.0, ge=0, description="Min seconds between progress writes.")
 

@@ -248,9 +248,45 @@ def test_worker_process_killed_mid_job_is_taken_over_and_completes_once(pipeline
         stack._parts.append(stack.worker)
 
     job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"}, timeout_s=90)
-    assert job["status"] == "SUCCEEDED", job
+    assert job["status"] == "SUCCEEDED", (job["error"], log.name and open(log.name).read()[-3000:])
     record = JobsRepository(get_settings()).get(job_id)
     assert record.attempts == 2 and record.lease_owner is None
     listing = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{job_id}/")
     assert listing["KeyCount"] == 5
     assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(job_id)] == ["SUCCEEDED"]
+
+
+def test_a_stalled_job_whose_message_is_lost_is_redriven_by_the_sweeper(pipeline, short_wav):
+    from anemonefish_services.dal.jobs import JobsRepository
+    from anemonefish_services.settings import get_settings
+    from anemonefish_services.worker.sweeper import sweep
+
+    stack = pipeline.stack
+    stack.worker.stop()
+    try:
+        job_id = pipeline.submit_bytes("stalled.wav", short_wav)
+        sqs = pipeline.boto("sqs")
+        queue_url = stack.env["ANEMONEFISH_JOBS_QUEUE_URL"]
+        messages = []
+        deadline = time.monotonic() + 10
+        while not messages and time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+        assert messages
+        repo = JobsRepository(get_settings())
+        repo.mark_queued(job_id)
+        assert repo.claim(job_id, "worker-that-died", lease_s=1.0) is not None
+        for m in messages:  # the worker died and its message is gone
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    finally:
+        stack.worker = stack.new_worker().start()
+        stack._parts.append(stack.worker)
+    time.sleep(1.5)
+    assert pipeline.call("GET", f"/jobs/{job_id}").json()["status"] == "RUNNING"  # stuck without the sweeper
+    settings = get_settings()
+    outcome = sweep(settings, now=time.time() + settings.stall_grace_s)
+    assert job_id in outcome["redriven"]
+    job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"}, timeout_s=30)
+    assert job["status"] == "SUCCEEDED"
+    record = JobsRepository(settings).get(job_id)
+    assert record.redrives == 1 and record.attempts == 2
+    assert len(pipeline.notifications_for(job_id)) == 1

@@ -151,3 +151,28 @@ def test_long_jobs_extend_message_visibility_and_write_progress(worker, monkeypa
     handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
     assert progress_seen == [0.25, 0.5, 0.75]
     assert len(extensions) >= 2 and all(timeout == 3 for timeout in extensions)  # 3 x the 1 s lease
+
+
+def test_a_duplicate_delivery_during_a_live_lease_is_dropped_not_retried(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-busy")
+    repo = deps.worker_deps().repo
+    assert repo.claim("job-busy", "other-worker", lease_s=600) is not None
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(AssertionError("must not run")))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
+    assert response == {"batchItemFailures": []}  # not retried: it would only burn the message's receives
+    job = deps.worker_deps().repo.get("job-busy")
+    assert job.status is JobStatus.RUNNING and job.lease_owner == "other-worker" and job.attempts == 1
+
+
+def test_the_lease_holders_own_message_coming_back_is_kept_for_a_takeover(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-own")
+    repo = deps.worker_deps().repo
+    assert repo.claim("job-own", "holder", lease_s=600, message_id="m1") is not None
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(AssertionError("must not run")))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # retried once the lease may have lapsed
+    assert deps.worker_deps().repo.get("job-own").lease_owner == "holder"

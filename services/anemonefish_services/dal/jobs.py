@@ -20,6 +20,7 @@ from anemonefish_services.models.job import ACTIVE_STATES, JobError, JobRecord, 
 from anemonefish_services.settings import Settings
 
 TENANT_INDEX = "tenant-created-index"
+LEASE_FIELDS = ["lease_owner", "lease_expires_at", "lease_message_id"]
 
 
 def utc_now_iso() -> str:
@@ -88,6 +89,28 @@ class JobsRepository:
             "FilterExpression": "#s = :waiting AND upload_expires_at < :now",
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": {":waiting": JobStatus.AWAITING_UPLOAD.value, ":now": _to_dynamo(now)},
+        }
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                yield JobRecord.model_validate(_from_dynamo(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_stalled(self, now: float, grace_s: float) -> Iterator[JobRecord]:
+        """RUNNING jobs whose lease expired more than ``grace_s`` ago, and QUEUED jobs untouched
+        for ``grace_s``: no worker is on them and no message may be left to bring one."""
+        cutoff_iso = datetime.fromtimestamp(now - grace_s, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "(#s = :running AND lease_expires_at < :cutoff) OR (#s = :queued AND updated_at < :cutoff_iso)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":running": JobStatus.RUNNING.value,
+                ":queued": JobStatus.QUEUED.value,
+                ":cutoff": _to_dynamo(now - grace_s),
+                ":cutoff_iso": cutoff_iso,
+            },
         }
         while True:
             page = self.table.scan(**kwargs)
@@ -169,19 +192,26 @@ class JobsRepository:
             values={":waiting": JobStatus.AWAITING_UPLOAD.value},
         )
 
-    def claim(self, job_id: str, owner: str, *, lease_s: float, now: float | None = None) -> JobRecord | None:
+    def claim(
+        self, job_id: str, owner: str, *, lease_s: float, now: float | None = None, message_id: str | None = None
+    ) -> JobRecord | None:
         """Take the job for processing: QUEUED (or AWAITING_UPLOAD whose object is there), or a
-        RUNNING job whose worker's lease has expired (the worker died: take it over)."""
+        RUNNING job whose worker's lease has expired (the worker died: take it over).
+        ``message_id`` is the SQS message the claim came with: if it reappears while the lease
+        is live, it is the holder's own message, not a duplicate."""
         now = time.time() if now is None else now
+        fields: dict[str, Any] = {
+            "status": JobStatus.RUNNING.value,
+            "lease_owner": owner,
+            "lease_expires_at": now + lease_s,
+            "progress": 0.0,
+            "started_at": utc_now_iso(),
+        }
+        if message_id:
+            fields["lease_message_id"] = message_id
         return self._update(
             job_id,
-            set_={
-                "status": JobStatus.RUNNING.value,
-                "lease_owner": owner,
-                "lease_expires_at": now + lease_s,
-                "progress": 0.0,
-                "started_at": utc_now_iso(),
-            },
+            set_=fields,
             add={"attempts": 1},
             condition="#s IN (:waiting, :queued) OR (#s = :running AND lease_expires_at < :now)",
             values={
@@ -206,7 +236,7 @@ class JobsRepository:
         return self._update(
             job_id,
             set_={"status": JobStatus.QUEUED.value},
-            remove=["lease_owner", "lease_expires_at"],
+            remove=LEASE_FIELDS,
             condition="#s = :running AND lease_owner = :owner",
             values={":running": JobStatus.RUNNING.value, ":owner": owner},
         )
@@ -220,7 +250,7 @@ class JobsRepository:
                 "progress": 1.0,
                 "finished_at": utc_now_iso(),
             },
-            remove=["lease_owner", "lease_expires_at"],
+            remove=LEASE_FIELDS,
             condition="#s = :running AND lease_owner = :owner",
             values={":running": JobStatus.RUNNING.value, ":owner": owner},
         )
@@ -232,14 +262,14 @@ class JobsRepository:
             return self._update(
                 job_id,
                 set_=set_,
-                remove=["lease_owner", "lease_expires_at"],
+                remove=LEASE_FIELDS,
                 condition="#s = :running AND lease_owner = :owner",
                 values={":running": JobStatus.RUNNING.value, ":owner": owner},
             )
         return self._update(
             job_id,
             set_=set_,
-            remove=["lease_owner", "lease_expires_at"],
+            remove=LEASE_FIELDS,
             condition="#s IN (:a0, :a1, :a2)",
             values={f":a{i}": s.value for i, s in enumerate(sorted(ACTIVE_STATES))},
         )
@@ -251,6 +281,16 @@ class JobsRepository:
             set_={"status": JobStatus.CANCELLED.value, "finished_at": utc_now_iso()},
             condition="#s IN (:a0, :a1, :a2)",
             values={f":a{i}": s.value for i, s in enumerate(sorted(ACTIVE_STATES))},
+        )
+
+    def note_redrive(self, job_id: str, expected_updated_at: str) -> JobRecord | None:
+        """Count a re-drive, only if nothing touched the job since it was found stalled."""
+        return self._update(
+            job_id,
+            set_={},
+            add={"redrives": 1},
+            condition="#s IN (:running, :queued) AND updated_at = :seen",
+            values={":running": JobStatus.RUNNING.value, ":queued": JobStatus.QUEUED.value, ":seen": expected_updated_at},
         )
 
     def expire(self, job_id: str, now: float) -> JobRecord | None:

@@ -102,11 +102,11 @@ def serve_existing(
     from anemonefish_services.dal.storage import Storage
     from anemonefish_services.local.http_front import ApiFront
     from anemonefish_services.local.poller import Periodic, SqsPoller
-    from anemonefish_services.logic.expire import expire_overdue_uploads
     from anemonefish_services.settings import get_settings
     from anemonefish_services.worker.dlq import lambda_handler as dlq_handler
     from anemonefish_services.worker.deps import thread_detector
     from anemonefish_services.worker.handler import lambda_handler as worker_handler
+    from anemonefish_services.worker.sweeper import sweep
 
     from anemonefish_services.api import handler as api_module
     from anemonefish_services.worker import deps as worker_deps_module
@@ -141,7 +141,7 @@ def serve_existing(
             )
         repo, storage = JobsRepository(settings), Storage(settings)
         stack._parts.append(
-            Periodic(lambda: expire_overdue_uploads(settings=settings, repo=repo, storage=storage), sweep_interval_s, "sweeper").start()
+            Periodic(lambda: sweep(settings, repo=repo, storage=storage, sqs=sqs), sweep_interval_s, "sweeper").start()
         )
         front = ApiFront(port, api_handler, host=host, function_name=f"{names.prefix}-api").start()
         stack._parts.append(front)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage, result_key
-from anemonefish_services.exceptions import LeaseLostError, TransientJobError, WorkerTimeRunningOutError
+from anemonefish_services.exceptions import LeaseLostError, LeaseStillLiveError, WorkerTimeRunningOutError
 from anemonefish_services.logic.notify import notify_terminal
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
@@ -60,6 +60,7 @@ class Invocation:
 
     remaining_ms: Callable[[], int] = lambda: 15 * 60 * 1000
     extend_visibility: Callable[[int], None] | None = None
+    message_id: str | None = None
     owner: str = field(default_factory=lambda: f"worker-{uuid.uuid4()}")
 
 
@@ -133,14 +134,25 @@ def process_upload(
     settings = deps.settings
     # Load the model before claiming: a broken deployment must not leave jobs RUNNING.
     detector = deps.detector()
-    claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s)
+    claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s, message_id=invocation.message_id)
     if claimed is None:
         current = deps.repo.get(job_id)
         if current is None or current.status.is_terminal:
             return Outcome.DUPLICATE
-        # RUNNING under another worker's live lease: try again later; if that worker dies, its
-        # lease expires and this retry takes the job over.
-        raise TransientJobError(f"job {job_id} is being processed by another worker")
+        if invocation.message_id and current.lease_message_id == invocation.message_id:
+            # The holder's own message came back (its visibility lapsed): keep it, and look again
+            # when the lease would expire -- if the holder died, that retry takes the job over.
+            wait_s = max(1, int((current.lease_expires_at or 0) - time.time()) + 1)
+            if invocation.extend_visibility:
+                invocation.extend_visibility(wait_s)
+            raise LeaseStillLiveError(f"job {job_id} is running under a live lease; retry in {wait_s} s")
+        # A duplicate delivery (another message for the same upload) during a live lease: drop
+        # it. Retrying would spend its receives and dead-letter it while the job is healthy; the
+        # holder's own message is the retry if that worker dies, and the sweeper re-drives a
+        # job whose lease expired long ago with no message left (logic/stalled.py).
+        logger.info("job is running under another worker's lease; duplicate delivery dropped",
+                    extra={"lease_owner": current.lease_owner})
+        return Outcome.DUPLICATE
     if object_size is not None and object_size != claimed.size_bytes:
         return _fail(claimed, "upload_size_mismatch",
                      f"the uploaded object has {object_size} bytes, the job declared {claimed.size_bytes}", deps, invocation.owner)

@@ -69,8 +69,10 @@ class JobRecord(BaseModel):
     request_fingerprint: str | None = None
     progress: float | None = None
     attempts: int = 0
+    redrives: int = 0  # times the sweeper re-sent a stalled job's upload event
     lease_owner: str | None = None
     lease_expires_at: float | None = None
+    lease_message_id: str | None = None  # the SQS message the lease holder is working on
     started_at: str | None = None
     finished_at: str | None = None
     result: JobResult | None = None

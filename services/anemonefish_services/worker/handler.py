@@ -50,6 +50,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         invocation = Invocation(
             remaining_ms=lambda_context.get_remaining_time_in_millis if lambda_context else (lambda: 15 * 60 * 1000),
             extend_visibility=_visibility_extender(record, queue_url) if queue_url else None,
+            message_id=record.message_id,
         )
         with job_context(job_id):
             outcome = process_upload(job_id, upload.key, deps, invocation, object_size=upload.size)

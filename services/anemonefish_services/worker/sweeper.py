@@ -1,4 +1,5 @@
-"""The sweeper Lambda (scheduled): uploads that never arrived end ``EXPIRED``."""
+"""The sweeper Lambda (scheduled): uploads that never arrived end ``EXPIRED``; stalled jobs
+(worker and message both lost) are re-driven, or failed after too many re-drives."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from anemonefish_services import aws
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.logic.expire import expire_overdue_uploads
+from anemonefish_services.logic.stalled import redrive_stalled_jobs
 from anemonefish_services.observability import logger, metrics
-from anemonefish_services.settings import get_settings
+from anemonefish_services.settings import Settings, get_settings
+
+
+def sweep(settings: Settings, *, repo: JobsRepository | None = None, storage: Storage | None = None,
+          sqs: Any | None = None, now: float | None = None) -> dict[str, list[str]]:
+    repo = repo or JobsRepository(settings)
+    expired = expire_overdue_uploads(settings=settings, repo=repo, storage=storage or Storage(settings), now=now)
+    stalled = redrive_stalled_jobs(settings=settings, repo=repo, sqs=sqs or aws.client("sqs", settings), now=now)
+    return {"expired": expired, **stalled}
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
-    expired = expire_overdue_uploads(settings=settings, repo=JobsRepository(settings), storage=Storage(settings))
-    return {"expired": expired}
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[str]]:
+    return sweep(get_settings())

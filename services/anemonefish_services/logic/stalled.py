@@ -1,0 +1,52 @@
+"""The sweeper's second task: a job whose worker died *and* whose message is gone (dropped as a
+duplicate, or expired) would stay RUNNING forever. Re-send its upload event to the jobs queue
+so a worker takes it over; after ``max_redrives`` the job fails (``worker_lost``) -- a file
+that kills its worker every time must not loop forever."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import quote_plus
+
+from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.models.job import JobError, JobRecord
+from anemonefish_services.observability import job_context, logger
+from anemonefish_services.settings import Settings
+
+
+def redrive_message(job: JobRecord, settings: Settings) -> str:
+    """An S3 ObjectCreated notification for the job's upload, as S3 would send it."""
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": settings.region,
+        "eventName": "ObjectCreated:Redrive",
+        "s3": {"bucket": {"name": settings.input_bucket}, "object": {"key": quote_plus(job.input_key), "size": job.size_bytes}},
+    }]})
+
+
+def redrive_stalled_jobs(
+    *, settings: Settings, repo: JobsRepository, sqs: Any, now: float | None = None
+) -> dict[str, list[str]]:
+    now = time.time() if now is None else now
+    redriven: list[str] = []
+    failed: list[str] = []
+    for job in repo.scan_stalled(now, settings.stall_grace_s):
+        with job_context(job.job_id):
+            if job.redrives >= settings.max_redrives:
+                done = repo.fail(job.job_id, JobError(
+                    code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"))
+                if done is not None:
+                    logger.error("stalled job given up")
+                    notify_terminal(done, settings)
+                    failed.append(job.job_id)
+                continue
+            if repo.note_redrive(job.job_id, job.updated_at) is None:
+                continue  # it moved meanwhile: not stalled after all
+            sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
+            logger.warning("stalled job re-driven", extra={"status": job.status.value, "redrives": job.redrives + 1})
+            redriven.append(job.job_id)
+    return {"redriven": redriven, "failed": failed}
