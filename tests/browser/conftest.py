@@ -67,13 +67,12 @@ def _wait_ready(ready_file: Path, proc: subprocess.Popen, log: Path, timeout_s: 
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The real local stack in its own process: moto server over HTTP, the API handler, the
     worker with the shipped model. The console is served at / by the same HTTP front."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     log = OUTPUT_DIR / "stack.log"
-    ready_file = OUTPUT_DIR / "stack.ready.json"
-    ready_file.unlink(missing_ok=True)
+    ready_file = tmp_path_factory.mktemp("stack") / "ready.json"  # per session: runs may overlap
     cmd = [sys.executable, str(Path(__file__).parent / "serve_stack.py"), str(free_port()), API_KEY, str(ready_file)]
     # A clean configuration: other tests' in-process stacks leave ANEMONEFISH_* settings (API
     # keys, endpoints) in os.environ. Only the choice of model carries over.
@@ -148,7 +147,7 @@ def recording() -> Path:
     if not path.exists():
         scape = synthesize(SynthConfig(duration_s=60.0, sample_rate=48000, snr_db=15.0,
                                        anemonefish_per_min=12.0, boat_probability=0.0), seed=7)
-        tmp = path.with_suffix(".part")
+        tmp = path.with_suffix(f".{os.getpid()}.part")  # another run may be writing it too
         sf.write(tmp, scape.signal, scape.sample_rate, subtype="PCM_16", format="WAV")
         tmp.replace(path)
     assert path.stat().st_size > 4 * MIB  # several 1 MiB parts (serve_stack.py)
