@@ -170,8 +170,10 @@ class _Builder:
         if count == 0:
             return out
         onsets = rng.integers(0, self.n, count)
-        level = rng.uniform(2.0, 12.0)
-        amps = level * (rng.pareto(2.0, count) + 1.0)
+        # Peak levels relative to the ambient RMS: a 0.2 ms snap needs a peak ~100x the
+        # RMS to stand out below 2 kHz, which near snaps on real reefs easily reach.
+        level = math.exp(rng.uniform(math.log(3.0), math.log(60.0)))
+        amps = level * (rng.pareto(1.5, count) + 1.0)
         for onset, amp in zip(onsets, amps):
             dur = rng.uniform(0.1e-3, 0.4e-3)
             length = max(2, int(round(dur * sr)) * 3)  # tail to -> e^-3 of the peak
@@ -196,6 +198,26 @@ class _Builder:
                 click = self.multipath(click)
             end = min(self.n, onset + click.size)
             out[onset:end] += amp * click[: end - onset]
+        return out
+
+    def transients(self) -> np.ndarray:
+        """Unlabelled broadband thumps and cracks of 1-10 ms (gear, debris, distant knocks)."""
+        rng, sr = self.rng, self.sr
+        out = np.zeros(self.n)
+        count = rng.poisson(rng.uniform(0.0, 1.5) * self.cfg.duration_s)
+        for onset in rng.integers(0, self.n, count):
+            dur = rng.uniform(0.001, 0.010)
+            t = np.arange(int(dur * sr * 3) + 2) / sr
+            burst = rng.standard_normal(t.size) * np.exp(-t / (dur / 2))
+            if rng.random() < 0.5:  # low-frequency weighted
+                cutoff = rng.uniform(200.0, 2000.0)
+                tau = sr / (2 * np.pi * cutoff)
+                kernel = np.exp(-np.arange(int(5 * tau) + 1) / tau)
+                burst = np.convolve(burst, kernel / np.sqrt(np.sum(kernel**2)))
+            burst = self.multipath(burst) if rng.random() < 0.6 else burst
+            burst *= math.exp(rng.uniform(math.log(2.0), math.log(40.0))) / (np.max(np.abs(burst)) + 1e-12)
+            end = min(self.n, onset + burst.size)
+            out[onset:end] += burst[: end - onset]
         return out
 
     def boat(self) -> np.ndarray:
@@ -363,6 +385,8 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
     b = _Builder(cfg, rng)
     background = b.ambient()
     background += b.shrimp()
+    if cfg.variety:
+        background += b.transients()
     if rng.random() < cfg.boat_probability:
         background += b.boat()
 

@@ -11,7 +11,7 @@ from anemonefish.params import DetectionParams
 from anemonefish.synth import SynthConfig, synthesize, write_soundscape
 
 FRONTEND = FrontEndConfig(n_fft=256, hop_length=128, fmin=100.0)
-QUIET = dict(duration_s=30.0, sample_rate=6400, boat_probability=0.0, biological_per_min=0.0, whistles_per_min=0.0, shrimp_per_s=(0.0, 0.0))
+QUIET = dict(duration_s=30.0, sample_rate=6400, variety=False, boat_probability=0.0, biological_per_min=0.0, whistles_per_min=0.0, shrimp_per_s=(0.0, 0.0))
 
 
 def test_scores_follow_the_window_grid():

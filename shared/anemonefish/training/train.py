@@ -42,7 +42,7 @@ class TrainSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = 1
-    epochs: int = Field(18, ge=1)
+    epochs: int = Field(20, ge=1)
     batch_size: int = Field(128, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")

@@ -1,0 +1,172 @@
+"""Quality benchmark: event F1 of the shipped model vs the energy baseline, and false alarms on real sea noise.
+
+Held-out synthetic soundscapes (seeds never used in training or threshold selection) at
+about +10, 0 and -6 dB in-band SNR are written as 48 kHz 24-bit WAVs and run end to end
+through :class:`anemonefish.detect.Detector` (decoding, resampling, features, LiteRT,
+post-processing with the card's defaults). The baseline gets its best threshold on each
+set (an optimistic baseline). The real recording (no anemonefish) counts false events.
+
+Writes ``benchmarks/quality.json`` and the numbers into the bundle card's ``metrics``.
+
+    python -m benchmarks.quality [--bundle DIR] [--soundscapes N] [--duration S] [--no-card]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from anemonefish.baseline import CLASSES as BASELINE_CLASSES  # noqa: E402
+from anemonefish.baseline import EnergyDetector  # noqa: E402
+from anemonefish.detect import Detector  # noqa: E402
+from anemonefish.evaluate import (  # noqa: E402
+    ScoredRecording,
+    best_threshold,
+    combine,
+    evaluate_events,
+    threshold_sweep,
+)
+from anemonefish.events import Event  # noqa: E402
+from anemonefish.model import DEFAULT_BUNDLE, load_bundle  # noqa: E402
+from anemonefish.params import DetectionParams  # noqa: E402
+from anemonefish.synth import SynthConfig, soundscape_seed, synthesize, write_soundscape  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_DIR = Path(os.environ.get("ANEMONEFISH_REAL_DATA", "/work/shared/data/real"))
+# Training uses base seeds 1.. and validation 100001..; these are far from both.
+HELD_OUT_SEED = 777_000
+SNR_LEVELS_DB = (10.0, 0.0, -6.0)
+
+
+def evaluate_bundle(bundle_dir: Path | None, soundscapes: int, duration_s: float, log=print) -> dict:
+    bundle = load_bundle(bundle_dir)
+    detector = Detector(bundle)
+    params = detector.default_params
+    baseline = EnergyDetector(bundle.card.frontend)
+    baseline_params = DetectionParams(smoothing_windows=params.smoothing_windows, min_event_s=params.min_event_s, min_gap_s=params.min_gap_s)
+    results: dict = {"model": bundle.describe(), "detection_params": params.model_dump(), "sets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for level_index, snr in enumerate(SNR_LEVELS_DB):
+            per_file, baseline_recordings = [], []
+            audio_s = 0.0
+            processing_s = 0.0
+            for index in range(soundscapes):
+                cfg = SynthConfig(duration_s=duration_s, sample_rate=48000, snr_db=snr, anemonefish_per_min=8.0)
+                scape = synthesize(cfg, seed=soundscape_seed(HELD_OUT_SEED + level_index, index))
+                wav, _ = write_soundscape(scape, tmp, f"snr{snr:+.0f}_{index}")
+                truth = [Event(start=e.start, end=e.end, label=e.label) for e in scape.events]
+                result = detector.run(wav, params)
+                audio_s += result.audio.duration_s
+                processing_s += result.processing_time_s
+                per_file.append(evaluate_events(result.events, truth))
+                from anemonefish.audio import read_audio
+
+                _, signal = read_audio(wav, bundle.card.frontend.sample_rate)
+                baseline_recordings.append(
+                    ScoredRecording(scores=baseline.score_signal(signal), annotations=truth, duration_s=result.audio.duration_s)
+                )
+            model = combine(per_file)
+            sweep = threshold_sweep(baseline_recordings, BASELINE_CLASSES, baseline.frontend, baseline_params)
+            base = best_threshold(sweep)
+            key = f"snr_{snr:+.0f}dB"
+            results["sets"][key] = {
+                "snr_db": snr,
+                "soundscapes": soundscapes,
+                "audio_s": round(audio_s, 1),
+                "calls": model.true_positives + model.false_negatives,
+                "model": model.model_dump(),
+                "baseline_best": base.model_dump(),
+                "processing_s": round(processing_s, 3),
+            }
+            log(
+                f"{key}: model F1 {model.f1:.3f} (P {model.precision:.3f} R {model.recall:.3f}, "
+                f"{model.true_positives + model.false_negatives} calls) | baseline best F1 {base.f1:.3f} "
+                f"at {base.threshold:.2f}"
+            )
+    real = []
+    for wav in sorted(REAL_DIR.glob("*.wav")):
+        result = detector.run(wav, params)
+        fish = [e for e in result.events if e.label == params.target_class]
+        baseline_events = baseline.detect(wav, baseline_params.model_copy(update={"threshold": 0.5}))
+        real.append(
+            {
+                "file": wav.name,
+                "duration_s": round(result.audio.duration_s, 2),
+                "false_anemonefish_events": len(fish),
+                "events": [e.model_dump() for e in fish],
+                "max_anemonefish_score": round(float(np.max(result.scores[:, bundle.classes.index(params.target_class)])), 4),
+                "baseline_events_at_0.5": len(baseline_events),
+            }
+        )
+        log(f"real {wav.name}: {len(fish)} false anemonefish events (baseline {len(baseline_events)})")
+    results["real_recordings"] = real
+    return results
+
+
+def card_metrics(results: dict) -> dict:
+    metrics: dict = {"benchmark": "benchmarks/quality.py", "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for key, value in results["sets"].items():
+        metrics[f"event_f1_{key}"] = value["model"]["f1"]
+        metrics[f"event_precision_{key}"] = value["model"]["precision"]
+        metrics[f"event_recall_{key}"] = value["model"]["recall"]
+        metrics[f"baseline_best_event_f1_{key}"] = value["baseline_best"]["f1"]
+    for item in results["real_recordings"]:
+        metrics[f"false_events_{item['file']}"] = item["false_anemonefish_events"]
+    return metrics
+
+
+def run(bundle: Path | None = None, soundscapes: int = 6, duration_s: float = 120.0, write_card: bool = True) -> dict:
+    """The ``quality`` suite of ``make bench`` (benchmarks/run.py): a summary of the numbers.
+
+    The full result (per-set counts, baseline sweeps, real-recording events) goes to
+    benchmarks/quality.json; the card of the bundle gets the headline metrics.
+    """
+    started = time.perf_counter()
+    results = evaluate_bundle(bundle, soundscapes, duration_s)
+    results["benchmark_time_s"] = round(time.perf_counter() - started, 1)
+    output = REPO / "benchmarks" / "quality.json"
+    tmp = output.with_suffix(".json.part")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(output)
+    metrics = card_metrics(results)
+    if write_card:
+        from anemonefish.training.export import update_card_metrics
+
+        update_card_metrics(bundle or DEFAULT_BUNDLE, metrics)
+    return {"model": results["model"], "detection_params": results["detection_params"], "metrics": metrics, "details": "benchmarks/quality.json"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=None, help="model bundle (default: the shipped one)")
+    parser.add_argument("--soundscapes", type=int, default=6, help="soundscapes per SNR level")
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds per soundscape")
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "quality.json")
+    parser.add_argument("--no-card", action="store_true", help="do not write the metrics into the card")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    results = evaluate_bundle(args.bundle, args.soundscapes, args.duration)
+    results["benchmark_time_s"] = round(time.perf_counter() - started, 1)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.output.with_suffix(".json.part")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(args.output)
+    if not args.no_card:
+        from anemonefish.training.export import update_card_metrics
+
+        update_card_metrics(args.bundle or DEFAULT_BUNDLE, card_metrics(results))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
