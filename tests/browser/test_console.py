@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -161,6 +163,32 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
     # Part 1's URL was refused: the page asked the API for a fresh one, and used it.
     assert any(1 in json.loads(body)["part_numbers"] for body in renewals)
     expect(card.locator("[data-testid=results]")).to_be_visible()
+
+
+def test_part_urls_about_to_expire_are_renewed_before_use(page: Page, stack, recording: Path) -> None:
+    # The API's first batch of part URLs says it expires in 10 s: too close to finish a part.
+    def expiring_soon(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["upload"]["expires_at"] = datetime.fromtimestamp(time.time() + 10, UTC).isoformat().replace("+00:00", "Z")
+        route.fulfill(response=response, json=body)
+
+    page.route(lambda url: urlparse(url).path == "/jobs",
+               lambda route: expiring_soon(route) if route.request.method == "POST" else route.continue_())
+    traffic: list[tuple[str, str, str | None]] = []
+    page.on("request", lambda r: traffic.append((r.method, r.url, r.post_data)))
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
+
+    total = int(card.get_attribute("data-parts-total") or 0)
+    first_put = next(i for i, (method, url, _) in enumerate(traffic) if method == "PUT" and part_number(url))
+    renewed: set[int] = set()
+    for method, url, body in traffic[:first_put]:
+        if method == "POST" and url.endswith("/upload/parts"):
+            renewed.update(json.loads(body or "{}")["part_numbers"])
+    assert renewed == set(range(1, total + 1)), "every URL was renewed before the first part went up"
 
 
 def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, recording: Path, model) -> None:

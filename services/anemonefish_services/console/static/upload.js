@@ -331,10 +331,11 @@ export class Upload extends EventTarget {
     }
   }
 
-  storeUrls(parts, expiresAt) {
-    const expiry = parseExpiry(expiresAt);
+  // URLs share their batch's expiry unless a part carries its own.
+  storeUrls(parts, batchExpiresAt) {
     for (const p of parts) {
-      this.urls.set(p.part_number, { url: p.url, expiresAt: parseExpiry(p.expires_at ?? null) === Infinity ? expiry : parseExpiry(p.expires_at) });
+      const own = parseExpiry(p.expires_at);
+      this.urls.set(p.part_number, { url: p.url, expiresAt: own === Infinity ? parseExpiry(batchExpiresAt) : own });
     }
   }
 
