@@ -176,3 +176,28 @@ def test_the_lease_holders_own_message_coming_back_is_kept_for_a_takeover(worker
     response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}  # retried once the lease may have lapsed
     assert deps.worker_deps().repo.get("job-own").lease_owner == "holder"
+
+
+def test_dead_letters_fail_released_jobs_and_redrive_jobs_that_lost_their_worker(worker, monkeypatch):
+    _, deps = worker
+    from anemonefish_services.worker import dlq
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = sqs.get_queue_url(QueueName="anemonefish-local-jobs")["QueueUrl"]
+    monkeypatch.setenv("ANEMONEFISH_JOBS_QUEUE_URL", queue_url)
+    from anemonefish_services.settings import get_settings
+
+    get_settings.cache_clear()
+    deps.worker_deps.cache_clear()
+    repo = deps.worker_deps().repo
+    released, lost = _stage_job("job-released"), _stage_job("job-lost")
+    repo.claim("job-released", "w", lease_s=60)
+    repo.release("job-released", "w")  # after a transient failure
+    repo.claim("job-lost", "w", lease_s=60, now=time.time() - 120)  # its worker died long ago
+    for key in (released, lost):
+        assert dlq.lambda_handler(_event(key), LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
+    assert repo.get("job-released").status is JobStatus.FAILED
+    assert repo.get("job-released").error.code == "processing_failed"
+    assert repo.get("job-lost").status is JobStatus.RUNNING and repo.get("job-lost").redrives == 1
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
+    assert any("job-lost" in b and "ObjectCreated:Redrive" in b for b in bodies)  # (beside moto's s3:TestEvent)

@@ -4,24 +4,37 @@ waits forever for a job that will never run again."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.exceptions import TransientJobError
 from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.stalled import redrive_message
 from anemonefish_services.models.job import JobError, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
 from anemonefish_services.settings import Settings
 
 
-def fail_dead_lettered(job_id: str, *, receive_count: int | None, settings: Settings, repo: JobsRepository) -> bool:
-    """Mark the job FAILED unless it finished; True if this call failed it."""
+def fail_dead_lettered(
+    job_id: str, *, receive_count: int | None, settings: Settings, repo: JobsRepository, sqs: Any | None = None
+) -> bool:
+    """Mark the job FAILED unless it finished; True if this call failed it.
+
+    A job released after transient failures is QUEUED: its retries are spent, it fails. A job
+    still RUNNING under an expired lease lost its worker (its message kept coming back while
+    the lease was live, then the worker died): it is re-driven, as the sweeper would, until
+    ``max_redrives``."""
     job = repo.get(job_id)
     if job is None or job.status.is_terminal:
         return False
-    if job.status is JobStatus.RUNNING and (job.lease_expires_at or 0) > time.time():
-        # A worker still holds a live lease (a duplicate message was dead-lettered while the
-        # job runs): look again later rather than failing a job that may yet succeed.
-        raise TransientJobError(f"job {job_id} is still running under a live lease")
+    if job.status is JobStatus.RUNNING:
+        if (job.lease_expires_at or 0) > time.time():
+            # The holder is alive: look again later rather than fail a job that may yet succeed.
+            raise TransientJobError(f"job {job_id} is still running under a live lease")
+        if sqs is not None and job.redrives < settings.max_redrives and repo.note_redrive(job_id, job.updated_at):
+            sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
+            logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
+            return False
     tries = f" after {receive_count} attempts" if receive_count else ""
     failed = repo.fail(
         job_id,

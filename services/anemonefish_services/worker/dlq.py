@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anemonefish_services.dal.storage import job_id_from_key
 from anemonefish_services.logic.dlq import fail_dead_lettered
 from anemonefish_services.observability import job_context, logger, metrics
-from anemonefish_services.worker.deps import worker_deps
+from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
 
 
@@ -34,6 +34,7 @@ def record_handler(record: SQSRecord) -> None:
                 receive_count=int(receive_count) if receive_count else None,
                 settings=deps.settings,
                 repo=deps.repo,
+                sqs=sqs_client() if deps.settings.jobs_queue_url else None,
             )
 
 
