@@ -183,6 +183,7 @@ def test_transient_failures_are_retried_then_dead_lettered_and_the_job_fails(pip
     job_id = pipeline.submit_bytes("flaky.wav", short_wav)
     job = pipeline.wait_for(job_id, {"FAILED", "SUCCEEDED"}, timeout_s=60)
     assert job["status"] == "FAILED" and job["error"]["code"] == "processing_failed"
+    assert "connection reset by peer" in job["error"]["message"]  # the last transient error, for the user
     assert len(attempts) == 3  # maxReceiveCount of the test queue
     assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(job_id)] == ["FAILED"]
 

@@ -231,11 +231,11 @@ class JobsRepository:
             values={":running": JobStatus.RUNNING.value, ":owner": owner},
         )
 
-    def release(self, job_id: str, owner: str) -> JobRecord | None:
+    def release(self, job_id: str, owner: str, reason: str | None = None) -> JobRecord | None:
         """RUNNING -> QUEUED after a transient failure, so the retry can claim it at once."""
         return self._update(
             job_id,
-            set_={"status": JobStatus.QUEUED.value},
+            set_={"status": JobStatus.QUEUED.value, **({"last_error": reason[:500]} if reason else {})},
             remove=LEASE_FIELDS,
             condition="#s = :running AND lease_owner = :owner",
             values={":running": JobStatus.RUNNING.value, ":owner": owner},

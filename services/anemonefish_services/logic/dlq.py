@@ -36,9 +36,10 @@ def fail_dead_lettered(
             logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
             return False
     tries = f" after {receive_count} attempts" if receive_count else ""
+    last = f" (last error: {job.last_error})" if job.last_error else ""
     failed = repo.fail(
         job_id,
-        JobError(code="processing_failed", message=f"processing kept failing{tries}; the job was given up"),
+        JobError(code="processing_failed", message=f"processing kept failing{tries}; the job was given up{last}"),
     )
     if failed is None:
         return False

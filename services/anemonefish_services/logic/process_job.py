@@ -187,7 +187,7 @@ def process_upload(
             source.close()
     except DetectionCancelled:
         if monitor.stop_reason is _StopReason.TIME:
-            deps.repo.release(job_id, owner)
+            deps.repo.release(job_id, owner, "worker_timeout: the recording did not finish within one invocation")
             raise WorkerTimeRunningOutError(f"job {job_id}: the invocation ran out of time; retrying") from None
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
         return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
@@ -196,18 +196,18 @@ def process_upload(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return _fail(claimed, "upload_missing", f"the uploaded object {key} is gone", deps, owner)
-        deps.repo.release(job_id, owner)
+        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
         raise
-    except Exception:
-        deps.repo.release(job_id, owner)
+    except Exception as exc:
+        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
         raise
 
     try:
         return _finish(claimed, result, deps, owner)
     except LeaseLostError:
         return Outcome.DUPLICATE
-    except Exception:
-        deps.repo.release(job_id, owner)
+    except Exception as exc:
+        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
         raise
 
 

@@ -69,6 +69,7 @@ class JobRecord(BaseModel):
     request_fingerprint: str | None = None
     progress: float | None = None
     attempts: int = 0
+    last_error: str | None = None  # why the last attempt was released (transient), for the DLQ's verdict
     redrives: int = 0  # times the sweeper re-sent a stalled job's upload event
     lease_owner: str | None = None
     lease_expires_at: float | None = None
