@@ -77,7 +77,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # A clean configuration: other tests' in-process stacks leave ANEMONEFISH_* settings (API
     # keys, endpoints) in os.environ. Only the choice of model carries over.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANEMONEFISH_") or k == "ANEMONEFISH_MODEL_DIR"}
-    env.update(PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1")
+    # moto's server adds permissive CORS headers to every answer unless told not to; without
+    # them the page works only if the buckets' own CORS rules (resources.py) are right.
+    env.update(PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", MOTO_DISABLE_GLOBAL_CORS="true")
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                 start_new_session=True)
