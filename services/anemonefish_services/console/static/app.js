@@ -429,7 +429,10 @@ function setup() {
   });
   window.addEventListener("beforeunload", (event) => {
     const busy = [...cards.values()].some((c) => c.upload && c.upload.state === "uploading");
-    if (busy) event.preventDefault();
+    if (busy) {
+      event.preventDefault();
+      event.returnValue = ""; // older browsers ask only when this is set
+    }
   });
 
   renderPending();
