@@ -73,6 +73,9 @@ class JobCard {
     this.jobIdText.textContent = jobId;
     cards.set(jobId, this);
     renderPending(); // an interrupted upload picked up again leaves that list
+    for (const item of document.querySelectorAll("#recent-list li")) {
+      if (item.dataset.jobId === jobId) item.remove();
+    }
   }
 
   say(text, kind = "") {
@@ -236,6 +239,7 @@ class JobCard {
       if (TERMINAL.has(job.status)) {
         this.polling = false;
         await this.showOutcome(job);
+        loadRecentJobs();
         return;
       }
       await sleep(pollIntervalMs);
@@ -341,11 +345,13 @@ async function loadRecentJobs() {
   if (!$("#api-key").value.trim()) return;
   try {
     const answer = await api().listJobs();
-    const jobs = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
-    list.replaceChildren(...jobs.slice(0, 20).map((job) => el("li", {},
+    const all = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
+    const jobs = all.filter((job) => !cards.has(job.job_id)); // those on the page have a card
+    const when = (iso) => (iso ? `${iso.replace("T", " ").slice(0, 16)} UTC` : "");
+    list.replaceChildren(...jobs.slice(0, 20).map((job) => el("li", { "data-job-id": job.job_id },
       el("span", { className: `badge status-${String(job.status).toLowerCase()}` }, job.status), " ",
       el("strong", {}, job.filename || job.job_id), " ",
-      el("span", { className: "muted" }, job.created_at || ""), " ",
+      el("span", { className: "muted" }, when(job.created_at)), " ",
       el("button", {
         type: "button", onclick: () => {
           if (cards.has(job.job_id)) return;
@@ -353,6 +359,7 @@ async function loadRecentJobs() {
           card.setJobId(job.job_id);
           card.uploadRow.hidden = true;
           card.follow();
+          loadRecentJobs();
         },
       }, "Show"))));
     $("#recent").hidden = jobs.length === 0;
