@@ -109,9 +109,8 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: browser test-browser console console-screenshot
 
-# The local stack with the console at http://127.0.0.1:8080/ (paste the API key it prints).
-console: install
-	$(BIN)/anemonefish local up
+# The local stack serves the console at http://127.0.0.1:8080/ (paste the API key it prints).
+console: local-up
 
 browser: $(CHROMIUM)
 
