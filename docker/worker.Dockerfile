@@ -12,7 +12,9 @@ ENV OPENBLAS_NUM_THREADS=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 COPY docker/requirements.txt /tmp/requirements.txt
-RUN pip install --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
+# Binary wheels only: the base image has no compiler, and a wheel that needs a newer glibc
+# than Amazon Linux 2's must fail the build, not the first invocation.
+RUN pip install --only-binary=:all: --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
 
 # The package (code and the model bundle as package data); dependencies are already there.
 COPY pyproject.toml README.md /tmp/src/

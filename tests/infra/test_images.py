@@ -144,6 +144,11 @@ def _model_environment(tmp_path: Path) -> dict[str, str]:
     return {"ANEMONEFISH_MODEL_DIR": str(shared.build_tiny_bundle(tmp_path / "bundle"))}
 
 
+# What `pip` in the Lambda python:3.11 base (Amazon Linux 2, glibc 2.26) may install.
+LAMBDA_PLATFORM = ["--platform", "manylinux_2_26_x86_64", "--platform", "manylinux_2_17_x86_64",
+                   "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11"]
+
+
 def _pip(python: Path, *args: str) -> None:
     # pip's own cache (~/.cache/pip) makes reruns fast; nothing is downloaded twice.
     proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
@@ -153,11 +158,14 @@ def _pip(python: Path, *args: str) -> None:
 
 @pytest.mark.slow
 def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -> None:
+    """As the Dockerfiles do: requirements into a task root for the Lambda platform (binary
+    wheels only), the package with --no-deps on top; then a detection runs from there."""
     env_dir = tmp_path / "image-venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    _pip(python, "-r", str(REQUIREMENTS))
-    _pip(python, "--no-deps", str(REPO))
+    task_root = tmp_path / "task-root"
+    _pip(python, "--only-binary=:all:", *LAMBDA_PLATFORM, "--target", str(task_root), "-r", str(REQUIREMENTS))
+    _pip(python, "--no-deps", "--target", str(task_root), str(REPO))
 
     rate = 48000
     t = np.arange(5 * rate) / rate
@@ -167,7 +175,7 @@ def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -
     handlers = sorted({h for hs in HANDLERS_BY_IMAGE.values() for h in hs})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(_model_environment(tmp_path), OPENBLAS_NUM_THREADS="1", AWS_DEFAULT_REGION="us-east-1",
-               POWERTOOLS_METRICS_DISABLED="true")
+               POWERTOOLS_METRICS_DISABLED="true", PYTHONPATH=str(task_root))
     proc = subprocess.run([str(python), "-c", RUNTIME_CHECK, str(recording), *handlers], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-6000:]
