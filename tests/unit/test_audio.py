@@ -18,7 +18,7 @@ from anemonefish.exceptions import (
     InvalidChannelError,
     UnsupportedAudioError,
 )
-from conftest import write_tone_wav
+from support import write_tone_wav
 
 
 @pytest.mark.parametrize(

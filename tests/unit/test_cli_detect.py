@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anemonefish_services.cli import main
-from conftest import write_tone_wav
+from support import write_tone_wav
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, write_tone_wav
+from support import REPO, write_tone_wav
 
 LIBRARY = REPO / "shared" / "anemonefish"
 

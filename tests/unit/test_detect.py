@@ -12,7 +12,7 @@ from anemonefish.detect import Detector
 from anemonefish.exceptions import AudioTooShortError, DetectionCancelled, ModelBundleError, UnsupportedAudioError
 from anemonefish.model import load_bundle
 from anemonefish.params import DetectionParams
-from conftest import write_tone_wav
+from support import write_tone_wav
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from anemonefish.audio import read_audio, stream_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.features import FeatureExtractor, StreamingSpectrogram, resize_bilinear
-from conftest import write_tone_wav
+from support import write_tone_wav
 
 CONFIG = FrontEndConfig()
 

@@ -24,7 +24,7 @@ from anemonefish.formats import (
     write_documents,
 )
 from anemonefish.params import DetectionParams
-from conftest import REAL_RAVEN
+from support import REAL_RAVEN
 
 EVENTS = [
     Event(start=4.4, end=5.4, label="anemonefish", confidence=0.81, peak_confidence=0.97),
