@@ -136,3 +136,19 @@ def test_submit_client_resumes_an_interrupted_multipart_upload_and_downloads_res
     s3 = pipeline.boto("s3")
     body = s3.get_object(Bucket="anemonefish-local-input", Key=f"uploads/{sub.job_id}/clip_one.wav")["Body"].read()
     assert body == medium_wav
+
+
+def test_submit_command_reads_its_settings_from_the_environment(pipeline, short_wav, tmp_path, monkeypatch, capsys):
+    from anemonefish_services.cli import main
+
+    recording = tmp_path / "cli reef.wav"
+    recording.write_bytes(short_wav)
+    monkeypatch.setenv("ANEMONEFISH_API_URL", pipeline.api_url)
+    monkeypatch.setenv("ANEMONEFISH_API_KEY", "key-a")
+    assert main(["submit", str(recording), "-o", str(tmp_path / "out"), "--params", '{"threshold": 0.7}']) == 0
+    out = capsys.readouterr().out
+    assert "cli reef.wav" in out and "SUCCEEDED" in out
+    document = json.loads((tmp_path / "out" / "cli reef.events.json").read_text())
+    assert document["params"]["threshold"] == 0.7
+    monkeypatch.setenv("ANEMONEFISH_API_KEY", "wrong")
+    assert main(["submit", str(recording), "-o", str(tmp_path / "out2"), "--new"]) == 1
