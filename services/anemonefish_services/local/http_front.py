@@ -116,7 +116,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         event = build_proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         context = LocalLambdaContext(function_name=self.server.function_name, timeout_s=29.0)
-        response = self.server.api_handler(event, context)
+        try:
+            response = self.server.api_handler(event, context)
+        except Exception:  # API Gateway answers 502 when the integration fails; so do we
+            response = {"statusCode": 502, "headers": {"Content-Type": "application/json"},
+                        "body": '{"error": {"code": "bad_gateway", "message": "the API handler failed", "details": null}}'}
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")
         self.send_response(int(response.get("statusCode", 200)))
