@@ -101,6 +101,7 @@ class Pipeline:
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     if not _model_available():
         pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
+    saved_environ = dict(os.environ)  # local_up configures the handlers through os.environ
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ["ANEMONEFISH_API_KEYS"] = json.dumps(TEST_KEYS)
     from anemonefish_services.local.moto_server import free_port
@@ -137,6 +138,11 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     finally:
         receiver.stop()
         stack.stop()
+        os.environ.clear()
+        os.environ.update(saved_environ)  # later tests see the environment they started with
+        from anemonefish_services.settings import get_settings
+
+        get_settings.cache_clear()
 
 
 def make_wav(duration_s: float, sample_rate: int = 16000, seed: int = 0) -> bytes:
