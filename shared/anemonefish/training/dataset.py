@@ -8,10 +8,11 @@ model never sees features the detector cannot produce.
 Window labels follow how :mod:`anemonefish.events` turns windows into time: window ``k``
 stands for the stride-long slice starting ``c = (window - stride) / 2`` after its start, and
 an event starts where its first active window's slice starts. So a window is
-``anemonefish`` when a call *starts* in ``(c + stride/2 - 2*stride, c + stride/2]`` after
-the window's start (0.1-0.5 s for 1 s windows at a 0.2 s stride): two consecutive windows
-per call, the first of which puts the event's start within ``stride/2`` of the call's
-onset -- well inside the 0.2 s onset collar of the evaluation. A window that holds a call
+``anemonefish`` when a call *starts* in ``(c + 3/4 stride - 2*stride, c + 3/4 stride]`` after
+the window's start (0.15-0.55 s for 1 s windows at a 0.2 s stride): two consecutive windows
+per call, the first of which puts the event's start 0.15 s before to 0.05 s after the
+call's onset -- inside the 0.2 s onset collar of the evaluation, and early enough that
+the event overlaps even a short pop. A window that holds a call
 elsewhere is *not* anemonefish (the classifier answers "a call starts here"). Windows whose
 call onset lies within ``ignore_s`` of the zone's edges carry no weight: either answer is
 right there.
@@ -75,8 +76,14 @@ class WindowSet:
 
 
 def onset_zone(frontend: FrontEndConfig) -> tuple[float, float]:
-    """Call onsets (s after a window's start) that make the window ``anemonefish``."""
-    hi = (frontend.window_s - frontend.stride_s) / 2 + frontend.stride_s / 2
+    """Call onsets (s after a window's start) that make the window ``anemonefish``.
+
+    The zone ends 3/4 of a stride after the centre slice's start, so the event starts
+    between 3/4 of a stride before and 1/4 after the onset (-0.15..+0.05 s at a 0.2 s
+    stride): inside the 0.2 s onset collar and, for 10-50 ms pops, rarely after the
+    call has already ended (an event must overlap the call to count).
+    """
+    hi = (frontend.window_s - frontend.stride_s) / 2 + 0.75 * frontend.stride_s
     return max(0.0, hi - 2 * frontend.stride_s), hi
 
 
