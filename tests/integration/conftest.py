@@ -97,6 +97,22 @@ class Pipeline:
         return created.json()["job_id"]
 
 
+# The stack's teardown, so it can run as soon as the last integration test is done: its
+# threads would otherwise keep polling during later tests -- and an in-process moto mock
+# (``mock_aws``) in those tests would route their AWS calls to the mock's same-named queues.
+_TEARDOWN: list[Any] = []
+
+
+def _teardown_stack() -> None:
+    while _TEARDOWN:
+        _TEARDOWN.pop()()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or Path(__file__).parent not in Path(nextitem.path).parents:
+        _teardown_stack()
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     if not _model_available():
@@ -133,9 +149,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     events_url = sqs.create_queue(QueueName="test-job-events")["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=stack.env["ANEMONEFISH_TOPIC_ARN"], Protocol="sqs", Endpoint=events_arn)
-    try:
-        yield Pipeline(stack.api_url, stack.endpoint_url or "", stack, events_url, receiver, [])
-    finally:
+    def teardown() -> None:
         receiver.stop()
         stack.stop()
         os.environ.clear()
@@ -143,6 +157,12 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         from anemonefish_services.settings import get_settings
 
         get_settings.cache_clear()
+
+    _TEARDOWN.append(teardown)
+    try:
+        yield Pipeline(stack.api_url, stack.endpoint_url or "", stack, events_url, receiver, [])
+    finally:
+        _teardown_stack()
 
 
 def make_wav(duration_s: float, sample_rate: int = 16000, seed: int = 0) -> bytes:
