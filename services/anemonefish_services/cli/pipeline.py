@@ -85,7 +85,11 @@ def _submit(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    params = json.loads(args.params) if args.params else None
+    try:
+        params = json.loads(args.params) if args.params else None
+    except json.JSONDecodeError as exc:
+        print(f"error: --params is not JSON: {exc}", file=sys.stderr)
+        return 2
     console = Console()
     try:
         subs = submit_files(ApiClient(args.api, args.api_key), args.files, args.outdir, params=params,
