@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="the whole async pipeline end to end on the local stack")
     demo.add_argument("-o", "--outdir", type=Path, default=Path("demo-results"))
     demo.add_argument("--duration", type=float, default=489.0, help="seconds of generated recording")
+    demo.add_argument("--stay", action=argparse.BooleanOptionalAction, default=None,
+                      help="keep the stack and its browser console up afterwards until Ctrl-C "
+                           "(default: when run from a terminal)")
     demo.set_defaults(func=_demo)
 
 
@@ -108,4 +111,5 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from anemonefish_services.local.demo import run_demo
 
-    return run_demo(args.outdir, duration_s=args.duration)
+    stay = sys.stdin.isatty() if args.stay is None else args.stay
+    return run_demo(args.outdir, duration_s=args.duration, stay_up=_wait_for_interrupt if stay else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -25,14 +26,21 @@ def make_recording(out_dir: Path, duration_s: float = SEED_DURATION_S, seed: int
     return wav
 
 
-def run_demo(outdir: Path, *, duration_s: float = SEED_DURATION_S, console: Console | None = None) -> int:
+def run_demo(
+    outdir: Path,
+    *,
+    duration_s: float = SEED_DURATION_S,
+    console: Console | None = None,
+    stay_up: Callable[[], None] | None = None,
+) -> int:
+    """Run the demo; with ``stay_up``, keep the stack (and its console) running until it returns."""
     console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="anemonefish-demo-"))
     console.rule("[bold]anemonefish demo: the async pipeline on the local stack")
     started = time.monotonic()
     # Multipart above 32 MiB, in 8 MiB parts: the demo file goes up in parallel parts.
     stack = local_up(
-        port=free_port(),
+        port=free_port(8080),  # the documented console address when it is free
         extra_env={"ANEMONEFISH_MULTIPART_THRESHOLD_BYTES": str(32 * 2**20), "ANEMONEFISH_MULTIPART_PART_BYTES": str(8 * 2**20)},
     )
     receiver = None
@@ -65,7 +73,15 @@ def run_demo(outdir: Path, *, duration_s: float = SEED_DURATION_S, console: Cons
             console.print(f"webhook received at {receiver.url}: webhook-id {hook.headers.get('webhook-id')}, "
                           f"signature {'[green]verified[/] (standardwebhooks)' if hook.verified else '[red]INVALID[/]'}")
             console.print_json(hook.body)
-        return 0 if hooks and all(h.verified for h in hooks) else 1
+        ok = bool(hooks) and all(h.verified for h in hooks)
+        if stay_up is not None:
+            console.rule("[bold]the local stack stays up: try the browser console")
+            console.print(f"console  [cyan]{stack.api_url}/[/]  (API key: [bold]{stack.api_key}[/])")
+            console.print(f"submit   ANEMONEFISH_API_URL={stack.api_url} ANEMONEFISH_API_KEY={stack.api_key} "
+                          f".venv/bin/anemonefish submit FILE...", soft_wrap=True)
+            console.print("Ctrl-C stops it.")
+            stay_up()
+        return 0 if ok else 1
     finally:
         if receiver is not None:
             receiver.stop()
