@@ -13,6 +13,7 @@ module "pipeline" {
 
   api_key_required     = var.api_key_required
   api_key_names        = var.api_key_names
+  static_api_keys      = var.static_api_keys
   throttle_rate_limit  = 10
   throttle_burst_limit = 20
   quota_limit          = 10000

@@ -42,6 +42,13 @@ variable "api_key_required" {
   default     = true
 }
 
+variable "static_api_keys" {
+  description = "Only with api_key_required = false: {api key = tenant id} checked by the API itself (TF_VAR_static_api_keys)."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
 variable "api_key_names" {
   description = "Tenants to create API keys for."
   type        = list(string)

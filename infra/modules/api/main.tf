@@ -198,8 +198,8 @@ resource "aws_api_gateway_method_settings" "all" {
     metrics_enabled        = true
     logging_level          = "ERROR"
     data_trace_enabled     = false
-    throttling_rate_limit  = var.throttle_rate_limit * 10
-    throttling_burst_limit = var.throttle_burst_limit * 10
+    throttling_rate_limit  = var.stage_throttle_rate_limit
+    throttling_burst_limit = var.stage_throttle_burst_limit
     caching_enabled        = false
   }
 }

@@ -43,6 +43,18 @@ variable "throttle_burst_limit" {
   default     = 40
 }
 
+variable "stage_throttle_rate_limit" {
+  description = "Requests per second the whole stage accepts (all keys together), above which API Gateway answers 429."
+  type        = number
+  default     = 200
+}
+
+variable "stage_throttle_burst_limit" {
+  description = "Burst of requests the whole stage accepts."
+  type        = number
+  default     = 400
+}
+
 variable "quota_limit" {
   description = "Requests allowed per API key per quota period."
   type        = number

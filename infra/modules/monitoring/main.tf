@@ -120,6 +120,7 @@ resource "aws_cloudwatch_dashboard" "this" {
             ["AWS/ApiGateway", "4XXError", "ApiName", var.rest_api_name, "Stage", var.api_stage_name],
             ["AWS/ApiGateway", "5XXError", "ApiName", var.rest_api_name, "Stage", var.api_stage_name],
             ["AWS/ApiGateway", "Latency", "ApiName", var.rest_api_name, "Stage", var.api_stage_name, { stat = "p95", yAxis = "right" }],
+            ["AWS/Lambda", "Errors", "FunctionName", var.api_function_name],
           ]
         }
       },

@@ -109,6 +109,7 @@ module "functions" {
   dlq_url                     = module.queue.dlq_url
   topic_arn                   = module.notifications.topic_arn
   auth_mode                   = var.api_key_required ? "apigateway" : "static"
+  static_api_keys             = var.static_api_keys
   cors_origins                = local.cors_origins
   webhook_secret              = var.webhook_secret
   app_settings                = var.app_settings

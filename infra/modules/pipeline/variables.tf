@@ -50,6 +50,13 @@ variable "api_key_names" {
   type        = list(string)
 }
 
+variable "static_api_keys" {
+  description = "Only when api_key_required is false: {api key = tenant id} checked by the API itself."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
 variable "throttle_rate_limit" {
   description = "Requests per second allowed per API key."
   type        = number
