@@ -32,6 +32,8 @@ module "pipeline" {
   app_settings          = var.app_settings
   alarm_email_addresses = var.alarm_email_addresses
 
+  manage_api_gateway_account_role = var.manage_api_gateway_account_role
+
   deletion_protection = true
   force_destroy       = false
 

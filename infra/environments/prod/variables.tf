@@ -91,6 +91,12 @@ variable "webhook_secret" {
   }
 }
 
+variable "manage_api_gateway_account_role" {
+  description = "Set API Gateway's account-wide CloudWatch logging role; false if another environment in this account and region already does."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_email_addresses" {
   description = "E-mail addresses notified of alarms."
   type        = list(string)

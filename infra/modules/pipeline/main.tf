@@ -119,18 +119,19 @@ module "functions" {
 module "api" {
   source = "../api"
 
-  name_prefix             = local.name_prefix
-  api_function_name       = module.functions.api_function_name
-  api_invoke_arn          = module.functions.api_invoke_arn
-  api_key_required        = var.api_key_required
-  api_key_names           = var.api_key_names
-  throttle_rate_limit     = var.throttle_rate_limit
-  throttle_burst_limit    = var.throttle_burst_limit
-  quota_limit             = var.quota_limit
-  gateway_response_origin = module.console.origin
-  log_retention_days      = var.log_retention_days
-  kms_key_arn             = module.kms.key_arn
-  tags                    = var.tags
+  name_prefix                 = local.name_prefix
+  api_function_name           = module.functions.api_function_name
+  api_invoke_arn              = module.functions.api_invoke_arn
+  api_key_required            = var.api_key_required
+  api_key_names               = var.api_key_names
+  throttle_rate_limit         = var.throttle_rate_limit
+  throttle_burst_limit        = var.throttle_burst_limit
+  quota_limit                 = var.quota_limit
+  gateway_response_origin     = module.console.origin
+  manage_account_logging_role = var.manage_api_gateway_account_role
+  log_retention_days          = var.log_retention_days
+  kms_key_arn                 = module.kms.key_arn
+  tags                        = var.tags
 }
 
 module "monitoring" {

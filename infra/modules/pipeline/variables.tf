@@ -137,6 +137,12 @@ variable "console_static_dir" {
   default     = null
 }
 
+variable "manage_api_gateway_account_role" {
+  description = "Set API Gateway's account-wide CloudWatch role (one per account and region: false in every other environment sharing them)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_email_addresses" {
   description = "E-mail addresses notified of alarms."
   type        = list(string)
