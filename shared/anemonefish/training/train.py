@@ -185,7 +185,7 @@ NOTES = (
     "and, as a second view, each frame's mean over frequency (broadband clicks). The "
     "'anemonefish' class means 'a call starts in this window's onset zone' "
     "({zone_lo:.2f}-{zone_hi:.2f} s after the window start), which puts each event's start "
-    "within half a stride of the call's onset; use this card's detection defaults (short "
+    "from 3/4 of a stride before to 1/4 after the call's onset; use this card's detection defaults (short "
     "smoothing and a threshold chosen on held-out soundscapes)."
 )
 
