@@ -113,7 +113,7 @@ def test_compose_runs_moto_terraform_local_and_the_stack() -> None:
 # --- the requirements really run a detection --------------------------------------------------
 
 RUNTIME_CHECK = r"""
-import importlib, json, sys
+import importlib, importlib.util, json, sys
 from anemonefish.detect import Detector
 from anemonefish.model import load_bundle
 from anemonefish.params import DetectionParams
@@ -137,11 +137,9 @@ def _model_environment(tmp_path: Path) -> dict[str, str]:
 
     if (DEFAULT_BUNDLE / "card.json").is_file():
         return {}
-    spec = importlib.util.spec_from_file_location("tests_shared_fixtures", REPO / "tests" / "conftest.py")
-    assert spec and spec.loader
-    shared = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shared)
-    return {"ANEMONEFISH_MODEL_DIR": str(shared.build_tiny_bundle(tmp_path / "bundle"))}
+    from support import build_tiny_bundle  # tests/support.py (pytest's pythonpath)
+
+    return {"ANEMONEFISH_MODEL_DIR": str(build_tiny_bundle(tmp_path / "bundle"))}
 
 
 # What `pip` in the Lambda python:3.11 base (Amazon Linux 2, glibc 2.26) may install.

@@ -5,7 +5,6 @@ through the resources Terraform created (the application reads only Terraform's 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -173,11 +172,9 @@ def _model_dir(tmp_path: Path) -> dict[str, str]:
 
     if (DEFAULT_BUNDLE / "card.json").is_file():
         return {}
-    spec = importlib.util.spec_from_file_location("tests_shared_fixtures", REPO / "tests" / "conftest.py")
-    assert spec and spec.loader
-    shared = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(shared)
-    return {"ANEMONEFISH_MODEL_DIR": str(shared.build_tiny_bundle(tmp_path / "bundle"))}
+    from support import build_tiny_bundle  # tests/support.py (pytest's pythonpath)
+
+    return {"ANEMONEFISH_MODEL_DIR": str(build_tiny_bundle(tmp_path / "bundle"))}
 
 
 @pytest.mark.slow
