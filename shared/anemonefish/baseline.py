@@ -103,7 +103,6 @@ class EnergyDetector:
         params = params or DetectionParams(smoothing_windows=3)
         info, blocks = stream_audio(source, self.frontend.sample_rate, params.channel)
         samples = 0
-        frames = []
 
         def counted() -> Iterable[np.ndarray]:
             nonlocal samples
@@ -111,6 +110,6 @@ class EnergyDetector:
                 samples += len(block)
                 yield block
 
-        frames = self.frame_excess_db(counted())
-        scores = self.window_scores(frames, samples)
+        excess = self.frame_excess_db(counted())
+        scores = self.window_scores(excess, samples)
         return scores_to_events(scores, CLASSES, self.frontend, params, info.duration_s)
