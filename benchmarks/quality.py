@@ -41,7 +41,8 @@ from anemonefish.params import DetectionParams  # noqa: E402
 from anemonefish.synth import SynthConfig, soundscape_seed, synthesize, write_soundscape  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_DIR = Path(os.environ.get("ANEMONEFISH_REAL_DATA", "/work/shared/data/real"))
+# The material handed to the project sits beside the repository (../shared).
+REAL_DIR = Path(os.environ.get("ANEMONEFISH_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
 # Training uses base seeds 1.. and validation 100001..; these are far from both.
 HELD_OUT_SEED = 777_000
 SNR_LEVELS_DB = (10.0, 0.0, -6.0)
