@@ -21,12 +21,14 @@ from botocore.exceptions import ClientError, ResponseStreamingError
 from moto import mock_aws
 
 from anemonefish_services import s3io
+from support import REAL_WAV as REAL_RECORDING
+
 from anemonefish_services.s3io import CHUNK_SIZE, S3ObjectChangedError, S3ReadError, S3SeekableReader
 
 REGION = "eu-west-1"
 BUCKET = "anemonefish-test-input"
 KiB = 1024
-REAL_RECORDING = Path("/work/shared/data/real/AMAR173.4.20190920T004248Z.wav")
+
 
 
 @pytest.fixture
@@ -246,7 +248,6 @@ def test_soundfile_decodes_through_the_reader(s3: Any, fmt: str, subtype: str, e
     assert reader.error is None
 
 
-@pytest.mark.skipif(not REAL_RECORDING.exists(), reason="the real recording is not on this machine")
 def test_real_recording_decodes_identically(s3: Any) -> None:
     put(s3, "uploads/j/real.wav", REAL_RECORDING.read_bytes())
     reader = S3SeekableReader(s3, BUCKET, "uploads/j/real.wav", block_size=1024 * KiB)
