@@ -99,13 +99,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def model() -> None:
     """Tests that wait for detection need a model bundle (the worker loads it per job)."""
     if not _model_available():
-        pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
+        pytest.fail("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
 
 
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

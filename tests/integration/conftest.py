@@ -116,7 +116,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     if not _model_available():
-        pytest.skip("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
+        pytest.fail("no model bundle (shared/anemonefish/models/default or ANEMONEFISH_MODEL_DIR)")
     saved_environ = dict(os.environ)  # local_up configures the handlers through os.environ
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ["ANEMONEFISH_API_KEYS"] = json.dumps(TEST_KEYS)

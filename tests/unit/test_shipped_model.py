@@ -34,7 +34,7 @@ def test_bundle_is_small_and_complete() -> None:
 
 
 def test_exported_model_agrees_with_keras(detector: Detector) -> None:
-    keras = pytest.importorskip("keras")
+    import keras  # the dev extra installs it
     scape = synthesize(SynthConfig(duration_s=20.0, sample_rate=detector.frontend.sample_rate, snr_db=10.0), seed=HELD_OUT_SEED)
     images, _ = FeatureExtractor(detector.frontend).windows_from_signal(scape.signal)
     reference = keras.models.load_model(DEFAULT_BUNDLE / "model.keras", compile=False).predict(images, verbose=0)
