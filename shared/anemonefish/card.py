@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Normalisation = Literal["standardize", "minmax", "none"]
+EventTiming = Literal["centre", "containment"]
 
 
 class FrontEndConfig(BaseModel):
@@ -33,6 +34,13 @@ class FrontEndConfig(BaseModel):
     amin: float = Field(1e-10, gt=0, description="Floor of the power before log10.")
     normalisation: Normalisation = Field(
         "standardize", description="Per-window scaling applied after the resize."
+    )
+    event_timing: EventTiming = Field(
+        "centre",
+        description="What an active window says about time, so runs of windows map to events: "
+        "'centre' - each window stands for the stride-long slice at its centre (a model whose "
+        "positive windows hold a call's onset in that zone); 'containment' - a positive window "
+        "contains the whole call, so the call lies where the run's windows overlap.",
     )
     image_height: int | None = Field(
         None, gt=0, description="Frequency rows after resize; None keeps the native bins."

@@ -4,10 +4,15 @@ smoothing (centred moving average over windows) -> threshold -> runs of active w
 time spans -> merge gaps shorter than ``min_gap_s`` -> drop events shorter than
 ``min_event_s``.
 
-Each window stands for the ``stride``-long slice at its centre, so consecutive windows
-tile the timeline without overlap and an event's edges land within half a stride of
-where the scores change (rather than a whole window early, as a union of windows would).
-The first and last windows also stand for the recording's edges they alone cover.
+How a run of active windows becomes a time span depends on what the model's positive
+windows mean (the card's ``event_timing``):
+
+- ``centre``: each window stands for the ``stride``-long slice at its centre, so
+  consecutive windows tile the timeline and an event's edges land within half a stride of
+  where the scores change (rather than a whole window early, as a union of windows
+  would). The first and last windows also stand for the recording's edges they alone cover.
+- ``containment``: a positive window contains the whole call, so the call lies where all
+  windows of the run overlap (see :func:`_contained_span`).
 """
 
 from __future__ import annotations
@@ -58,6 +63,21 @@ def _runs(active: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
+def _contained_span(first: int, final: int, window: float, stride: float) -> tuple[float, float]:
+    """Where a sound lies if every window of the run ``first..final`` contains it.
+
+    That is the windows' common part, from the last window's start to the first window's
+    end. A run longer than a window (a bout, or a sound longer than the window) has no
+    common part: the sound then spans from the first window's end to the last one's start.
+    A span is never narrower than one stride, the resolution of the window grid.
+    """
+    start, end = sorted((final * stride, first * stride + window))
+    if end - start < stride:
+        middle = (start + end) / 2
+        start, end = middle - stride / 2, middle + stride / 2
+    return start, end
+
+
 def class_index(classes: list[str], target: str) -> int:
     try:
         return classes.index(target)
@@ -86,10 +106,14 @@ def scores_to_events(
     end_of_audio = duration_s if duration_s is not None else last * stride + window
     spans: list[list[float]] = []
     for first, final in runs:
-        start = 0.0 if first == 0 else first * stride + (window - stride) / 2
-        end = end_of_audio if final == last else final * stride + (window + stride) / 2
+        if frontend.event_timing == "containment":
+            start, end = _contained_span(first, final, window, stride)
+        else:
+            start = 0.0 if first == 0 else first * stride + (window - stride) / 2
+            end = end_of_audio if final == last else final * stride + (window + stride) / 2
+        start, end = max(0.0, start), min(end, end_of_audio)
         if spans and start - spans[-1][1] < params.min_gap_s - _EPS:
-            spans[-1][1] = end
+            spans[-1][1] = max(end, spans[-1][1])
             spans[-1][3] = final
         else:
             spans.append([start, end, first, final])

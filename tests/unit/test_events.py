@@ -85,3 +85,33 @@ def test_params_are_validated_with_limits() -> None:
         DetectionParams(threshold=1.5)
     with pytest.raises(ValueError, match="smoothing_windows"):
         DetectionParams(smoothing_windows=0)
+
+
+CONTAINMENT = FrontEndConfig(event_timing="containment")
+
+
+def test_containment_timing_puts_a_short_call_where_its_windows_overlap() -> None:
+    # a call at 5.05-5.15 s lies wholly inside the windows starting at 4.2 .. 5.0 s
+    target = [0.0] * 40
+    for i in range(21, 26):
+        target[i] = 0.95
+    events = scores_to_events(scores_for(target), CLASSES, CONTAINMENT, DetectionParams())
+    assert len(events) == 1
+    assert events[0].start == pytest.approx(5.0) and events[0].end == pytest.approx(5.2)
+
+
+def test_containment_timing_of_a_run_longer_than_a_window() -> None:
+    target = [0.0] * 60
+    for i in range(10, 30):  # windows 2.0 .. 5.8 s: a 4 s bout
+        target[i] = 1.0
+    (event,) = scores_to_events(scores_for(target), CLASSES, CONTAINMENT, DetectionParams(smoothing_windows=1))
+    assert event.start == pytest.approx(3.0) and event.end == pytest.approx(5.8)
+
+
+def test_containment_timing_never_narrower_than_a_stride() -> None:
+    target = [0.0] * 40
+    for i in range(20, 27):  # one window more than a 0.2 s call allows: no common part
+        target[i] = 1.0
+    (event,) = scores_to_events(scores_for(target), CLASSES, CONTAINMENT, DetectionParams(smoothing_windows=1))
+    assert event.end - event.start == pytest.approx(0.2)
+    assert event.start == pytest.approx(5.0)

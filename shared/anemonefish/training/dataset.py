@@ -101,12 +101,21 @@ def window_labels(
     fish = classes.index(ANEMONEFISH)
     bio = classes.index(BIOLOGICAL) if BIOLOGICAL in classes else None
     zone_lo, zone_hi = onset_zone(frontend)
+    containment = frontend.event_timing == "containment"
     for i, s in enumerate(starts):
         end = s + window
         positive = False
         unsure = False
         for e in events:
             if e.label != ANEMONEFISH or e.end <= s or e.start >= end:
+                continue
+            if containment:
+                # The whole call inside the window; a call cut by the window's edge is
+                # neither answer (don't care), so the run's edges stay sharp.
+                if e.start >= s - ignore_s / 2 and e.end <= end + ignore_s / 2:
+                    positive = True
+                else:
+                    unsure = True
                 continue
             onset = e.start - s
             if zone_lo + ignore_s < onset <= zone_hi - ignore_s:

@@ -33,7 +33,7 @@ Log = Callable[[str], None]
 # average (chosen on validation data) fits; a 5-window one would erase single calls.
 DETECTION_DEFAULTS = {"smoothing_windows": 3, "min_event_s": 0.2, "min_gap_s": 0.1}
 # Smoothing lengths tried with the threshold on the validation soundscapes.
-SMOOTHING_CHOICES = (1, 2, 3)
+SMOOTHING_CHOICES = (1, 2, 3, 5)
 
 
 class TrainSpec(BaseModel):
@@ -54,6 +54,8 @@ class TrainSpec(BaseModel):
     n_fft: int = 256
     hop_length: int = 128
     fmin: float = 100.0
+    event_timing: str = Field("centre", pattern="^(centre|containment)$",
+                              description="What a positive window means (see FrontEndConfig.event_timing).")
     dataset: DatasetSpec = DatasetSpec()
     validation_soundscapes: int = Field(12, ge=0, description="Held-out soundscapes for the threshold.")
     validation_seed_offset: int = Field(
@@ -71,6 +73,7 @@ def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEn
             "n_fft": spec.n_fft,
             "hop_length": spec.hop_length,
             "fmin": spec.fmin,
+            "event_timing": spec.event_timing,
         }
     )
 
