@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,9 @@ def local_env(initialized: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         shown = run([terraform_bin(), "output", "-json", "-no-color", f"-state={state}"], cwd=env_dir)
         yield LocalEnvironment(endpoint, json.loads(shown.stdout), state)
     finally:
+        # moto's backends are shared by every server in this process: leave none of ours behind.
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
+                               timeout=30).close()
         server.stop()
 
 

@@ -55,7 +55,15 @@ class MotoServer:
     def start(self) -> MotoServer:
         ensure_local_credentials()
         self._server.start()
+        self.reset()
         return self
+
+    def reset(self) -> None:
+        """Empty the emulator: every ThreadedMotoServer in a process shares moto's backends, so
+        a new stack would otherwise find an earlier one's queues, buckets and tables."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=30).close()
 
     def stop(self) -> None:
         self._server.stop()
