@@ -317,6 +317,9 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--stride-s", type=float, default=None, help="default: the library's")
     imp.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH, e.g. 256x256 (default: the model's input)")
     imp.add_argument("--normalisation", choices=["standardize", "minmax", "none"], default="standardize")
+    imp.add_argument("--event-timing", choices=["centre", "containment"], default="centre",
+                     help="what a positive window means: its centre slice holds a call (centre) or it "
+                          "contains the whole call (containment); see docs/detection.md")
     imp.add_argument("--classes", default="noise,anemonefish,biological", help="comma-separated, in output order")
     imp.add_argument("--logits", action="store_true", help="the model outputs logits: append a softmax")
     imp.add_argument("--threshold", type=float, default=None, help="default detection threshold for the card")
@@ -346,6 +349,7 @@ def run_model_import(args: argparse.Namespace) -> int:
         "fmax": args.fmax,
         "window_s": args.window_s,
         "normalisation": args.normalisation,
+        "event_timing": args.event_timing,
     }
     if args.stride_s is not None:
         fields["stride_s"] = args.stride_s
