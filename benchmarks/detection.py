@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,26 +44,15 @@ def reef_recording(seconds: float, sample_rate: int = 48000) -> Path:
     return path
 
 
-def _run_measured(args: list[str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Wall time and peak RSS (MB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    # A fresh interpreter per measurement: RUSAGE_CHILDREN's maxrss is the largest child so far,
-    # so children run from small to large files.
-    proc = subprocess.run(args, capture_output=True, text=True, env=ENV)
-    wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    return wall, max(peak, before) // 1024, proc
-
-
 def _peak_rss_of(args: list[str]) -> int:
-    """Peak RSS in MB via /usr/bin/time-free wrapper: the child reports its own ru_maxrss."""
+    """Peak RSS (MB) of ``anemonefish ARGS`` in a fresh interpreter, as the child itself reports it."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so a child would
+    # report this (large, audio-generating) parent's peak instead of its own.
     code = (
-        "import resource, runpy, sys; sys.argv = sys.argv[1:];"
+        "import sys; sys.argv = sys.argv[1:];"
         "from anemonefish_services.cli import main; rc = main(sys.argv[1:]);"
-        "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+        "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'));"
+        "print('PEAK_RSS_KB', hwm.split()[1], file=sys.stderr); sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code, "anemonefish", *args], capture_output=True, text=True, env=ENV)
     if proc.returncode != 0:

@@ -93,18 +93,37 @@ class Detector:
                 yield block
 
         classifier = self.bundle.classifier
+        batch = classifier.batch_size
         scores: list[np.ndarray] = []
         starts: list[np.ndarray] = []
+        # A block yields ~100 windows; the interpreter's batch is fixed (resizing it means
+        # re-allocating), so windows wait here until whole batches are full instead of
+        # padding every block's windows up to a batch.
+        waiting: list[np.ndarray] = []
+        waiting_count = 0
         inference_s = 0.0
-        for images, window_starts in self._produce(self.extractor.stream(counted())):
-            if should_stop is not None and should_stop():
-                raise DetectionCancelled(f"{info.filename}: detection cancelled")
+
+        def infer(images: np.ndarray) -> None:
+            nonlocal inference_s
             tick = time.perf_counter()
             scores.append(classifier.predict(images))
             inference_s += time.perf_counter() - tick
+
+        for images, window_starts in self._produce(self.extractor.stream(counted())):
+            if should_stop is not None and should_stop():
+                raise DetectionCancelled(f"{info.filename}: detection cancelled")
             starts.append(window_starts)
+            waiting.append(images)
+            waiting_count += len(images)
+            if waiting_count >= batch:
+                pending = np.concatenate(waiting)
+                full = len(pending) - len(pending) % batch
+                infer(pending[:full])
+                waiting, waiting_count = [pending[full:]], len(pending) - full
             if progress is not None:
                 progress(min(1.0, decoded / expected_samples))
+        if waiting_count:
+            infer(np.concatenate(waiting))
         all_scores = np.concatenate(scores) if scores else np.zeros((0, len(self.bundle.classes)), np.float32)
         if len(all_scores) == 0:
             raise AudioTooShortError(f"{info.filename}: no complete {self.frontend.window_s} s window")
