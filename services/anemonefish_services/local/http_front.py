@@ -83,6 +83,10 @@ class ApiFront(ThreadingHTTPServer):
         self.api_handler = api_handler
         self.function_name = function_name
         self.static_dir = console_dir()
+        # One Lambda execution environment handles one request at a time, and the handler's
+        # module-level resolver keeps per-request state (powertools' app.context): concurrent
+        # browser requests would otherwise see each other's route. Static files stay parallel.
+        self.invoke_lock = threading.Lock()
         super().__init__((host, port), _RequestHandler)
         self._thread: threading.Thread | None = None
 
@@ -117,7 +121,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         event = build_proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         context = LocalLambdaContext(function_name=self.server.function_name, timeout_s=29.0)
         try:
-            response = self.server.api_handler(event, context)
+            with self.server.invoke_lock:
+                response = self.server.api_handler(event, context)
         except Exception:  # API Gateway answers 502 when the integration fails; so do we
             response = {"statusCode": 502, "headers": {"Content-Type": "application/json"},
                         "body": '{"error": {"code": "bad_gateway", "message": "the API handler failed", "details": null}}'}
