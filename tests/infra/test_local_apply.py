@@ -63,6 +63,9 @@ def local_env(initialized: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto's backends are shared by every server in this process: start from an empty one.
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
+                           timeout=30).close()
     try:
         endpoint = f"http://127.0.0.1:{port}"
         env_dir = initialized("local")

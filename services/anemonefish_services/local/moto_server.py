@@ -66,4 +66,8 @@ class MotoServer:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST"), timeout=30).close()
 
     def stop(self) -> None:
+        try:
+            self.reset()  # leave nothing behind for the next in-process server either
+        except OSError:
+            pass  # already unreachable: nothing to empty
         self._server.stop()
