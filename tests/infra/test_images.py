@@ -131,17 +131,6 @@ print(json.dumps({"duration_s": result.audio.duration_s, "events": len(result.ev
 """
 
 
-def _model_environment(tmp_path: Path) -> dict[str, str]:
-    """The shipped bundle if present (what the image carries); else a tiny untrained one."""
-    from anemonefish.model import DEFAULT_BUNDLE
-
-    if (DEFAULT_BUNDLE / "card.json").is_file():
-        return {}
-    from support import build_tiny_bundle  # tests/support.py (pytest's pythonpath)
-
-    return {"ANEMONEFISH_MODEL_DIR": str(build_tiny_bundle(tmp_path / "bundle"))}
-
-
 # What `pip` in the Lambda python:3.11 base (Amazon Linux 2, glibc 2.26) may install.
 LAMBDA_PLATFORM = ["--platform", "manylinux_2_26_x86_64", "--platform", "manylinux_2_17_x86_64",
                    "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11"]
@@ -172,7 +161,7 @@ def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -
                          + 0.2 * np.sin(2 * np.pi * 600 * t)).astype(np.float32), rate, subtype="PCM_16")
     handlers = sorted({h for hs in HANDLERS_BY_IMAGE.values() for h in hs})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(_model_environment(tmp_path), OPENBLAS_NUM_THREADS="1", AWS_DEFAULT_REGION="us-east-1",
+    env.update(OPENBLAS_NUM_THREADS="1", AWS_DEFAULT_REGION="us-east-1",
                POWERTOOLS_METRICS_DISABLED="true", PYTHONPATH=str(task_root))
     proc = subprocess.run([str(python), "-c", RUNTIME_CHECK, str(recording), *handlers], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)

@@ -173,17 +173,6 @@ def test_an_upload_raises_a_job_event_and_nothing_else_does(local_env: LocalEnvi
     assert _object_keys_in_queue(sqs, queue_url, wait_s=3) == [upload_key]
 
 
-def _model_dir(tmp_path: Path) -> dict[str, str]:
-    """The shipped bundle if present; otherwise a tiny untrained one (it exercises the runtime)."""
-    from anemonefish.model import DEFAULT_BUNDLE
-
-    if (DEFAULT_BUNDLE / "card.json").is_file():
-        return {}
-    from support import build_tiny_bundle  # tests/support.py (pytest's pythonpath)
-
-    return {"ANEMONEFISH_MODEL_DIR": str(build_tiny_bundle(tmp_path / "bundle"))}
-
-
 @pytest.mark.slow
 def test_a_job_runs_end_to_end_through_the_terraform_resources(local_env: LocalEnvironment, tmp_path: Path) -> None:
     rate = 48000
@@ -192,7 +181,7 @@ def test_a_job_runs_end_to_end_through_the_terraform_resources(local_env: LocalE
     recording = tmp_path / "reef take 1.wav"
     sf.write(recording, (0.05 * rng.standard_normal(t.size) + 0.2 * np.sin(2 * np.pi * 600 * t)).astype(np.float32),
              rate, subtype="PCM_16")
-    env = tool_env({**local_env.app_environment, **_model_dir(tmp_path), "AWS_DEFAULT_REGION": REGION,
+    env = tool_env({**local_env.app_environment, "AWS_DEFAULT_REGION": REGION,
                     "ANEMONEFISH_ENV": "local", "OPENBLAS_NUM_THREADS": "1"})
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("e2e_job.py")), str(recording),
                            str(tmp_path / "results")], env=env, capture_output=True, text=True, timeout=600)
