@@ -186,6 +186,19 @@ def _blocks(handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: floa
         raise EmptyAudioError(f"{info.filename}: the recording has no samples")
 
 
+class CountedBlocks:
+    """Passes blocks through and counts their samples (progress, and the length streamed)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray]) -> None:
+        self._blocks = blocks
+        self.samples = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self._blocks:
+            self.samples += len(block)
+            yield block
+
+
 def read_audio(source: AudioSource, target_sr: int, channel: int = 0) -> tuple[AudioInfo, np.ndarray]:
     """The whole recording at ``target_sr`` in memory (training and tests on short clips)."""
     info, blocks = stream_audio(source, target_sr, channel)

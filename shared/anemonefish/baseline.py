@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from anemonefish.audio import AudioSource, stream_audio
+from anemonefish.audio import AudioSource, CountedBlocks, stream_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.events import Event, scores_to_events
 from anemonefish.features import StreamingSpectrogram
@@ -102,14 +102,7 @@ class EnergyDetector:
         """Decode ``source`` through the library's audio path, then detect."""
         params = params or DetectionParams(smoothing_windows=3)
         info, blocks = stream_audio(source, self.frontend.sample_rate, params.channel)
-        samples = 0
-
-        def counted() -> Iterable[np.ndarray]:
-            nonlocal samples
-            for block in blocks:
-                samples += len(block)
-                yield block
-
-        excess = self.frame_excess_db(counted())
-        scores = self.window_scores(excess, samples)
+        counted = CountedBlocks(blocks)
+        excess = self.frame_excess_db(counted)
+        scores = self.window_scores(excess, counted.samples)
         return scores_to_events(scores, CLASSES, self.frontend, params, info.duration_s)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from anemonefish.audio import AudioInfo, AudioSource, stream_audio
+from anemonefish.audio import AudioInfo, AudioSource, CountedBlocks, stream_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.events import Event, class_index, scores_to_events
 from anemonefish.exceptions import AudioTooShortError, DetectionCancelled
@@ -84,13 +84,7 @@ class Detector:
                 f"{self.frontend.window_s} s analysis window"
             )
         expected_samples = max(1.0, info.duration_s * self.frontend.sample_rate)
-        decoded = 0
-
-        def counted() -> Iterator[np.ndarray]:
-            nonlocal decoded
-            for block in blocks:
-                decoded += len(block)
-                yield block
+        decoded = CountedBlocks(blocks)
 
         classifier = self.bundle.classifier
         batch = classifier.batch_size
@@ -109,7 +103,7 @@ class Detector:
             scores.append(classifier.predict(images))
             inference_s += time.perf_counter() - tick
 
-        for images, window_starts in self._produce(self.extractor.stream(counted())):
+        for images, window_starts in self._produce(self.extractor.stream(decoded)):
             if should_stop is not None and should_stop():
                 raise DetectionCancelled(f"{info.filename}: detection cancelled")
             starts.append(window_starts)
@@ -121,7 +115,7 @@ class Detector:
                 infer(pending[:full])
                 waiting, waiting_count = [pending[full:]], len(pending) - full
             if progress is not None:
-                progress(min(1.0, decoded / expected_samples))
+                progress(min(1.0, decoded.samples / expected_samples))
         if waiting_count:
             infer(np.concatenate(waiting))
         all_scores = np.concatenate(scores) if scores else np.zeros((0, len(self.bundle.classes)), np.float32)
