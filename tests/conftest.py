@@ -19,3 +19,13 @@ def real_wav() -> Path:
     if not REAL_WAV.exists():
         pytest.fail(f"the real recording is missing: {REAL_WAV} (the repo expects ../shared beside it)")
     return REAL_WAV
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch):
+    """Credentials boto3 needs before an in-process moto mock answers (never real ones)."""
+    def use(region: str) -> None:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": region}.items():
+            monkeypatch.setenv(name, value)
+    return use
