@@ -293,7 +293,7 @@ class _Builder:
 
         ``grunt``: trains of 2-6 tonal pulses of 40-120 ms that rise slowly (sonic muscle,
         not teeth) and sit mostly lower than anemonefish pulses. ``knock``: trains of 1-10
-        short broadband thumps (1-2.5 cycles of 80-500 Hz, a few ms to ~30 ms) at irregular
+        short thumps (a broadband crack ringing for 1-4 cycles of 80-1000 Hz) at irregular
         intervals, as heard on real temperate-reef recordings (e.g. the Hornby Island AMAR
         file): pulse trains too, but without the narrow f0 of a jaw-slam pulse.
         """
@@ -326,21 +326,33 @@ class _Builder:
         return x, f0, n_pulses
 
     def _knock_train(self) -> tuple[np.ndarray, float, int]:
+        """Knocks: a broadband click with a short low-Q ring, 80-1000 Hz, alone or in trains.
+
+        On the real Hornby Island recording the sounds that look most like a jaw-slam
+        pulse are clicks whose energy rings on for 5-30 ms at 300-800 Hz. Their ring can
+        sit anywhere in the anemonefish band; what gives them away is the broadband click
+        on top of it (teeth slamming make a tonal pulse, not a crack across the band).
+        """
         rng, sr = self.rng, self.sr
         n_pulses = int(rng.integers(1, 11))
-        f0 = min(math.exp(rng.uniform(math.log(80.0), math.log(500.0))), 0.4 * sr)
+        f0 = min(math.exp(rng.uniform(math.log(80.0), math.log(1000.0))), 0.4 * sr)
         onsets = np.cumsum(np.concatenate([[0.0], rng.uniform(0.015, 0.15, n_pulses - 1)]))
-        longest = 2.5 / f0 * 3
+        longest = 4.0 / f0 * 3 + 0.004
         x = np.zeros(int(math.ceil((onsets[-1] + longest) * sr)) + 2)
         for onset in onsets:
-            cycles = rng.uniform(1.0, 2.5)
+            cycles = rng.uniform(1.0, 4.0)
             d = cycles / f0
             length = max(2, int(d * sr * 3))
             t = np.arange(length) / sr
             env = np.exp(-t / (d / 2.0))
             pulse = np.sin(2 * np.pi * f0 * rng.uniform(0.8, 1.2) * t) * env
-            # a sharp broadband edge on top of the thump
-            pulse[: max(1, int(0.0005 * sr))] += rng.uniform(0.0, 1.0)
+            # The broadband crack on top of the thump: 0.2-3 ms of decaying noise, at a
+            # level from a faint edge to louder than the ring.
+            crack_s = rng.uniform(0.0002, 0.003)
+            crack_t = np.arange(min(length, max(2, int(crack_s * sr * 2)))) / sr
+            crack = rng.standard_normal(crack_t.size) * np.exp(-crack_t / (crack_s / 2))
+            crack[0] = abs(crack[0]) + 1.0
+            pulse[: crack.size] += rng.uniform(0.2, 2.0) * crack / np.max(np.abs(crack))
             s = int(round(onset * sr))
             x[s : s + length] += rng.uniform(0.5, 1.0) * pulse
         return x, f0, n_pulses

@@ -114,3 +114,23 @@ def test_synth_command_writes_count_soundscapes(tmp_path, capsys):
     expected = synthesize(SynthConfig(duration_s=4, sample_rate=8000, snr_db=3), seed=soundscape_seed(9, 1))
     assert len(read_annotations(tables[1])) == len(expected.events)
     assert main(["synth", str(tmp_path), "--count", "0"]) == 2
+
+
+def test_knocks_ring_in_the_fish_band_under_a_broadband_crack():
+    """Knocks are the hard negatives that mimic a pulse: a low-Q ring anywhere in 80-1000 Hz,
+    but with a crack across the whole band at its onset, which a jaw-slam pulse lacks."""
+    config = SHORT.model_copy(update={"anemonefish_per_min": 30.0, "whistles_per_min": 0.0, "biological_per_min": 30.0,
+                                      "duration_s": 120.0, "snr_db": 10.0})
+    scape = synthesize(config, seed=11, keep_parts=True)
+    sr = scape.sample_rate
+
+    def crack_ratio(e) -> float:  # power at 3-8 kHz over power at 80-1000 Hz, first 2 ms
+        head = scape.foreground[round(e.start * sr) : round(e.start * sr) + round(0.002 * sr)]
+        return _band_power(head, sr, (3000.0, 8000.0)) / _band_power(head, sr, (80.0, 1000.0))
+
+    knocks = [e for e in scape.events if e.kind == "knock"]
+    calls = scape.labelled("anemonefish")
+    assert len(knocks) >= 5 and len(calls) >= 5
+    assert max(e.f0 for e in knocks) > 500.0  # rings reach into the anemonefish band
+    assert all(80.0 <= e.f0 <= 1000.0 for e in knocks)
+    assert np.median([crack_ratio(e) for e in knocks]) > 10 * np.median([crack_ratio(e) for e in calls])
