@@ -24,6 +24,7 @@ from anemonefish.training.dataset import (  # noqa: E402
 from anemonefish.training.train import TrainSpec, frontend_for  # noqa: E402
 
 FRONTEND = frontend_for(TrainSpec())
+SHAPE = (TrainSpec().image_height, TrainSpec().image_width)
 TINY_DATA = DatasetSpec(seed=3, soundscapes=2, duration_s=8.0, sample_rates=(8000, 16000), anemonefish_per_min=(30.0, 40.0), keep_noise=0.5)
 
 
@@ -57,7 +58,7 @@ def test_biological_sounds_label_windows_only_if_the_front_end_sees_them():
 def test_dataset_goes_through_the_detector_front_end_and_is_deterministic():
     a = build_windows(TINY_DATA, FRONTEND)
     b = build_windows(TINY_DATA, FRONTEND)
-    assert a.images.shape[1:] == (64, 25, 1)
+    assert a.images.shape[1:] == (*SHAPE, 1)
     assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
     counts = np.bincount(a.labels, minlength=3)
     assert counts[1] > 0 and counts[0] > 0
@@ -135,7 +136,7 @@ def test_import_of_a_256x256_rgb_keras_model(tmp_path):
 
     with pytest.raises(ModelBundleError, match="2 classes"):
         import_keras_model(path, frontend, ["noise", "anemonefish"], tmp_path / "bad", name="x", version="1")
-    with pytest.raises(ModelBundleError, match="64x25"):
+    with pytest.raises(ModelBundleError, match=f"{SHAPE[0]}x{SHAPE[1]}"):
         import_keras_model(path, FRONTEND, DEFAULT_CLASSES, tmp_path / "bad", name="x", version="1")
     assert not (tmp_path / "bad").exists()
 
@@ -170,8 +171,8 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     a = load_bundle(tmp_path / "a")
     assert a.card.training["seed"] == 4 and "--seed 4" in a.card.training["reproduce"]
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
-    assert a.card.frontend.image_shape == (64, 25) and a.card.detection_defaults["threshold"] == 0.5
-    scores = a.classifier.predict(np.zeros((2, 64, 25, 1), np.float32))
+    assert a.card.frontend.image_shape == SHAPE and a.card.detection_defaults["threshold"] == 0.5
+    scores = a.classifier.predict(np.zeros((2, *SHAPE, 1), np.float32))
     assert scores.shape == (2, 3)
     assert main(["train", "-o", str(tmp_path / "c")]) == 2
     assert "DATA" in capsys.readouterr().err

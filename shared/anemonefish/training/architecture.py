@@ -1,6 +1,6 @@
 """The small CNN the shipped model uses (Keras; imported only by training code).
 
-Sized for the worker: about 0.9 M multiply-adds per 64x25 window, so an hour of audio
+Sized for the worker: about 1.5 M multiply-adds per 39x50 window, so an hour of audio
 (~9000 windows) runs through LiteRT on two cores in a fraction of a second. The last
 feature map is flattened rather than pooled: where a sound sits in frequency (anemonefish
 f0 370-900 Hz vs lower fish grunts) is part of what tells them apart.

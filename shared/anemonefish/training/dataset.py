@@ -43,11 +43,11 @@ class DatasetSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = Field(1, description="Base seed: soundscape i uses the seed sequence [seed, i].")
-    soundscapes: int = Field(100, ge=1)
+    soundscapes: int = Field(300, ge=1)
     duration_s: float = Field(60.0, gt=1.0)
     sample_rates: tuple[int, ...] = (16000, 22050, 32000, 48000)
-    snr_range_db: tuple[float, float] = (-12.0, 20.0)
-    anemonefish_per_min: tuple[float, float] = (4.0, 20.0)
+    snr_range_db: tuple[float, float] = (-12.0, 15.0)
+    anemonefish_per_min: tuple[float, float] = (8.0, 24.0)
     biological_per_min: tuple[float, float] = (2.0, 16.0)
     whistles_per_min: tuple[float, float] = (0.0, 3.0)
     boat_probability: float = 0.3
@@ -56,7 +56,7 @@ class DatasetSpec(BaseModel):
         0.08, gt=0, description="Window step when cutting training windows (2 frames): more, "
         "differently placed views of each call than the detector's stride gives."
     )
-    keep_noise: float = Field(0.4, gt=0, le=1, description="Share of plain-noise windows kept.")
+    keep_noise: float = Field(0.3, gt=0, le=1, description="Share of plain-noise windows kept.")
     ignore_s: float = Field(0.04, ge=0, description="Half-width of the don't-care band at zone edges.")
 
 

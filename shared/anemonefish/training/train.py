@@ -42,22 +42,23 @@ class TrainSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = 1
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(15, ge=1)
     batch_size: int = Field(128, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")
-    image_height: int = 64
-    image_width: int = 25
-    # Front end (see the card's notes): 40 ms FFT frames every 20 ms match 10-40 ms pulses
-    # (a 160 ms frame dilutes a pulse in 4x more noise); bins below fmin (DC offsets,
-    # engine fundamentals, flow noise) never reach the model.
-    n_fft: int = 256
-    hop_length: int = 128
+    image_height: int = 39
+    image_width: int = 50
+    # Front end (see the card's notes): a pulse's energy lies in its first 2-9 ms, so
+    # 20 ms FFT frames every 10 ms (50 Hz bins) hold it in fewer, stronger cells than
+    # 40 ms frames did (measured: F1 up at every SNR, false alarms on real noise 4 -> 1);
+    # bins below fmin (DC offsets, engine fundamentals, flow noise) never reach the model.
+    n_fft: int = 128
+    hop_length: int = 64
     fmin: float = 100.0
     event_timing: str = Field("centre", pattern="^(centre|containment)$",
                               description="What a positive window means (see FrontEndConfig.event_timing).")
     dataset: DatasetSpec = DatasetSpec()
-    validation_soundscapes: int = Field(12, ge=0, description="Held-out soundscapes for the threshold.")
+    validation_soundscapes: int = Field(24, ge=0, description="Held-out soundscapes for the threshold.")
     validation_seed_offset: int = Field(
         100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
     )
