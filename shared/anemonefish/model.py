@@ -23,7 +23,7 @@ from anemonefish.exceptions import ModelBundleError
 
 DEFAULT_BUNDLE = Path(__file__).parent / "models" / "default"
 # Windows per interpreter call: large enough to amortise the call, small enough that a
-# batch of 39x50 images stays a few MB. The tensor is resized once, not per batch.
+# batch of 39x100 images stays a few MB. The tensor is resized once, not per batch.
 DEFAULT_BATCH = 512
 
 

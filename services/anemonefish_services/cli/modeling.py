@@ -80,7 +80,7 @@ def _image_size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 39x50") from None
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HEIGHTxWIDTH, e.g. 39x100") from None
     if h <= 0 or w <= 0:
         raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
     return h, w
@@ -103,7 +103,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
     p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
-    p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x50)")
+    p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x100)")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)

@@ -1,7 +1,7 @@
 """The small CNN the shipped model uses (Keras; imported only by training code).
 
-Sized for the worker: about 1.5 M multiply-adds per 39x50 window, so an hour of audio
-(18,000 windows at a 0.2 s stride) is detected in about 2 s on two cores, decoding
+Sized for the worker: about 3 M multiply-adds per 39x100 window, so an hour of audio
+(18,000 windows at a 0.2 s stride) is detected in about 3.5 s on two cores, decoding
 included (docs/benchmarks.md). The last
 feature map is flattened rather than pooled: where a sound sits in frequency (anemonefish
 f0 370-900 Hz vs lower fish grunts) is part of what tells them apart.

@@ -47,10 +47,10 @@ class TrainSpec(BaseModel):
     learning_rate: float = Field(3e-3, gt=0)
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")
     image_height: int = 39
-    image_width: int = 50
+    image_width: int = 100
     # Front end (see the card's notes): a pulse's energy lies in its first 2-9 ms, so
-    # 20 ms FFT frames every 10 ms (50 Hz bins) hold it in fewer, stronger cells than
-    # 40 ms frames did (measured: F1 up at every SNR, false alarms on real noise 4 -> 1);
+    # 20 ms FFT frames every 10 ms (50 Hz bins), kept at native time resolution, hold it in
+    # fewer, stronger cells than 40 ms frames did (measured in docs/benchmarks.md);
     # bins below fmin (DC offsets, engine fundamentals, flow noise) never reach the model.
     n_fft: int = 128
     hop_length: int = 64
