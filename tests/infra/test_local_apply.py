@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,17 +56,12 @@ class LocalEnvironment:
 
 @pytest.fixture(scope="module")
 def local_env(initialized: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    from anemonefish_services.local.moto_server import free_port
-    from moto.server import ThreadedMotoServer
+    from anemonefish_services.local.moto_server import MotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    # moto's backends are shared by every server in this process: start from an empty one.
-    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
-                           timeout=30).close()
+    # MotoServer empties moto's process-wide backends on start and stop.
+    server = MotoServer().start()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
+        endpoint = server.endpoint_url
         env_dir = initialized("local")
         state = tmp_path_factory.mktemp("local-apply") / "terraform.tfstate"
         common = ["-input=false", "-no-color", "-lock=false", f"-state={state}"]
@@ -76,9 +70,6 @@ def local_env(initialized: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         shown = run([terraform_bin(), "output", "-json", "-no-color", f"-state={state}"], cwd=env_dir)
         yield LocalEnvironment(endpoint, json.loads(shown.stdout), state)
     finally:
-        # moto's backends are shared by every server in this process: leave none of ours behind.
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
-                               timeout=30).close()
         server.stop()
 
 
