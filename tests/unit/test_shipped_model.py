@@ -50,3 +50,12 @@ def test_finds_the_calls_of_a_held_out_soundscape(tmp_path: Path, detector: Dete
     result = detector.run(path)
     metrics = evaluate_events(result.events, truth)
     assert metrics.f1 >= 0.8, metrics
+
+
+def test_card_reproduce_line_holds_because_the_training_defaults_are_the_shipped_spec() -> None:
+    """The card's `reproduce` command names only seed, epochs, soundscapes, duration and size;
+    it rebuilds this model only while every other training default equals the shipped spec."""
+    from anemonefish.training.train import TrainSpec
+
+    card = json.loads((DEFAULT_BUNDLE / "card.json").read_text())
+    assert card["training"]["spec"] == TrainSpec(seed=card["training"]["seed"]).model_dump(mode="json")
