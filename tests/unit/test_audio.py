@@ -56,6 +56,18 @@ def test_stream_equals_one_shot_resample(tmp_path: Path) -> None:
     np.testing.assert_allclose(streamed, expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+def test_samples_equal_libsndfile_float_decoding(tmp_path: Path, subtype: str) -> None:
+    """Integer PCM is read as integers and scaled by hand: it must equal libsndfile's floats."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / f"three_{subtype}.wav"
+    sf.write(path, rng.uniform(-1, 1, (20011, 3)), 6400, subtype=subtype)
+    reference = sf.read(path, dtype="float32", always_2d=True)[0]
+    for channel in (0, 2):
+        _, blocks = stream_audio(path, 6400, channel=channel, block_s=0.5)
+        np.testing.assert_array_equal(np.concatenate(list(blocks)), reference[:, channel])
+
+
 def test_selects_channel_of_multichannel_file(tmp_path: Path) -> None:
     path = tmp_path / "stereo.wav"
     t = np.arange(16000 * 2) / 16000
