@@ -18,6 +18,7 @@ from anemonefish.training.dataset import (  # noqa: E402
     DEFAULT_CLASSES,
     DatasetSpec,
     build_windows,
+    build_windows_and_spare_noise,
     onset_zone,
     window_labels,
 )
@@ -64,6 +65,46 @@ def test_dataset_goes_through_the_detector_front_end_and_is_deterministic():
     assert counts[1] > 0 and counts[0] > 0
     # standardised per window, as the detector does
     assert np.allclose(a.images.reshape(len(a), -1).mean(axis=1), 0, atol=1e-4)
+
+
+def test_spare_noise_is_the_plain_noise_the_random_share_left_out():
+    kept, spare = build_windows_and_spare_noise(TINY_DATA, FRONTEND)
+    assert np.array_equal(kept.images, build_windows(TINY_DATA, FRONTEND).images)
+    assert len(build_windows_and_spare_noise(TINY_DATA, FRONTEND, keep_spare=False)[1]) == 0
+    everything = build_windows(TINY_DATA.model_copy(update={"keep_noise": 1.0}), FRONTEND)
+    plain = (everything.labels == 0) & (everything.weights > 0)
+    kept_plain = (kept.labels == 0) & (kept.weights > 0)
+    assert len(spare) > 0 and np.all(spare.labels == 0)
+    assert int(kept_plain.sum()) + len(spare) == int(plain.sum())
+    # no window is in both
+    kept_rows = {row.tobytes() for row in kept.images[kept_plain]}
+    assert not any(row.tobytes() in kept_rows for row in spare.images)
+
+
+def test_hard_negatives_are_the_left_out_noise_a_first_model_mistakes_for_calls(monkeypatch):
+    from anemonefish.training import train as train_module
+
+    kept, spare = build_windows_and_spare_noise(TINY_DATA, FRONTEND)
+    # a stand-in first model that mistakes the windows with a loud lowest row for calls
+    cut = float(np.median(spare.images[:, 0, :, 0].mean(axis=1)))
+    fitted = []
+
+    class Probe:
+        def predict(self, images, **_):
+            out = np.zeros((len(images), 3), np.float32)
+            out[:, 1] = np.where(images[:, 0, :, 0].mean(axis=1) > cut, 0.9, 0.1)
+            return out
+
+    monkeypatch.setattr(train_module, "fit", lambda spec, data, log: fitted.append(spec.epochs) or Probe())
+    spec = _tiny_spec().model_copy(update={"mining_epochs": 2, "mining_threshold": 0.2})
+    grown = train_module.add_hard_negatives(spec, kept, spare, log=lambda _: None)
+    hard = Probe().predict(spare.images)[:, 1] >= 0.2
+    assert fitted == [2]  # the first model trains for mining_epochs
+    assert 0 < hard.sum() < len(spare)
+    assert len(grown) == len(kept) + int(hard.sum())
+    assert np.array_equal(grown.images[len(kept):], spare.images[hard]) and np.all(grown.labels[len(kept):] == 0)
+    off = spec.model_copy(update={"mining_epochs": 0})
+    assert train_module.add_hard_negatives(off, kept, spare, log=lambda _: None) is kept
 
 
 @pytest.fixture(scope="module")

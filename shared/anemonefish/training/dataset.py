@@ -168,11 +168,22 @@ def decode_like_detector(signal: np.ndarray, sample_rate: int, frontend: FrontEn
 
 
 def build_windows(spec: DatasetSpec, frontend: FrontEndConfig, classes: list[str] | None = None) -> WindowSet:
-    """All windows of ``spec.soundscapes`` synthetic soundscapes, labelled."""
+    """The windows of ``spec.soundscapes`` synthetic soundscapes, labelled (a ``keep_noise`` share of plain noise)."""
+    return build_windows_and_spare_noise(spec, frontend, classes, keep_spare=False)[0]
+
+
+def build_windows_and_spare_noise(
+    spec: DatasetSpec, frontend: FrontEndConfig, classes: list[str] | None = None, keep_spare: bool = True
+) -> tuple[WindowSet, WindowSet]:
+    """:func:`build_windows`, plus the plain-noise windows it left out (the pool hard negatives are mined from).
+
+    With ``keep_spare=False`` the pool comes back empty: it is about twice the kept set's size.
+    """
     classes = list(classes or DEFAULT_CLASSES)
     # Same front end, finer step: every window is still one the detector could cut.
     extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": spec.train_stride_s}))
     images, labels, weights, origin = [], [], [], []
+    spare_images, spare_origin = [], []
     for index in range(spec.soundscapes):
         rng = np.random.default_rng([spec.seed, index, 1])
         config = soundscape_config(spec, rng)
@@ -182,18 +193,30 @@ def build_windows(spec: DatasetSpec, frontend: FrontEndConfig, classes: list[str
         window_images, starts = extractor.windows_from_signal(audio)
         y, w = window_labels(scape.events, starts, frontend, classes, spec.ignore_s)
         keep = (y != 0) | (rng.random(len(y)) < spec.keep_noise)
+        spare = ~keep & (w > 0) & keep_spare
+        spare_images.append(window_images[spare])
+        spare_origin.append(np.full(int(spare.sum()), index))
         window_images, y, w = window_images[keep], y[keep], w[keep]
         images.append(window_images)
         labels.append(y)
         weights.append(w)
         origin.append(np.full(len(y), index))
-    return WindowSet(
+    kept = WindowSet(
         images=np.concatenate(images),
         labels=np.concatenate(labels),
         weights=np.concatenate(weights),
         soundscape=np.concatenate(origin),
         classes=classes,
     )
+    n_spare = sum(len(o) for o in spare_origin)
+    spare_set = WindowSet(
+        images=np.concatenate(spare_images),
+        labels=np.zeros(n_spare, dtype=np.int64),
+        weights=np.ones(n_spare, dtype=np.float32),
+        soundscape=np.concatenate(spare_origin),
+        classes=classes,
+    )
+    return kept, spare_set
 
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".w64", ".rf64", ".caf", ".mp3")

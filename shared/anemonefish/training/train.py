@@ -17,12 +17,13 @@ from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_swee
 from anemonefish.events import Event
 from anemonefish.features import FeatureExtractor
 from anemonefish.params import DetectionParams
-from anemonefish.synth import SynthConfig, soundscape_seed, synthesize
+from anemonefish.synth import ANEMONEFISH, SynthConfig, soundscape_seed, synthesize
 from anemonefish.training.dataset import (
     DEFAULT_CLASSES,
     DatasetSpec,
     WindowSet,
-    build_windows,
+    build_windows_and_spare_noise,
+    concatenate,
     decode_like_detector,
 )
 
@@ -58,6 +59,14 @@ class TrainSpec(BaseModel):
     event_timing: str = Field("centre", pattern="^(centre|containment)$",
                               description="What a positive window means (see FrontEndConfig.event_timing).")
     dataset: DatasetSpec = DatasetSpec()
+    mining_epochs: int = Field(
+        4, ge=0, description="Epochs of a first model that picks hard negatives from the plain noise "
+        "the random share left out (0 = no mining)."
+    )
+    mining_threshold: float = Field(
+        0.2, gt=0, lt=1, description="Left-out noise windows that first model scores at least this "
+        "anemonefish join the training set."
+    )
     validation_soundscapes: int = Field(24, ge=0, description="Held-out soundscapes for the threshold.")
     validation_seed_offset: int = Field(
         100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
@@ -130,6 +139,22 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
     return model
 
 
+def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet, log: Log = print) -> WindowSet:
+    """Add the left-out noise windows that a briefly trained model mistakes for calls.
+
+    Most plain noise is easy and a random share of it is enough; the clicks and
+    transients that look like pops are rare in it, and they are most of the false alarms.
+    """
+    if spec.mining_epochs == 0 or len(spare_noise) == 0:
+        return data
+    probe = fit(spec.model_copy(update={"epochs": spec.mining_epochs}), data, log)
+    fish = data.classes.index(ANEMONEFISH)
+    scores = probe.predict(spare_noise.images, batch_size=1024, verbose=0)[:, fish]
+    hard = spare_noise.subset(scores >= spec.mining_threshold)
+    log(f"hard negatives: {len(hard)} of {len(spare_noise)} left-out noise windows score >= {spec.mining_threshold:g}")
+    return concatenate([data, hard])
+
+
 def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple[float, ...] = (10.0, 0.0, -6.0)) -> list[tuple[np.ndarray, list[Event], float]]:
     """Held-out soundscapes at fixed SNRs, cut at the detector's own stride: (images, truth, duration)."""
     extractor = FeatureExtractor(frontend)
@@ -178,7 +203,8 @@ NOTES = (
     "Window classifier for anemonefish (Amphiprion) pops and chirps, trained only on "
     "synthetic reef soundscapes (anemonefish.synth): 1/f ambient with random colour, "
     "band-limited hum, DC and gain, snapping shrimp, boats, fish grunts, knock trains and "
-    "dolphin whistles as hard negatives. Front end: {n_fft}-sample ({frame_ms:.0f} ms) FFT "
+    "dolphin whistles as hard negatives, plus the plain-noise windows a first, briefly "
+    "trained model mistook for calls (mined). Front end: {n_fft}-sample ({frame_ms:.0f} ms) FFT "
     "frames every {hop_ms:.0f} ms, matched to 10-40 ms pulses (longer frames dilute a pulse "
     "in more noise); {fmin:.0f}-{fmax:.0f} Hz, so DC offsets and engine fundamentals never "
     "reach the model. Native window {bins} bins x {frames} frames -> image {h}x{w}: "
@@ -233,19 +259,24 @@ def train(
     frontend = frontend_for(spec, base_frontend)
     classes = list(DEFAULT_CLASSES)
     started = time.perf_counter()
-    from anemonefish.training.dataset import concatenate, windows_from_recordings
+    from anemonefish.training.dataset import windows_from_recordings
 
     if not synthetic and data_dir is None:
         raise ValueError("nothing to train on: no synthetic data and no data folder")
     parts = []
+    spare_noise = None
     if synthetic:
-        parts.append(build_windows(spec.dataset, frontend, classes))
+        kept, spare_noise = build_windows_and_spare_noise(spec.dataset, frontend, classes)
+        parts.append(kept)
     if data_dir is not None:
         real = windows_from_recordings(data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s)
         log(f"labelled recordings in {data_dir}: {len(real)} windows")
         parts.append(real)
     data = concatenate(parts)
     log(f"dataset: {len(data)} windows, per class {np.bincount(data.labels, minlength=len(classes)).tolist()} in {time.perf_counter() - started:.0f} s")
+    if spare_noise is not None:
+        data = add_hard_negatives(spec, data, spare_noise, log)
+        del spare_noise
     model = fit(spec, data, log)
     defaults, metrics = choose_threshold(model, spec, frontend, classes, log)
     zone_lo, zone_hi = onset_zone(frontend)
