@@ -398,6 +398,36 @@ def test_network_failure_is_reported_and_the_upload_resumes_when_back_online(
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
 
 
+def test_upload_that_failed_on_the_lost_connection_first_resumes_when_back_online(
+    page: Page, stack, recording: Path, model
+) -> None:
+    """A request can fail on a dropped connection before the page hears "offline" (a race the
+    previous test loses now and then): that upload too must come back by itself."""
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    connection = {"up": False}
+    dropped: list[str] = []
+
+    def complete(route: Route) -> None:
+        if connection["up"]:
+            route.continue_()
+        else:
+            dropped.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.route("**/upload/complete", complete)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    # Still online: the failures themselves paused the upload, not the "offline" event.
+    expect(card).to_have_attribute("data-upload-state", "paused", timeout=60_000)
+    expect(card.locator(".message")).to_contain_text("could not reach the API")
+    assert dropped
+    connection["up"] = True
+    page.context.set_offline(True)
+    page.context.set_offline(False)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+
+
 def test_api_base_url_can_come_from_the_query(page: Page, stack) -> None:
     # As on a static host whose API lives elsewhere: the page calls the API named by ?api=.
     api_calls: list[str] = []

@@ -417,19 +417,18 @@ function setup() {
   });
 
   // Losing the connection pauses uploads instead of burning their retries; it coming back
-  // resumes the ones it paused.
+  // resumes the ones it paused or that failed on the lost connection first.
   window.addEventListener("offline", () => {
     for (const card of cards.values()) {
       if (card.upload && card.upload.state === "uploading") {
         card.upload.pause("Network failure: the browser is offline. The upload resumes when the connection returns.");
-        card.upload.pausedByOffline = true;
+        card.upload.resumeWhenOnline = true;
       }
     }
   });
   window.addEventListener("online", () => {
     for (const card of cards.values()) {
-      if (card.upload && card.upload.pausedByOffline && card.upload.state === "paused") {
-        card.upload.pausedByOffline = false;
+      if (card.upload && card.upload.resumeWhenOnline && card.upload.state === "paused") {
         card.upload.resume();
       }
     }

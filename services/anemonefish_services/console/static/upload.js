@@ -85,6 +85,8 @@ export class Upload extends EventTarget {
     this.urls = new Map(); // part number -> {url, expiresAt}
     this.refreshing = null;
     this.run = null; // AbortController of the current run: pause/cancel abort it
+    // Set when the connection dropped under this upload: the page resumes it on "online".
+    this.resumeWhenOnline = false;
     this.samples = [];
     this.parts = [];
     this.putDone = false;
@@ -163,6 +165,7 @@ export class Upload extends EventTarget {
     const run = new AbortController();
     this.run = run;
     this.samples = [];
+    this.resumeWhenOnline = false;
     this.setState("uploading");
     try {
       if (this.multipart) await this.uploadMultipart(run.signal);
@@ -174,6 +177,10 @@ export class Upload extends EventTarget {
       if (run.signal.aborted) return; // paused or cancelled: they set the state
       run.abort(); // stop the other part workers too
       this.abortInflight();
+      // A request can fail on a lost connection before the page hears "offline"; either
+      // way the upload must come back by itself when the connection does.
+      this.resumeWhenOnline = (err instanceof ApiError && err.kind === "network") ||
+        (err instanceof PutError && err.status === 0);
       if (err instanceof ApiError && (err.kind === "network" || err.kind === "server")) {
         this.setState("paused", `${err.message} Press Resume to try again.`);
       } else if (err instanceof PutError && (err.status === 0 || err.status >= 500)) {
