@@ -1,8 +1,9 @@
 """From per-window class scores to timestamped events.
 
-smoothing (centred moving average over windows) -> threshold -> runs of active windows ->
-time spans -> merge gaps shorter than ``min_gap_s`` -> drop events shorter than
-``min_event_s``.
+smoothing (centred moving average over windows) -> threshold (plus, with
+``peak_threshold``, any single window scoring that high before smoothing) -> runs of
+active windows -> time spans -> merge gaps shorter than ``min_gap_s`` -> drop events
+shorter than ``min_event_s``.
 
 How a run of active windows becomes a time span depends on what the model's positive
 windows mean (the card's ``event_timing``):
@@ -100,7 +101,11 @@ def scores_to_events(
         return []
     target = scores[:, class_index(classes, params.target_class)].astype(np.float64)
     smoothed = smooth(target, params.smoothing_windows)
-    runs = _runs(smoothed >= params.threshold)
+    active = smoothed >= params.threshold
+    if params.peak_threshold is not None:
+        # A short call may be seen by one window only; averaging halves it below threshold.
+        active |= target >= params.peak_threshold
+    runs = _runs(active)
     window, stride = frontend.window_s, frontend.stride_s
     last = len(scores) - 1
     end_of_audio = duration_s if duration_s is not None else last * stride + window

@@ -16,5 +16,9 @@ class DetectionParams(BaseModel):
     smoothing_windows: int = Field(
         5, ge=1, le=51, description="Centred moving-average length over window scores."
     )
+    peak_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="A single window scoring at least this before smoothing is a "
+        "call even where smoothing dilutes it (a pop one window sees); None: off."
+    )
     target_class: str = Field("anemonefish", min_length=1, max_length=64)
     channel: int = Field(0, ge=0, le=255, description="Channel analysed in multichannel files.")

@@ -36,6 +36,7 @@ def test_bad_requests_get_400_naming_the_field(pipeline):
         ({"filename": "a.wav", "size_bytes": -1}, "size_bytes"),
         ({"filename": "a.wav", "size_bytes": 1, "params": {"threshold": 2}}, "params.threshold"),
         ({"filename": "a.wav", "size_bytes": 1, "params": {"smoothing_windows": 0}}, "params.smoothing_windows"),
+        ({"filename": "a.wav", "size_bytes": 1, "params": {"peak_threshold": -0.1}}, "params.peak_threshold"),
         ({"filename": "a.wav", "size_bytes": 1, "surprise": True}, "surprise"),
         ({"filename": "a.wav", "size_bytes": 60 * 2**30}, "size_bytes"),
     ]

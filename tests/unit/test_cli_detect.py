@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,27 @@ def test_glob_and_overrides(tmp_path: Path, recordings: Path, tiny_bundle: Path)
     assert [p.name for p in out.iterdir()] == ["two.events.json"]
 
 
+def test_peak_threshold_can_be_set_and_switched_off(tmp_path: Path, recordings: Path, tiny_bundle: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)  # the fixture is shared: change a copy
+    card_path = bundle / "card.json"
+    card = json.loads(card_path.read_text())
+    card["detection_defaults"] = {**card.get("detection_defaults", {}), "peak_threshold": 0.97}
+    card_path.write_text(json.dumps(card))
+    runs = {"default": [], "set": ["--peak-threshold", "0.9"], "off": ["--peak-threshold", "off"]}
+    seen = {}
+    for name, extra in runs.items():
+        out = tmp_path / name
+        assert main(["detect", str(recordings / "one.wav"), "-o", str(out), "--model", str(bundle),
+                     "--format", "json", "-q", *extra]) == 0
+        seen[name] = json.loads((out / "one.events.json").read_text())["params"]["peak_threshold"]
+    assert seen == {"default": 0.97, "set": 0.9, "off": None}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--threshold", "2"], "--threshold"), (["--format", "json,xlsx"], "xlsx"), (["--target-class", "whale"], "whale")],
+    [(["--threshold", "2"], "--threshold"), (["--peak-threshold", "2"], "--peak-threshold"),
+     (["--format", "json,xlsx"], "xlsx"), (["--target-class", "whale"], "whale")],
 )
 def test_bad_options_are_named(tmp_path: Path, tiny_bundle: Path, extra: list[str], message: str,
                                capsys: pytest.CaptureFixture[str]) -> None:

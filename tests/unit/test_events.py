@@ -46,6 +46,26 @@ def test_isolated_two_window_blip_is_smoothed_away_but_kept_without_smoothing() 
     assert len(raw) == 1 and raw[0].end - raw[0].start == pytest.approx(0.4)
 
 
+def test_peak_threshold_keeps_a_call_that_one_window_sees() -> None:
+    target = [0.0] * 20
+    target[10] = 0.995  # its neighbour missed the call: the 2-window mean is ~0.5
+    params = DetectionParams(smoothing_windows=2, threshold=0.75)
+    assert scores_to_events(scores_for(target), CLASSES, FRONTEND, params) == []
+    (event,) = scores_to_events(scores_for(target), CLASSES, FRONTEND, params.model_copy(update={"peak_threshold": 0.99}))
+    # the window's own centre slice, as if smoothing had kept it
+    assert event.start == pytest.approx(10 * 0.2 + 0.4)
+    assert event.end == pytest.approx(10 * 0.2 + 0.6)
+    assert event.peak_confidence == pytest.approx(0.995)
+    # below the peak threshold the rule stays silent
+    target[10] = 0.98
+    assert scores_to_events(scores_for(target), CLASSES, FRONTEND, params.model_copy(update={"peak_threshold": 0.99})) == []
+
+
+def test_peak_threshold_is_validated() -> None:
+    with pytest.raises(ValueError, match="peak_threshold"):
+        DetectionParams(peak_threshold=1.5)
+
+
 def test_gap_shorter_than_min_gap_merges_events() -> None:
     target = [0.0] * 30
     target[5:9] = [1.0] * 4

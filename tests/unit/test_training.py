@@ -217,3 +217,29 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     assert scores.shape == (2, 3)
     assert main(["train", "-o", str(tmp_path / "c")]) == 2
     assert "DATA" in capsys.readouterr().err
+
+
+def test_validation_keeps_the_peak_rule_only_when_it_finds_a_call_smoothing_loses(monkeypatch):
+    from anemonefish.training import train as train_module
+
+    frontend = FrontEndConfig()  # 1.0 s windows, 0.2 s stride: window k stands for k*0.2+0.4 s
+    fish = np.zeros(60)
+    fish[10:12] = 1.0  # a chirp both its windows see
+    fish[30] = 0.995  # a pop only one window sees: smoothing halves it
+    fish[40:42] = 0.85  # a weaker chirp: the threshold must stay below 0.85
+    fish[50] = 0.97  # a click the model is fairly, not quite, sure of
+    scores = np.stack([1 - fish, fish, np.zeros_like(fish)], axis=1)
+    truth = [Event(start=k * 0.2 + 0.4, end=k * 0.2 + 0.5, label="anemonefish") for k in (10, 30, 40)]
+
+    class Stub:
+        def predict(self, images, verbose=0):
+            return scores[: len(images)]
+
+    monkeypatch.setattr(train_module, "validation_recordings", lambda spec, fe: [(np.zeros((60, 1)), truth, 12.8)])
+    spec = TrainSpec(validation_soundscapes=1)
+    defaults, metrics = train_module.choose_threshold(Stub(), spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
+    assert defaults["peak_threshold"] == 0.99 and metrics["validation_event_f1"] == 1.0
+
+    monkeypatch.setattr(train_module, "PEAK_CHOICES", (None,))
+    defaults, metrics = train_module.choose_threshold(Stub(), spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
+    assert "peak_threshold" not in defaults and metrics["validation_event_f1"] < 1.0

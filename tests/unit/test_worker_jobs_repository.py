@@ -83,3 +83,19 @@ def test_listing_is_per_tenant_newest_first_with_tokens(repo):
     assert [j.job_id for j in rest] == ["a0"]
     with pytest.raises(Exception, match="next_token"):
         repo.list_for_tenant("tb", limit=2, next_token=token)
+
+
+def test_overrides_keep_an_explicit_null_so_a_job_can_switch_a_default_off(repo):
+    from types import SimpleNamespace
+
+    from anemonefish.params import DetectionParams
+    from anemonefish_services.logic.process_job import _resolve_params
+
+    job = _job().model_copy(update={"params": {"peak_threshold": None, "threshold": 0.6}})
+    assert repo.create(job) is True
+    stored = repo.get("j1")
+    assert stored.params == {"peak_threshold": None, "threshold": 0.6}
+    detector = SimpleNamespace(default_params=DetectionParams(peak_threshold=0.99, threshold=0.75),
+                               bundle=SimpleNamespace(classes=["noise", "anemonefish", "biological"]))
+    resolved = _resolve_params(stored, detector)
+    assert resolved.peak_threshold is None and resolved.threshold == 0.6
