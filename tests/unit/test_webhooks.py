@@ -582,3 +582,20 @@ def test_address_policy_allows_public_addresses() -> None:
 
 def test_redacted_url_drops_secrets() -> None:
     assert redact_url("https://u:p@hooks.example.com:8443/h?token=abc#f") == "https://hooks.example.com:8443/h"
+
+
+def test_a_resolver_that_hangs_is_given_up_on_with_the_host_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anemonefish_services.notifications import webhooks
+
+    release = threading.Event()
+
+    def hanging_getaddrinfo(*args, **kwargs):
+        release.wait(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    try:
+        with pytest.raises(webhooks.WebhookHostUnresolvedError, match="slow.example.*did not resolve within 0.2 s"):
+            webhooks._resolve("https://slow.example/hook", "slow.example", 443, timeout_s=0.2)
+    finally:
+        release.set()

@@ -19,6 +19,8 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -227,9 +229,18 @@ def _ascii_host(url: str, host: str) -> str:
     return ascii_host
 
 
-def _resolve(url: str, host: str, port: int) -> tuple[str, ...]:
+# getaddrinfo has no timeout of its own and a slow resolver would hold the API request
+# or the worker's delivery; the lookup runs in a small pool and is abandoned after this.
+DNS_TIMEOUT_S = 5.0
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
+def _resolve(url: str, host: str, port: int, timeout_s: float = DNS_TIMEOUT_S) -> tuple[str, ...]:
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=timeout_s)
+    except FutureTimeoutError:
+        raise WebhookHostUnresolvedError(url, f"the host {host!r} did not resolve within {timeout_s:g} s") from None
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise WebhookHostUnresolvedError(url, f"the host {host!r} does not resolve ({exc})") from None
     addresses: list[str] = []
