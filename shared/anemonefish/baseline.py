@@ -17,10 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish.audio import AudioSource, CountedBlocks, stream_audio
 from anemonefish.card import FrontEndConfig
-from anemonefish.events import Event, scores_to_events
+from anemonefish.events import Event, onset_zone, scores_to_events
 from anemonefish.features import StreamingSpectrogram
 from anemonefish.params import DetectionParams
-from anemonefish.training.dataset import onset_zone  # numpy only, no TensorFlow
 
 CLASSES = ["noise", "anemonefish"]
 

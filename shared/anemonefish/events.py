@@ -79,6 +79,21 @@ def _contained_span(first: int, final: int, window: float, stride: float) -> tup
     return start, end
 
 
+def onset_zone(frontend: FrontEndConfig) -> tuple[float, float]:
+    """Call onsets (s after a window's start) for which a ``centre``-timed model's window is positive.
+
+    Training labels windows by it (:mod:`anemonefish.training.dataset`); the energy
+    baseline places its evidence by it.
+
+    The zone ends 3/4 of a stride after the centre slice's start, so the event starts
+    between 3/4 of a stride before and 1/4 after the onset (-0.15..+0.05 s at a 0.2 s
+    stride): inside the 0.2 s onset collar and, for 10-50 ms pops, rarely after the
+    call has already ended (an event must overlap the call to count).
+    """
+    hi = (frontend.window_s - frontend.stride_s) / 2 + 0.75 * frontend.stride_s
+    return max(0.0, hi - 2 * frontend.stride_s), hi
+
+
 def class_index(classes: list[str], target: str) -> int:
     try:
         return classes.index(target)

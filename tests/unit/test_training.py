@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from anemonefish.card import FrontEndConfig  # noqa: E402
-from anemonefish.events import Event  # noqa: E402
+from anemonefish.events import Event, onset_zone  # noqa: E402
 from anemonefish.exceptions import ModelBundleError  # noqa: E402
 from anemonefish.synth import SynthEvent  # noqa: E402
 from anemonefish.training.dataset import (  # noqa: E402
@@ -19,7 +19,6 @@ from anemonefish.training.dataset import (  # noqa: E402
     DatasetSpec,
     build_windows,
     build_windows_and_spare_noise,
-    onset_zone,
     window_labels,
 )
 from anemonefish.training.train import TrainSpec, frontend_for  # noqa: E402

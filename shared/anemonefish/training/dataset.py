@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish.audio import read_audio
 from anemonefish.card import FrontEndConfig
-from anemonefish.events import Event
+from anemonefish.events import Event, onset_zone
 from anemonefish.features import FeatureExtractor
 from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, SynthConfig, SynthEvent, soundscape_seed, synthesize
 
@@ -73,18 +73,6 @@ class WindowSet:
 
     def subset(self, mask: np.ndarray) -> WindowSet:
         return WindowSet(self.images[mask], self.labels[mask], self.weights[mask], self.soundscape[mask], self.classes)
-
-
-def onset_zone(frontend: FrontEndConfig) -> tuple[float, float]:
-    """Call onsets (s after a window's start) that make the window ``anemonefish``.
-
-    The zone ends 3/4 of a stride after the centre slice's start, so the event starts
-    between 3/4 of a stride before and 1/4 after the onset (-0.15..+0.05 s at a 0.2 s
-    stride): inside the 0.2 s onset collar and, for 10-50 ms pops, rarely after the
-    call has already ended (an event must overlap the call to count).
-    """
-    hi = (frontend.window_s - frontend.stride_s) / 2 + 0.75 * frontend.stride_s
-    return max(0.0, hi - 2 * frontend.stride_s), hi
 
 
 def window_labels(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard
 from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
-from anemonefish.events import Event
+from anemonefish.events import Event, onset_zone
 from anemonefish.features import FeatureExtractor
 from anemonefish.params import DetectionParams
 from anemonefish.synth import ANEMONEFISH, SynthConfig, soundscape_seed, synthesize
@@ -261,7 +261,6 @@ def train(
     log: Log = print,
 ) -> ModelCard:
     """Build the synthetic dataset, train, pick the threshold, and write the bundle."""
-    from anemonefish.training.dataset import onset_zone
     from anemonefish.training.export import write_bundle
 
     spec = spec or TrainSpec()
