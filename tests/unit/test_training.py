@@ -89,15 +89,16 @@ def test_hard_negatives_are_the_left_out_noise_a_first_model_mistakes_for_calls(
     fitted = []
 
     class Probe:
-        def predict(self, images, **_):
+        def predict_on_batch(self, images):
             out = np.zeros((len(images), 3), np.float32)
             out[:, 1] = np.where(images[:, 0, :, 0].mean(axis=1) > cut, 0.9, 0.1)
             return out
 
     monkeypatch.setattr(train_module, "fit", lambda spec, data, log: fitted.append(spec.epochs) or Probe())
+    monkeypatch.setattr(train_module, "MINING_SLICE", 7)  # the pool is scored in slices: cross their edges
     spec = _tiny_spec().model_copy(update={"mining_epochs": 2, "mining_threshold": 0.2})
     grown = train_module.add_hard_negatives(spec, kept, spare, log=lambda _: None)
-    hard = Probe().predict(spare.images)[:, 1] >= 0.2
+    hard = Probe().predict_on_batch(spare.images)[:, 1] >= 0.2
     assert fitted == [2]  # the first model trains for mining_epochs
     assert 0 < hard.sum() < len(spare)
     assert len(grown) == len(kept) + int(hard.sum())
