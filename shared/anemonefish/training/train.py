@@ -155,8 +155,8 @@ def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet,
         return data
     probe = fit(spec.model_copy(update={"epochs": spec.mining_epochs}), data, log)
     fish = data.classes.index(ANEMONEFISH)
-    # In slices: predict() on the whole pool copies it into a tf.data pipeline first, and
-    # the pool is about twice the training set (600 soundscapes ran out of 24 GB there).
+    # In slices: the pool is about twice the training set, and predict() on all of it at
+    # once is where training on 600 soundscapes ran out of 24 GB.
     scores = np.concatenate([
         probe.predict_on_batch(spare_noise.images[i : i + MINING_SLICE])[:, fish]
         for i in range(0, len(spare_noise), MINING_SLICE)
