@@ -155,7 +155,13 @@ def run(
         from anemonefish.training.export import update_card_metrics
 
         update_card_metrics(bundle or DEFAULT_BUNDLE, metrics)
-    return {"model": results["model"], "detection_params": results["detection_params"], "metrics": metrics, "details": str(output)}
+    return {"model": results["model"], "detection_params": results["detection_params"], "metrics": metrics, "details": _shown(output)}
+
+
+def _shown(path: Path) -> str:
+    # Relative inside the repository: results.json is committed and must not name a machine.
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
