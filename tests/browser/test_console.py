@@ -285,7 +285,12 @@ def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, mod
     card.locator("button[data-action=resume]").click()
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     total = int(card.get_attribute("data-parts-total") or 0)
-    assert sorted(part_number(r.url) for r in puts[sent_before_resume:]) == list(range(3, total + 1))
+    resent = [part_number(r.url) for r in puts[sent_before_resume:]]
+    # The resume asks S3 which parts it holds and sends only the others, each once: never
+    # parts 1-2. A held part may still reach S3 while the pause aborts it (the abort races
+    # the route's release), and is then rightly not sent again, so not all of 3.. need be.
+    assert resent and len(resent) == len(set(resent)), resent
+    assert set(resent) <= set(range(3, total + 1)), resent
 
     # Cancel mid-upload: the job ends CANCELLED (and the API aborts the multipart upload).
     page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: held.append(route))
