@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-gap-s", type=float, default=None)
     parser.add_argument("--smoothing-windows", type=int, default=None)
     parser.add_argument(
-        "--peak-threshold", type=_peak_threshold, default=None, metavar="SCORE|off",
+        # Absent unless given: None is a value here ("off"), not "keep the model's default".
+        "--peak-threshold", type=_peak_threshold, default=argparse.SUPPRESS, metavar="SCORE|off",
         help="a single window scoring this before smoothing is a call; 'off' disables the model's default",
     )
     parser.add_argument("--target-class", default=None)
@@ -63,9 +64,8 @@ def expand_paths(patterns: list[str]) -> tuple[list[Path], list[str]]:
     return unique, errors
 
 
-def _peak_threshold(text: str) -> float | str:
-    # "off" must survive as a value: None means "not given, keep the model's default".
-    return "off" if text.lower() == "off" else float(text)
+def _peak_threshold(text: str) -> float | None:
+    return None if text.lower() == "off" else float(text)
 
 
 def _params(args: argparse.Namespace, defaults: dict[str, object]):
@@ -78,14 +78,13 @@ def _params(args: argparse.Namespace, defaults: dict[str, object]):
             "min_event_s": args.min_event_s,
             "min_gap_s": args.min_gap_s,
             "smoothing_windows": args.smoothing_windows,
-            "peak_threshold": args.peak_threshold,
             "target_class": args.target_class,
             "channel": args.channel,
         }.items()
         if value is not None
     }
-    if overrides.get("peak_threshold") == "off":
-        overrides["peak_threshold"] = None
+    if hasattr(args, "peak_threshold"):
+        overrides["peak_threshold"] = args.peak_threshold
     return DetectionParams(**{**defaults, **overrides})
 
 

@@ -183,7 +183,7 @@ def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple
 
 
 def choose_threshold(model: Any, spec: TrainSpec, frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Pick smoothing and threshold by the event-level F1 on held-out soundscapes."""
+    """Pick smoothing, threshold and peak threshold by the event-level F1 on held-out soundscapes."""
     if spec.validation_soundscapes == 0:
         return {**DETECTION_DEFAULTS, "threshold": 0.5}, {}
     recordings = [
