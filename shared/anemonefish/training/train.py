@@ -148,8 +148,9 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
 def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet, log: Log = print) -> WindowSet:
     """Add the left-out noise windows that a briefly trained model mistakes for calls.
 
-    Most plain noise is easy and a random share of it is enough; the clicks and
-    transients that look like pops are rare in it, and they are most of the false alarms.
+    Most plain noise is easy and a random share of it is enough; the windows that look
+    like calls are rare in it. Adding them cut the real recording's false events from 2
+    to 1 and raised precision at -6 dB from 0.81 to 0.88 (docs/benchmarks.md).
     """
     if spec.mining_epochs == 0 or len(spare_noise) == 0:
         return data
