@@ -152,9 +152,9 @@ def run(
     tmp.replace(output)
     metrics = card_metrics(results)
     if write_card:
-        from anemonefish.training.export import update_card_metrics
+        from anemonefish.training.export import update_card
 
-        update_card_metrics(bundle or DEFAULT_BUNDLE, metrics)
+        update_card(bundle or DEFAULT_BUNDLE, metrics)
     return {"model": results["model"], "detection_params": results["detection_params"], "metrics": metrics, "details": _shown(output)}
 
 

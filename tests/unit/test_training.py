@@ -128,7 +128,7 @@ def test_training_is_reproducible(tiny_data):
 def test_bundle_serves_the_same_probabilities_under_litert(tiny_data, tmp_path):
     from anemonefish.card import ModelCard
     from anemonefish.model import load_bundle
-    from anemonefish.training.export import update_card_metrics, write_bundle
+    from anemonefish.training.export import update_card, write_bundle
     from anemonefish.training.train import fit
 
     model = fit(_tiny_spec(), tiny_data, log=lambda _: None)
@@ -142,7 +142,7 @@ def test_bundle_serves_the_same_probabilities_under_litert(tiny_data, tmp_path):
     assert np.allclose(bundle.classifier.predict(images), expected, atol=1e-5)
     many = np.repeat(tiny_data.images[:1], 700, axis=0)  # more than one interpreter batch
     assert np.allclose(bundle.classifier.predict(many), expected[:1], atol=1e-5)
-    update_card_metrics(out, {"event_f1": 0.5})
+    update_card(out, {"event_f1": 0.5})
     assert json.loads((out / "card.json").read_text())["metrics"]["event_f1"] == 0.5
 
     wrong = ModelCard(name="tiny", version="0.0.1", classes=["a", "b"], frontend=FRONTEND)
@@ -231,15 +231,46 @@ def test_validation_keeps_the_peak_rule_only_when_it_finds_a_call_smoothing_lose
     scores = np.stack([1 - fish, fish, np.zeros_like(fish)], axis=1)
     truth = [Event(start=k * 0.2 + 0.4, end=k * 0.2 + 0.5, label="anemonefish") for k in (10, 30, 40)]
 
-    class Stub:
-        def predict(self, images, verbose=0):
-            return scores[: len(images)]
+    def score(images):
+        return scores[: len(images)]
 
     monkeypatch.setattr(train_module, "validation_recordings", lambda spec, fe: [(np.zeros((60, 1)), truth, 12.8)])
     spec = TrainSpec(validation_soundscapes=1)
-    defaults, metrics = train_module.choose_threshold(Stub(), spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
+    defaults, metrics = train_module.choose_threshold(score, spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
     assert defaults["peak_threshold"] == 0.99 and metrics["validation_event_f1"] == 1.0
 
     monkeypatch.setattr(train_module, "PEAK_CHOICES", (None,))
-    defaults, metrics = train_module.choose_threshold(Stub(), spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
+    defaults, metrics = train_module.choose_threshold(score, spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
     assert "peak_threshold" not in defaults and metrics["validation_event_f1"] < 1.0
+
+
+def test_model_retune_rechooses_the_defaults_training_chose_with_the_served_model(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    bundle = tmp_path / "b"
+    args = ["train", "--synthetic", "--seed", "6", "--soundscapes", "1", "--duration", "6", "--epochs", "1", "--validation-soundscapes", "2"]
+    assert main([*args, "-o", str(bundle)]) == 0
+    card_file = bundle / "card.json"
+    trained = json.loads(card_file.read_text())
+    capsys.readouterr()
+
+    assert main(["model", "retune", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    # LiteRT scores the same validation soundscapes as Keras did: the same choice
+    assert printed["detection_defaults"] == trained["detection_defaults"]
+    assert printed["validation_event_f1"] == trained["metrics"]["validation_event_f1"]
+    assert json.loads(card_file.read_text()) == trained  # nothing written without --write
+
+    edited = {**trained, "detection_defaults": {**trained["detection_defaults"], "threshold": 0.123}}
+    card_file.write_text(json.dumps(edited))
+    assert main(["model", "retune", str(bundle), "--write"]) == 0
+    rewritten = json.loads(card_file.read_text())
+    assert rewritten["detection_defaults"] == trained["detection_defaults"]
+    assert rewritten["metrics"]["validation_event_f1"] == trained["metrics"]["validation_event_f1"]
+    assert not list(bundle.glob("*.part"))
+
+    assert main(["model", "retune", str(bundle), "--validation-soundscapes", "0"]) == 2
+    assert "at least one validation soundscape" in capsys.readouterr().err
+    assert main(["model", "retune", str(tmp_path)]) == 2
+    assert "no card.json" in capsys.readouterr().err

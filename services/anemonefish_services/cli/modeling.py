@@ -1,6 +1,7 @@
-"""``anemonefish synth | train | evaluate | model import``: data, training and evaluation.
+"""``anemonefish synth | train | evaluate | model import | model retune``: data, training and evaluation.
 
-TensorFlow is imported only inside ``train`` and ``model import``.
+TensorFlow is imported only inside ``train`` and ``model import``; ``model retune`` scores
+with the served LiteRT model.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
@@ -110,9 +113,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    import time
+def _timed_log() -> Callable[[str], None]:
+    """Progress lines prefixed with the seconds since the command started."""
+    started = time.perf_counter()
+    return lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
+
+def run_train(args: argparse.Namespace) -> int:
     if not args.synthetic and args.data is None:
         print("error: give a DATA folder of labelled recordings, --synthetic, or both", file=sys.stderr)
         return 2
@@ -122,7 +129,6 @@ def run_train(args: argparse.Namespace) -> int:
     from anemonefish.training import DatasetSpec, TrainSpec
     from anemonefish.training.train import train
 
-    started = time.perf_counter()
     dataset = DatasetSpec(seed=args.seed)
     updates: dict = {}
     if args.soundscapes is not None:
@@ -145,7 +151,7 @@ def run_train(args: argparse.Namespace) -> int:
         data_dir=args.data,
         name=args.name,
         version=args.version,
-        log=lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True),
+        log=_timed_log(),
     )
     print(json.dumps({"bundle": str(args.output), "detection_defaults": card.detection_defaults}, indent=2))
     return 0
@@ -326,6 +332,20 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--name", default=None, help="default: the file name")
     imp.add_argument("--version", default="1.0.0")
     imp.set_defaults(func=run_model_import)
+    tune = sub.add_parser(
+        "retune",
+        help="re-choose a bundle's detection defaults on held-out synthetic soundscapes",
+        description=(
+            "Score the validation soundscapes the card's training spec names with the bundle's "
+            "served model and pick smoothing, threshold and peak threshold by event F1, exactly "
+            "as training does. Prints the choice; --write puts it into card.json."
+        ),
+    )
+    tune.add_argument("bundle", type=Path, metavar="BUNDLE_DIR")
+    tune.add_argument("--validation-soundscapes", type=int, default=None,
+                      help="how many (default: the card's training spec, else 24)")
+    tune.add_argument("--write", action="store_true", help="replace the card's detection defaults and validation metrics")
+    tune.set_defaults(func=run_model_retune)
 
 
 def run_model_import(args: argparse.Namespace) -> int:
@@ -380,4 +400,24 @@ def run_model_import(args: argparse.Namespace) -> int:
         return 2
     h, w = card.frontend.image_shape
     print(f"wrote {args.output}: {card.name} {card.version}, input {h}x{w}x1, classes {','.join(card.classes)}")
+    return 0
+
+
+def run_model_retune(args: argparse.Namespace) -> int:
+    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.training.train import retune
+
+    try:
+        defaults, metrics = retune(
+            args.bundle,
+            validation_soundscapes=args.validation_soundscapes,
+            write=args.write,
+            log=_timed_log(),
+        )
+    except (AnemonefishError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = {k: v for k, v in metrics.items() if k != "validation_sweep"}
+    print(json.dumps({"bundle": str(args.bundle), "detection_defaults": defaults, **summary}, indent=2))
+    print(f"wrote {args.bundle / 'card.json'}" if args.write else "card unchanged (use --write to keep this choice)")
     return 0

@@ -106,12 +106,17 @@ def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images:
     return out
 
 
-def update_card_metrics(bundle_dir: str | Path, metrics: dict[str, Any]) -> ModelCard:
-    """Merge ``metrics`` into a bundle's card (the quality benchmark writes its numbers here)."""
+def update_card(bundle_dir: str | Path, metrics: dict[str, Any] | None = None, detection_defaults: dict[str, Any] | None = None) -> ModelCard:
+    """Merge ``metrics`` into a bundle's card and/or replace its ``detection_defaults`` (atomically).
+
+    The quality benchmark writes its numbers here; ``anemonefish model retune`` its defaults.
+    """
     path = Path(bundle_dir) / CARD_FILE
     card = ModelCard.model_validate_json(path.read_text())
-    merged = {**card.metrics, **metrics}
-    card = card.model_copy(update={"metrics": merged})
+    update: dict[str, Any] = {"metrics": {**card.metrics, **(metrics or {})}}
+    if detection_defaults is not None:
+        update["detection_defaults"] = detection_defaults
+    card = ModelCard.model_validate({**card.model_dump(), **update})
     tmp = path.with_suffix(".json.part")
     tmp.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
     tmp.replace(path)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard
+from anemonefish.exceptions import ModelBundleError
 from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
 from anemonefish.events import Event, onset_zone
 from anemonefish.features import FeatureExtractor
@@ -28,6 +29,7 @@ from anemonefish.training.dataset import (
 )
 
 Log = Callable[[str], None]
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 # The post-processing the shipped model is tuned for (see the card's notes): the model
 # marks the two windows whose centre slices hold a call's onset, so at most a short
@@ -183,12 +185,16 @@ def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple
     return out
 
 
-def choose_threshold(model: Any, spec: TrainSpec, frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Pick smoothing, threshold and peak threshold by the event-level F1 on held-out soundscapes."""
+def choose_threshold(score: Scorer, spec: TrainSpec, frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pick smoothing, threshold and peak threshold by the event-level F1 on held-out soundscapes.
+
+    ``score`` maps window images to class probabilities: the Keras model while training,
+    the served LiteRT model when :func:`retune` re-chooses a bundle's defaults.
+    """
     if spec.validation_soundscapes == 0:
         return {**DETECTION_DEFAULTS, "threshold": 0.5}, {}
     recordings = [
-        ScoredRecording(scores=np.asarray(model.predict(images, verbose=0)), annotations=truth, duration_s=duration)
+        ScoredRecording(scores=np.asarray(score(images)), annotations=truth, duration_s=duration)
         for images, truth, duration in validation_recordings(spec, frontend)
     ]
     best = None
@@ -214,6 +220,33 @@ def choose_threshold(model: Any, spec: TrainSpec, frontend: FrontEndConfig, clas
         "validation_recall": point.recall,
         "validation_sweep": [p.model_dump() for p in sweeps[smoothing, peak]],
     }
+
+
+
+def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, write: bool = False, log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Re-choose a bundle's detection defaults exactly as training does, with the served model.
+
+    Runs :func:`choose_threshold` with the bundle's LiteRT model (no TensorFlow) on the
+    validation soundscapes its card's training spec names (for a bundle without one, such
+    as an imported model, the default spec's, none of which that model was trained on).
+    With ``write`` the card's ``detection_defaults`` and validation metrics are replaced.
+    """
+    from anemonefish.model import load_bundle
+    from anemonefish.training.export import update_card
+
+    bundle = load_bundle(bundle_dir)
+    if ANEMONEFISH not in bundle.classes:
+        raise ModelBundleError(f"{bundle_dir}: the model has no {ANEMONEFISH!r} class to tune a threshold for")
+    recorded = bundle.card.training.get("spec")
+    spec = TrainSpec.model_validate(recorded) if recorded else TrainSpec()
+    count = validation_soundscapes if validation_soundscapes is not None else spec.validation_soundscapes
+    if count < 1:
+        raise ValueError("retuning needs at least one validation soundscape")
+    spec = spec.model_copy(update={"validation_soundscapes": count})
+    defaults, metrics = choose_threshold(bundle.classifier.predict, spec, bundle.card.frontend, bundle.classes, log)
+    if write:
+        update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
+    return defaults, metrics
 
 
 NOTES = (
@@ -294,7 +327,7 @@ def train(
         data = add_hard_negatives(spec, data, spare_noise, log)
         del spare_noise
     model = fit(spec, data, log)
-    defaults, metrics = choose_threshold(model, spec, frontend, classes, log)
+    defaults, metrics = choose_threshold(lambda images: model.predict(images, verbose=0), spec, frontend, classes, log)
     zone_lo, zone_hi = onset_zone(frontend)
     card = ModelCard(
         name=name,
