@@ -202,12 +202,15 @@ def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, r
 
     # A low threshold: the detector reports (much) more, whatever the model.
     page.fill("#param-threshold", "0.05")
+    page.fill("#param-smoothing", "1")
+    page.fill("#param-peak", "0.9")
     page.set_input_files("#file-input", str(recording))
     card = page.locator(".card").first
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
                        headers={"x-api-key": stack.api_key}, timeout=30).json()
     assert job["params"]["threshold"] == 0.05
+    assert job["params"]["smoothing_windows"] == 1 and job["params"]["peak_threshold"] == 0.9
     events = assert_table_matches_document(card)
     assert events, "at threshold 0.05 some windows score above it"
 
