@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int = 8) -> Any:
+def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int = 8, dense_units: int = 32) -> Any:
     """Contrast front layers -> three conv blocks (width, 2*width, 4*width) -> dense -> softmax.
 
     The first layers (built-in Keras layers only, so the model loads without custom code
@@ -38,6 +38,6 @@ def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: i
         x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="dropout")(x)
-    x = layers.Dense(32, activation="relu", name="dense")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="anemonefish_cnn")

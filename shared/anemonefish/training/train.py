@@ -55,6 +55,7 @@ class TrainSpec(BaseModel):
     batch_size: int = Field(128, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")
+    dense_units: int = Field(32, ge=2, description="Units of the dense layer that reads the last feature map.")
     image_height: int = 39
     image_width: int = 100
     # Front end (see the card's notes): a pulse's energy lies in its first 2-9 ms, so
@@ -120,7 +121,7 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
     from anemonefish.training.architecture import build_classifier
 
     make_deterministic(spec.seed)
-    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width)
+    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units)
     steps = spec.epochs * int(np.ceil(len(data.labels) / spec.batch_size))
     schedule = tf.keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=max(1, steps))
     model.compile(
@@ -269,13 +270,13 @@ NOTES = (
 )
 
 
-def macs_per_window(h: int, w: int, width: int) -> float:
+def macs_per_window(h: int, w: int, width: int, dense_units: int = 32) -> float:
     """Multiply-adds of :func:`build_classifier` for one window (for the card's notes)."""
     total, c_in = 0.0, 2  # two views of the window
     for filters in (width, 2 * width, 4 * width):
         total += h * w * 9 * c_in * filters
         h, w, c_in = -(-h // 2), -(-w // 2), filters
-    total += h * w * c_in * 32 + 32 * 3
+    total += h * w * c_in * dense_units + dense_units * 3
     return total / 1e6
 
 
@@ -362,7 +363,7 @@ def train(
             w=spec.image_width,
             col_ms=1000 * frontend.window_s / spec.image_width,
             res=(frontend.fmax - frontend.fmin) / spec.image_height,
-            macs=macs_per_window(spec.image_height, spec.image_width, spec.width),
+            macs=macs_per_window(spec.image_height, spec.image_width, spec.width, spec.dense_units),
             zone_lo=zone_lo,
             zone_hi=zone_hi,
         ),
