@@ -19,6 +19,8 @@ from infra_helpers import (
     run,
 )
 
+from anemonefish_services.dal.jobs import OPEN_INDEX, OPEN_STATUS, TENANT_INDEX
+
 pytestmark = pytest.mark.infra
 
 FEATURES = sorted(p.name for p in COMPLIANCE.glob("*.feature"))
@@ -79,6 +81,17 @@ def test_a_wildcard_action_is_caught(plans: Any, tmp_path: Path) -> None:
     proc = compliance(_mutated(plans("dev"), tmp_path, grant_everything_on_s3), "iam.feature", tmp_path)
     assert proc.returncode != 0
     assert "aws_iam_policy_document.worker" in proc.stdout
+
+
+def test_the_sweeper_queries_the_open_jobs_index_and_never_scans_the_table(plans: Any) -> None:
+    """dal.jobs finds overdue and stalled jobs by querying the sparse open-jobs index only."""
+    plan = load_plan(plans("dev"))
+    (document,) = [r for r in _module_resources(plan["configuration"]["root_module"])
+                   if r["address"] == "data.aws_iam_policy_document.sweeper"]
+    grants = [(set(st["actions"]["constant_value"]), set(st["resources"].get("references", [])))
+              for st in document["expressions"]["statement"]]
+    assert not any("dynamodb:Scan" in actions for actions, _ in grants)
+    assert any("dynamodb:Query" in actions and "var.jobs_open_index_arn" in refs for actions, refs in grants)
 
 
 def test_an_unencrypted_queue_is_caught(plans: Any, tmp_path: Path) -> None:
@@ -142,10 +155,11 @@ def test_names_follow_the_architecture(env_name: str, plans: Any) -> None:
     (table,) = [r["values"] for r in planned_resources(plan, "aws_dynamodb_table")]
     assert table["name"] == f"{prefix}-jobs" and table["hash_key"] == "job_id"
     assert table["billing_mode"] == "PAY_PER_REQUEST"
-    (index,) = table["global_secondary_index"]
-    assert (index["name"], index["hash_key"], index["range_key"]) == ("tenant-created-index", "tenant_id", "created_at")
+    indexes = {(i["name"], i["hash_key"], i["range_key"]) for i in table["global_secondary_index"]}
+    assert indexes == {(TENANT_INDEX, "tenant_id", "created_at"), (OPEN_INDEX, OPEN_STATUS, "updated_at")}
     assert table["ttl"][0] == {"attribute_name": "expires_at_epoch", "enabled": True}
-    assert {a["name"]: a["type"] for a in table["attribute"]} == {"job_id": "S", "tenant_id": "S", "created_at": "S"}
+    assert {a["name"]: a["type"] for a in table["attribute"]} == {
+        "job_id": "S", "tenant_id": "S", "created_at": "S", OPEN_STATUS: "S", "updated_at": "S"}
     assert {r["values"]["name"] for r in planned_resources(plan, "aws_sqs_queue")} == {f"{prefix}-jobs", f"{prefix}-jobs-dlq"}
     assert f"{prefix}-job-events" in {r["values"]["name"] for r in planned_resources(plan, "aws_sns_topic")}
     assert set(_functions(plan)) == {f"{prefix}-{n}" for n in ("api", "worker", "dlq-consumer", "sweeper")}

@@ -22,6 +22,8 @@ import pytest
 import soundfile as sf
 from infra_helpers import REPO, run, terraform_bin, tool_env
 
+from anemonefish_services.dal.jobs import OPEN_INDEX, OPEN_STATUS, TENANT_INDEX
+
 pytestmark = pytest.mark.infra
 
 REGION = "us-east-1"
@@ -126,10 +128,12 @@ def test_queue_table_and_topic_match_what_the_code_expects(local_env: LocalEnvir
     table = ddb.describe_table(TableName=NAMES["jobs_table"])["Table"]
     assert table["KeySchema"] == [{"AttributeName": "job_id", "KeyType": "HASH"}]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "tenant-created-index"
-    assert index["KeySchema"] == [{"AttributeName": "tenant_id", "KeyType": "HASH"},
-                                  {"AttributeName": "created_at", "KeyType": "RANGE"}]
+    # the indexes the services query, by the names and keys the DAL uses
+    indexes = {index["IndexName"]: index["KeySchema"] for index in table["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        TENANT_INDEX: [{"AttributeName": "tenant_id", "KeyType": "HASH"}, {"AttributeName": "created_at", "KeyType": "RANGE"}],
+        OPEN_INDEX: [{"AttributeName": OPEN_STATUS, "KeyType": "HASH"}, {"AttributeName": "updated_at", "KeyType": "RANGE"}],
+    }
     assert table["SSEDescription"]["Status"] == "ENABLED"
     ttl = ddb.describe_time_to_live(TableName=NAMES["jobs_table"])["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at_epoch", "ENABLED")

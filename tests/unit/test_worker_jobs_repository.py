@@ -7,7 +7,7 @@ import time
 import pytest
 from moto import mock_aws
 
-from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
+from anemonefish_services.dal.jobs import OPEN_INDEX, OPEN_STATUS, JobsRepository, utc_now_iso
 from anemonefish_services.local.resources import create_resources
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.settings import Settings
@@ -68,8 +68,8 @@ def test_release_lets_a_retry_claim_at_once(repo):
 def test_expire_only_after_the_deadline(repo):
     repo.create(_job())
     assert repo.expire("j1", time.time()) is None
-    assert list(repo.scan_uploads_overdue(time.time())) == []
-    assert [j.job_id for j in repo.scan_uploads_overdue(time.time() + 120)] == ["j1"]
+    assert list(repo.uploads_overdue(time.time())) == []
+    assert [j.job_id for j in repo.uploads_overdue(time.time() + 120)] == ["j1"]
     assert repo.expire("j1", time.time() + 120).status is JobStatus.EXPIRED
 
 
@@ -99,3 +99,39 @@ def test_overrides_keep_an_explicit_null_so_a_job_can_switch_a_default_off(repo)
                                bundle=SimpleNamespace(classes=["noise", "anemonefish", "biological"]))
     resolved = _resolve_params(stored, detector)
     assert resolved.peak_threshold is None and resolved.threshold == 0.6
+
+
+def _open_index(repo) -> dict[str, str]:
+    """The open-jobs index as it stands: job id -> the status it is listed under."""
+    items = repo.table.scan(IndexName=OPEN_INDEX)["Items"]
+    return {item["job_id"]: item[OPEN_STATUS] for item in items}
+
+
+def test_the_open_jobs_index_holds_exactly_the_active_jobs(repo):
+    for job_id in ("a", "b", "c", "d"):
+        repo.create(_job(job_id))
+    assert _open_index(repo) == dict.fromkeys("abcd", "AWAITING_UPLOAD")
+    repo.mark_queued("a")
+    repo.claim("b", "w", lease_s=60)
+    repo.cancel("c")
+    assert _open_index(repo) == {"a": "QUEUED", "b": "RUNNING", "d": "AWAITING_UPLOAD"}
+    repo.release("b", "w")
+    repo.claim("a", "w", lease_s=60)
+    repo.succeed("a", "w", JobResult(events_count=0, audio_duration_s=1, processing_time_s=1, documents={}))
+    repo.expire("d", time.time() + 120)
+    assert _open_index(repo) == {"b": "QUEUED"}
+    repo.fail("b", JobError(code="x", message="y"))
+    assert _open_index(repo) == {}
+
+
+def test_stalled_finds_expired_leases_and_untouched_queued_jobs_only(repo):
+    for job_id in ("running", "queued", "waiting", "done"):
+        repo.create(_job(job_id))
+    repo.claim("running", "w", lease_s=30)
+    repo.mark_queued("queued")
+    repo.claim("done", "w", lease_s=30)
+    repo.succeed("done", "w", JobResult(events_count=0, audio_duration_s=1, processing_time_s=1, documents={}))
+    now = time.time()
+    assert list(repo.stalled(now, grace_s=60)) == []  # lease live, queue just touched
+    later = [j.job_id for j in repo.stalled(now + 200, grace_s=60)]
+    assert sorted(later) == ["queued", "running"]  # never the waiting or the finished job

@@ -227,11 +227,17 @@ data "aws_iam_policy_document" "sweeper" {
     resources = ["${local.log_group_arns.sweeper}:*"]
   }
 
-  # Overdue uploads are found by a filtered scan (rare, small: only AWAITING_UPLOAD items).
   statement {
     sid       = "ExpireJobs"
-    actions   = ["dynamodb:Scan", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [var.jobs_table_arn]
+  }
+
+  # Overdue uploads and stalled jobs are found by querying the sparse open-jobs index.
+  statement {
+    sid       = "FindOpenJobs"
+    actions   = ["dynamodb:Query"]
+    resources = [var.jobs_open_index_arn]
   }
 
   statement {

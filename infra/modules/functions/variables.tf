@@ -218,6 +218,11 @@ variable "jobs_listing_index_arn" {
   type        = string
 }
 
+variable "jobs_open_index_arn" {
+  description = "ARN of the jobs table's sparse open-jobs index (queried by the sweeper)."
+  type        = string
+}
+
 variable "jobs_queue_arn" {
   description = "Jobs queue ARN (the worker's event source)."
   type        = string

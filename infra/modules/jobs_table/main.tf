@@ -21,10 +21,29 @@ resource "aws_dynamodb_table" "jobs" {
     type = "S"
   }
 
+  attribute {
+    name = var.open_index_hash_key
+    type = "S"
+  }
+
+  attribute {
+    name = var.open_index_range_key
+    type = "S"
+  }
+
   global_secondary_index {
     name            = var.listing_index_name
     hash_key        = var.listing_index_hash_key
     range_key       = var.listing_index_range_key
+    projection_type = "ALL"
+  }
+
+  # Sparse: only items carrying the hash key (active jobs) are in it, so the sweeper's
+  # periodic queries cost the live jobs, not every job kept until its TTL.
+  global_secondary_index {
+    name            = var.open_index_name
+    hash_key        = var.open_index_hash_key
+    range_key       = var.open_index_range_key
     projection_type = "ALL"
   }
 

@@ -17,3 +17,8 @@ output "listing_index_name" {
   description = "Name of the listing index."
   value       = var.listing_index_name
 }
+
+output "open_index_arn" {
+  description = "ARN of the sparse open-jobs index."
+  value       = "${aws_dynamodb_table.jobs.arn}/index/${var.open_index_name}"
+}

@@ -32,6 +32,24 @@ variable "listing_index_range_key" {
   default     = "created_at"
 }
 
+variable "open_index_name" {
+  description = "Sparse global secondary index of the jobs still in progress (the sweeper's view)."
+  type        = string
+  default     = "open-status-index"
+}
+
+variable "open_index_hash_key" {
+  description = "Partition key (string) of the open-jobs index: the job's status while it is active, absent once it ends."
+  type        = string
+  default     = "open_status"
+}
+
+variable "open_index_range_key" {
+  description = "Sort key (string, ISO-8601 time) of the open-jobs index: when the job last changed."
+  type        = string
+  default     = "updated_at"
+}
+
 variable "ttl_attribute" {
   description = "Attribute holding the epoch second after which DynamoDB deletes a job item."
   type        = string

@@ -103,6 +103,7 @@ module "functions" {
   jobs_table_name             = module.jobs_table.table_name
   jobs_table_arn              = module.jobs_table.table_arn
   jobs_listing_index_arn      = module.jobs_table.listing_index_arn
+  jobs_open_index_arn         = module.jobs_table.open_index_arn
   jobs_queue_arn              = module.queue.jobs_queue_arn
   jobs_queue_url              = module.queue.jobs_queue_url
   dlq_arn                     = module.queue.dlq_arn

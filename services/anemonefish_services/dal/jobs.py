@@ -20,6 +20,11 @@ from anemonefish_services.models.job import ACTIVE_STATES, JobError, JobRecord, 
 from anemonefish_services.settings import Settings
 
 TENANT_INDEX = "tenant-created-index"
+# A sparse index of the jobs still in progress: ``open_status`` mirrors ``status`` while a job is
+# active and is removed when it ends, so the sweeper queries a handful of live jobs instead of
+# scanning every job the table keeps until its TTL.
+OPEN_INDEX = "open-status-index"
+OPEN_STATUS = "open_status"
 LEASE_FIELDS = ["lease_owner", "lease_expires_at", "lease_message_id"]
 
 
@@ -83,48 +88,45 @@ class JobsRepository:
         last = page.get("LastEvaluatedKey")
         return jobs, (_encode_token(last) if last else None)
 
-    def scan_uploads_overdue(self, now: float) -> Iterator[JobRecord]:
-        """Jobs still waiting for their upload after its deadline (for the sweeper)."""
-        kwargs: dict[str, Any] = {
-            "FilterExpression": "#s = :waiting AND upload_expires_at < :now",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":waiting": JobStatus.AWAITING_UPLOAD.value, ":now": _to_dynamo(now)},
-        }
+    def _open_jobs(self, status: JobStatus, *, updated_before: str | None = None, filter_: str | None = None,
+                   values: dict[str, Any] | None = None) -> Iterator[JobRecord]:
+        """Active jobs in ``status`` from the sparse open-jobs index, optionally last touched
+        before ``updated_before`` (the index's sort key) and filtered further."""
+        condition = f"{OPEN_STATUS} = :status"
+        expr_values: dict[str, Any] = {":status": status.value, **{k: _to_dynamo(v) for k, v in (values or {}).items()}}
+        if updated_before is not None:
+            condition += " AND updated_at < :before"
+            expr_values[":before"] = updated_before
+        kwargs: dict[str, Any] = {"IndexName": OPEN_INDEX, "KeyConditionExpression": condition,
+                                  "ExpressionAttributeValues": expr_values}
+        if filter_:
+            kwargs["FilterExpression"] = filter_
         while True:
-            page = self.table.scan(**kwargs)
+            page = self.table.query(**kwargs)
             for item in page.get("Items", []):
                 yield JobRecord.model_validate(_from_dynamo(item))
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def scan_stalled(self, now: float, grace_s: float) -> Iterator[JobRecord]:
+    def uploads_overdue(self, now: float) -> Iterator[JobRecord]:
+        """Jobs still waiting for their upload after its deadline (for the sweeper)."""
+        return self._open_jobs(JobStatus.AWAITING_UPLOAD, filter_="upload_expires_at < :now", values={":now": now})
+
+    def stalled(self, now: float, grace_s: float) -> Iterator[JobRecord]:
         """RUNNING jobs whose lease expired more than ``grace_s`` ago, and QUEUED jobs untouched
         for ``grace_s``: no worker is on them and no message may be left to bring one."""
         cutoff_iso = datetime.fromtimestamp(now - grace_s, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        kwargs: dict[str, Any] = {
-            "FilterExpression": "(#s = :running AND lease_expires_at < :cutoff) OR (#s = :queued AND updated_at < :cutoff_iso)",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {
-                ":running": JobStatus.RUNNING.value,
-                ":queued": JobStatus.QUEUED.value,
-                ":cutoff": _to_dynamo(now - grace_s),
-                ":cutoff_iso": cutoff_iso,
-            },
-        }
-        while True:
-            page = self.table.scan(**kwargs)
-            for item in page.get("Items", []):
-                yield JobRecord.model_validate(_from_dynamo(item))
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        yield from self._open_jobs(JobStatus.RUNNING, filter_="lease_expires_at < :cutoff", values={":cutoff": now - grace_s})
+        yield from self._open_jobs(JobStatus.QUEUED, updated_before=cutoff_iso)
 
     # --- writes -----------------------------------------------------------------------
 
     def create(self, record: JobRecord) -> bool:
         """Put a new job; False if a job with that id exists already (an idempotent retry)."""
         item = _to_dynamo(record.model_dump(mode="json", exclude_none=True))
+        if not record.status.is_terminal:
+            item[OPEN_STATUS] = record.status.value
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(job_id)")
         except ClientError as exc:
@@ -143,8 +145,16 @@ class JobsRepository:
         remove: list[str] | None = None,
         add: dict[str, int] | None = None,
     ) -> JobRecord | None:
-        """One conditional update; the new record, or None when the condition did not hold."""
+        """One conditional update; the new record, or None when the condition did not hold.
+
+        A change of ``status`` keeps the open-jobs index in step: an active status is mirrored
+        into ``open_status``, a terminal one removes it (the job leaves the index)."""
         set_ = {**set_, "updated_at": utc_now_iso()}
+        if "status" in set_:
+            if JobStatus(set_["status"]).is_terminal:
+                remove = [*(remove or []), OPEN_STATUS]
+            else:
+                set_[OPEN_STATUS] = set_["status"]
         names = {"#s": "status"}
         expr_values: dict[str, Any] = {}
         parts = []

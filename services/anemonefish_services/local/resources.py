@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 
+from anemonefish_services.dal.jobs import OPEN_INDEX, OPEN_STATUS, TENANT_INDEX
+
 UPLOAD_PREFIX = "uploads/"
 
 
@@ -118,17 +120,27 @@ def create_resources(
                 {"AttributeName": "job_id", "AttributeType": "S"},
                 {"AttributeName": "tenant_id", "AttributeType": "S"},
                 {"AttributeName": "created_at", "AttributeType": "S"},
+                {"AttributeName": OPEN_STATUS, "AttributeType": "S"},
+                {"AttributeName": "updated_at", "AttributeType": "S"},
             ],
             KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
             GlobalSecondaryIndexes=[
                 {
-                    "IndexName": "tenant-created-index",
+                    "IndexName": TENANT_INDEX,
                     "KeySchema": [
                         {"AttributeName": "tenant_id", "KeyType": "HASH"},
                         {"AttributeName": "created_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    "IndexName": OPEN_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": OPEN_STATUS, "KeyType": "HASH"},
+                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         )
         ddb.update_time_to_live(

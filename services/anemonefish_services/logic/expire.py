@@ -17,7 +17,7 @@ def expire_overdue_uploads(
     """Expire every job whose upload deadline has passed; the ids of the jobs expired."""
     now = time.time() if now is None else now
     expired: list[str] = []
-    for job in repo.scan_uploads_overdue(now):
+    for job in repo.uploads_overdue(now):
         with job_context(job.job_id):
             done = repo.expire(job.job_id, now)
             if done is None:  # the upload arrived (or a cancel) in the meantime

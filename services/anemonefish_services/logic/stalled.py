@@ -34,7 +34,7 @@ def redrive_stalled_jobs(
     now = time.time() if now is None else now
     redriven: list[str] = []
     failed: list[str] = []
-    for job in repo.scan_stalled(now, settings.stall_grace_s):
+    for job in repo.stalled(now, settings.stall_grace_s):
         with job_context(job.job_id):
             if job.redrives >= settings.max_redrives:
                 done = repo.fail(job.job_id, JobError(
