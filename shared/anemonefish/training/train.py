@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard
-from anemonefish.exceptions import ModelBundleError
 from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
 from anemonefish.events import Event, onset_zone
+from anemonefish.exceptions import ModelBundleError
 from anemonefish.features import FeatureExtractor
 from anemonefish.params import DetectionParams
 from anemonefish.synth import ANEMONEFISH, SynthConfig, soundscape_seed, synthesize
