@@ -65,3 +65,9 @@ class DetectionCancelled(AnemonefishError):
     """The caller asked to stop (for example, the job was cancelled) between blocks."""
 
     code = "cancelled"
+
+
+class TrainingError(AnemonefishError):
+    """Training produced a model that has not learned (say so instead of writing it)."""
+
+    code = "training_error"

@@ -274,3 +274,23 @@ def test_model_retune_rechooses_the_defaults_training_chose_with_the_served_mode
     assert "at least one validation soundscape" in capsys.readouterr().err
     assert main(["model", "retune", str(tmp_path)]) == 2
     assert "no card.json" in capsys.readouterr().err
+
+
+def test_a_run_that_did_not_learn_stops_with_a_clear_error_and_writes_nothing(tiny_data, tmp_path, monkeypatch, capsys):
+    from anemonefish.exceptions import TrainingError
+    from anemonefish.training import train as train_module
+    from anemonefish_services.cli import main
+
+    # A learning rate this large blows the weights up: every window gets the same answer.
+    with pytest.raises(TrainingError, match="did not converge"):
+        train_module.fit(_tiny_spec().model_copy(update={"learning_rate": 100.0}), tiny_data, log=lambda _: None)
+    train_module.fit(_tiny_spec(), tiny_data, log=lambda _: None)  # the same data, a sane rate: no error
+
+    def collapsed(model, data, spec):
+        raise TrainingError("training did not converge (seed 4)")
+
+    monkeypatch.setattr(train_module, "check_learned", collapsed)
+    args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1", "--validation-soundscapes", "0"]
+    assert main([*args, "-o", str(tmp_path / "bundle")]) == 1
+    assert "error: training did not converge (seed 4)" in capsys.readouterr().err
+    assert not (tmp_path / "bundle").exists()

@@ -144,15 +144,21 @@ def run_train(args: argparse.Namespace) -> int:
     if args.validation_soundscapes is not None:
         spec_updates["validation_soundscapes"] = args.validation_soundscapes
     spec = TrainSpec(**spec_updates)
-    card = train(
-        args.output,
-        spec,
-        synthetic=args.synthetic,
-        data_dir=args.data,
-        name=args.name,
-        version=args.version,
-        log=_timed_log(),
-    )
+    from anemonefish.exceptions import AnemonefishError
+
+    try:
+        card = train(
+            args.output,
+            spec,
+            synthetic=args.synthetic,
+            data_dir=args.data,
+            name=args.name,
+            version=args.version,
+            log=_timed_log(),
+        )
+    except AnemonefishError as exc:  # e.g. a run that did not converge: nothing is written
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps({"bundle": str(args.output), "detection_defaults": card.detection_defaults}, indent=2))
     return 0
 
