@@ -244,30 +244,43 @@ def test_validation_keeps_the_peak_rule_only_when_it_finds_a_call_smoothing_lose
     assert "peak_threshold" not in defaults and metrics["validation_event_f1"] < 1.0
 
 
-def test_model_retune_rechooses_the_defaults_training_chose_with_the_served_model(tmp_path, capsys):
+def test_model_retune_makes_trainings_choice_with_the_served_model(tmp_path, capsys):
+    """On the shipped model (a tiny one scores F1 0 everywhere, so any choice would agree):
+    retune with LiteRT picks what training's choose_threshold picks with the Keras model."""
+    import shutil
+
+    from tensorflow import keras
+
+    from anemonefish.model import DEFAULT_BUNDLE, load_bundle
+    from anemonefish.training.train import choose_threshold
     from anemonefish_services.cli import main
 
-    bundle = tmp_path / "b"
-    args = ["train", "--synthetic", "--seed", "6", "--soundscapes", "1", "--duration", "6", "--epochs", "1", "--validation-soundscapes", "2"]
-    assert main([*args, "-o", str(bundle)]) == 0
+    bundle = tmp_path / "shipped"
+    shutil.copytree(DEFAULT_BUNDLE, bundle)
     card_file = bundle / "card.json"
-    trained = json.loads(card_file.read_text())
-    capsys.readouterr()
+    shipped = json.loads(card_file.read_text())
+    spec = TrainSpec.model_validate(shipped["training"]["spec"]).model_copy(update={"validation_soundscapes": 3})
+    model = keras.models.load_model(bundle / "model.keras")
+    expected, expected_metrics = choose_threshold(lambda images: model.predict(images, verbose=0), spec,
+                                                  load_bundle(bundle).card.frontend, shipped["classes"], log=lambda _: None)
+    sweep = expected_metrics["validation_sweep"]
+    assert sweep[0]["true_positives"] + sweep[0]["false_negatives"] > 0  # there are calls to find
+    assert len({round(point["f1"], 3) for point in sweep}) > 3  # and the threshold matters
 
-    assert main(["model", "retune", str(bundle)]) == 0
+    assert main(["model", "retune", str(bundle), "--validation-soundscapes", "3"]) == 0
     out = capsys.readouterr().out
     printed = json.loads(out[out.index("{") : out.rindex("}") + 1])
-    # LiteRT scores the same validation soundscapes as Keras did: the same choice
-    assert printed["detection_defaults"] == trained["detection_defaults"]
-    assert printed["validation_event_f1"] == trained["metrics"]["validation_event_f1"]
-    assert json.loads(card_file.read_text()) == trained  # nothing written without --write
+    assert printed["detection_defaults"] == expected
+    assert printed["validation_event_f1"] == pytest.approx(expected_metrics["validation_event_f1"])
+    assert json.loads(card_file.read_text()) == shipped  # nothing written without --write
 
-    edited = {**trained, "detection_defaults": {**trained["detection_defaults"], "threshold": 0.123}}
+    edited = {**shipped, "detection_defaults": {**shipped["detection_defaults"], "threshold": 0.123}}
     card_file.write_text(json.dumps(edited))
-    assert main(["model", "retune", str(bundle), "--write"]) == 0
+    assert main(["model", "retune", str(bundle), "--validation-soundscapes", "3", "--write"]) == 0
     rewritten = json.loads(card_file.read_text())
-    assert rewritten["detection_defaults"] == trained["detection_defaults"]
-    assert rewritten["metrics"]["validation_event_f1"] == trained["metrics"]["validation_event_f1"]
+    assert rewritten["detection_defaults"] == expected
+    assert rewritten["metrics"]["validation_event_f1"] == pytest.approx(expected_metrics["validation_event_f1"])
+    assert rewritten["metrics"]["event_f1_snr_+0dB"] == shipped["metrics"]["event_f1_snr_+0dB"]  # other metrics kept
     assert not list(bundle.glob("*.part"))
 
     assert main(["model", "retune", str(bundle), "--validation-soundscapes", "0"]) == 2
