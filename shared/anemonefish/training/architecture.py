@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int = 8, dense_units: int = 32) -> Any:
+def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int) -> Any:
     """Contrast front layers -> three conv blocks (width, 2*width, 4*width) -> dense -> softmax.
 
     The first layers (built-in Keras layers only, so the model loads without custom code

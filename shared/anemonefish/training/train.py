@@ -249,7 +249,6 @@ def choose_threshold(score: Scorer, spec: TrainSpec, frontend: FrontEndConfig, c
     }
 
 
-
 def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, write: bool = False, log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
     """Re-choose a bundle's detection defaults exactly as training does, with the served model.
 
@@ -296,7 +295,7 @@ NOTES = (
 )
 
 
-def macs_per_window(h: int, w: int, width: int, dense_units: int = 32) -> float:
+def macs_per_window(h: int, w: int, width: int, dense_units: int) -> float:
     """Multiply-adds of :func:`build_classifier` for one window (for the card's notes)."""
     total, c_in = 0.0, 2  # two views of the window
     for filters in (width, 2 * width, 4 * width):
