@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 
 import numpy as np
 import pytest
@@ -205,13 +206,21 @@ def test_model_import_command(tmp_path, capsys):
 
 def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path, capsys):
     from anemonefish.model import load_bundle
-    from anemonefish_services.cli import main
+    from anemonefish_services.cli import build_parser, main
+    from anemonefish_services.cli.modeling import train_spec_from_args
 
-    args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1", "--validation-soundscapes", "0"]
+    args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1",
+            "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--validation-soundscapes", "0"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     a = load_bundle(tmp_path / "a")
     assert a.card.training["seed"] == 4 and "--seed 4" in a.card.training["reproduce"]
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
+    spec = a.card.training["spec"]
+    assert (spec["width"], spec["dense_units"], spec["normalisation"]) == (4, 8, "minmax")
+    assert a.card.frontend.normalisation == "minmax"  # what training used is what serving applies
+    # The card's command line asks for exactly this spec again.
+    again = train_spec_from_args(build_parser().parse_args(shlex.split(a.card.training["reproduce"])[1:]))
+    assert again == TrainSpec(**spec)
     assert a.card.frontend.image_shape == SHAPE and a.card.detection_defaults["threshold"] == 0.5
     scores = a.classifier.predict(np.zeros((2, *SHAPE, 1), np.float32))
     assert scores.shape == (2, 3)

@@ -12,6 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+from anemonefish.card import Normalisation
+
+if TYPE_CHECKING:
+    from anemonefish.training import TrainSpec
 
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
 
@@ -107,6 +113,10 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
     p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
     p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x100)")
+    p.add_argument("--width", type=int, default=None, help="filters of the first conv layer (default 8)")
+    p.add_argument("--dense-units", type=int, default=None, help="units of the dense layer (default 32)")
+    p.add_argument("--normalisation", choices=get_args(Normalisation), default=None,
+                   help="per-window scaling of the images (default: the training default)")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)
@@ -119,15 +129,9 @@ def _timed_log() -> Callable[[str], None]:
     return lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    if not args.synthetic and args.data is None:
-        print("error: give a DATA folder of labelled recordings, --synthetic, or both", file=sys.stderr)
-        return 2
-    if args.data is not None and not args.data.is_dir():
-        print(f"error: DATA: {args.data} is not a folder", file=sys.stderr)
-        return 2
+def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
+    """The training spec a ``train`` command line asks for (training defaults elsewhere)."""
     from anemonefish.training import DatasetSpec, TrainSpec
-    from anemonefish.training.train import train
 
     dataset = DatasetSpec(seed=args.seed)
     updates: dict = {}
@@ -135,16 +139,28 @@ def run_train(args: argparse.Namespace) -> int:
         updates["soundscapes"] = args.soundscapes
     if args.duration is not None:
         updates["duration_s"] = args.duration
-    dataset = dataset.model_copy(update=updates)
-    spec_updates: dict = {"seed": args.seed, "dataset": dataset}
+    spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
     if args.epochs is not None:
         spec_updates["epochs"] = args.epochs
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    if args.validation_soundscapes is not None:
-        spec_updates["validation_soundscapes"] = args.validation_soundscapes
-    spec = TrainSpec(**spec_updates)
+    for field in ("width", "dense_units", "normalisation", "validation_soundscapes"):
+        if getattr(args, field) is not None:
+            spec_updates[field] = getattr(args, field)
+    return TrainSpec(**spec_updates)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if not args.synthetic and args.data is None:
+        print("error: give a DATA folder of labelled recordings, --synthetic, or both", file=sys.stderr)
+        return 2
+    if args.data is not None and not args.data.is_dir():
+        print(f"error: DATA: {args.data} is not a folder", file=sys.stderr)
+        return 2
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.training.train import train
+
+    spec = train_spec_from_args(args)
 
     try:
         card = train(
@@ -328,7 +344,7 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--window-s", type=float, default=1.0)
     imp.add_argument("--stride-s", type=float, default=None, help="default: the library's")
     imp.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH, e.g. 256x256 (default: the model's input)")
-    imp.add_argument("--normalisation", choices=["standardize", "minmax", "none"], default="standardize")
+    imp.add_argument("--normalisation", choices=get_args(Normalisation), default="standardize")
     imp.add_argument("--event-timing", choices=["centre", "containment"], default="centre",
                      help="what a positive window means: its centre slice holds a call (centre) or it "
                           "contains the whole call (containment); see docs/detection.md")

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish import __version__
-from anemonefish.card import FrontEndConfig, ModelCard
+from anemonefish.card import FrontEndConfig, ModelCard, Normalisation
 from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
 from anemonefish.events import Event, onset_zone
 from anemonefish.exceptions import ModelBundleError, TrainingError
@@ -69,6 +69,7 @@ class TrainSpec(BaseModel):
     n_fft: int = 128
     hop_length: int = 64
     fmin: float = 100.0
+    normalisation: Normalisation = Field("standardize", description="Per-window scaling (see FrontEndConfig.normalisation).")
     event_timing: str = Field("centre", pattern="^(centre|containment)$",
                               description="What a positive window means (see FrontEndConfig.event_timing).")
     dataset: DatasetSpec = DatasetSpec()
@@ -97,6 +98,7 @@ def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEn
             "hop_length": spec.hop_length,
             "fmin": spec.fmin,
             "event_timing": spec.event_timing,
+            "normalisation": spec.normalisation,
         }
     )
 
@@ -373,7 +375,9 @@ def train(
             "train_time_s": round(time.perf_counter() - started, 1),
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
             f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
-            f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} -o BUNDLE_DIR",
+            f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} "
+            f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
+            f"--validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR",
         },
         metrics=metrics,
         notes=NOTES.format(
