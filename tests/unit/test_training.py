@@ -210,13 +210,14 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     from anemonefish_services.cli.modeling import train_spec_from_args
 
     args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1",
-            "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--validation-soundscapes", "0"]
+            "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--warmup-epochs", "0.5",
+            "--validation-soundscapes", "0"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     a = load_bundle(tmp_path / "a")
     assert a.card.training["seed"] == 4 and "--seed 4" in a.card.training["reproduce"]
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
     spec = a.card.training["spec"]
-    assert (spec["width"], spec["dense_units"], spec["normalisation"]) == (4, 8, "minmax")
+    assert (spec["width"], spec["dense_units"], spec["normalisation"], spec["warmup_epochs"]) == (4, 8, "minmax", 0.5)
     assert a.card.frontend.normalisation == "minmax"  # what training used is what serving applies
     # The card's command line asks for exactly this spec again.
     again = train_spec_from_args(build_parser().parse_args(shlex.split(a.card.training["reproduce"])[1:]))
@@ -316,3 +317,15 @@ def test_a_run_that_did_not_learn_stops_with_a_clear_error_and_writes_nothing(ti
     assert main([*args, "-o", str(tmp_path / "bundle")]) == 1
     assert "error: training did not converge (seed 4)" in capsys.readouterr().err
     assert not (tmp_path / "bundle").exists()
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero():
+    from anemonefish.training.train import learning_rate_schedule
+
+    spec = TrainSpec(epochs=4, learning_rate=0.01, warmup_epochs=1.0)
+    schedule = learning_rate_schedule(spec, steps_per_epoch=10)
+    rate = [float(schedule(step)) for step in range(41)]
+    assert rate[0] == 0.0 and rate[5] == pytest.approx(0.005) and rate[10] == pytest.approx(0.01)
+    assert all(a > b for a, b in zip(rate[10:40], rate[11:41])) and rate[40] == pytest.approx(0.0, abs=1e-9)
+    plain = learning_rate_schedule(spec.model_copy(update={"warmup_epochs": 0.0}), steps_per_epoch=10)
+    assert float(plain(0)) == pytest.approx(0.01) and float(plain(40)) == pytest.approx(0.0, abs=1e-9)

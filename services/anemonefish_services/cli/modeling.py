@@ -117,6 +117,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dense-units", type=int, default=None, help="units of the dense layer (default 32)")
     p.add_argument("--normalisation", choices=get_args(Normalisation), default=None,
                    help="per-window scaling of the images (default: the training default)")
+    p.add_argument("--warmup-epochs", type=float, default=None,
+                   help="epochs of linear learning-rate warm-up before the cosine decay")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)
@@ -144,7 +146,7 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
         spec_updates["epochs"] = args.epochs
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    for field in ("width", "dense_units", "normalisation", "validation_soundscapes"):
+    for field in ("width", "dense_units", "normalisation", "warmup_epochs", "validation_soundscapes"):
         if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)
     return TrainSpec(**spec_updates)
