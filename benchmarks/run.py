@@ -1,4 +1,4 @@
-"""``make bench``: run the benchmark suites, write benchmarks/results.json and docs/benchmarks.md.
+"""``make bench``: run the benchmark suites and write benchmarks/results.json (docs/benchmarks.md summarises it by hand).
 
 Usage: python -m benchmarks.run [suite ...]   (suites: detection, quality, pipeline; default all)
 Suites that are not run keep their previous figures in results.json.
