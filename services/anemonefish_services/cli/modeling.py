@@ -116,9 +116,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=int, default=None, help="filters of the first conv layer (default 8)")
     p.add_argument("--dense-units", type=int, default=None, help="units of the dense layer (default 32)")
     p.add_argument("--normalisation", choices=get_args(Normalisation), default=None,
-                   help="per-window scaling of the images (default: the training default)")
+                   help="per-window scaling of the images (default standardize)")
     p.add_argument("--warmup-epochs", type=float, default=None,
-                   help="epochs of linear learning-rate warm-up before the cosine decay")
+                   help="epochs of linear learning-rate warm-up before the cosine decay (default 1)")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)

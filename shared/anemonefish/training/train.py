@@ -62,7 +62,7 @@ class TrainSpec(BaseModel):
     # same answer (loss stuck at 1.039); one epoch of warm-up trains it normally.
     warmup_epochs: float = Field(
         1.0, ge=0, description="Epochs over which the learning rate rises linearly from 0 before the cosine "
-        "decay (0: start at the full rate, as the shipped model was trained)."
+        "decay (0: start at the full rate)."
     )
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")
     dense_units: int = Field(32, ge=2, description="Units of the dense layer that reads the last feature map.")
