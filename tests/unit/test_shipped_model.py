@@ -57,7 +57,6 @@ def test_card_reproduce_line_asks_for_the_shipped_spec() -> None:
     recorded spec: its flags for what they name, the training defaults for everything else."""
     import shlex
 
-    from anemonefish.training.train import TrainSpec
     from anemonefish_services.cli import build_parser
     from anemonefish_services.cli.modeling import train_spec_from_args
 
@@ -65,5 +64,4 @@ def test_card_reproduce_line_asks_for_the_shipped_spec() -> None:
     command = shlex.split(card["training"]["reproduce"])
     assert command[:3] == ["anemonefish", "train", "--synthetic"]
     asked = train_spec_from_args(build_parser().parse_args(command[1:]))
-    assert asked == TrainSpec.model_validate(card["training"]["spec"])
-    assert asked.model_dump(mode="json") == card["training"]["spec"]  # the card records every field
+    assert asked.model_dump(mode="json") == card["training"]["spec"]  # every field, as recorded
