@@ -142,11 +142,9 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     if args.duration is not None:
         updates["duration_s"] = args.duration
     spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
-    if args.epochs is not None:
-        spec_updates["epochs"] = args.epochs
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    for field in ("width", "dense_units", "normalisation", "warmup_epochs", "validation_soundscapes"):
+    for field in ("epochs", "width", "dense_units", "normalisation", "warmup_epochs", "validation_soundscapes"):
         if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)
     return TrainSpec(**spec_updates)
