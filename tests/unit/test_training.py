@@ -329,3 +329,17 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
     assert all(a > b for a, b in zip(rate[10:40], rate[11:41])) and rate[40] == pytest.approx(0.0, abs=1e-9)
     plain = learning_rate_schedule(spec.model_copy(update={"warmup_epochs": 0.0}), steps_per_epoch=10)
     assert float(plain(0)) == pytest.approx(0.01) and float(plain(40)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_train_help_states_the_training_defaults(capsys):
+    """The help names TrainSpec's defaults by hand (importing training to read them would cost every
+    command, detect included, about 0.3 s at start); this keeps the two from drifting apart."""
+    from anemonefish_services.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps help lines
+    spec = TrainSpec()
+    for stated in (f"(default {spec.width})", f"(default {spec.dense_units})", f"(default {spec.normalisation})",
+                   f"(default {spec.warmup_epochs:g})", f"(default {spec.image_height}x{spec.image_width})"):
+        assert stated in text
