@@ -211,6 +211,7 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
 
     args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1",
             "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--warmup-epochs", "0.5",
+            "--n-fft", "256", "--image-size", "77x50", "--frequency-pool", "4",
             "--validation-soundscapes", "0"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     a = load_bundle(tmp_path / "a")
@@ -218,12 +219,19 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
     spec = a.card.training["spec"]
     assert (spec["width"], spec["dense_units"], spec["normalisation"], spec["warmup_epochs"]) == (4, 8, "minmax", 0.5)
+    assert (spec["n_fft"], spec["frequency_pool"]) == (256, 4)
     assert a.card.frontend.normalisation == "minmax"  # what training used is what serving applies
+    assert (a.card.frontend.n_fft, a.card.frontend.n_bins) == (256, 77)  # 25 Hz bins, read unresized
+    # The first block pooled 4 bins into 1: 77 bins -> 20 rows, the rest of the net as for 39 bins.
+    import tensorflow as tf
+
+    keras_model = tf.keras.models.load_model(tmp_path / "a" / "model.keras")
+    assert tuple(keras_model.get_layer("pool1").output.shape[1:3]) == (20, 25)
     # The card's command line asks for exactly this spec again.
     again = train_spec_from_args(build_parser().parse_args(shlex.split(a.card.training["reproduce"])[1:]))
     assert again == TrainSpec(**spec)
-    assert a.card.frontend.image_shape == SHAPE and a.card.detection_defaults["threshold"] == 0.5
-    scores = a.classifier.predict(np.zeros((2, *SHAPE, 1), np.float32))
+    assert a.card.frontend.image_shape == (77, 50) and a.card.detection_defaults["threshold"] == 0.5
+    scores = a.classifier.predict(np.zeros((2, 77, 50, 1), np.float32))
     assert scores.shape == (2, 3)
     assert main(["train", "-o", str(tmp_path / "c")]) == 2
     assert "DATA" in capsys.readouterr().err
@@ -341,5 +349,6 @@ def test_train_help_states_the_training_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps help lines
     spec = TrainSpec()
     for stated in (f"(default {spec.width})", f"(default {spec.dense_units})", f"(default {spec.normalisation})",
+                   f"(default {spec.n_fft})", f"(default {spec.frequency_pool})",
                    f"(default {spec.warmup_epochs:g})", f"(default {spec.image_height}x{spec.image_width})"):
         assert stated in text

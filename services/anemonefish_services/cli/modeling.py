@@ -113,6 +113,11 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
     p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
     p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x100)")
+    p.add_argument("--n-fft", type=int, default=None,
+                   help="FFT frame length in samples at the model's rate (default 128); with --image-size "
+                   "HEIGHT equal to the bins from fmin to fmax, the model reads them unresized")
+    p.add_argument("--frequency-pool", type=int, default=None,
+                   help="frequency bins the first conv block pools into one (default 2)")
     p.add_argument("--width", type=int, default=None, help="filters of the first conv layer (default 8)")
     p.add_argument("--dense-units", type=int, default=None, help="units of the dense layer (default 32)")
     p.add_argument("--normalisation", choices=get_args(Normalisation), default=None,
@@ -144,7 +149,8 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    for field in ("epochs", "width", "dense_units", "normalisation", "warmup_epochs", "validation_soundscapes"):
+    for field in ("epochs", "n_fft", "frequency_pool", "width", "dense_units", "normalisation", "warmup_epochs",
+                  "validation_soundscapes"):
         if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)
     return TrainSpec(**spec_updates)

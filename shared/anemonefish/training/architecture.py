@@ -12,8 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 
-def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int) -> Any:
+def build_classifier(
+    input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int, frequency_pool: int = 2
+) -> Any:
     """Contrast front layers -> three conv blocks (width, 2*width, 4*width) -> dense -> softmax.
+
+    Each block halves both axes, except that the first pools ``frequency_pool`` bins into
+    one: a finer spectrogram (more bins) is read at full resolution by the first
+    convolutions only, and the rest of the network costs what it did on coarser bins.
 
     The first layers (built-in Keras layers only, so the model loads without custom code
     and converts to plain LiteRT ops) give the convolutions two views of the window:
@@ -35,7 +41,8 @@ def build_classifier(input_shape: tuple[int, int, int], n_classes: int, width: i
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
-        x = layers.MaxPooling2D(2, padding="same", name=f"pool{i + 1}")(x)
+        pool = (frequency_pool, 2) if i == 0 else (2, 2)
+        x = layers.MaxPooling2D(pool, padding="same", name=f"pool{i + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)

@@ -66,6 +66,9 @@ class TrainSpec(BaseModel):
     )
     width: int = Field(8, ge=2, description="Filters of the first conv layer.")
     dense_units: int = Field(32, ge=2, description="Units of the dense layer that reads the last feature map.")
+    frequency_pool: int = Field(
+        2, ge=1, description="Frequency bins the first conv block pools into one (the others pool 2)."
+    )
     image_height: int = 39
     image_width: int = 100
     # Front end (see the card's notes): a pulse's energy lies in its first 2-9 ms, so
@@ -146,7 +149,7 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
     from anemonefish.training.architecture import build_classifier
 
     make_deterministic(spec.seed)
-    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units)
+    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate_schedule(spec, int(np.ceil(len(data.labels) / spec.batch_size)))),
         loss="sparse_categorical_crossentropy",
@@ -315,12 +318,12 @@ NOTES = (
 )
 
 
-def macs_per_window(h: int, w: int, width: int, dense_units: int) -> float:
+def macs_per_window(h: int, w: int, width: int, dense_units: int, frequency_pool: int = 2) -> float:
     """Multiply-adds of :func:`build_classifier` for one window (for the card's notes)."""
     total, c_in = 0.0, 2  # two views of the window
-    for filters in (width, 2 * width, 4 * width):
+    for i, filters in enumerate((width, 2 * width, 4 * width)):
         total += h * w * 9 * c_in * filters
-        h, w, c_in = -(-h // 2), -(-w // 2), filters
+        h, w, c_in = -(-h // (frequency_pool if i == 0 else 2)), -(-w // 2), filters
     total += h * w * c_in * dense_units + dense_units * 3
     return total / 1e6
 
@@ -394,7 +397,7 @@ def train(
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
             f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
             f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} "
-            f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
+            f"--n-fft {spec.n_fft} --frequency-pool {spec.frequency_pool} --width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
             f"--warmup-epochs {spec.warmup_epochs:g} "
             f"--validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR",
         },
@@ -411,7 +414,7 @@ def train(
             w=spec.image_width,
             col_ms=1000 * frontend.window_s / spec.image_width,
             res=(frontend.fmax - frontend.fmin) / spec.image_height,
-            macs=macs_per_window(spec.image_height, spec.image_width, spec.width, spec.dense_units),
+            macs=macs_per_window(spec.image_height, spec.image_width, spec.width, spec.dense_units, spec.frequency_pool),
             zone_lo=zone_lo,
             zone_hi=zone_hi,
         ),
