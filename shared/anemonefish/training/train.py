@@ -397,7 +397,8 @@ def train(
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
             f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
             f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} "
-            f"--n-fft {spec.n_fft} --frequency-pool {spec.frequency_pool} --width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
+            f"--n-fft {spec.n_fft} --frequency-pool {spec.frequency_pool} "
+            f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
             f"--warmup-epochs {spec.warmup_epochs:g} "
             f"--validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR",
         },
