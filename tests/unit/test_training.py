@@ -358,3 +358,16 @@ def test_train_help_states_the_training_defaults():
     stated["image_size"] = f"(default {spec.image_height}x{spec.image_width})"
     for field, text in stated.items():
         assert text in helps[field], (field, helps[field])
+
+
+def test_multiply_adds_are_read_from_the_built_network():
+    from anemonefish.training.architecture import build_classifier
+    from anemonefish.training.train import macs_per_window
+
+    # By hand for the shipped shape: 3x3 convs on 2 views -> 8 -> 16 -> 32 filters over
+    # 39x100, 20x50 and 10x25 cells, then 5x13x32 -> 32 -> 3 dense.
+    by_hand = 39 * 100 * 9 * 2 * 8 + 20 * 50 * 9 * 8 * 16 + 10 * 25 * 9 * 16 * 32 + 5 * 13 * 32 * 32 + 32 * 3
+    assert macs_per_window(build_classifier((39, 100, 1), 3, 8, 32)) == pytest.approx(by_hand / 1e6)
+    # The first block pooling 4 bins: 77 bins cost more only in the first convolution.
+    pooled = macs_per_window(build_classifier((77, 100, 1), 3, 8, 32, frequency_pool=4))
+    assert pooled == pytest.approx((by_hand + (77 - 39) * 100 * 9 * 2 * 8) / 1e6)

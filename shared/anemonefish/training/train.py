@@ -318,13 +318,21 @@ NOTES = (
 )
 
 
-def macs_per_window(h: int, w: int, width: int, dense_units: int, frequency_pool: int = 2) -> float:
-    """Multiply-adds of :func:`build_classifier` for one window (for the card's notes)."""
-    total, c_in = 0.0, 2  # two views of the window
-    for i, filters in enumerate((width, 2 * width, 4 * width)):
-        total += h * w * 9 * c_in * filters
-        h, w, c_in = -(-h // (frequency_pool if i == 0 else 2)), -(-w // 2), filters
-    total += h * w * c_in * dense_units + dense_units * 3
+def macs_per_window(model: Any) -> float:
+    """Multiply-adds (millions) of one window through ``model``'s conv and dense layers (for the card's notes).
+
+    Read from the built layers, so it cannot drift from the architecture.
+    """
+    import tensorflow as tf
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.Conv2D):
+            kh, kw, c_in, filters = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            total += h * w * kh * kw * c_in * filters
+        elif isinstance(layer, tf.keras.layers.Dense):
+            total += layer.kernel.shape[0] * layer.kernel.shape[1]
     return total / 1e6
 
 
@@ -415,7 +423,7 @@ def train(
             w=spec.image_width,
             col_ms=1000 * frontend.window_s / spec.image_width,
             res=(frontend.fmax - frontend.fmin) / spec.image_height,
-            macs=macs_per_window(spec.image_height, spec.image_width, spec.width, spec.dense_units, spec.frequency_pool),
+            macs=macs_per_window(model),
             zone_lo=zone_lo,
             zone_hi=zone_hi,
         ),
