@@ -15,13 +15,14 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 
 import numpy as np
-import scipy.fft
 
 from anemonefish.card import FrontEndConfig
 
-# scipy.fft keeps float32 as complex64 and can use both cores; numpy's rfft upcasts to
-# float64 and runs single-threaded, which costs about 4x on the STFT.
-_FFT_WORKERS = 2
+# Short transforms (the shipped model's 128-point frames, 39 kept bins) run as one matrix
+# product over the kept bins only: measured 3x faster than numpy's rfft and faster than
+# scipy.fft, whose import alone (~150 ms) was half the library's cold start. Above this
+# many matrix entries (n_fft 512 and up) the FFT wins, so numpy.fft does those.
+_MAX_DFT_MATRIX_ENTRIES = 50_000
 
 
 def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -75,6 +76,17 @@ def normalise(images: np.ndarray, method: str) -> np.ndarray:
     return images
 
 
+def _windowed_band_dft(n_fft: int, lo: int, hi: int, window: np.ndarray) -> np.ndarray | None:
+    """``[n_fft, 2 * bins]`` float32 matrix: a frame times it gives the windowed rfft's real
+    and imaginary parts for bins ``lo..hi-1``; None where the FFT is cheaper."""
+    if n_fft * 2 * (hi - lo) > _MAX_DFT_MATRIX_ENTRIES:
+        return None
+    # Angles reduced modulo n_fft in integers first, so cos/sin stay exact for every bin.
+    phase = 2.0 * np.pi * (np.outer(np.arange(n_fft), np.arange(lo, hi)) % n_fft) / n_fft
+    matrix = np.concatenate([np.cos(phase), -np.sin(phase)], axis=1) * window[:, None].astype(np.float64)
+    return matrix.astype(np.float32)
+
+
 class StreamingSpectrogram:
     """Centred STFT power (dB) over a stream of blocks, identical to one pass over the whole signal.
 
@@ -85,6 +97,7 @@ class StreamingSpectrogram:
         self.config = config
         self._window = np.hanning(config.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
         self._lo, self._hi = config.bin_range
+        self._dft = _windowed_band_dft(config.n_fft, self._lo, self._hi, self._window)
         # center=True: the signal is padded with n_fft // 2 zeros on both sides.
         self._pending = np.zeros(config.n_fft // 2, dtype=np.float32)
         self._samples_seen = 0
@@ -96,9 +109,13 @@ class StreamingSpectrogram:
             return np.zeros((self._hi - self._lo, 0), np.float32), 0
         count = 1 + (len(padded) - n_fft) // hop
         frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[:: hop][:count]
-        spectrum = scipy.fft.rfft(frames * self._window, axis=1, workers=_FFT_WORKERS)
-        band = spectrum[:, self._lo : self._hi]
-        power = band.real * band.real + band.imag * band.imag
+        if self._dft is not None:
+            parts = frames @ self._dft  # [frames, 2 * bins]: real parts, then imaginary parts
+            real, imag = parts[:, : self._hi - self._lo], parts[:, self._hi - self._lo :]
+        else:
+            band = np.fft.rfft(frames * self._window, axis=1)[:, self._lo : self._hi]
+            real, imag = band.real, band.imag
+        power = real * real + imag * imag
         np.maximum(power, self.config.amin, out=power)
         db = 10.0 * np.log10(power)
         return np.ascontiguousarray(db.T, dtype=np.float32), count

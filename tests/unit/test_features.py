@@ -23,11 +23,19 @@ def _librosa_db(x: np.ndarray, config: FrontEndConfig) -> np.ndarray:
     return 10 * np.log10(np.maximum(np.abs(stft[lo:hi]) ** 2, config.amin))
 
 
+# The seed's 1024-point frames take the FFT path; the shipped model's 128-point frames
+# (fmin 100 Hz, so the band starts above bin 0) take the band-DFT matrix path.
+SHIPPED_LIKE = FrontEndConfig(n_fft=128, hop_length=64, fmin=100.0, image_height=39, image_width=100)
+
+
+@pytest.mark.parametrize("config", [CONFIG, SHIPPED_LIKE], ids=["fft-1024", "dft-128"])
 @pytest.mark.parametrize("block_sizes", [[1_000_000], [1, 255, 256, 257, 1023, 1025, 10_000], [333] * 200, [5000] * 20])
-def test_streamed_spectrogram_matches_librosa_across_block_edges(block_sizes: list[int]) -> None:
+def test_streamed_spectrogram_matches_librosa_across_block_edges(block_sizes: list[int], config: FrontEndConfig) -> None:
     rng = np.random.default_rng(1)
     x = (0.1 * rng.standard_normal(6400 * 9 + 77)).astype(np.float32)
-    stft = StreamingSpectrogram(CONFIG)
+    x[6400:7000] += np.sin(2 * np.pi * 620 * np.arange(600) / 6400).astype(np.float32)  # a tone far above the noise
+    stft = StreamingSpectrogram(config)
+    assert (stft._dft is None) == (config is CONFIG)
     parts, pos = [], 0
     for size in block_sizes:
         parts.append(stft.push(x[pos : pos + size]))
@@ -36,9 +44,9 @@ def test_streamed_spectrogram_matches_librosa_across_block_edges(block_sizes: li
         parts.append(stft.push(x[pos:]))
     parts.append(stft.finish())
     streamed = np.concatenate(parts, axis=1)
-    reference = _librosa_db(x, CONFIG)
-    assert streamed.shape == reference.shape == (321, 1 + len(x) // 256)
-    # float32 FFTs of different libraries: agree to ~1e-3 dB on values spanning ~60 dB
+    reference = _librosa_db(x, config)
+    assert streamed.shape == reference.shape == (config.n_bins, 1 + len(x) // config.hop_length)
+    # float32 transforms of different libraries: agree to ~1e-3 dB on values spanning ~60 dB
     np.testing.assert_allclose(streamed, reference, atol=5e-3)
 
 
