@@ -211,22 +211,23 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
 
     args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1",
             "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--warmup-epochs", "0.5",
-            "--n-fft", "256", "--image-size", "77x50", "--frequency-pool", "4",
-            "--validation-soundscapes", "0"]
+            "--n-fft", "256", "--hop-length", "128", "--image-size", "77x50", "--frequency-pool", "4",
+            "--time-pool", "1", "--validation-soundscapes", "0"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     a = load_bundle(tmp_path / "a")
     assert a.card.training["seed"] == 4 and "--seed 4" in a.card.training["reproduce"]
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
     spec = a.card.training["spec"]
     assert (spec["width"], spec["dense_units"], spec["normalisation"], spec["warmup_epochs"]) == (4, 8, "minmax", 0.5)
-    assert (spec["n_fft"], spec["frequency_pool"]) == (256, 4)
+    assert (spec["n_fft"], spec["hop_length"], spec["frequency_pool"], spec["time_pool"]) == (256, 128, 4, 1)
     assert a.card.frontend.normalisation == "minmax"  # what training used is what serving applies
     assert (a.card.frontend.n_fft, a.card.frontend.n_bins) == (256, 77)  # 25 Hz bins, read unresized
-    # The first block pooled 4 bins into 1: 77 bins -> 20 rows, the rest of the net as for 39 bins.
+    assert (a.card.frontend.hop_length, a.card.frontend.frames_per_window) == (128, 50)  # 20 ms hop, unresized
+    # The first block pooled 4 bins and 1 frame into 1: 77 x 50 -> 20 x 50.
     import tensorflow as tf
 
     keras_model = tf.keras.models.load_model(tmp_path / "a" / "model.keras")
-    assert tuple(keras_model.get_layer("pool1").output.shape[1:3]) == (20, 25)
+    assert tuple(keras_model.get_layer("pool1").output.shape[1:3]) == (20, 50)
     # The card's command line asks for exactly this spec again.
     again = train_spec_from_args(build_parser().parse_args(shlex.split(a.card.training["reproduce"])[1:]))
     assert again == TrainSpec(**spec)
@@ -353,7 +354,7 @@ def test_train_help_states_the_training_defaults():
     helps = {action.dest: action.help for action in commands.choices["train"]._actions}
     spec = TrainSpec()
     stated = {field: f"(default {getattr(spec, field)})" for field in
-              ("n_fft", "frequency_pool", "width", "dense_units", "normalisation")}
+              ("n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units", "normalisation")}
     stated["warmup_epochs"] = f"(default {spec.warmup_epochs:g})"
     stated["image_size"] = f"(default {spec.image_height}x{spec.image_width})"
     for field, text in stated.items():
@@ -371,3 +372,7 @@ def test_multiply_adds_are_read_from_the_built_network():
     # The first block pooling 4 bins: 77 bins cost more only in the first convolution.
     pooled = macs_per_window(build_classifier((77, 100, 1), 3, 8, 32, frequency_pool=4))
     assert pooled == pytest.approx((by_hand + (77 - 39) * 100 * 9 * 2 * 8) / 1e6)
+    # 10 ms frames every 5 ms (20 bins x 200 frames), the first block pooling 4 frames:
+    # only the first convolution sees the finer grid.
+    short = macs_per_window(build_classifier((20, 200, 1), 3, 8, 32, frequency_pool=1, time_pool=4))
+    assert short == pytest.approx((by_hand + (20 * 200 - 39 * 100) * 9 * 2 * 8) / 1e6)

@@ -116,8 +116,13 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-fft", type=int, default=None,
                    help="FFT frame length in samples at the model's rate (default 128); with --image-size "
                    "HEIGHT equal to the bins from fmin to fmax, the model reads them unresized")
+    p.add_argument("--hop-length", type=int, default=None,
+                   help="STFT hop in samples at the model's rate (default 64); with --image-size WIDTH "
+                   "equal to the frames in a window, the model reads them unresized")
     p.add_argument("--frequency-pool", type=int, default=None,
                    help="frequency bins the first conv block pools into one (default 2)")
+    p.add_argument("--time-pool", type=int, default=None,
+                   help="frames the first conv block pools into one (default 2)")
     p.add_argument("--width", type=int, default=None, help="filters of the first conv layer (default 8)")
     p.add_argument("--dense-units", type=int, default=None, help="units of the dense layer (default 32)")
     p.add_argument("--normalisation", choices=get_args(Normalisation), default=None,
@@ -149,7 +154,7 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    for field in ("epochs", "n_fft", "frequency_pool", "width", "dense_units", "normalisation", "warmup_epochs",
+    for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units", "normalisation", "warmup_epochs",
                   "validation_soundscapes"):
         if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)

@@ -13,13 +13,15 @@ from typing import Any
 
 
 def build_classifier(
-    input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int, frequency_pool: int = 2
+    input_shape: tuple[int, int, int], n_classes: int, width: int, dense_units: int, frequency_pool: int = 2,
+    time_pool: int = 2,
 ) -> Any:
     """Contrast front layers -> three conv blocks (width, 2*width, 4*width) -> dense -> softmax.
 
-    Each block halves both axes, except that the first pools ``frequency_pool`` bins into
-    one: a finer spectrogram (more bins) is read at full resolution by the first
-    convolutions only, and the rest of the network costs what it did on coarser bins.
+    Each block halves both axes, except that the first pools ``frequency_pool`` bins and
+    ``time_pool`` frames into one: a finer spectrogram (more bins, or more frames at a
+    shorter hop) is read at full resolution by the first convolutions only, and the rest
+    of the network costs what it did on the coarser one.
 
     The first layers (built-in Keras layers only, so the model loads without custom code
     and converts to plain LiteRT ops) give the convolutions two views of the window:
@@ -41,7 +43,7 @@ def build_classifier(
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
         x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)
-        pool = (frequency_pool, 2) if i == 0 else (2, 2)
+        pool = (frequency_pool, time_pool) if i == 0 else (2, 2)
         x = layers.MaxPooling2D(pool, padding="same", name=f"pool{i + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.3, name="dropout")(x)

@@ -69,6 +69,7 @@ class TrainSpec(BaseModel):
     frequency_pool: int = Field(
         2, ge=1, description="Frequency bins the first conv block pools into one (the others pool 2)."
     )
+    time_pool: int = Field(2, ge=1, description="Frames the first conv block pools into one (the others pool 2).")
     image_height: int = 39
     image_width: int = 100
     # Front end (see the card's notes): a pulse's energy lies in its first 2-9 ms, so
@@ -149,7 +150,7 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
     from anemonefish.training.architecture import build_classifier
 
     make_deterministic(spec.seed)
-    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool)
+    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool, spec.time_pool)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate_schedule(spec, int(np.ceil(len(data.labels) / spec.batch_size)))),
         loss="sparse_categorical_crossentropy",
@@ -405,7 +406,8 @@ def train(
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
             f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
             f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} "
-            f"--n-fft {spec.n_fft} --frequency-pool {spec.frequency_pool} "
+            f"--n-fft {spec.n_fft} --hop-length {spec.hop_length} --frequency-pool {spec.frequency_pool} "
+            f"--time-pool {spec.time_pool} "
             f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
             f"--warmup-epochs {spec.warmup_epochs:g} "
             f"--validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR",
