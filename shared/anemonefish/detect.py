@@ -1,8 +1,8 @@
 """Detection: any recording in, anemonefish events out, streamed in bounded memory.
 
 Decoding, resampling and features run in a producer thread while the main thread runs
-the classifier: numpy's FFT, soxr and LiteRT all release the GIL, so the two stages use
-both cores. The queue between them holds at most a couple of batches.
+the classifier: numpy's matrix products and FFT, soxr and LiteRT all release the GIL, so
+the two stages use both cores. The queue between them holds at most a couple of batches.
 """
 
 from __future__ import annotations

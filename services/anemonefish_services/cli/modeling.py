@@ -154,8 +154,8 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units", "normalisation", "warmup_epochs",
-                  "validation_soundscapes"):
+    for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",
+                  "normalisation", "warmup_epochs", "validation_soundscapes"):
         if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)
     return TrainSpec(**spec_updates)

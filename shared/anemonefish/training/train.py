@@ -150,7 +150,9 @@ def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
     from anemonefish.training.architecture import build_classifier
 
     make_deterministic(spec.seed)
-    model = build_classifier(data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool, spec.time_pool)
+    model = build_classifier(
+        data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool, spec.time_pool
+    )
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate_schedule(spec, int(np.ceil(len(data.labels) / spec.batch_size)))),
         loss="sparse_categorical_crossentropy",
