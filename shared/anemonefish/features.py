@@ -20,7 +20,7 @@ from anemonefish.card import FrontEndConfig
 
 # Short transforms (the shipped model's 128-point frames, 39 kept bins) run as one matrix
 # product over the kept bins only: measured 3x faster than numpy's rfft and faster than
-# scipy.fft, whose import alone (~150 ms) was half the library's cold start. Above this
+# scipy.fft, whose import alone (~150 ms) was half the library's import time. Above this
 # many matrix entries (n_fft 512 and up) the FFT is as fast or faster: numpy.fft does those.
 _MAX_DFT_MATRIX_ENTRIES = 50_000
 

@@ -52,7 +52,7 @@ def test_offline_detection_loads_neither_aws_clients_nor_tensorflow_nor_scipy(tm
         f"assert main(['detect', {str(wav)!r}, '-o', {str(tmp_path)!r}, '--model', {str(tiny_bundle)!r}, '-q']) == 0"
     )
     assert "anemonefish" in loaded
-    # scipy is not a runtime dependency: its import alone was half the worker's cold start.
+    # scipy is not a runtime dependency: its import alone was half the library's import time.
     assert not loaded & {"boto3", "botocore", "tensorflow", "keras", "scipy"}
 
 
