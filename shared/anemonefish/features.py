@@ -12,6 +12,7 @@ streaming code over one block, so a model always sees the features it was traine
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -23,6 +24,9 @@ from anemonefish.card import FrontEndConfig
 # scipy.fft, whose import alone (~150 ms) was half the library's import time. Above this
 # many matrix entries (n_fft 512 and up) the FFT is as fast or faster: numpy.fft does those.
 _MAX_DFT_MATRIX_ENTRIES = 50_000
+
+# (images [n, H, W, 1], window start times in seconds [n])
+WindowBatch = tuple[np.ndarray, np.ndarray]
 
 
 def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -169,52 +173,23 @@ class FeatureExtractor:
         images = normalise(np.ascontiguousarray(windows, dtype=np.float32), self.config.normalisation)
         return images[..., None]
 
-    def stream(self, blocks: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def stream(self, blocks: Iterable[np.ndarray]) -> Iterator[WindowBatch]:
         """Yield ``(images [n, H, W, 1], window start times [n])`` as soon as windows are complete.
 
         Only windows lying wholly inside the recording are produced, the last one ending at
         or before the final sample. Frames older than the next window are dropped, so memory
         does not grow with the stream.
         """
-        config = self.config
-        stft = StreamingSpectrogram(config)
-        frames_per_window = config.frames_per_window
-        held = np.zeros((self._row_matrix.shape[0] if self._row_matrix is not None else config.n_bins, 0), np.float32)
-        held_offset = 0  # global index of held[:, 0]
-        next_window = 0
-
-        def cut(available_until: int, limit: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            nonlocal held, held_offset, next_window
-            ready = []
-            while limit is None or next_window < limit:
-                start = config.window_start_frame(next_window)
-                if start + frames_per_window > available_until:
-                    break
-                ready.append(next_window)
-                next_window += 1
-            if ready:
-                indices = np.asarray(ready)
-                first = np.asarray([config.window_start_frame(i) for i in ready]) - held_offset
-                yield self._images(held, first), indices * config.stride_s
-            drop = config.window_start_frame(next_window) - held_offset
-            if drop > 0:
-                held = held[:, drop:]
-                held_offset += drop
-
-        def add(spec: np.ndarray) -> None:
-            nonlocal held
-            if spec.shape[1] == 0:
-                return
-            if self._row_matrix is not None:
-                spec = self._row_matrix @ spec
-            held = np.concatenate([held, spec], axis=1) if held.shape[1] else spec
-
+        windows = self.windows()
         for block in blocks:
-            add(stft.push(block))
-            yield from cut(held_offset + held.shape[1], None)
-        add(stft.finish())
-        total_windows = config.n_windows(stft._samples_seen)
-        yield from cut(held_offset + held.shape[1], total_windows)
+            if (batch := windows.push(block)) is not None:
+                yield batch
+        if (batch := windows.finish()) is not None:
+            yield batch
+
+    def windows(self) -> WindowStream:
+        """A push-style window stream, for callers that feed one stream of blocks to two front ends."""
+        return WindowStream(self)
 
     def windows_from_signal(self, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All windows of an in-memory signal (at ``config.sample_rate``): the training path."""
@@ -229,3 +204,110 @@ class FeatureExtractor:
         """The full dB spectrogram ``[bins, frames]`` of a signal (for tests and plots)."""
         stft = StreamingSpectrogram(self.config)
         return np.concatenate([stft.push(signal), stft.finish()], axis=1)
+
+
+@dataclass(frozen=True)
+class DeferredWindows:
+    """Windows of one front end not yet cut out of their spectrogram.
+
+    Neighbouring windows share 80 % of their frames, so the spectrogram they span is about a
+    fifth the size of their images, and a caller that needs only some of them (a verifier
+    behind a gate) cuts only those.
+    """
+
+    extractor: FeatureExtractor
+    spec: np.ndarray  # [rows, frames]: the rows of every window, before the column resize
+    first_frames: np.ndarray  # [n]: each window's first column in ``spec``
+
+    def __len__(self) -> int:
+        return len(self.first_frames)
+
+    def images(self, which: np.ndarray | None = None) -> np.ndarray:
+        """Images ``[n, H, W, 1]`` of all windows, or of the positions ``which``."""
+        first = self.first_frames if which is None else self.first_frames[which]
+        return self.extractor._images(self.spec, first)
+
+    def split(self, count: int) -> tuple[DeferredWindows, DeferredWindows]:
+        """The first ``count`` windows and the rest (both still share ``spec``)."""
+        return (
+            DeferredWindows(self.extractor, self.spec, self.first_frames[:count]),
+            DeferredWindows(self.extractor, self.spec, self.first_frames[count:]),
+        )
+
+    @staticmethod
+    def join(parts: list[DeferredWindows]) -> DeferredWindows:
+        """One batch of the windows of ``parts``, in order (their spectrograms side by side)."""
+        if len(parts) == 1:
+            return parts[0]
+        offsets = np.cumsum([0] + [part.spec.shape[1] for part in parts[:-1]])
+        return DeferredWindows(
+            parts[0].extractor,
+            np.concatenate([part.spec for part in parts], axis=1),
+            np.concatenate([part.first_frames + offset for part, offset in zip(parts, offsets, strict=True)]),
+        )
+
+
+def _finished(batch: tuple[DeferredWindows, np.ndarray] | None) -> WindowBatch | None:
+    return None if batch is None else (batch[0].images(), batch[1])
+
+
+class WindowStream:
+    """The state of one :meth:`FeatureExtractor.stream`: push blocks, take the windows completed."""
+
+    def __init__(self, extractor: FeatureExtractor) -> None:
+        config = extractor.config
+        self._extractor = extractor
+        self._config = config
+        self._stft = StreamingSpectrogram(config)
+        rows = extractor._row_matrix.shape[0] if extractor._row_matrix is not None else config.n_bins
+        self._held = np.zeros((rows, 0), np.float32)
+        self._held_offset = 0  # global index of held[:, 0]
+        self._next_window = 0
+
+    def push(self, block: np.ndarray) -> WindowBatch | None:
+        """Add samples; returns the windows they complete, if any."""
+        return _finished(self.push_deferred(block))
+
+    def finish(self) -> WindowBatch | None:
+        """End of the stream: the last complete windows."""
+        return _finished(self.finish_deferred())
+
+    def push_deferred(self, block: np.ndarray) -> tuple[DeferredWindows, np.ndarray] | None:
+        """As :meth:`push`, with the windows not yet cut out (see :class:`DeferredWindows`)."""
+        self._add(self._stft.push(block))
+        return self._cut(None)
+
+    def finish_deferred(self) -> tuple[DeferredWindows, np.ndarray] | None:
+        """As :meth:`finish`, with the windows not yet cut out."""
+        self._add(self._stft.finish())
+        return self._cut(self._config.n_windows(self._stft._samples_seen))
+
+    def _add(self, spec: np.ndarray) -> None:
+        if spec.shape[1] == 0:
+            return
+        if self._extractor._row_matrix is not None:
+            spec = self._extractor._row_matrix @ spec
+        self._held = np.concatenate([self._held, spec], axis=1) if self._held.shape[1] else spec
+
+    def _cut(self, limit: int | None) -> tuple[DeferredWindows, np.ndarray] | None:
+        config = self._config
+        available_until = self._held_offset + self._held.shape[1]
+        ready = []
+        while limit is None or self._next_window < limit:
+            start = config.window_start_frame(self._next_window)
+            if start + config.frames_per_window > available_until:
+                break
+            ready.append(self._next_window)
+            self._next_window += 1
+        batch = None
+        if ready:
+            indices = np.asarray(ready)
+            first = np.asarray([config.window_start_frame(i) for i in ready]) - self._held_offset
+            # A view: ``held`` is only ever replaced, never written in place.
+            spec = self._held[:, first[0] : first[-1] + config.frames_per_window]
+            batch = (DeferredWindows(self._extractor, spec, first - first[0]), indices * config.stride_s)
+        drop = config.window_start_frame(self._next_window) - self._held_offset
+        if drop > 0:
+            self._held = self._held[:, drop:]
+            self._held_offset += drop
+        return batch
