@@ -8,6 +8,7 @@ the two can never drift apart.
 from __future__ import annotations
 
 import math
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -99,6 +100,39 @@ class FrontEndConfig(BaseModel):
         return int((n_samples - self.window_samples) / (self.stride_s * self.sample_rate) + 1e-9) + 1
 
 
+class VerifierConfig(BaseModel):
+    """A second network, with its own front end, that re-scores the windows the first finds plausible.
+
+    Two networks that look at the audio differently (20 ms and 10 ms frames) err on
+    different windows, so their mean score is more precise than either. Most windows of
+    a recording are plain noise to the first network, and the verifier would not change
+    their events, so it only runs where the first network's score for the target class
+    reaches ``gate``: on held-out soundscapes about one window in seven, for the same
+    F1 as running it everywhere (docs/benchmarks.md).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str = Field(
+        "verifier", min_length=1, description="Folder of the verifier's own bundle, inside this bundle."
+    )
+    gate: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="The verifier scores a window when the first network's target-class score is at "
+        "least this; the window's scores become the mean of the two. Elsewhere the first network's "
+        "scores stand. 0 runs the verifier on every window.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> VerifierConfig:
+        parts = PurePosixPath(self.path).parts
+        if PurePosixPath(self.path).is_absolute() or ".." in parts or "\\" in self.path:
+            raise ValueError(f"verifier path {self.path!r} must be a relative folder inside the bundle")
+        return self
+
+
 class ModelCard(BaseModel):
     """``card.json``: what the model is, what it expects and how well it did."""
 
@@ -115,5 +149,8 @@ class ModelCard(BaseModel):
     detection_defaults: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    verifier: VerifierConfig | None = Field(
+        None, description="Optional second network that re-scores plausible windows (see VerifierConfig)."
+    )
     notes: str = ""
     created_at: str | None = None

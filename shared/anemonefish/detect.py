@@ -10,8 +10,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from anemonefish.audio import AudioInfo, AudioSource, CountedBlocks, stream_audi
 from anemonefish.card import FrontEndConfig
 from anemonefish.events import Event, class_index, scores_to_events
 from anemonefish.exceptions import AudioTooShortError, DetectionCancelled
-from anemonefish.features import FeatureExtractor
+from anemonefish.features import DeferredWindows, FeatureExtractor, WindowBatch
 from anemonefish.model import ModelBundle
 from anemonefish.params import DetectionParams
 
@@ -27,6 +28,129 @@ ProgressCallback = Callable[[float], None]
 StopCallback = Callable[[], bool]
 
 _DONE = object()
+_T = TypeVar("_T")
+
+
+class _Batches:
+    """Rows of aligned arrays, released in whole batches.
+
+    An interpreter's batch size is fixed (resizing it re-allocates), and a 20 s block yields
+    ~100 windows, so windows wait here until whole batches are full instead of padding each
+    block's windows up to a batch (that had cost 5x in inference).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._count = 0
+
+    def add(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """Add rows; returns every whole batch now waiting (their rows, in order), if any."""
+        self._parts.append(arrays)
+        self._count += len(arrays[0])
+        if self._count < self.size:
+            return None
+        joined = tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
+        full = self._count - self._count % self.size
+        self._parts = [tuple(array[full:] for array in joined)] if full < self._count else []
+        self._count -= full
+        return tuple(array[:full] for array in joined)
+
+    def rest(self) -> tuple[np.ndarray, ...] | None:
+        """The rows still waiting (a last, partial batch)."""
+        if not self._count:
+            return None
+        joined = tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
+        self._parts, self._count = [], 0
+        return joined
+
+
+class _WindowScorer:
+    """Scores windows with the bundle's network and, where its gate opens, with the verifier.
+
+    A window's scores are the first network's, or the mean of both where the verifier ran
+    (the card's :class:`~anemonefish.card.VerifierConfig`).
+    """
+
+    def __init__(self, bundle: ModelBundle, target: int) -> None:
+        self._classifier = bundle.classifier
+        self._target = target
+        self._waiting = _Batches(self._classifier.batch_size)
+        self._scores: list[np.ndarray] = []
+        self._scored = 0
+        self._inference_s = 0.0
+        verifier, config = bundle.verifier, bundle.card.verifier
+        self._verifier = verifier.classifier if verifier is not None else None
+        self._gate = config.gate if config is not None else 1.0
+        # The verifier's uncut windows, in step with the windows added; the first is window
+        # number ``_uncut_from``. They are dropped once the first network has scored them.
+        self._uncut: list[DeferredWindows] = []
+        self._uncut_from = 0
+        self._to_verify = _Batches(self._verifier.batch_size if self._verifier is not None else 1)
+        self._verified: list[tuple[np.ndarray, np.ndarray]] = []  # (window indices, verifier scores)
+        self._verified_count = 0
+        self._verifier_s = 0.0
+
+    def add(self, images: np.ndarray, verifier_windows: DeferredWindows | None) -> None:
+        if verifier_windows is not None:
+            self._uncut.append(verifier_windows)
+        if (ready := self._waiting.add(images)) is not None:
+            self._score(ready[0])
+
+    def finish(self) -> np.ndarray:
+        """Scores ``[n_windows, n_classes]`` of every window added, in order."""
+        if (rest := self._waiting.rest()) is not None:
+            self._score(rest[0])
+        if (rest := self._to_verify.rest()) is not None:
+            self._verify(*rest)
+        if not self._scores:
+            return np.zeros((0, self._classifier.n_outputs), np.float32)
+        scores = np.concatenate(self._scores)
+        for indices, verifier_scores in self._verified:
+            scores[indices] = (scores[indices] + verifier_scores) / 2
+        return scores
+
+    def timings(self) -> dict[str, float]:
+        timings = {"inference_s": self._inference_s}
+        if self._verifier is not None:
+            timings["verifier_inference_s"] = self._verifier_s
+            timings["verified_windows"] = float(self._verified_count)
+        return timings
+
+    def _score(self, images: np.ndarray) -> None:
+        tick = time.perf_counter()
+        scores = self._classifier.predict(images)
+        self._inference_s += time.perf_counter() - tick
+        if self._verifier is not None:
+            gated = np.flatnonzero(scores[:, self._target] >= self._gate) + self._scored
+            self._queue_for_verifier(gated, self._scored + len(scores))
+        self._scores.append(scores)
+        self._scored += len(scores)
+
+    def _queue_for_verifier(self, gated: np.ndarray, scored_until: int) -> None:
+        """Cut the verifier's images of the ``gated`` windows; forget windows before ``scored_until``."""
+        while self._uncut:
+            part = self._uncut[0]
+            end = self._uncut_from + len(part)
+            mine = gated[(gated >= self._uncut_from) & (gated < end)]
+            if len(mine):
+                ready = self._to_verify.add(part.images(mine - self._uncut_from), mine)
+                if ready is not None:
+                    self._verify(*ready)
+            if end > scored_until:
+                # Later windows of this part are scored with the next batch.
+                self._uncut[0] = part.split(scored_until - self._uncut_from)[1]
+                self._uncut_from = scored_until
+                break
+            self._uncut.pop(0)
+            self._uncut_from = end
+
+    def _verify(self, images: np.ndarray, indices: np.ndarray) -> None:
+        assert self._verifier is not None  # only gated windows come here
+        tick = time.perf_counter()
+        self._verified.append((indices, self._verifier.predict(images)))
+        self._verifier_s += time.perf_counter() - tick
+        self._verified_count += len(indices)
 
 
 @dataclass
@@ -61,6 +185,8 @@ class Detector:
         self.bundle = bundle
         self.frontend = bundle.card.frontend
         self.extractor = FeatureExtractor(self.frontend)
+        verifier = bundle.verifier
+        self.verifier_extractor = FeatureExtractor(verifier.card.frontend) if verifier is not None else None
         self.block_s = block_s
         self.default_params = DetectionParams(**bundle.card.detection_defaults)
 
@@ -73,7 +199,7 @@ class Detector:
         should_stop: StopCallback | None = None,
     ) -> DetectionResult:
         params = params or self.default_params
-        class_index(self.bundle.classes, params.target_class)  # fail before decoding
+        target = class_index(self.bundle.classes, params.target_class)  # fails before decoding
         started = time.perf_counter()
         info, blocks = stream_audio(source, self.frontend.sample_rate, params.channel, self.block_s)
         if filename:
@@ -86,39 +212,16 @@ class Detector:
         expected_samples = max(1.0, info.duration_s * self.frontend.sample_rate)
         decoded = CountedBlocks(blocks)
 
-        classifier = self.bundle.classifier
-        batch = classifier.batch_size
-        scores: list[np.ndarray] = []
+        scorer = _WindowScorer(self.bundle, target)
         starts: list[np.ndarray] = []
-        # A block yields ~100 windows; the interpreter's batch is fixed (resizing it means
-        # re-allocating), so windows wait here until whole batches are full instead of
-        # padding every block's windows up to a batch.
-        waiting: list[np.ndarray] = []
-        waiting_count = 0
-        inference_s = 0.0
-
-        def infer(images: np.ndarray) -> None:
-            nonlocal inference_s
-            tick = time.perf_counter()
-            scores.append(classifier.predict(images))
-            inference_s += time.perf_counter() - tick
-
-        for images, window_starts in self._produce(self.extractor.stream(decoded)):
+        for images, window_starts, verifier_windows in self._produce(self._windows(decoded)):
             if should_stop is not None and should_stop():
                 raise DetectionCancelled(f"{info.filename}: detection cancelled")
             starts.append(window_starts)
-            waiting.append(images)
-            waiting_count += len(images)
-            if waiting_count >= batch:
-                pending = np.concatenate(waiting)
-                full = len(pending) - len(pending) % batch
-                infer(pending[:full])
-                waiting, waiting_count = [pending[full:]], len(pending) - full
+            scorer.add(images, verifier_windows)
             if progress is not None:
                 progress(min(1.0, decoded.samples / expected_samples))
-        if waiting_count:
-            infer(np.concatenate(waiting))
-        all_scores = np.concatenate(scores) if scores else np.zeros((0, len(self.bundle.classes)), np.float32)
+        all_scores = scorer.finish()
         if len(all_scores) == 0:
             raise AudioTooShortError(f"{info.filename}: no complete {self.frontend.window_s} s window")
         events = scores_to_events(all_scores, self.bundle.classes, self.frontend, params, info.duration_s)
@@ -135,11 +238,56 @@ class Detector:
             scores=all_scores,
             window_starts=np.concatenate(starts),
             processing_time_s=elapsed,
-            timings={"inference_s": inference_s},
+            timings=scorer.timings(),
         )
 
+    def _windows(
+        self, blocks: Iterable[np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, DeferredWindows | None]]:
+        """``(images, start times, the verifier's windows or None)`` for the same windows, as they complete.
+
+        The verifier's windows stay uncut: only those behind an open gate are cut, later.
+        Its front end may complete a window a few samples earlier or later (frames are
+        centred), so whichever stream is ahead waits for the other.
+        """
+        primary = self.extractor.windows()
+        if self.verifier_extractor is None:
+            for block in blocks:
+                if (batch := primary.push(block)) is not None:
+                    yield (*batch, None)
+            if (batch := primary.finish()) is not None:
+                yield (*batch, None)
+            return
+        second = self.verifier_extractor.windows()
+        images: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        deferred: list[DeferredWindows] = []
+
+        def paired(
+            first: WindowBatch | None, other: tuple[DeferredWindows, np.ndarray] | None
+        ) -> Iterator[tuple[np.ndarray, np.ndarray, DeferredWindows]]:
+            if first is not None:
+                images.append(first[0])
+                starts.append(first[1])
+            if other is not None:
+                deferred.append(other[0])
+            ready = min(sum(len(part) for part in images), sum(len(part) for part in deferred))
+            if ready:
+                joined_images, joined_starts = np.concatenate(images), np.concatenate(starts)
+                verifier_windows, later = DeferredWindows.join(deferred).split(ready)
+                images[:] = [joined_images[ready:]] if len(joined_images) > ready else []
+                starts[:] = [joined_starts[ready:]] if len(joined_starts) > ready else []
+                deferred[:] = [later] if len(later) else []
+                yield joined_images[:ready], joined_starts[:ready], verifier_windows
+
+        for block in blocks:
+            yield from paired(primary.push(block), second.push_deferred(block))
+        yield from paired(primary.finish(), second.finish_deferred())
+        if images or deferred:  # both count windows from the same samples, rate, length and stride
+            raise RuntimeError("the verifier's front end produced a different number of windows")
+
     @staticmethod
-    def _produce(batches: Iterator[tuple[np.ndarray, np.ndarray]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _produce(batches: Iterator[_T]) -> Iterator[_T]:
         """Run ``batches`` in a background thread, handing results over a bounded queue."""
         handoff: queue.Queue[object] = queue.Queue(maxsize=2)
         stop = threading.Event()

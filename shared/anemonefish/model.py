@@ -1,7 +1,8 @@
 """Model bundles and the light inference runtime (LiteRT), with no TensorFlow import.
 
 A bundle is a folder holding ``card.json`` and the exported ``model.tflite`` (plus the
-``model.keras`` it came from, which only training and import use).
+``model.keras`` it came from, which only training and import use). A card may name a
+verifier: a second bundle in a sub-folder, with its own front end (:class:`anemonefish.card.VerifierConfig`).
 """
 
 from __future__ import annotations
@@ -126,6 +127,29 @@ class ModelBundle:
             )
         return classifier
 
+    @cached_property
+    def verifier(self) -> ModelBundle | None:
+        """The card's second network, checked to score the same classes on the same windows."""
+        config = self.card.verifier
+        if config is None:
+            return None
+        path = self.path / config.path
+        verifier = ModelBundle(path=path, card=read_card(path))
+        if verifier.card.verifier is not None:
+            raise ModelBundleError(f"{path}: a verifier cannot have a verifier of its own")
+        if verifier.classes != self.classes:
+            raise ModelBundleError(
+                f"{path}: the verifier's classes {verifier.classes} differ from the bundle's {self.classes}"
+            )
+        ours, theirs = self.card.frontend, verifier.card.frontend
+        for name in ("sample_rate", "window_s", "stride_s"):
+            if getattr(ours, name) != getattr(theirs, name):
+                raise ModelBundleError(
+                    f"{path}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "
+                    f"{getattr(ours, name)}; both networks must score the same windows"
+                )
+        return verifier
+
     def describe(self) -> dict[str, object]:
         """The ``model`` object of the result document."""
         return {"name": self.card.name, "version": self.card.version, "classes": list(self.card.classes)}
@@ -147,4 +171,6 @@ def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = Tru
     bundle = ModelBundle(path=bundle_path, card=read_card(bundle_path))
     if eager:
         _ = bundle.classifier
+        if bundle.verifier is not None:
+            _ = bundle.verifier.classifier
     return bundle

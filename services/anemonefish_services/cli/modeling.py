@@ -14,11 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from anemonefish.card import Normalisation
+from anemonefish.card import Normalisation, VerifierConfig
 
 if TYPE_CHECKING:
     from anemonefish.training import TrainSpec
 
+VERIFIER_GATE = VerifierConfig.model_fields["gate"].default
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
 
 
@@ -379,6 +380,26 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
                       help="how many (default: the card's training spec, else 24)")
     tune.add_argument("--write", action="store_true", help="replace the card's detection defaults and validation metrics")
     tune.set_defaults(func=run_model_retune)
+    pair = sub.add_parser(
+        "add-verifier",
+        help="give a bundle a second network that re-scores the windows it finds plausible",
+        description=(
+            "Write a copy of BUNDLE_DIR that carries VERIFIER_DIR (another bundle, usually with "
+            "another front end) as its verifier: the verifier scores the windows whose target-class "
+            "score from the first network reaches --gate, and those windows get the mean of the two "
+            "networks' scores. Both must have the same classes, sample rate, window and stride."
+        ),
+    )
+    pair.add_argument("bundle", type=Path, metavar="BUNDLE_DIR")
+    pair.add_argument("verifier", type=Path, metavar="VERIFIER_DIR")
+    pair.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR")
+    pair.add_argument("--gate", type=float, default=VERIFIER_GATE,
+                      help=f"first network's score at which the verifier runs (default {VERIFIER_GATE}; 0: every window)")
+    pair.add_argument("--threshold", type=float, default=None, help="new default detection threshold")
+    pair.add_argument("--smoothing", type=int, default=None, help="new default smoothing (windows)")
+    pair.add_argument("--name", default=None, help="default: BUNDLE_DIR's")
+    pair.add_argument("--version", default=None, help="default: BUNDLE_DIR's")
+    pair.set_defaults(func=run_model_add_verifier)
 
 
 def run_model_import(args: argparse.Namespace) -> int:
@@ -433,6 +454,44 @@ def run_model_import(args: argparse.Namespace) -> int:
         return 2
     h, w = card.frontend.image_shape
     print(f"wrote {args.output}: {card.name} {card.version}, input {h}x{w}x1, classes {','.join(card.classes)}")
+    return 0
+
+
+def run_model_add_verifier(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.model import read_card
+    from anemonefish.params import DetectionParams
+    from anemonefish.training.export import attach_verifier
+
+    try:
+        VerifierConfig(gate=args.gate)
+        defaults = dict(read_card(args.bundle).detection_defaults)
+        if args.threshold is not None:
+            defaults["threshold"] = args.threshold
+        if args.smoothing is not None:
+            defaults["smoothing_windows"] = args.smoothing
+        DetectionParams(**defaults)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = {"threshold": "--threshold", "smoothing_windows": "--smoothing", "gate": "--gate"}.get(
+            str(first["loc"][0]) if first["loc"] else "", "BUNDLE_DIR"
+        )
+        print(f"error: {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    except AnemonefishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        out = attach_verifier(
+            args.bundle, args.verifier, args.output, gate=args.gate, detection_defaults=defaults,
+            name=args.name, version=args.version,
+        )
+    except AnemonefishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: {args.bundle} with verifier {args.verifier} (gate {args.gate})")
     return 0
 
 

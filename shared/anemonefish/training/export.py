@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from anemonefish.card import ModelCard
+from anemonefish.card import ModelCard, VerifierConfig
 from anemonefish.exceptions import ModelBundleError
 
 CARD_FILE = "card.json"
@@ -92,14 +92,67 @@ def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images:
             card = card.model_copy(update={"created_at": datetime.now(UTC).isoformat(timespec="seconds")})
         card = card.model_copy(update={"files": {"tflite": TFLITE_FILE, "keras": KERAS_FILE}})
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            out.rename(backup)
-            staging.rename(out)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            staging.rename(out)
+        _move_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Replace ``out`` by the finished ``staging`` folder (a sibling), never leaving half of either."""
+    if out.exists():
+        backup = out.with_name(f".{out.name}.old")
+        shutil.rmtree(backup, ignore_errors=True)
+        out.rename(backup)
+        staging.rename(out)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        staging.rename(out)
+
+
+def attach_verifier(
+    bundle_dir: str | Path,
+    verifier_dir: str | Path,
+    out_dir: str | Path,
+    gate: float = VerifierConfig.model_fields["gate"].default,
+    detection_defaults: dict[str, Any] | None = None,
+    name: str | None = None,
+    version: str | None = None,
+) -> Path:
+    """Write a copy of a bundle that carries a second bundle as its verifier (atomically).
+
+    Both bundles are loaded first, and the result is loaded again before it is moved into
+    place, so a pair whose classes or windows disagree never reaches ``out_dir``.
+    """
+    from anemonefish.model import load_bundle
+
+    primary, verifier = load_bundle(bundle_dir), load_bundle(verifier_dir)
+    if primary.card.verifier is not None:
+        raise ModelBundleError(f"{bundle_dir}: already has a verifier")
+    if verifier.card.verifier is not None:
+        raise ModelBundleError(f"{verifier_dir}: a verifier cannot have a verifier of its own")
+    config = VerifierConfig(gate=gate)
+    update: dict[str, Any] = {"verifier": config}
+    if detection_defaults is not None:
+        update["detection_defaults"] = detection_defaults
+    if name is not None:
+        update["name"] = name
+    if version is not None:
+        update["version"] = version
+    card = ModelCard.model_validate({**primary.card.model_dump(), **update})
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for role, file in primary.card.files.items():
+            if not (primary.path / file).is_file():
+                raise ModelBundleError(f"{primary.path}: the card's {role} file {file} is missing")
+            shutil.copy2(primary.path / file, staging / file)
+        shutil.copytree(verifier.path, staging / config.path)
+        (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+        load_bundle(staging)  # the pair's own checks: same classes, rate, window and stride
+        _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -287,6 +287,13 @@ def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, wr
     from anemonefish.training.export import update_card
 
     bundle = load_bundle(bundle_dir)
+    if bundle.card.verifier is not None:
+        # Validation scores one front end's windows; a pair's scores need both.
+        raise ModelBundleError(
+            f"{bundle_dir}: retune scores one network, and this bundle has a verifier; retune "
+            "the first network's bundle and set the pair's defaults with "
+            "`anemonefish model add-verifier --threshold/--smoothing`"
+        )
     if ANEMONEFISH not in bundle.classes:
         raise ModelBundleError(f"{bundle_dir}: the model has no {ANEMONEFISH!r} class to tune a threshold for")
     recorded = bundle.card.training.get("spec")
