@@ -24,21 +24,32 @@ def detector() -> Detector:
     return Detector(load_bundle())
 
 
+# The shipped bundle and the verifier it carries (each a complete bundle of its own).
+NETWORKS = [DEFAULT_BUNDLE, DEFAULT_BUNDLE / "verifier"]
+
+
 def test_bundle_is_small_and_complete() -> None:
-    files = {p.name: p.stat().st_size for p in DEFAULT_BUNDLE.iterdir()}
-    assert {"card.json", "model.tflite", "model.keras"} <= set(files)
+    files = {str(p.relative_to(DEFAULT_BUNDLE)): p.stat().st_size for p in DEFAULT_BUNDLE.rglob("*") if p.is_file()}
+    for prefix in ("", "verifier/"):
+        assert {f"{prefix}card.json", f"{prefix}model.tflite", f"{prefix}model.keras"} <= set(files)
     assert sum(files.values()) < 5 * 1024 * 1024
-    card = json.loads((DEFAULT_BUNDLE / "card.json").read_text())
-    assert card["classes"] == ["noise", "anemonefish", "biological"]
-    assert card["training"].get("seed") is not None  # reproducible from `anemonefish train`
+    for bundle in NETWORKS:
+        card = json.loads((bundle / "card.json").read_text())
+        assert card["classes"] == ["noise", "anemonefish", "biological"]
+        assert card["training"].get("seed") is not None  # reproducible from `anemonefish train`
+    assert load_bundle().verifier is not None
 
 
-def test_exported_model_agrees_with_keras(detector: Detector) -> None:
+@pytest.mark.parametrize("bundle_dir", NETWORKS, ids=["first", "verifier"])
+def test_exported_model_agrees_with_keras(bundle_dir: Path) -> None:
     import keras  # the dev extra installs it
-    scape = synthesize(SynthConfig(duration_s=20.0, sample_rate=detector.frontend.sample_rate, snr_db=10.0), seed=HELD_OUT_SEED)
-    images, _ = FeatureExtractor(detector.frontend).windows_from_signal(scape.signal)
-    reference = keras.models.load_model(DEFAULT_BUNDLE / "model.keras", compile=False).predict(images, verbose=0)
-    np.testing.assert_allclose(detector.bundle.classifier.predict(images), reference, atol=1e-4)
+
+    bundle = load_bundle(bundle_dir)
+    frontend = bundle.card.frontend
+    scape = synthesize(SynthConfig(duration_s=20.0, sample_rate=frontend.sample_rate, snr_db=10.0), seed=HELD_OUT_SEED)
+    images, _ = FeatureExtractor(frontend).windows_from_signal(scape.signal)
+    reference = keras.models.load_model(bundle_dir / "model.keras", compile=False).predict(images, verbose=0)
+    np.testing.assert_allclose(bundle.classifier.predict(images), reference, atol=1e-4)
 
 
 def test_finds_the_calls_of_a_held_out_soundscape(tmp_path: Path, detector: Detector) -> None:
@@ -52,7 +63,8 @@ def test_finds_the_calls_of_a_held_out_soundscape(tmp_path: Path, detector: Dete
     assert metrics.f1 >= 0.8, metrics
 
 
-def test_card_reproduce_line_asks_for_the_shipped_spec() -> None:
+@pytest.mark.parametrize("bundle_dir", NETWORKS, ids=["first", "verifier"])
+def test_card_reproduce_line_asks_for_the_shipped_spec(bundle_dir: Path) -> None:
     """The card's `reproduce` command, run through the CLI's own parsing, asks for exactly the
     recorded spec: its flags for what they name, the training defaults for everything else."""
     import shlex
@@ -60,7 +72,7 @@ def test_card_reproduce_line_asks_for_the_shipped_spec() -> None:
     from anemonefish_services.cli import build_parser
     from anemonefish_services.cli.modeling import train_spec_from_args
 
-    card = json.loads((DEFAULT_BUNDLE / "card.json").read_text())
+    card = json.loads((bundle_dir / "card.json").read_text())
     command = shlex.split(card["training"]["reproduce"])
     assert command[:3] == ["anemonefish", "train", "--synthetic"]
     asked = train_spec_from_args(build_parser().parse_args(command[1:]))
