@@ -3,6 +3,8 @@
 Decoding, resampling and features run in a producer thread while the main thread runs
 the classifier: numpy's matrix products and FFT, soxr and LiteRT all release the GIL, so
 the two stages use both cores. The queue between them holds at most a couple of batches.
+A bundle with a verifier (``card.verifier``) runs its second front end in the producer
+too, and its network on the main thread, only for the windows the first network passes.
 """
 
 from __future__ import annotations

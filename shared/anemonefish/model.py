@@ -2,7 +2,8 @@
 
 A bundle is a folder holding ``card.json`` and the exported ``model.tflite`` (plus the
 ``model.keras`` it came from, which only training and import use). A card may name a
-verifier: a second bundle in a sub-folder, with its own front end (:class:`anemonefish.card.VerifierConfig`).
+verifier: a second bundle in a sub-folder, with its own front end
+(:class:`anemonefish.card.VerifierConfig`).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ class ModelBundle:
                 f"{path}: the verifier's classes {verifier.classes} differ from the bundle's {self.classes}"
             )
         ours, theirs = self.card.frontend, verifier.card.frontend
-        for name in ("sample_rate", "window_s", "stride_s"):
+        # The same windows, and the same meaning of a positive one (events use our timing).
+        for name in ("sample_rate", "window_s", "stride_s", "event_timing"):
             if getattr(ours, name) != getattr(theirs, name):
                 raise ModelBundleError(
                     f"{path}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "

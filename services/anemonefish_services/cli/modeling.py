@@ -387,7 +387,8 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
             "Write a copy of BUNDLE_DIR that carries VERIFIER_DIR (another bundle, usually with "
             "another front end) as its verifier: the verifier scores the windows whose target-class "
             "score from the first network reaches --gate, and those windows get the mean of the two "
-            "networks' scores. Both must have the same classes, sample rate, window and stride."
+            "networks' scores. Both must have the same classes, sample rate, window, stride and "
+            "event timing."
         ),
     )
     pair.add_argument("bundle", type=Path, metavar="BUNDLE_DIR")
