@@ -277,7 +277,7 @@ def test_model_retune_makes_trainings_choice_with_the_served_model(tmp_path, cap
     bundle = tmp_path / "shipped"
     shutil.copytree(DEFAULT_BUNDLE, bundle, ignore=shutil.ignore_patterns("verifier"))
     card_file = bundle / "card.json"
-    # The shipped first network alone (retune refuses a pair: tests/unit/test_verifier.py).
+    # The shipped first network alone (the pair: the next test).
     shipped = {**json.loads(card_file.read_text()), "verifier": None}
     card_file.write_text(json.dumps(shipped))
     spec = TrainSpec.model_validate(shipped["training"]["spec"]).model_copy(update={"validation_soundscapes": 3})
@@ -378,3 +378,48 @@ def test_multiply_adds_are_read_from_the_built_network():
     # only the first convolution sees the finer grid.
     short = macs_per_window(build_classifier((20, 200, 1), 3, 8, 32, frequency_pool=1, time_pool=4))
     assert short == pytest.approx((by_hand + (20 * 200 - 39 * 100) * 9 * 2 * 8) / 1e6)
+
+
+def test_model_retune_tunes_a_pair_on_the_gated_mean_of_both_networks(tmp_path, capsys):
+    """The shipped pair: retune's choice is the one made on scores computed here by hand from
+    the two Keras models, each on its own front end's windows, averaged where the gate opens."""
+    import shutil
+
+    from tensorflow import keras
+
+    from anemonefish.evaluate import ScoredRecording
+    from anemonefish.model import DEFAULT_BUNDLE, load_bundle
+    from anemonefish.training.train import choose_defaults, validation_recordings
+    from anemonefish_services.cli import main
+
+    bundle = tmp_path / "pair"
+    shutil.copytree(DEFAULT_BUNDLE, bundle)
+    pair = load_bundle(bundle)
+    spec = TrainSpec.model_validate(pair.card.training["spec"]).model_copy(update={"validation_soundscapes": 3})
+    first = validation_recordings(spec, pair.card.frontend)
+    second = validation_recordings(spec, pair.verifier.card.frontend)
+    first_model = keras.models.load_model(bundle / "model.keras")
+    second_model = keras.models.load_model(bundle / "verifier" / "model.keras")
+    recordings = []
+    for (images, truth, duration), (verifier_images, _, _) in zip(first, second, strict=True):
+        scores = first_model.predict(images, verbose=0)
+        gated = scores[:, 1] >= pair.card.verifier.gate
+        assert 0 < gated.sum() < len(gated)
+        scores[gated] = (scores[gated] + second_model.predict(verifier_images[gated], verbose=0)) / 2
+        recordings.append(ScoredRecording(scores=scores, annotations=truth, duration_s=duration))
+    expected, expected_metrics = choose_defaults(recordings, pair.card.frontend, pair.classes, log=lambda _: None)
+    _, alone_metrics = choose_defaults(
+        [ScoredRecording(scores=first_model.predict(images, verbose=0), annotations=truth, duration_s=duration)
+         for images, truth, duration in first],
+        pair.card.frontend, pair.classes, log=lambda _: None,
+    )
+    # A retune that ignored the verifier would make another sweep.
+    assert expected_metrics["validation_sweep"] != alone_metrics["validation_sweep"]
+
+    assert main(["model", "retune", str(bundle), "--validation-soundscapes", "3", "--write"]) == 0
+    card = json.loads((bundle / "card.json").read_text())
+    assert card["detection_defaults"] == expected
+    assert card["metrics"]["validation_event_f1"] == pytest.approx(expected_metrics["validation_event_f1"])
+    swept = [point["f1"] for point in card["metrics"]["validation_sweep"]]
+    assert swept == pytest.approx([point["f1"] for point in expected_metrics["validation_sweep"]])
+    assert card["verifier"] == {"path": "verifier", "gate": pair.card.verifier.gate}

@@ -180,13 +180,3 @@ def test_batches_release_whole_batches_in_order_and_then_the_rest():
     rest = batches.rest()
     np.testing.assert_array_equal(rest[0], [8, 9, 10])
     assert batches.rest() is None
-
-
-def test_retune_refuses_a_pair_and_says_how_to_set_its_defaults(tmp_path, tiny_bundle, tiny_verifier, capsys):
-    pair = _pair(tmp_path, tiny_bundle, tiny_verifier, 0.1)
-    before = (pair / "card.json").read_text()
-    capsys.readouterr()
-    assert main(["model", "retune", str(pair), "--write"]) == 2
-    err = capsys.readouterr().err
-    assert "has a verifier" in err and "add-verifier --threshold" in err
-    assert (pair / "card.json").read_text() == before

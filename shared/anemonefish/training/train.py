@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_swee
 from anemonefish.events import Event, onset_zone
 from anemonefish.exceptions import ModelBundleError, TrainingError
 from anemonefish.features import FeatureExtractor
+from anemonefish.model import ModelBundle
 from anemonefish.params import DetectionParams
-from anemonefish.synth import ANEMONEFISH, SynthConfig, soundscape_seed, synthesize
+from anemonefish.synth import ANEMONEFISH, Soundscape, SynthConfig, soundscape_seed, synthesize
 from anemonefish.training.dataset import (
     DEFAULT_CLASSES,
     DatasetSpec,
@@ -222,19 +224,47 @@ def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet,
     return concatenate([data, hard])
 
 
-def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple[float, ...] = (10.0, 0.0, -6.0)) -> list[tuple[np.ndarray, list[Event], float]]:
-    """Held-out soundscapes at fixed SNRs, cut at the detector's own stride: (images, truth, duration)."""
-    extractor = FeatureExtractor(frontend)
-    out = []
+# Validation soundscapes cycle through these in-band SNRs (dB).
+VALIDATION_SNRS = (10.0, 0.0, -6.0)
+
+
+def _validation_soundscapes(spec: TrainSpec, snrs: tuple[float, ...]) -> Iterator[Soundscape]:
     base = spec.seed + spec.validation_seed_offset
     for index in range(spec.validation_soundscapes):
         snr = snrs[index % len(snrs)]
         cfg = SynthConfig(duration_s=spec.dataset.duration_s, sample_rate=32000, snr_db=snr, anemonefish_per_min=10.0)
-        scape = synthesize(cfg, seed=soundscape_seed(base, index))
+        yield synthesize(cfg, seed=soundscape_seed(base, index))
+
+
+def _truth(scape: Soundscape) -> list[Event]:
+    return [Event(start=e.start, end=e.end, label=e.label) for e in scape.events]
+
+
+def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple[float, ...] = VALIDATION_SNRS) -> list[tuple[np.ndarray, list[Event], float]]:
+    """Held-out soundscapes at fixed SNRs, cut at the detector's own stride: (images, truth, duration)."""
+    extractor = FeatureExtractor(frontend)
+    out = []
+    for scape in _validation_soundscapes(spec, snrs):
         audio = decode_like_detector(scape.signal, scape.sample_rate, frontend, "PCM_24")
         images, _ = extractor.windows_from_signal(audio)
-        truth = [Event(start=e.start, end=e.end, label=e.label) for e in scape.events]
-        out.append((images, truth, len(audio) / frontend.sample_rate))
+        out.append((images, _truth(scape), len(audio) / frontend.sample_rate))
+    return out
+
+
+def served_validation_recordings(bundle: ModelBundle, spec: TrainSpec, snrs: tuple[float, ...] = VALIDATION_SNRS) -> list[ScoredRecording]:
+    """The same soundscapes scored by the detector as it serves ``bundle`` (a pair: both networks, gated)."""
+    import soundfile as sf
+
+    from anemonefish.detect import Detector
+
+    detector = Detector(bundle)
+    out = []
+    for scape in _validation_soundscapes(spec, snrs):
+        wav = io.BytesIO()
+        sf.write(wav, scape.signal, scape.sample_rate, subtype="PCM_24", format="WAV")
+        wav.seek(0)
+        result = detector.run(wav)
+        out.append(ScoredRecording(scores=result.scores, annotations=_truth(scape), duration_s=result.audio.duration_s))
     return out
 
 
@@ -250,6 +280,11 @@ def choose_threshold(score: Scorer, spec: TrainSpec, frontend: FrontEndConfig, c
         ScoredRecording(scores=np.asarray(score(images)), annotations=truth, duration_s=duration)
         for images, truth, duration in validation_recordings(spec, frontend)
     ]
+    return choose_defaults(recordings, frontend, classes, log)
+
+
+def choose_defaults(recordings: list[ScoredRecording], frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The choice of :func:`choose_threshold` on recordings already scored."""
     best = None
     sweeps = {}
     for smoothing in SMOOTHING_CHOICES:
@@ -278,8 +313,9 @@ def choose_threshold(score: Scorer, spec: TrainSpec, frontend: FrontEndConfig, c
 def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, write: bool = False, log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
     """Re-choose a bundle's detection defaults exactly as training does, with the served model.
 
-    Runs :func:`choose_threshold` with the bundle's LiteRT model (no TensorFlow) on the
-    validation soundscapes its card's training spec names (for a bundle without one, such
+    Makes :func:`choose_threshold`'s choice on the validation soundscapes its card's
+    training spec names, scored by the detector with the bundle's LiteRT model(s) (no
+    TensorFlow; a bundle with a verifier as the pair it serves) (for a bundle without one, such
     as an imported model, the default spec's, none of which that model was trained on).
     With ``write`` the card's ``detection_defaults`` and validation metrics are replaced.
     """
@@ -287,13 +323,6 @@ def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, wr
     from anemonefish.training.export import update_card
 
     bundle = load_bundle(bundle_dir)
-    if bundle.card.verifier is not None:
-        # Validation scores one front end's windows; a pair's scores need both.
-        raise ModelBundleError(
-            f"{bundle_dir}: retune scores one network, and this bundle has a verifier; retune "
-            "the first network's bundle and set the pair's defaults with "
-            "`anemonefish model add-verifier --threshold/--smoothing`"
-        )
     if ANEMONEFISH not in bundle.classes:
         raise ModelBundleError(f"{bundle_dir}: the model has no {ANEMONEFISH!r} class to tune a threshold for")
     recorded = bundle.card.training.get("spec")
@@ -302,7 +331,9 @@ def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, wr
     if count < 1:
         raise ValueError("retuning needs at least one validation soundscape")
     spec = spec.model_copy(update={"validation_soundscapes": count})
-    defaults, metrics = choose_threshold(bundle.classifier.predict, spec, bundle.card.frontend, bundle.classes, log)
+    # Through the detector itself, so a bundle with a verifier is tuned as a pair.
+    recordings = served_validation_recordings(bundle, spec)
+    defaults, metrics = choose_defaults(recordings, bundle.card.frontend, bundle.classes, log)
     if write:
         update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
     return defaults, metrics
