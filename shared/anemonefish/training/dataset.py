@@ -144,14 +144,19 @@ def soundscape_config(spec: DatasetSpec, rng: np.random.Generator) -> SynthConfi
     )
 
 
-def decode_like_detector(signal: np.ndarray, sample_rate: int, frontend: FrontEndConfig, subtype: str) -> np.ndarray:
-    """Round-trip through a WAV in memory and the library's decoder/resampler."""
+def wav_in_memory(signal: np.ndarray, sample_rate: int, subtype: str) -> io.BytesIO:
+    """``signal`` as a WAV file in memory (``subtype`` e.g. ``PCM_24``), positioned at its start."""
     import soundfile as sf
 
     buffer = io.BytesIO()
     sf.write(buffer, signal, sample_rate, subtype=subtype, format="WAV")
     buffer.seek(0)
-    _, audio = read_audio(buffer, frontend.sample_rate)
+    return buffer
+
+
+def decode_like_detector(signal: np.ndarray, sample_rate: int, frontend: FrontEndConfig, subtype: str) -> np.ndarray:
+    """Round-trip through a WAV in memory and the library's decoder/resampler."""
+    _, audio = read_audio(wav_in_memory(signal, sample_rate, subtype), frontend.sample_rate)
     return audio
 
 

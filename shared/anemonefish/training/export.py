@@ -151,7 +151,7 @@ def attach_verifier(
             shutil.copy2(primary.path / file, staging / file)
         shutil.copytree(verifier.path, staging / config.path)
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
-        load_bundle(staging)  # the pair's own checks: same classes, rate, window and stride
+        load_bundle(staging)  # the pair's own checks: same classes, rate, window, stride, timing
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from anemonefish.training.dataset import (
     build_windows_and_spare_noise,
     concatenate,
     decode_like_detector,
+    wav_in_memory,
 )
 
 Log = Callable[[str], None]
@@ -253,17 +253,12 @@ def validation_recordings(spec: TrainSpec, frontend: FrontEndConfig, snrs: tuple
 
 def served_validation_recordings(bundle: ModelBundle, spec: TrainSpec, snrs: tuple[float, ...] = VALIDATION_SNRS) -> list[ScoredRecording]:
     """The same soundscapes scored by the detector as it serves ``bundle`` (a pair: both networks, gated)."""
-    import soundfile as sf
-
     from anemonefish.detect import Detector
 
     detector = Detector(bundle)
     out = []
     for scape in _validation_soundscapes(spec, snrs):
-        wav = io.BytesIO()
-        sf.write(wav, scape.signal, scape.sample_rate, subtype="PCM_24", format="WAV")
-        wav.seek(0)
-        result = detector.run(wav)
+        result = detector.run(wav_in_memory(scape.signal, scape.sample_rate, "PCM_24"))
         out.append(ScoredRecording(scores=result.scores, annotations=_truth(scape), duration_s=result.audio.duration_s))
     return out
 
@@ -313,11 +308,12 @@ def choose_defaults(recordings: list[ScoredRecording], frontend: FrontEndConfig,
 def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, write: bool = False, log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
     """Re-choose a bundle's detection defaults exactly as training does, with the served model.
 
-    Makes :func:`choose_threshold`'s choice on the validation soundscapes its card's
-    training spec names, scored by the detector with the bundle's LiteRT model(s) (no
-    TensorFlow; a bundle with a verifier as the pair it serves) (for a bundle without one, such
-    as an imported model, the default spec's, none of which that model was trained on).
-    With ``write`` the card's ``detection_defaults`` and validation metrics are replaced.
+    Makes :func:`choose_threshold`'s choice on the validation soundscapes the card's
+    training spec names (for a card without a spec, such as an imported model's, the
+    default spec's, none of which that model was trained on). They are scored by the
+    detector as it serves the bundle: LiteRT, no TensorFlow, and a bundle with a verifier
+    as the gated pair. With ``write`` the card's ``detection_defaults`` and validation
+    metrics are replaced.
     """
     from anemonefish.model import load_bundle
     from anemonefish.training.export import update_card
