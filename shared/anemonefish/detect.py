@@ -23,7 +23,7 @@ from anemonefish.card import FrontEndConfig
 from anemonefish.events import Event, class_index, scores_to_events
 from anemonefish.exceptions import AudioTooShortError, DetectionCancelled
 from anemonefish.features import DeferredWindows, FeatureExtractor, WindowBatch
-from anemonefish.model import ModelBundle
+from anemonefish.model import LiteRTClassifier, ModelBundle
 from anemonefish.params import DetectionParams
 
 ProgressCallback = Callable[[float], None]
@@ -82,20 +82,11 @@ class _WindowScorer:
         self._scored = 0
         self._inference_s = 0.0
         verifier, config = bundle.verifier, bundle.card.verifier
-        self._verifier = verifier.classifier if verifier is not None else None
-        self._gate = config.gate if config is not None else 1.0
-        # The verifier's uncut windows, in step with the windows added; the first is window
-        # number ``_uncut_from``. They are dropped once the first network has scored them.
-        self._uncut: list[DeferredWindows] = []
-        self._uncut_from = 0
-        self._to_verify = _Batches(self._verifier.batch_size if self._verifier is not None else 1)
-        self._verified: list[tuple[np.ndarray, np.ndarray]] = []  # (window indices, verifier scores)
-        self._verified_count = 0
-        self._verifier_s = 0.0
+        self._verifier = _VerifierQueue(verifier.classifier, config.gate) if verifier is not None and config is not None else None
 
     def add(self, images: np.ndarray, verifier_windows: DeferredWindows | None) -> None:
-        if verifier_windows is not None:
-            self._uncut.append(verifier_windows)
+        if self._verifier is not None and verifier_windows is not None:
+            self._verifier.add(verifier_windows)
         if (ready := self._waiting.add(images)) is not None:
             self._score(ready[0])
 
@@ -103,20 +94,19 @@ class _WindowScorer:
         """Scores ``[n_windows, n_classes]`` of every window added, in order."""
         if (rest := self._waiting.rest()) is not None:
             self._score(rest[0])
-        if (rest := self._to_verify.rest()) is not None:
-            self._verify(*rest)
         if not self._scores:
             return np.zeros((0, self._classifier.n_outputs), np.float32)
         scores = np.concatenate(self._scores)
-        for indices, verifier_scores in self._verified:
-            scores[indices] = (scores[indices] + verifier_scores) / 2
+        if self._verifier is not None:
+            for indices, verifier_scores in self._verifier.finish():
+                scores[indices] = (scores[indices] + verifier_scores) / 2
         return scores
 
     def timings(self) -> dict[str, float]:
         timings = {"inference_s": self._inference_s}
         if self._verifier is not None:
-            timings["verifier_inference_s"] = self._verifier_s
-            timings["verified_windows"] = float(self._verified_count)
+            timings["verifier_inference_s"] = self._verifier.inference_s
+            timings["verified_windows"] = float(self._verifier.verified_count)
         return timings
 
     def _score(self, images: np.ndarray) -> None:
@@ -124,21 +114,39 @@ class _WindowScorer:
         scores = self._classifier.predict(images)
         self._inference_s += time.perf_counter() - tick
         if self._verifier is not None:
-            gated = np.flatnonzero(scores[:, self._target] >= self._gate) + self._scored
-            self._queue_for_verifier(gated, self._scored + len(scores))
+            self._verifier.scored(scores[:, self._target], self._scored)
         self._scores.append(scores)
         self._scored += len(scores)
 
-    def _queue_for_verifier(self, gated: np.ndarray, scored_until: int) -> None:
-        """Cut the verifier's images of the ``gated`` windows; forget windows before ``scored_until``."""
+
+class _VerifierQueue:
+    """The verifier's side of :class:`_WindowScorer`: uncut windows in, scores of the gated ones out."""
+
+    def __init__(self, classifier: LiteRTClassifier, gate: float) -> None:
+        self._classifier = classifier
+        self._gate = gate
+        # Uncut windows in step with the windows added; the first is window number
+        # ``_uncut_from``. They are dropped once the first network has scored them.
+        self._uncut: list[DeferredWindows] = []
+        self._uncut_from = 0
+        self._to_verify = _Batches(classifier.batch_size)
+        self._verified: list[tuple[np.ndarray, np.ndarray]] = []  # (window indices, verifier scores)
+        self.verified_count = 0
+        self.inference_s = 0.0
+
+    def add(self, windows: DeferredWindows) -> None:
+        self._uncut.append(windows)
+
+    def scored(self, target_scores: np.ndarray, first: int) -> None:
+        """The first network scored windows ``first..``: cut the gated ones, forget the rest."""
+        gated = np.flatnonzero(target_scores >= self._gate) + first
+        scored_until = first + len(target_scores)
         while self._uncut:
             part = self._uncut[0]
             end = self._uncut_from + len(part)
             mine = gated[(gated >= self._uncut_from) & (gated < end)]
-            if len(mine):
-                ready = self._to_verify.add(part.images(mine - self._uncut_from), mine)
-                if ready is not None:
-                    self._verify(*ready)
+            if len(mine) and (ready := self._to_verify.add(part.images(mine - self._uncut_from), mine)) is not None:
+                self._verify(*ready)
             if end > scored_until:
                 # Later windows of this part are scored with the next batch.
                 self._uncut[0] = part.split(scored_until - self._uncut_from)[1]
@@ -147,12 +155,17 @@ class _WindowScorer:
             self._uncut.pop(0)
             self._uncut_from = end
 
+    def finish(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(window indices, verifier scores)`` of every gated window."""
+        if (rest := self._to_verify.rest()) is not None:
+            self._verify(*rest)
+        return self._verified
+
     def _verify(self, images: np.ndarray, indices: np.ndarray) -> None:
-        assert self._verifier is not None  # only gated windows come here
         tick = time.perf_counter()
-        self._verified.append((indices, self._verifier.predict(images)))
-        self._verifier_s += time.perf_counter() - tick
-        self._verified_count += len(indices)
+        self._verified.append((indices, self._classifier.predict(images)))
+        self.inference_s += time.perf_counter() - tick
+        self.verified_count += len(indices)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from anemonefish.card import ModelCard, VerifierConfig
 from anemonefish.detect import Detector, _Batches
 from anemonefish.exceptions import ModelBundleError
 from anemonefish.features import DeferredWindows, FeatureExtractor
-from anemonefish.model import LiteRTClassifier, ModelBundle, load_bundle, read_card
+from anemonefish.model import LiteRTClassifier, load_bundle, read_card
 from anemonefish_services.cli import main
 from support import build_tiny_bundle, write_tone_wav
 
@@ -31,12 +31,6 @@ def _pair(tmp_path: Path, primary: Path, verifier: Path, gate: float) -> Path:
     out = tmp_path / f"pair_{gate}"
     assert main(["model", "add-verifier", str(primary), str(verifier), "-o", str(out), "--gate", str(gate)]) == 0
     return out
-
-
-def _alone(bundle: Path) -> ModelBundle:
-    """The bundle's first network without its verifier."""
-    card = read_card(bundle)
-    return ModelBundle(path=bundle, card=card.model_copy(update={"verifier": None}))
 
 
 @pytest.mark.parametrize("verifier_first", [False, True], ids=["verifier-ahead", "verifier-behind"])
