@@ -56,6 +56,17 @@ def test_biological_sounds_label_windows_only_if_the_front_end_sees_them():
     assert labels.tolist() == [2, 0, 2]  # a whistle above fmax is noise to the model
 
 
+@pytest.mark.parametrize("chirp_fraction", [0.0, 1.0])
+def test_chirp_fraction_decides_which_calls_the_soundscapes_hold(chirp_fraction):
+    from anemonefish.synth import synthesize
+    from anemonefish.training.dataset import soundscape_config
+
+    spec = DatasetSpec(seed=2, duration_s=60.0, chirp_fraction=chirp_fraction)
+    scape = synthesize(soundscape_config(spec, np.random.default_rng(0)), seed=0)
+    kinds = {e.kind for e in scape.events if e.label == "anemonefish"}
+    assert kinds == ({"pop"} if chirp_fraction == 0.0 else {"chirp"})
+
+
 def test_dataset_goes_through_the_detector_front_end_and_is_deterministic():
     a = build_windows(TINY_DATA, FRONTEND)
     b = build_windows(TINY_DATA, FRONTEND)
@@ -212,11 +223,12 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     args = ["train", "--synthetic", "--seed", "4", "--soundscapes", "1", "--duration", "6", "--epochs", "1",
             "--width", "4", "--dense-units", "8", "--normalisation", "minmax", "--warmup-epochs", "0.5",
             "--n-fft", "256", "--hop-length", "128", "--image-size", "77x50", "--frequency-pool", "4",
-            "--time-pool", "1", "--validation-soundscapes", "0"]
+            "--time-pool", "1", "--validation-soundscapes", "0", "--chirp-fraction", "0.25"]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
     a = load_bundle(tmp_path / "a")
     assert a.card.training["seed"] == 4 and "--seed 4" in a.card.training["reproduce"]
     assert a.card.training["spec"]["dataset"]["soundscapes"] == 1
+    assert a.card.training["spec"]["dataset"]["chirp_fraction"] == 0.25
     spec = a.card.training["spec"]
     assert (spec["width"], spec["dense_units"], spec["normalisation"], spec["warmup_epochs"]) == (4, 8, "minmax", 0.5)
     assert (spec["n_fft"], spec["hop_length"], spec["frequency_pool"], spec["time_pool"]) == (256, 128, 4, 1)
@@ -359,6 +371,7 @@ def test_train_help_states_the_training_defaults():
               ("n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units", "normalisation")}
     stated["warmup_epochs"] = f"(default {spec.warmup_epochs:g})"
     stated["image_size"] = f"(default {spec.image_height}x{spec.image_width})"
+    stated["chirp_fraction"] = f"(default {spec.dataset.chirp_fraction:g})"
     for field, text in stated.items():
         assert text in helps[field], (field, helps[field])
 

@@ -113,6 +113,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
     p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
+    p.add_argument("--chirp-fraction", type=float, default=None,
+                   help="share of synthetic anemonefish calls that are chirps; the rest are 1-2 pulse pops (default 0.6)")
     p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x100)")
     p.add_argument("--n-fft", type=int, default=None,
                    help="FFT frame length in samples at the model's rate (default 128); with --image-size "
@@ -146,13 +148,14 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     """The training spec a ``train`` command line asks for (training defaults elsewhere)."""
     from anemonefish.training import DatasetSpec, TrainSpec
 
-    dataset = DatasetSpec(seed=args.seed)
-    updates: dict = {}
+    updates: dict = {"seed": args.seed}
     if args.soundscapes is not None:
         updates["soundscapes"] = args.soundscapes
     if args.duration is not None:
         updates["duration_s"] = args.duration
-    spec_updates: dict = {"seed": args.seed, "dataset": dataset.model_copy(update=updates)}
+    if args.chirp_fraction is not None:
+        updates["chirp_fraction"] = args.chirp_fraction
+    spec_updates: dict = {"seed": args.seed, "dataset": DatasetSpec(**updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
     for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",

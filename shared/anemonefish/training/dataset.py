@@ -48,6 +48,9 @@ class DatasetSpec(BaseModel):
     sample_rates: tuple[int, ...] = (16000, 22050, 32000, 48000)
     snr_range_db: tuple[float, float] = (-12.0, 15.0)
     anemonefish_per_min: tuple[float, float] = (8.0, 24.0)
+    chirp_fraction: float = Field(
+        0.6, ge=0, le=1, description="Chirps among anemonefish calls; the rest are 1-2 pulse pops."
+    )
     biological_per_min: tuple[float, float] = (2.0, 16.0)
     whistles_per_min: tuple[float, float] = (0.0, 3.0)
     boat_probability: float = 0.3
@@ -136,6 +139,7 @@ def soundscape_config(spec: DatasetSpec, rng: np.random.Generator) -> SynthConfi
         sample_rate=int(rng.choice(spec.sample_rates)),
         snr_range_db=spec.snr_range_db,
         anemonefish_per_min=float(rng.uniform(*spec.anemonefish_per_min)),
+        chirp_fraction=spec.chirp_fraction,
         biological_per_min=float(rng.uniform(*spec.biological_per_min)),
         whistles_per_min=float(rng.uniform(*spec.whistles_per_min)),
         boat_probability=spec.boat_probability,

@@ -441,7 +441,7 @@ def train(
             "train_time_s": round(time.perf_counter() - started, 1),
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
             f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
-            f"--duration {spec.dataset.duration_s:g} --image-size {spec.image_height}x{spec.image_width} "
+            f"--duration {spec.dataset.duration_s:g} --chirp-fraction {spec.dataset.chirp_fraction:g} --image-size {spec.image_height}x{spec.image_width} "
             f"--n-fft {spec.n_fft} --hop-length {spec.hop_length} --frequency-pool {spec.frequency_pool} "
             f"--time-pool {spec.time_pool} "
             f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
