@@ -114,6 +114,9 @@ def test_synth_command_writes_count_soundscapes(tmp_path, capsys):
     expected = synthesize(SynthConfig(duration_s=4, sample_rate=8000, snr_db=3), seed=soundscape_seed(9, 1))
     assert len(read_annotations(tables[1])) == len(expected.events)
     assert main(["synth", str(tmp_path), "--count", "0"]) == 2
+    capsys.readouterr()
+    assert main(["synth", str(tmp_path / "short"), "--duration", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: --duration: ")  # the option, not the field duration_s
 
 
 def test_knocks_ring_in_the_fish_band_under_a_broadband_crack():

@@ -250,6 +250,17 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     assert "DATA" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option,value", [("--chirp-fraction", "1.5"), ("--duration", "0.5"), ("--width", "1"),
+                                          ("--soundscapes", "0"), ("--epochs", "0")])
+def test_train_command_names_the_option_a_bad_value_came_from(tmp_path, capsys, option, value):
+    from anemonefish_services.cli import main
+
+    assert main(["train", "--synthetic", option, value, "-o", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option}") and "Traceback" not in err
+    assert not (tmp_path / "b").exists()
+
+
 def test_validation_keeps_the_peak_rule_only_when_it_finds_a_call_smoothing_loses(monkeypatch):
     from anemonefish.training import train as train_module
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, get_args
 from anemonefish.card import Normalisation, VerifierConfig
 
 if TYPE_CHECKING:
+    import pydantic
+
     from anemonefish.training import TrainSpec
 
 VERIFIER_GATE = VerifierConfig.model_fields["gate"].default
@@ -52,6 +54,17 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_synth)
 
 
+# Spec fields whose command-line option has another name.
+_OPTION_OF_FIELD = {"duration_s": "duration"}
+
+
+def option_at_fault(exc: pydantic.ValidationError) -> str:
+    """``--option: message`` for the first field a command line's values failed on."""
+    first = exc.errors()[0]
+    field = str(first["loc"][-1]) if first["loc"] else "input"
+    return f"--{_OPTION_OF_FIELD.get(field, field.replace('_', '-'))}: {first['msg']}"
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -71,8 +84,7 @@ def run_synth(args: argparse.Namespace) -> int:
     try:
         config = SynthConfig(duration_s=args.duration, sample_rate=args.sample_rate, snr_db=args.snr_db, **overrides)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        print(f"error: --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}", file=sys.stderr)
+        print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
     width = len(str(args.count - 1))
     for index in range(args.count):
@@ -172,11 +184,16 @@ def run_train(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.is_dir():
         print(f"error: DATA: {args.data} is not a folder", file=sys.stderr)
         return 2
+    from pydantic import ValidationError
+
     from anemonefish.exceptions import AnemonefishError
     from anemonefish.training.train import train
 
-    spec = train_spec_from_args(args)
-
+    try:
+        spec = train_spec_from_args(args)
+    except ValidationError as exc:
+        print(f"error: {option_at_fault(exc)}", file=sys.stderr)
+        return 2
     try:
         card = train(
             args.output,
