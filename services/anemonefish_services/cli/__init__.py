@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from anemonefish import __version__
+# numpy's BLAS threads would take the cores LiteRT's inference threads need: the hour's
+# `detect` took 3.5-4.2 s with them against 2.6 s without (docs/benchmarks.md). The worker's
+# image and Lambda set this too; here it must happen before anything imports numpy, and a
+# value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from anemonefish import __version__  # noqa: E402
 
 # Modules contributing subcommands, in help order.
 COMMAND_MODULES = (
