@@ -18,7 +18,11 @@ import numpy as np
 import soundfile as sf
 
 CACHE = Path(__file__).parent / ".cache"
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+THREAD_VARS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# The command runs as a user's shell would start it, without these (the Makefile exports
+# them): the CLI must limit numpy's threads itself. The worker's image and Lambda set them.
+COMMAND_ENV = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+WORKER_ENV = {**COMMAND_ENV, **THREAD_VARS}
 
 
 def reef_recording(seconds: float, sample_rate: int = 48000) -> Path:
@@ -54,7 +58,7 @@ def _peak_rss_of(args: list[str]) -> int:
         "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'));"
         "print('PEAK_RSS_KB', hwm.split()[1], file=sys.stderr); sys.exit(rc)"
     )
-    proc = subprocess.run([sys.executable, "-c", code, "anemonefish", *args], capture_output=True, text=True, env=ENV)
+    proc = subprocess.run([sys.executable, "-c", code, "anemonefish", *args], capture_output=True, text=True, env=COMMAND_ENV)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     line = next(l for l in proc.stderr.splitlines() if l.startswith("PEAK_RSS_KB"))
@@ -69,7 +73,7 @@ def detect_once(path: Path, repeats: int = 3) -> dict[str, float]:
         for _ in range(repeats):
             start = time.perf_counter()
             proc = subprocess.run([sys.executable, "-m", "anemonefish_services.cli.detect", *args[1:]],
-                                  capture_output=True, text=True, env=ENV)
+                                  capture_output=True, text=True, env=COMMAND_ENV)
             walls.append(time.perf_counter() - start)
             if proc.returncode != 0:
                 raise RuntimeError(proc.stderr[-2000:])
@@ -98,11 +102,11 @@ def cold_start(repeats: int = 5) -> dict[str, float]:
     )
     times = []
     for _ in range(repeats):
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=True)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=WORKER_ENV, check=True)
         times.append(float(proc.stdout.strip().splitlines()[-1]))
     tf_loaded = subprocess.run(
         [sys.executable, "-c", code.replace("print(time.perf_counter() - t)", "import sys; print('tensorflow' in sys.modules)")],
-        capture_output=True, text=True, env=ENV, check=True,
+        capture_output=True, text=True, env=WORKER_ENV, check=True,
     ).stdout.strip().splitlines()[-1]
     return {"import_and_load_s_median": round(float(np.median(times)), 3), "import_and_load_s_max": round(max(times), 3),
             "tensorflow_imported": tf_loaded == "True"}
