@@ -265,14 +265,11 @@ class Detector:
         Its front end may complete a window a few samples earlier or later (frames are
         centred), so whichever stream is ahead waits for the other.
         """
-        primary = self.extractor.windows()
         if self.verifier_extractor is None:
-            for block in blocks:
-                if (batch := primary.push(block)) is not None:
-                    yield (*batch, None)
-            if (batch := primary.finish()) is not None:
-                yield (*batch, None)
+            for images, starts in self.extractor.stream(blocks):
+                yield images, starts, None
             return
+        primary = self.extractor.windows()
         second = self.verifier_extractor.windows()
         images: list[np.ndarray] = []
         starts: list[np.ndarray] = []

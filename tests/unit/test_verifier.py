@@ -142,6 +142,14 @@ def test_add_verifier_writes_the_gate_and_new_defaults_and_rejects_bad_values(tm
         assert not again.exists()
     assert main(["model", "add-verifier", str(out), str(tiny_verifier), "-o", str(tmp_path / "x")]) == 2
     assert "already has a verifier" in capsys.readouterr().err
+    # A bad default the bundle's own card holds is blamed on the bundle, not on an option.
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle, broken)
+    card_json = json.loads((broken / "card.json").read_text())
+    card_json["detection_defaults"]["min_event_s"] = -1
+    (broken / "card.json").write_text(json.dumps(card_json))
+    assert main(["model", "add-verifier", str(broken), str(tiny_verifier), "-o", str(tmp_path / "y")]) == 2
+    assert capsys.readouterr().err.startswith("error: BUNDLE_DIR:")
 
 
 def test_deferred_windows_cut_the_same_images_as_the_stream(tiny_bundle):

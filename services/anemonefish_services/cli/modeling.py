@@ -55,14 +55,22 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
 
 
 # Spec fields whose command-line option has another name.
-_OPTION_OF_FIELD = {"duration_s": "duration"}
+_OPTION_OF_FIELD = {"duration_s": "--duration"}
 
 
-def option_at_fault(exc: pydantic.ValidationError) -> str:
-    """``--option: message`` for the first field a command line's values failed on."""
+def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | None = None,
+                    otherwise: str | None = None) -> str:
+    """``--option: message`` for the first field a command line's values failed on.
+
+    ``options`` names the options of fields whose names differ; a field without one is
+    ``--its-name``, or ``otherwise`` when the command has no option for it (a value it
+    read from a file, say).
+    """
     first = exc.errors()[0]
-    field = str(first["loc"][-1]) if first["loc"] else "input"
-    return f"--{_OPTION_OF_FIELD.get(field, field.replace('_', '-'))}: {first['msg']}"
+    field = str(first["loc"][-1]) if first["loc"] else ""
+    named = {**_OPTION_OF_FIELD, **(options or {})}
+    where = named.get(field) or otherwise or f"--{field.replace('_', '-')}"
+    return f"{where}: {first['msg']}"
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -495,11 +503,9 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
             defaults["smoothing_windows"] = args.smoothing
         DetectionParams(**defaults)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = {"threshold": "--threshold", "smoothing_windows": "--smoothing", "gate": "--gate"}.get(
-            str(first["loc"][0]) if first["loc"] else "", "BUNDLE_DIR"
-        )
-        print(f"error: {where}: {first['msg']}", file=sys.stderr)
+        # Other defaults come from the bundle's card, not from an option.
+        options = {"threshold": "--threshold", "smoothing_windows": "--smoothing", "gate": "--gate"}
+        print(f"error: {option_at_fault(exc, options, otherwise='BUNDLE_DIR')}", file=sys.stderr)
         return 2
     except AnemonefishError as exc:
         print(f"error: {exc}", file=sys.stderr)
