@@ -47,7 +47,7 @@ REAL_DIR = Path(os.environ.get("ANEMONEFISH_REAL_DATA", REPO.parent / "shared" /
 # Training uses base seeds 1.. and validation 100001..; these are far from both.
 HELD_OUT_SEED = 777_000
 SNR_LEVELS_DB = (10.0, 0.0, -6.0)
-# About 530-570 calls per level. With 6 soundscapes (~60 calls) the F1 of one model moved by
+# About 510-540 calls per level. With 6 soundscapes (~60 calls) the F1 of one model moved by
 # up to 0.07 between seed sets; with 16 (~180 calls) one standard error was 0.010 at 0 dB and
 # 0.025 at -6 dB, wider than the margins to the targets it was meant to decide (session 11).
 # The first 16 are the earlier set's soundscapes (same seeds).
