@@ -23,12 +23,16 @@ from anemonefish.exceptions import (
     InvalidChannelError,
     UnsupportedAudioError,
 )
+from anemonefish.native import native_stderr_silenced
 
 AudioSource = str | os.PathLike[str] | BinaryIO
 
 # Decoding this many seconds at a time keeps per-call overhead low (a 1-hour file is 180
 # blocks) while a 48 kHz 8-channel block is still only ~31 MB of float32.
 DEFAULT_BLOCK_S = 20.0
+# libsndfile reads whole frames (every channel), so a block also holds at most this many
+# samples: a 64-channel 96 kHz array recording reads 1.3 s blocks, not 20 s ones (490 MB).
+MAX_BLOCK_SAMPLES = 8_000_000
 
 # libsndfile's error numbers (sndfile.h): it tells a format it does not know from a
 # known format with broken contents.
@@ -82,11 +86,14 @@ def _check_not_empty(source: AudioSource, name: str) -> None:
         raise EmptyAudioError(f"{name}: the file is empty (0 bytes)")
 
 
-def _translate(exc: Exception, name: str) -> Exception:
+def _translate(exc: Exception, name: str, source: AudioSource | None = None) -> Exception:
     code = getattr(exc, "code", None)
     message = str(exc)
     if code == _SF_ERR_UNRECOGNISED_FORMAT or "not recognised" in message.lower():
         return UnsupportedAudioError(f"{name}: not a recognised audio format")
+    if "does not exist" in message and isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        # What libsndfile says when its MP3 decoder finds no frame in a file named .mp3
+        return UnsupportedAudioError(f"{name}: not a recognised audio format (no valid audio data in it)")
     if code == _SF_ERR_UNSUPPORTED_ENCODING:
         return UnsupportedAudioError(f"{name}: unsupported audio encoding ({message})")
     if code == _SF_ERR_MALFORMED_FILE:
@@ -98,10 +105,14 @@ def open_audio(source: AudioSource) -> tuple[sf.SoundFile, str]:
     """Open ``source`` for reading, turning decoder errors into :class:`AudioError`."""
     name = _source_name(source)
     _check_not_empty(source, name)
+    # A path goes to libsndfile as bytes: a name that is not UTF-8 (an old Latin-1 disk)
+    # would fail soundfile's own encoding to UTF-8.
+    target = os.fsencode(source) if isinstance(source, (str, os.PathLike)) else source
     try:
-        handle = sf.SoundFile(source if not isinstance(source, os.PathLike) else os.fspath(source))
+        with native_stderr_silenced():  # libmpg123 prints its resync notes while probing
+            handle = sf.SoundFile(target)
     except sf.LibsndfileError as exc:
-        raise _translate(exc, name) from exc
+        raise _translate(exc, name, source) from exc
     except (RuntimeError, TypeError, ValueError) as exc:
         raise CorruptAudioError(f"{name}: cannot decode audio ({exc})") from exc
     if handle.frames == 0 or handle.samplerate <= 0:
@@ -184,7 +195,7 @@ def _read_channel(handle: sf.SoundFile, frames: int, info: AudioInfo) -> np.ndar
 
 
 def _blocks(handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: float) -> Iterator[np.ndarray]:
-    block_frames = max(1, int(block_s * info.sample_rate))
+    block_frames = max(1, min(int(block_s * info.sample_rate), MAX_BLOCK_SAMPLES // info.channels))
     resampler = (
         soxr.ResampleStream(info.sample_rate, target_sr, 1, dtype="float32", quality="HQ")
         if info.sample_rate != target_sr

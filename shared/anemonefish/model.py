@@ -8,11 +8,8 @@ verifier: a second bundle in a sub-folder, with its own front end
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +19,7 @@ from pydantic import ValidationError
 
 from anemonefish.card import ModelCard
 from anemonefish.exceptions import ModelBundleError
+from anemonefish.native import native_stderr_silenced
 
 DEFAULT_BUNDLE = Path(__file__).parent / "models" / "default"
 # Windows per interpreter call. The interpreter's arena holds every layer's activations
@@ -36,28 +34,6 @@ def _threads() -> int:
     return int(os.environ.get("ANEMONEFISH_INFERENCE_THREADS", os.cpu_count() or 1))
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Hide LiteRT's C++ "Created TensorFlow Lite XNNPACK delegate" line, which no setting turns off.
-
-    Failures still surface as Python exceptions, which this does not touch.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (embedded interpreters): nothing to silence
-        yield
-        return
-    sys.stderr.flush()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class LiteRTClassifier:
     """Runs a ``.tflite`` classifier over batches of window images."""
 
@@ -65,7 +41,7 @@ class LiteRTClassifier:
         from ai_edge_litert.interpreter import Interpreter  # light: no TensorFlow
 
         try:
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 self._interpreter = Interpreter(model_path=str(path), num_threads=threads or _threads())
         except (ValueError, RuntimeError) as exc:
             raise ModelBundleError(f"{path}: not a loadable LiteRT model ({exc})") from exc
@@ -74,7 +50,7 @@ class LiteRTClassifier:
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
         self.batch_size = batch_size
         self._interpreter.resize_tensor_input(self._input["index"], [batch_size, *self.input_shape])
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             self._interpreter.allocate_tensors()
         self.n_outputs = int(self._interpreter.get_output_details()[0]["shape"][-1])
 

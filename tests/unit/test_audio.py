@@ -114,6 +114,46 @@ def test_text_file_is_unsupported(tmp_path: Path) -> None:
         stream_audio(path, 6400)
 
 
+@pytest.mark.parametrize("content", [b"\x00" * 4096, b"ID3" + b"\x00" * 7 + b"not an mp3 frame" * 100])
+def test_a_file_named_mp3_without_mp3_frames_is_one_clear_error_and_silent(
+    tmp_path: Path, content: bytes, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """libmpg123 prints resync notes to stderr itself, and libsndfile then says the file does not exist."""
+    path = tmp_path / "fake.mp3"
+    path.write_bytes(content)
+    with pytest.raises(UnsupportedAudioError) as raised:
+        probe_audio(path)
+    assert str(raised.value).startswith("fake.mp3: not a recognised audio format")
+    assert "does not exist" not in str(raised.value)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_file_name_that_is_not_utf8_decodes(tmp_path: Path) -> None:
+    """Old disks and other systems' tools leave Latin-1 names (here 'café.wav' in Latin-1)."""
+    import os
+
+    source = write_tone_wav(tmp_path / "plain.wav", 1.0)
+    odd = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.wav"))
+    source.rename(odd)
+    info, audio = read_audio(odd, 6400)
+    assert info.frames > 0 and len(audio) == 6400
+
+
+def test_blocks_of_many_channel_files_hold_a_bounded_number_of_samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libsndfile reads every channel of a frame: a block's length shrinks with the channel count."""
+    import anemonefish.audio as audio
+
+    monkeypatch.setattr(audio, "MAX_BLOCK_SAMPLES", 8000 * 4 * 2)  # two seconds of this 4-channel file
+    path = tmp_path / "array.wav"
+    data = np.random.default_rng(9).uniform(-0.5, 0.5, (8000 * 7 + 5, 4)).astype(np.float32)
+    sf.write(path, data, 8000, subtype="FLOAT")
+    info, blocks = stream_audio(path, 8000, channel=3, block_s=20.0)
+    lengths = [len(b) for b in blocks]
+    assert max(lengths) == 16000 and len(lengths) == 4
+    _, blocks = stream_audio(path, 8000, channel=3, block_s=20.0)
+    np.testing.assert_array_equal(np.concatenate(list(blocks)), data[:, 3])
+
+
 def test_damaged_header_is_corrupt_or_unsupported(tmp_path: Path) -> None:
     good = write_tone_wav(tmp_path / "good.wav", 1.0).read_bytes()
     broken = tmp_path / "broken.wav"
