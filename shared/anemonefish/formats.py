@@ -2,8 +2,8 @@
 and readers for the annotation tables people already have.
 
 Writers return text, so the CLI writes files and the worker writes S3 objects from the
-same code. :func:`write_documents` writes each file atomically (temp file + rename):
-a crash never leaves a half-written result behind.
+same code. :func:`write_documents` writes a recording's files all or none (temp files,
+then renames): a crash or a full disk never leaves a half-written result behind.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -77,12 +77,16 @@ def result_document(result: DetectionResult, job_id: str | None = None) -> dict[
         "job_id": job_id,
         "audio": result.audio.as_document(),
         "model": result.model,
+        # With the window grid and what a window's score says about time (event_timing),
+        # the stored scores can be turned into events again (``anemonefish evaluate --sweep``).
         "params": {
             **result.params.model_dump(),
             "window_s": frontend.window_s,
             "stride_s": frontend.stride_s,
             "model_sample_rate": frontend.sample_rate,
+            "fmin": frontend.fmin,
             "fmax": frontend.fmax,
+            "event_timing": frontend.event_timing,
         },
         "processing_time_s": round(result.processing_time_s, 4),
         "real_time_factor": round(result.real_time_factor, 1),
@@ -158,30 +162,45 @@ def render_document(result: DetectionResult, fmt: str, job_id: str | None = None
     return renderers[fmt](result)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
+def _staged(path: Path, text: str) -> Path:
+    """``text`` in a new temp file beside ``path``, for an atomic rename onto it.
+
+    The file gets the mode any new file gets (0644 under the usual umask 022), not the
+    0600 of a ``mkstemp`` file: results are shared with colleagues.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with open(tmp, "x", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
+    """The files of ``formats`` for ``stem`` that already exist in ``outdir``."""
+    return [path for fmt in formats if (path := Path(outdir) / document_name(stem, fmt)).exists()]
 
 
 def write_documents(
     result: DetectionResult, outdir: Path, stem: str, formats: Iterable[str] = DEFAULT_FORMATS, job_id: str | None = None
 ) -> dict[str, Path]:
-    """Render every format first, then write them: a rendering error writes nothing."""
+    """Write every format's file, or none: all are rendered and staged as temp files first
+    (a rendering error or a full disk leaves nothing new), then renamed into place."""
     texts = {fmt: render_document(result, fmt, job_id) for fmt in formats}
-    written = {}
-    for fmt, text in texts.items():
-        path = Path(outdir) / document_name(stem, fmt)
-        atomic_write_text(path, text)
-        written[fmt] = path
-    return written
+    paths = {fmt: Path(outdir) / document_name(stem, fmt) for fmt in texts}
+    staged: dict[str, Path] = {}
+    try:
+        for fmt, text in texts.items():
+            staged[fmt] = _staged(paths[fmt], text)
+        for fmt, tmp in staged.items():
+            os.replace(tmp, paths[fmt])
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)  # left only when a step above failed
+    return paths
 
 
 # --- reading annotations and detections ------------------------------------------------
@@ -189,29 +208,51 @@ def write_documents(
 _LABEL_COLUMNS = ("Annotation", "annotation", "Label", "label", "Class", "class", "Species", "species")
 
 
-def _float(value: str, where: str) -> float:
+def _float(value: str | None, where: str) -> float:
+    if value is None or not value.strip():
+        raise AnnotationFormatError(f"{where}: a time is missing")
     try:
         return float(value)
     except ValueError:
         raise AnnotationFormatError(f"{where}: {value!r} is not a number") from None
 
 
+def _optional_float(value: str | None) -> float | None:
+    """A confidence column, when it holds numbers (people also write 'high', 'sure'...): scoring never uses it."""
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _event(start: float, end: float, label: str, where: str, confidence: float | None = None) -> Event:
+    if not 0 <= start <= end:
+        raise AnnotationFormatError(f"{where}: start {start:g} and end {end:g} must satisfy 0 <= start <= end")
+    return Event(start=start, end=end, label=label, confidence=confidence)
+
+
 def _read_table(text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str) -> list[Event]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     events = []
+    selections = set()
     for line, row in enumerate(reader, start=2):
-        if not any((v or "").strip() for v in row.values()):
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
-        if row.get("View") and "waveform" in row["View"].lower():
-            continue  # Raven lists each selection once per view; keep the spectrogram one
+        # Raven lists each selection once per view (Waveform 1, Spectrogram 1, Spectrogram 2...)
+        # under one Selection number: keep its first row.
+        if row.get("View") and (selection := (row.get("Selection") or "").strip()):
+            if selection in selections:
+                continue
+            selections.add(selection)
         label = next((row[c] for c in _LABEL_COLUMNS if row.get(c)), default_label)
-        confidence = row.get("Confidence") or row.get("confidence")
+        at = f"{where}:{line}"
         events.append(
-            Event(
-                start=_float(row[start_col], f"{where}:{line}"),
-                end=_float(row[end_col], f"{where}:{line}"),
-                label=label,
-                confidence=float(confidence) if confidence not in (None, "") else None,
+            _event(
+                _float(row.get(start_col), f"{at} ({start_col})"),
+                _float(row.get(end_col), f"{at} ({end_col})"),
+                label,
+                at,
+                _optional_float(row.get("Confidence") or row.get("confidence")),
             )
         )
     return events
@@ -246,9 +287,8 @@ def parse_annotations(text: str, where: str = "<annotations>", default_label: st
                 f"{where}:{number}: not a Raven table, CSV with start/end, or Audacity labels"
             )
         label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
-        events.append(
-            Event(start=_float(parts[0], f"{where}:{number}"), end=_float(parts[1], f"{where}:{number}"), label=label)
-        )
+        at = f"{where}:{number}"
+        events.append(_event(_float(parts[0], at), _float(parts[1], at), label, at))
     return events
 
 

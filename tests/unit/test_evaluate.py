@@ -177,3 +177,102 @@ def test_evaluate_command_rejects_bad_input(tmp_path, capsys):
     table.write_text("1\t2\tanemonefish\n")
     assert main(["evaluate", "--detections", str(broken), "--annotations", str(table)]) == 2
     assert "x.events.json" in capsys.readouterr().err
+
+
+def _document(path, events, event_timing="centre", threshold=0.5, duration=20.8):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "audio": {"filename": "reef.wav", "duration_s": duration},
+        "params": {"threshold": threshold, "smoothing_windows": 1, "min_event_s": 0.2, "min_gap_s": 0.1,
+                   "target_class": "anemonefish", "channel": 0, "window_s": 1.0, "stride_s": 0.2,
+                   "model_sample_rate": 6400, "fmin": 100.0, "fmax": 2000.0, "event_timing": event_timing},
+        "events": [{"start": s, "end": e, "label": "anemonefish"} for s, e in events],
+    }))
+
+
+def _scores_document(path, scores):
+    rows = ["start,end,noise,anemonefish,biological"] + [
+        f"{0.2 * i:.1f},{0.2 * i + 1:.1f},{r[0]},{r[1]},{r[2]}" for i, r in enumerate(scores)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+
+
+RAVEN_TRUTH = (
+    "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+    "1\tSpectrogram 1\t1\t2.45\t2.6\tanemonefish\n"
+)
+
+
+def test_the_sweep_re_runs_the_post_processing_the_documents_name(tmp_path, capsys):
+    """A containment-timed model's events lie elsewhere than a centre-timed one's: the sweep must
+    turn the stored scores into events as detect did, or its F1 describes another detector."""
+    from anemonefish.events import scores_to_events
+    from anemonefish_services.cli import main
+
+    scores = _scores_with_calls(100, {8: 0.9, 9: 0.9, 10: 0.9, 11: 0.9, 12: 0.9})
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
+    truth = [ev(2.45, 2.6)]
+    seen = {}
+    for timing in ("centre", "containment"):
+        det = tmp_path / timing
+        _document(det / "reef.events.json", [(2.4, 2.8)], event_timing=timing)
+        _scores_document(det / "reef.scores.csv", scores)
+        assert main(["evaluate", "--detections", str(det), "--annotations", str(tmp_path / "ann"), "--sweep", "--json"]) == 0
+        point = {round(p["threshold"], 2): p for p in json.loads(capsys.readouterr().out)["sweep"]}[0.5]
+        frontend = FrontEndConfig(fmin=100.0, event_timing=timing)
+        params = DetectionParams(threshold=0.5, smoothing_windows=1, min_event_s=0.2, min_gap_s=0.1)
+        expected = evaluate_events(scores_to_events(scores, ["noise", "anemonefish", "biological"], frontend, params, 20.8), truth)
+        assert (point["true_positives"], point["false_positives"]) == (expected.true_positives, expected.false_positives)
+        seen[timing] = point["true_positives"]
+    # centre: the run's slices span 2.0-3.0, an onset 0.45 s early; containment: the five
+    # windows' common part, 2.4-2.6, inside the collar
+    assert seen == {"centre": 0, "containment": 1}
+    # Documents made with different settings cannot share one sweep.
+    _document(tmp_path / "mixed" / "a" / "reef.events.json", [], event_timing="centre")
+    _document(tmp_path / "mixed" / "b" / "reef.events.json", [], event_timing="containment")
+    for sub in ("a", "b"):
+        _scores_document(tmp_path / "mixed" / sub / "reef.scores.csv", scores)
+        (tmp_path / "mixedann" / sub).mkdir(parents=True)
+        (tmp_path / "mixedann" / sub / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
+    assert main(["evaluate", "--detections", str(tmp_path / "mixed"), "--annotations", str(tmp_path / "mixedann"), "--sweep"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_folders_pair_by_the_path_below_them_and_say_what_is_left_unpaired(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    det, ann = tmp_path / "det", tmp_path / "ann"
+    for site in ("site-a", "site-b"):
+        _document(det / site / "reef.events.json", [(2.4, 2.8)] if site == "site-a" else [])
+        (ann / site).mkdir(parents=True)
+        (ann / site / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
+    (ann / "site-c").mkdir()
+    (ann / "site-c" / "reef.labels.txt").write_text("1.0\t1.2\tanemonefish\n")
+    _document(det / "site-d" / "reef.events.json", [])
+    assert main(["evaluate", "--detections", str(det), "--annotations", str(ann), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert [f["detections"] for f in report["files"]] == [str(det / "site-a" / "reef.events.json"), str(det / "site-b" / "reef.events.json")]
+    assert (report["overall"]["true_positives"], report["overall"]["false_negatives"]) == (1, 1)
+    assert "1 recording(s) with annotations but no detection document (not scored): site-c/reef" in captured.err
+    assert "1 recording(s) with a detection document but no annotation table (not scored): site-d/reef" in captured.err
+
+
+def test_detects_own_tables_are_never_taken_for_annotations(tmp_path, capsys):
+    """detect writes a Raven table and Audacity labels beside its documents; evaluating such a
+    folder against itself must not score the detector against its own output."""
+    from anemonefish_services.cli import main
+
+    folder = tmp_path / "same"
+    _document(folder / "rec.events.json", [(1.0, 1.4), (5.0, 5.4)])
+    (folder / "rec.Table.1.selections.txt").write_text(
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tSpectrogram 1\t1\t1\t1.4\tanemonefish\n2\tSpectrogram 1\t1\t5\t5.4\tanemonefish\n"
+    )
+    assert main(["evaluate", "--detections", str(folder), "--annotations", str(folder)]) == 2
+    assert "looks like detect's own output" in capsys.readouterr().err
+    (folder / "rec.txt").write_text("1.0\t1.2\tanemonefish\n")  # the real truth, beside detect's table
+    assert main(["evaluate", "--detections", str(folder), "--annotations", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "rec: several annotation tables" in err and "rec.txt" in err and "rec.Table.1.selections.txt" in err

@@ -21,6 +21,7 @@ from anemonefish.formats import (
     parse_annotations,
     read_annotations,
     render_document,
+    result_document,
     write_documents,
 )
 from anemonefish.params import DetectionParams
@@ -119,3 +120,66 @@ def test_unknown_format_writes_nothing(tmp_path: Path, result: DetectionResult) 
 def test_garbage_annotations_are_refused_with_the_line() -> None:
     with pytest.raises(AnnotationFormatError, match="notes.txt:2"):
         parse_annotations("1.0\t2.0\tok\nhello there\n", "notes.txt")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a Raven row cut short: the end time is missing
+        ("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t9.83\n", r"t.txt:2 \(End Time \(s\)\): a time is missing"),
+        ("start,end,label\n-1.0,2.0,anemonefish\n", "t.txt:2: start -1 and end 2 must satisfy 0 <= start <= end"),
+        ("start,end,label\n3.0,2.0,anemonefish\n", "t.txt:2: start 3 and end 2"),
+        ("1.0\t2.0\tok\n5.0\t4.0\tok\n", "t.txt:2: start 5 and end 4"),
+    ],
+)
+def test_bad_annotation_rows_are_named_by_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(AnnotationFormatError, match=message):
+        parse_annotations(text, "t.txt")
+
+
+def test_a_confidence_column_of_words_is_not_an_error() -> None:
+    """People grade their own certainty in words; scoring never uses an annotation's confidence."""
+    events = parse_annotations("start,end,label,confidence\n9.83,10,anemonefish,high\n1,2,anemonefish,0.5\n", "t.csv")
+    assert [(e.start, e.confidence) for e in events] == [(9.83, None), (1.0, 0.5)]
+
+
+def test_the_result_document_says_how_windows_became_events(result: DetectionResult) -> None:
+    """``evaluate --sweep`` re-runs the post-processing from it, and that depends on the event timing."""
+    params = result_document(result)["params"]
+    assert params["event_timing"] == result.frontend.event_timing
+    assert (params["fmin"], params["fmax"], params["window_s"], params["stride_s"]) == (
+        result.frontend.fmin, result.frontend.fmax, result.frontend.window_s, result.frontend.stride_s,
+    )
+
+
+def test_a_raven_selection_shown_in_several_views_counts_once() -> None:
+    text = (
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tWaveform 1\t1\t1.0\t1.2\tanemonefish\n"
+        "1\tSpectrogram 1\t1\t1.0\t1.2\tanemonefish\n"
+        "1\tSpectrogram 2\t1\t1.0\t1.2\tanemonefish\n"
+        "2\tSpectrogram 1\t1\t4.0\t4.3\tanemonefish\n"
+        "2\tSpectrogram 2\t1\t4.0\t4.3\tanemonefish\n"
+    )
+    assert [(e.start, e.end) for e in parse_annotations(text, "t.txt")] == [(1.0, 1.2), (4.0, 4.3)]
+
+
+def test_a_recordings_documents_are_written_all_or_none(tmp_path: Path, result: DetectionResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk on the third file must not leave two new files beside two old ones."""
+    import anemonefish.formats as formats
+
+    out = tmp_path / "out"
+    write_documents(result, out, "reef", ["json", "csv", "raven", "audacity"])
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    real_staged, calls = formats._staged, []
+
+    def full_disk(path: Path, text: str) -> Path:
+        calls.append(path.name)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_staged(path, "changed " + text)
+
+    monkeypatch.setattr(formats, "_staged", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        write_documents(result, out, "reef", ["json", "csv", "raven", "audacity"])
+    assert {p.name: p.read_text() for p in out.iterdir()} == before  # no temp file left either

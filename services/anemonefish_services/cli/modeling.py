@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
 from anemonefish.card import Normalisation, VerifierConfig
 
@@ -222,26 +222,79 @@ def run_train(args: argparse.Namespace) -> int:
 # --- evaluate -------------------------------------------------------------------------
 
 
+# Files only ``detect`` writes: never annotations. (Its Raven table and Audacity labels bear
+# the names people give their own annotation tables, so those are told apart by content.)
+DETECTION_ONLY_SUFFIXES = (".events.json", ".events.csv", ".scores.csv")
+
+
 def recording_stem(path: Path) -> str:
     """``reef`` for reef.events.json, reef.Table.1.selections.txt, reef.labels.txt, reef.csv..."""
     name = path.name
-    for suffix in (".events.json", ".events.csv", ".scores.csv", *ANNOTATION_SUFFIXES):
+    for suffix in (*DETECTION_ONLY_SUFFIXES, *ANNOTATION_SUFFIXES):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
 
 
-def _pairs(detections: Path, annotations: Path) -> list[tuple[Path, Path]]:
+def _recording_key(path: Path, folder: Path) -> str:
+    """The recording's path below ``folder`` without the document suffix: ``site-a/reef``."""
+    return (path.parent.relative_to(folder) / recording_stem(path)).as_posix()
+
+
+class Pairing(NamedTuple):
+    pairs: list[tuple[Path, Path]]
+    unannotated: list[str]  # recordings with detections and no annotation table
+    undetected: list[str]  # recordings with annotations and no detection document
+
+
+def _pairs(detections: Path, annotations: Path) -> Pairing:
+    """Detection documents and annotation tables of the same recordings.
+
+    Folders are searched recursively and paired by the path below them (``detect`` keeps a
+    folder's sub-folders), so ``out/site-a/reef.events.json`` pairs with
+    ``truth/site-a/reef.Table.1.selections.txt``. A recording with several candidate tables
+    is refused rather than paired with whichever sorts first.
+    """
     if detections.is_file() and annotations.is_file():
-        return [(detections, annotations)]
-    if detections.is_dir() and annotations.is_dir():
-        dets = {recording_stem(p): p for p in sorted(detections.glob("*.events.json"))}
-        anns: dict[str, Path] = {}
-        for p in sorted(annotations.iterdir()):
-            if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith((".scores.csv", ".events.json")):
-                anns.setdefault(recording_stem(p), p)
-        return [(dets[s], anns[s]) for s in sorted(dets) if s in anns]
-    raise ValueError("--detections and --annotations must both be files or both be folders")
+        return Pairing([(detections, annotations)], [], [])
+    if not (detections.is_dir() and annotations.is_dir()):
+        raise ValueError("--detections and --annotations must both be files or both be folders")
+    dets = {_recording_key(p, detections): p for p in sorted(detections.rglob("*.events.json")) if p.is_file()}
+    candidates: dict[str, list[Path]] = {}
+    for p in sorted(annotations.rglob("*")):
+        if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith(DETECTION_ONLY_SUFFIXES):
+            candidates.setdefault(_recording_key(p, annotations), []).append(p)
+    pairs = []
+    for key in sorted(dets):
+        tables = candidates.get(key, [])
+        if len(tables) > 1:
+            raise ValueError(
+                f"{key}: several annotation tables ({', '.join(str(t) for t in tables)}); keep one per recording "
+                "in --annotations (a detect run writes its own tables beside its documents)"
+            )
+        if tables:
+            pairs.append((dets[key], tables[0]))
+    return Pairing(pairs, sorted(set(dets) - set(candidates)), sorted(set(candidates) - set(dets)))
+
+
+def _sweep_settings(det_path: Path) -> tuple[tuple[Any, Any], dict]:
+    """``((DetectionParams, FrontEndConfig), audio)``: what re-runs a result document's post-processing."""
+    from anemonefish.card import FrontEndConfig
+    from anemonefish.evaluate import read_document_settings
+    from anemonefish.params import DetectionParams
+
+    doc_params, audio = read_document_settings(det_path)
+    params = DetectionParams(**{k: v for k, v in doc_params.items() if k in DetectionParams.model_fields})
+    # Documents older than event_timing in the result came from 'centre'-timed models.
+    frontend = FrontEndConfig(
+        sample_rate=int(doc_params.get("model_sample_rate", 6400)),
+        fmin=float(doc_params.get("fmin", 0.0)),
+        fmax=float(doc_params.get("fmax", 2000.0)),
+        window_s=float(doc_params.get("window_s", 1.0)),
+        stride_s=float(doc_params.get("stride_s", 0.2)),
+        event_timing=doc_params.get("event_timing", "centre"),
+    )
+    return (params, frontend), audio
 
 
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
@@ -267,18 +320,8 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from anemonefish.card import FrontEndConfig
-    from anemonefish.evaluate import (
-        ScoredRecording,
-        combine,
-        evaluate_events,
-        read_document_settings,
-        read_events,
-        read_scores,
-        threshold_sweep,
-    )
+    from anemonefish.evaluate import ScoredRecording, combine, evaluate_events, read_events, read_scores, threshold_sweep
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.params import DetectionParams
 
     if args.collar < 0:
         print("error: --collar must be >= 0", file=sys.stderr)
@@ -288,44 +331,56 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"error: {flag}: {path} does not exist", file=sys.stderr)
             return 2
     try:
-        pairs = _pairs(args.detections, args.annotations)
+        pairing = _pairs(args.detections, args.annotations)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not pairs:
+    for what, keys in (("annotations but no detection document (not scored)", pairing.undetected),
+                       ("a detection document but no annotation table (not scored)", pairing.unannotated)):
+        if keys:
+            shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+            print(f"warning: {len(keys)} recording(s) with {what}: {shown}", file=sys.stderr)
+    if not pairing.pairs:
         print("error: no detection document has an annotation table of the same recording name", file=sys.stderr)
         return 2
     try:
         per_file = []
         recordings = []
-        frontend = params = None
-        for det_path, ann_path in pairs:
+        settings = classes = None
+        for det_path, ann_path in pairing.pairs:
             truth = read_events(ann_path, default_label=args.label)
-            metrics = evaluate_events(read_events(det_path, default_label=args.label), truth, args.label, args.collar)
-            per_file.append((det_path, metrics))
+            detected = read_events(det_path, default_label=args.label)
+            if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
+                e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
+            ]:
+                raise AnemonefishError(
+                    f"{ann_path}: holds exactly the events of {det_path}: it looks like detect's own output, not "
+                    "annotations; point --annotations at the truth tables"
+                )
+            per_file.append((det_path, evaluate_events(detected, truth, args.label, args.collar)))
             if args.sweep:
                 if not det_path.name.endswith(".events.json"):
                     raise AnemonefishError(f"{det_path}: --sweep needs a result document (*.events.json)")
                 scores_path = det_path.with_name(f"{recording_stem(det_path)}.scores.csv")
                 if not scores_path.is_file():
                     raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
-                doc_params, audio = read_document_settings(det_path)
-                classes, _, scores = read_scores(scores_path)
-                known = set(DetectionParams.model_fields)
-                params = DetectionParams(**{k: v for k, v in doc_params.items() if k in known})
-                frontend = FrontEndConfig(
-                    sample_rate=int(doc_params.get("model_sample_rate", 6400)),
-                    fmax=float(doc_params.get("fmax", 2000.0)),
-                    window_s=float(doc_params.get("window_s", 1.0)),
-                    stride_s=float(doc_params.get("stride_s", 0.2)),
-                )
+                # One sweep re-runs one post-processing: every document must have been made the same way.
+                this, audio = _sweep_settings(det_path)
+                file_classes, _, scores = read_scores(scores_path)
+                if settings is not None and (this, file_classes) != (settings, classes):
+                    first = pairing.pairs[0][0]
+                    raise AnemonefishError(
+                        f"{det_path}: made with other settings or classes than {first}; sweep the results of one "
+                        "model and one set of parameters at a time"
+                    )
+                settings, classes = this, file_classes
                 recordings.append(ScoredRecording(scores=scores, annotations=truth, duration_s=audio.get("duration_s")))
         pooled = combine([m for _, m in per_file])
-        sweep = threshold_sweep(recordings, classes, frontend, params, collar_s=args.collar) if args.sweep else []
-    except AnemonefishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+        sweep = []
+        if args.sweep:
+            params, frontend = settings
+            sweep = threshold_sweep(recordings, classes, frontend, params, collar_s=args.collar)
+    except (AnemonefishError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report = {
