@@ -26,8 +26,9 @@ def test_folder_is_searched_recursively_and_all_formats_written(tmp_path: Path, 
     out = tmp_path / "out"
     code = main(["detect", str(recordings), "-o", str(out), "--model", str(tiny_bundle), "--format", "json,csv,raven,audacity,scores", "-q"])
     assert code == 0
-    names = sorted(p.name for p in out.iterdir())
-    assert "one.events.json" in names and "two.Table.1.selections.txt" in names and "two.scores.csv" in names
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    # a folder's sub-folders are kept below -o
+    assert "one.events.json" in names and "deep/two.Table.1.selections.txt" in names and "deep/two.scores.csv" in names
     doc = json.loads((out / "one.events.json").read_text())
     assert doc["audio"]["filename"] == "one.wav" and doc["model"]["name"] == "tiny-test"
 
@@ -60,9 +61,9 @@ def test_glob_and_overrides(tmp_path: Path, recordings: Path, tiny_bundle: Path)
     code = main(["detect", str(recordings / "**" / "*.flac"), "-o", str(out), "--model", str(tiny_bundle),
                  "--threshold", "0.0", "--target-class", "noise", "--format", "json", "-q"])
     assert code == 0
-    doc = json.loads((out / "two.events.json").read_text())
+    doc = json.loads((out / "deep" / "two.events.json").read_text())  # the path below the glob's folder
     assert doc["params"]["threshold"] == 0.0 and len(doc["events"]) == 1
-    assert [p.name for p in out.iterdir()] == ["two.events.json"]
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()] == ["deep/two.events.json"]
 
 
 def test_peak_threshold_can_be_set_and_switched_off(tmp_path: Path, recordings: Path, tiny_bundle: Path) -> None:
@@ -91,6 +92,111 @@ def test_bad_options_are_named(tmp_path: Path, tiny_bundle: Path, extra: list[st
                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detect", str(tmp_path), "--model", str(tiny_bundle), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def _errors(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+
+
+def test_recordings_of_one_name_in_different_folders_keep_their_own_results(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recorders name files by date and time, so two sites' folders hold the same names."""
+    site_a, site_b = tmp_path / "in" / "site-a", tmp_path / "in" / "site-b"
+    site_a.mkdir(parents=True)
+    site_b.mkdir()
+    write_tone_wav(site_a / "20240101_000000.wav", 3.0)
+    write_tone_wav(site_b / "20240101_000000.wav", 2.5)
+    write_tone_wav(site_a / "20240101_000000.flac", 2.0, fmt="FLAC")  # same results name as its neighbour
+    out = tmp_path / "out"
+    assert main(["detect", str(tmp_path / "in"), "-o", str(out), "--model", str(tiny_bundle), "--format", "json", "-q"]) == 1
+    durations = {p.relative_to(out).as_posix(): json.loads(p.read_text())["audio"]["duration_s"] for p in out.rglob("*.json")}
+    # the first in name order keeps the name; the other is refused, naming both
+    assert durations == {"site-a/20240101_000000.events.json": 2.0, "site-b/20240101_000000.events.json": 2.5}
+    [line] = _errors(capsys)
+    assert line.startswith(f"error: {site_a / '20240101_000000.wav'}: ") and "site-a/20240101_000000.flac" in line
+
+    # Files named on the command line go to -o itself: the second of two same-named ones is refused.
+    out2 = tmp_path / "out2"
+    args = ["detect", str(site_a / "20240101_000000.wav"), str(site_b / "20240101_000000.wav"),
+            str(site_a / "20240101_000000.wav"), "-o", str(out2), "--model", str(tiny_bundle), "--format", "json", "-q"]
+    assert main(args) == 1
+    assert json.loads((out2 / "20240101_000000.events.json").read_text())["audio"]["duration_s"] == 3.0
+    [line] = _errors(capsys)  # the repeated file is analysed once, not refused
+    assert "site-b" in line
+
+
+def test_existing_files_are_not_replaced_without_overwrite(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Raven truth table has the very name detect writes its table under (Raven's own naming)."""
+    recording = tmp_path / "one.wav"
+    shutil.copy(recordings / "one.wav", recording)
+    truth = tmp_path / "one.Table.1.selections.txt"
+    truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
+    before = truth.read_text()
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
+    [line] = _errors(capsys)
+    assert str(truth) in line and "--overwrite" in line
+    assert truth.read_text() == before
+    assert not (tmp_path / "one.events.json").exists()  # nothing of that recording's set is written
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]) == 0
+    assert truth.read_text() != before and (tmp_path / "one.events.json").exists()
+
+
+def test_an_unusable_output_folder_is_blamed_on_o_before_any_decoding(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    args = ["detect", str(recordings / "one.wav"), str(recordings / "deep"), "--model", str(tiny_bundle), "-q"]
+    assert main([*args, "-o", str(a_file)]) == 2
+    assert _errors(capsys) == [f"error: -o {a_file}: exists and is not a folder"]
+    assert main([*args, "-o", str(a_file / "below")]) == 2
+    [line] = _errors(capsys)
+    assert line.startswith(f"error: -o {a_file / 'below'}: cannot create it")
+
+
+def test_names_with_brackets_are_printed_as_they_are(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rich would read "[site A]" as markup and drop it, naming a file that does not exist."""
+    (tmp_path / "bad [site A].wav").write_text("not audio" * 50)
+    shutil.copy(recordings / "one.wav", tmp_path / "ok [site B].wav")
+    out = tmp_path / "out"
+    assert main(["detect", str(tmp_path / "bad [site A].wav"), str(tmp_path / "ok [site B].wav"), "-o", str(out),
+                 "--model", str(tiny_bundle), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "error: bad [site A].wav: not a recognised audio format" in captured.err
+    assert "ok [site B].wav: " in captured.out and str(out / "ok [site B].events.json") in captured.out
+
+
+def test_folders_follow_links_once_and_skip_hidden_files(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    top = tmp_path / "deployment"
+    top.mkdir()
+    (top / "site").symlink_to(recordings / "deep", target_is_directory=True)  # a linked folder
+    (top / "loop").symlink_to(top, target_is_directory=True)  # a link back up: visited once
+    (top / "._rec.wav").write_bytes(b"\x00\x05\x16\x07" * 64)  # macOS resource fork on an SD card
+    (top / ".hidden").mkdir()
+    write_tone_wav(top / ".hidden" / "rec.wav", 2.0)
+    out = tmp_path / "out"
+    assert main(["detect", str(top), "-o", str(out), "--model", str(tiny_bundle), "--format", "json", "-q"]) == 0
+    assert _errors(capsys) == []
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*.json")] == ["site/two.events.json"]
+
+
+def test_results_are_readable_by_others(tmp_path: Path, recordings: Path, tiny_bundle: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out").iterdir()}
+    assert set(modes.values()) == {0o644}, modes
 
 
 @pytest.mark.parametrize("preset", [None, "2"])

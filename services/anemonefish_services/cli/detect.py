@@ -6,6 +6,7 @@ import argparse
 import glob
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf"}
@@ -19,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("-o", "--outdir", type=Path, default=Path("."), help="where to write results (default: .)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace result files that already exist (without it, a recording whose results exist fails)",
+    )
     parser.add_argument(
         "--format",
         default="json,csv,raven,audacity",
@@ -40,28 +45,106 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def expand_paths(patterns: list[str]) -> tuple[list[Path], list[str]]:
-    """Files to analyse, and error lines for patterns that match nothing."""
-    files: list[Path] = []
+@dataclass(frozen=True)
+class Input:
+    """One recording to analyse and where its results go: ``OUTDIR/<stem><format suffix>``."""
+
+    source: Path
+    stem: str  # below OUTDIR, with "/" between folders: a folder input's sub-folders are kept
+
+
+def _audio_files_under(folder: Path) -> list[Path]:
+    """Audio files below ``folder``, following linked folders once each; hidden files and
+    folders (``.git``, macOS's ``._name.wav`` resource forks) are not recordings."""
+    found, seen = [], set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(root) / name
+            for name in names
+            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES and os.path.isfile(Path(root) / name)
+        )
+    return sorted(found)
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob searches from: its leading parts without wildcards."""
+    parts = []
+    for part in Path(pattern).parts[:-1]:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _stem_below(source: Path, root: Path) -> str:
+    return Path(os.path.relpath(source, root)).with_suffix("").as_posix()
+
+
+def expand_paths(patterns: list[str]) -> tuple[list[Input], list[str]]:
+    """Recordings to analyse with their output names, and error lines for what cannot be.
+
+    Files keep their own name; a folder's or a glob's recordings keep their path below it,
+    so ``site-a/rec.wav`` and ``site-b/rec.wav`` write ``site-a/rec.*`` and ``site-b/rec.*``.
+    A recording named twice is analysed once; two that would still write the same results
+    (``rec.wav`` and ``rec.flac`` side by side) are refused, the first one kept.
+    """
+    found: list[Input] = []
     errors: list[str] = []
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
+            files = _audio_files_under(path)
+            if not files:
                 errors.append(f"{pattern}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
-            files.extend(found)
+            found.extend(Input(f, _stem_below(f, path)) for f in files)
         elif path.exists():
-            files.append(path)
+            found.append(Input(path, path.stem))
         elif glob.has_magic(pattern):
-            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-            if not found:
+            root = _glob_root(pattern)
+            files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+            if not files:
                 errors.append(f"{pattern}: no file matches")
-            files.extend(found)
+            found.extend(Input(f, _stem_below(f, root)) for f in files)
         else:
             errors.append(f"{pattern}: no such file")
-    unique = list(dict.fromkeys(files))
-    return unique, errors
+    inputs: list[Input] = []
+    sources: set[str] = set()
+    owners: dict[str, Path] = {}
+    for item in found:
+        real = os.path.realpath(item.source)
+        if real in sources:
+            continue
+        sources.add(real)
+        key = item.stem.casefold()  # one file on case-insensitive disks (macOS, Windows)
+        if key in owners:
+            errors.append(
+                f"{item.source}: its results would replace those of {owners[key]} (both are named "
+                f"{item.stem!r}); rename one, or analyse it with another -o"
+            )
+            continue
+        owners[key] = item.source
+        inputs.append(item)
+    return inputs, errors
+
+
+def _unusable_outdir(outdir: Path) -> str | None:
+    """Why results cannot be written to ``outdir`` (created if missing), or None: checked
+    before any audio is decoded, so the fault is blamed on -o rather than on every input."""
+    if outdir.exists() and not outdir.is_dir():
+        return "exists and is not a folder"
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create it ({exc.strerror or exc})"
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
 
 
 def _peak_threshold(text: str) -> float | None:
@@ -91,12 +174,13 @@ def _params(args: argparse.Namespace, defaults: dict[str, object]):
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, write_documents
+    from anemonefish.formats import FORMATS, existing_documents, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -120,9 +204,13 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"error: --target-class: {params.target_class!r} is not one of {bundle.classes}")
         return 2
 
-    files, failures = expand_paths(args.paths)
+    if (problem := _unusable_outdir(args.outdir)) is not None:
+        err.print(f"error: -o {args.outdir}: {problem}", markup=False, highlight=False)
+        return 2
+
+    inputs, failures = expand_paths(args.paths)
     for line in failures:
-        err.print(f"error: {line}", highlight=False)
+        err.print(f"error: {line}", markup=False, highlight=False)
     detector = Detector(bundle)
     summaries = []
     with Progress(
@@ -134,14 +222,21 @@ def run(args: argparse.Namespace) -> int:
         disable=args.quiet or not err.is_terminal,
         transient=True,
     ) as progress:
-        for path in files:
-            task = progress.add_task(path.name, total=1.0)
+        for item in inputs:
+            path = item.source
+            existing = [] if args.overwrite else existing_documents(args.outdir, item.stem, formats)
+            if existing:
+                message = f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
+                err.print(f"error: {message}", markup=False, highlight=False)
+                failures.append(message)
+                continue
+            task = progress.add_task(escape(path.name), total=1.0)
             try:
                 result = detector.run(path, params, progress=lambda f, t=task: progress.update(t, completed=f))
-                written = write_documents(result, args.outdir, path.stem, formats)
+                written = write_documents(result, args.outdir, item.stem, formats)
             except (AnemonefishError, OSError) as exc:
                 message = str(exc) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
-                err.print(f"error: {message}", highlight=False)
+                err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue
             finally:
@@ -153,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
             out.print(
                 f"{path.name}: {len(result.events)} event(s), {result.audio.duration_s:.1f} s of audio "
                 f"in {result.processing_time_s:.2f} s ({result.real_time_factor:.0f}x real time)",
+                markup=False,
                 highlight=False,
                 soft_wrap=True,
             )
@@ -162,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
             for e in result.events:
                 table.add_row(f"{e.start:.2f}", f"{e.end:.2f}", e.label, f"{e.confidence:.2f}")
             out.print(table)
-            out.print(f"  results: {written.get('json', next(iter(written.values())))}", highlight=False)
+            out.print(f"  results: {written.get('json', next(iter(written.values())))}", markup=False, highlight=False, soft_wrap=True)
     if failures:
         err.print(f"{len(failures)} input(s) failed, {len(summaries)} processed", highlight=False)
         return 1

@@ -88,6 +88,12 @@ def _submit(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    files, clashes = _distinct_result_names(args.files)
+    if clashes:
+        for first, other in clashes:
+            print(f"error: {other}: its results would replace those of {first} in {args.outdir} (both are named "
+                  f"{other.stem!r}); submit it with another -o", file=sys.stderr)
+        return 2
     try:
         params = json.loads(args.params) if args.params else None
     except json.JSONDecodeError as exc:
@@ -95,7 +101,7 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     console = Console()
     try:
-        subs = submit_files(ApiClient(args.api, args.api_key), args.files, args.outdir, params=params,
+        subs = submit_files(ApiClient(args.api, args.api_key), files, args.outdir, params=params,
                             webhook_url=args.webhook, new=args.new)
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -103,8 +109,25 @@ def _submit(args: argparse.Namespace) -> int:
     console.print(events_table(subs))
     for sub in subs:
         where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
-        console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}")
+        console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False)
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
+
+
+def _distinct_result_names(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """The files once each, and the pairs whose results would download under one name (``<stem>.*``)."""
+    distinct: dict[str, Path] = {}
+    owners: dict[str, Path] = {}
+    clashes = []
+    for path in files:
+        real = os.path.realpath(path)
+        if real in distinct:
+            continue
+        distinct[real] = path
+        key = path.stem.casefold()  # one file on case-insensitive disks
+        if key in owners:
+            clashes.append((owners[key], path))
+        owners.setdefault(key, path)
+    return list(distinct.values()), clashes
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -73,7 +74,7 @@ def submit_files(
                DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[int, TaskID] = {
-            i: bars.add_task(s.path.name[:40], total=s.path.stat().st_size, stage="upload") for i, s in enumerate(subs)
+            i: bars.add_task(escape(s.path.name[:40]), total=s.path.stat().st_size, stage="upload") for i, s in enumerate(subs)
         }
 
         def upload_one(index: int) -> None:
@@ -151,15 +152,16 @@ def events_table(subs: Sequence[Submission], max_rows: int = 25) -> Table:
     for name in ("file", "start (s)", "end (s)", "label", "confidence"):
         table.add_column(name, justify="right" if "(" in name or name == "confidence" else "left")
     for sub in subs:
+        name = escape(sub.path.name)  # "[site A].wav" is not markup
         if sub.status != "SUCCEEDED":
-            table.add_row(sub.path.name, "", "", f"[red]{sub.status}", sub.error or "")
+            table.add_row(name, "", "", f"[red]{sub.status}", escape(sub.error or ""))
             continue
         for event in sub.events[:max_rows]:
             conf = event.get("confidence")
-            table.add_row(sub.path.name, f"{event['start']:.2f}", f"{event['end']:.2f}", str(event.get("label", "")),
+            table.add_row(name, f"{event['start']:.2f}", f"{event['end']:.2f}", escape(str(event.get("label", ""))),
                           f"{conf:.2f}" if isinstance(conf, (int, float)) else "")
         if len(sub.events) > max_rows:
-            table.add_row(sub.path.name, "", "", f"... {len(sub.events) - max_rows} more", "")
+            table.add_row(name, "", "", f"... {len(sub.events) - max_rows} more", "")
         if not sub.events:
-            table.add_row(sub.path.name, "", "", "(no calls found)", "")
+            table.add_row(name, "", "", "(no calls found)", "")
     return table

@@ -1,0 +1,28 @@
+"""``anemonefish submit``: what it refuses before it uploads anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anemonefish_services.cli import main
+from support import write_tone_wav
+
+
+def test_files_whose_results_would_share_a_name_are_refused_before_any_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results download as OUTDIR/<stem>.*: two sites' 20240101_000000.wav would overwrite each other."""
+    for site in ("site-a", "site-b"):
+        (tmp_path / site).mkdir()
+        write_tone_wav(tmp_path / site / "20240101_000000.wav", 1.0)
+    out = tmp_path / "out"
+    # Port 9 (discard) has no API behind it: reaching the network would fail with exit 1, not 2.
+    args = ["submit", str(tmp_path / "site-a" / "20240101_000000.wav"), str(tmp_path / "site-b" / "20240101_000000.wav"),
+            "--api", "http://127.0.0.1:9", "--api-key", "k", "-o", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'site-b' / '20240101_000000.wav'}: its results would replace those of" in err
+    assert str(tmp_path / "site-a" / "20240101_000000.wav") in err
+    assert not out.exists()
