@@ -55,6 +55,13 @@ class ModelBundleError(AnemonefishError):
     code = "model_bundle_error"
 
 
+class BundleTargetError(ModelBundleError):
+    """A new bundle cannot be written where asked: the folder holds other files, is a
+    bundle that was not to be replaced, or cannot be created."""
+
+    code = "bundle_target_error"
+
+
 class AnnotationFormatError(AnemonefishError):
     """An annotation table (Raven, Audacity, CSV) cannot be parsed."""
 

@@ -115,20 +115,7 @@ class ModelBundle:
             return None
         path = self.path / config.path
         verifier = ModelBundle(path=path, card=read_card(path))
-        if verifier.card.verifier is not None:
-            raise ModelBundleError(f"{path}: a verifier cannot have a verifier of its own")
-        if verifier.classes != self.classes:
-            raise ModelBundleError(
-                f"{path}: the verifier's classes {verifier.classes} differ from the bundle's {self.classes}"
-            )
-        ours, theirs = self.card.frontend, verifier.card.frontend
-        # The same windows, and the same meaning of a positive one (events use our timing).
-        for name in ("sample_rate", "window_s", "stride_s", "event_timing"):
-            if getattr(ours, name) != getattr(theirs, name):
-                raise ModelBundleError(
-                    f"{path}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "
-                    f"{getattr(ours, name)}; both networks must score the same windows"
-                )
+        check_verifier(self.card, verifier, str(path))
         return verifier
 
     def describe(self) -> dict[str, object]:
@@ -136,13 +123,31 @@ class ModelBundle:
         return {"name": self.card.name, "version": self.card.version, "classes": list(self.card.classes)}
 
 
+def check_verifier(card: ModelCard, verifier: ModelBundle, where: str) -> None:
+    """Refuse a verifier (named ``where``) that would not score the same classes on the same windows."""
+    if verifier.card.verifier is not None:
+        raise ModelBundleError(f"{where}: a verifier cannot have a verifier of its own")
+    if verifier.classes != card.classes:
+        raise ModelBundleError(f"{where}: the verifier's classes {verifier.classes} differ from the bundle's {card.classes}")
+    ours, theirs = card.frontend, verifier.card.frontend
+    # The same windows, and the same meaning of a positive one (events use our timing).
+    for name in ("sample_rate", "window_s", "stride_s", "event_timing"):
+        if getattr(ours, name) != getattr(theirs, name):
+            raise ModelBundleError(
+                f"{where}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "
+                f"{getattr(ours, name)}; both networks must score the same windows"
+            )
+
+
 def read_card(path: str | os.PathLike[str]) -> ModelCard:
     card_file = Path(path) / "card.json"
+    if not Path(path).is_dir():
+        raise ModelBundleError(f"{path}: not a model bundle folder" + ("" if Path(path).exists() else " (no such folder)"))
     try:
-        return ModelCard.model_validate(json.loads(card_file.read_text()))
-    except FileNotFoundError as exc:
+        return ModelCard.model_validate(json.loads(card_file.read_text(encoding="utf-8")))
+    except (FileNotFoundError, IsADirectoryError) as exc:
         raise ModelBundleError(f"{path}: no card.json (not a model bundle)") from exc
-    except (json.JSONDecodeError, ValidationError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, ValidationError) as exc:
         raise ModelBundleError(f"{card_file}: invalid model card ({exc})") from exc
 
 

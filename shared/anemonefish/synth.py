@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ANEMONEFISH = "anemonefish"
 BIOLOGICAL = "biological"
+# Seeds are 0..2**32-1: numpy takes no negative seed, TensorFlow no larger one.
+MAX_SEED = 2**32 - 1
 
 
 class SynthEvent(BaseModel):
@@ -41,7 +43,7 @@ class SynthEvent(BaseModel):
 class SynthConfig(BaseModel):
     """What goes into one soundscape. Rates are of a Poisson stream before ``min_gap_s`` thins it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     duration_s: float = Field(60.0, ge=2.0, le=24 * 3600)
     sample_rate: int = Field(48000, ge=4000, le=384000)

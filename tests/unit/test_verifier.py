@@ -109,7 +109,7 @@ def test_missing_verifier_folder_is_a_bundle_error(tmp_path, tiny_bundle):
     shutil.copytree(tiny_bundle, out)
     card = json.loads((out / "card.json").read_text())
     (out / "card.json").write_text(json.dumps({**card, "verifier": {"path": "second"}}))
-    with pytest.raises(ModelBundleError, match="second: no card.json"):
+    with pytest.raises(ModelBundleError, match="second: not a model bundle folder"):
         load_bundle(out)
 
 

@@ -151,9 +151,8 @@ def _peak_threshold(text: str) -> float | None:
     return None if text.lower() == "off" else float(text)
 
 
-def _params(args: argparse.Namespace, defaults: dict[str, object]):
-    from anemonefish.params import DetectionParams
-
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The detection parameters given on the command line."""
     overrides = {
         key: value
         for key, value in {
@@ -168,7 +167,13 @@ def _params(args: argparse.Namespace, defaults: dict[str, object]):
     }
     if hasattr(args, "peak_threshold"):
         overrides["peak_threshold"] = args.peak_threshold
-    return DetectionParams(**{**defaults, **overrides})
+    return overrides
+
+
+def _params(args: argparse.Namespace, defaults: dict[str, object]):
+    from anemonefish.params import DetectionParams
+
+    return DetectionParams(**{**defaults, **_overrides(args)})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -195,7 +200,10 @@ def run(args: argparse.Namespace) -> int:
         params = _params(args, bundle.card.detection_defaults)
     except ValidationError as exc:
         first = exc.errors()[0]
-        err.print(f"error: --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}")
+        field = str(first["loc"][0]) if first["loc"] else ""
+        given = field in _overrides(args)
+        where = f"--{field.replace('_', '-')}" if given else f"{bundle.path / 'card.json'}: detection_defaults.{field}"
+        err.print(f"error: {where}: {first['msg']}", markup=False, highlight=False)
         return 2
     except AnemonefishError as exc:
         err.print(f"error: {exc}")

@@ -67,7 +67,9 @@ def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | Non
     read from a file, say).
     """
     first = exc.errors()[0]
-    field = str(first["loc"][-1]) if first["loc"] else ""
+    if not first["loc"]:  # a check across fields: its message names the options itself
+        return str(first["msg"]).removeprefix("Value error, ")
+    field = str(first["loc"][-1])
     named = {**_OPTION_OF_FIELD, **(options or {})}
     where = named.get(field) or otherwise or f"--{field.replace('_', '-')}"
     return f"{where}: {first['msg']}"
@@ -76,10 +78,19 @@ def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | Non
 def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from anemonefish.synth import SynthConfig, soundscape_seed, synthesize, write_soundscape
+    from anemonefish.synth import MAX_SEED, SynthConfig, soundscape_seed, synthesize, write_soundscape
 
     if args.count < 1:
         print("error: --count must be at least 1", file=sys.stderr)
+        return 2
+    if not 0 <= args.seed <= MAX_SEED:
+        print(f"error: --seed: must be 0..{MAX_SEED}", file=sys.stderr)
+        return 2
+    if not args.prefix or Path(args.prefix).name != args.prefix or args.prefix.startswith("."):
+        print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders)", file=sys.stderr)
+        return 2
+    if args.outdir.exists() and not args.outdir.is_dir():
+        print(f"error: OUTDIR: {args.outdir} exists and is not a folder", file=sys.stderr)
         return 2
     overrides = {
         k: v
@@ -155,6 +166,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace BUNDLE_DIR if it is a model bundle already")
     p.set_defaults(func=run_train)
 
 
@@ -194,13 +206,25 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     from pydantic import ValidationError
 
-    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.exceptions import AnemonefishError, AnnotationFormatError, AudioError, BundleTargetError
+    from anemonefish.training.dataset import labelled_recordings
+    from anemonefish.training.export import check_bundle_target
     from anemonefish.training.train import train
 
     try:
         spec = train_spec_from_args(args)
     except ValidationError as exc:
         print(f"error: {option_at_fault(exc)}", file=sys.stderr)
+        return 2
+    # What can be checked in a second is checked before the dataset is drawn (minutes).
+    try:
+        check_bundle_target(args.output, args.overwrite)
+    except BundleTargetError as exc:
+        print(f"error: -o {exc}", file=sys.stderr)
+        return 2
+    if args.data is not None and not labelled_recordings(args.data)[0]:
+        print(f"error: DATA: {args.data} holds no audio file with an annotation table of the same name "
+              "(Raven .Table.1.selections.txt, .txt, .csv) beside it", file=sys.stderr)
         return 2
     try:
         card = train(
@@ -211,7 +235,11 @@ def run_train(args: argparse.Namespace) -> int:
             name=args.name,
             version=args.version,
             log=_timed_log(),
+            replace=args.overwrite,
         )
+    except (AnnotationFormatError, AudioError) as exc:  # the labelled recordings: read before training
+        print(f"error: DATA: {exc}", file=sys.stderr)
+        return 2
     except AnemonefishError as exc:  # e.g. a run that did not converge: nothing is written
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -448,6 +476,7 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--threshold", type=float, default=None, help="default detection threshold for the card")
     imp.add_argument("--name", default=None, help="default: the file name")
     imp.add_argument("--version", default="1.0.0")
+    imp.add_argument("--overwrite", action="store_true", help="replace BUNDLE_DIR if it is a model bundle already")
     imp.set_defaults(func=run_model_import)
     tune = sub.add_parser(
         "retune",
@@ -483,6 +512,7 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     pair.add_argument("--smoothing", type=int, default=None, help="new default smoothing (windows)")
     pair.add_argument("--name", default=None, help="default: BUNDLE_DIR's")
     pair.add_argument("--version", default=None, help="default: BUNDLE_DIR's")
+    pair.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it is a model bundle (BUNDLE_DIR itself, say)")
     pair.set_defaults(func=run_model_add_verifier)
 
 
@@ -491,6 +521,7 @@ def run_model_import(args: argparse.Namespace) -> int:
 
     from anemonefish.card import FrontEndConfig
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.params import DetectionParams
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     if len(classes) < 2 or len(set(classes)) != len(classes):
@@ -513,12 +544,12 @@ def run_model_import(args: argparse.Namespace) -> int:
         fields["stride_s"] = args.stride_s
     if args.image_size is not None:
         fields["image_height"], fields["image_width"] = args.image_size
+    defaults = {"threshold": args.threshold} if args.threshold is not None else None
     try:
         frontend = FrontEndConfig(**fields)
+        DetectionParams(**(defaults or {}))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = first["loc"][0] if first["loc"] else "front end"
-        print(f"error: {where}: {first['msg']}", file=sys.stderr)
+        print(f"error: {option_at_fault(exc, {'hop_length': '--hop'})}", file=sys.stderr)
         return 2
     from anemonefish.training.importer import import_keras_model
 
@@ -531,7 +562,8 @@ def run_model_import(args: argparse.Namespace) -> int:
             name=args.name or args.model.stem,
             version=args.version,
             outputs_logits=args.logits,
-            detection_defaults={"threshold": args.threshold} if args.threshold is not None else None,
+            detection_defaults=defaults,
+            replace=args.overwrite,
         )
     except AnemonefishError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -568,7 +600,7 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
     try:
         out = attach_verifier(
             args.bundle, args.verifier, args.output, gate=args.gate, detection_defaults=defaults,
-            name=args.name, version=args.version,
+            name=args.name, version=args.version, replace=args.overwrite,
         )
     except AnemonefishError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ right there.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish.audio import read_audio
 from anemonefish.card import FrontEndConfig
+from anemonefish.exceptions import AnnotationFormatError
 from anemonefish.events import Event, onset_zone
 from anemonefish.features import FeatureExtractor
-from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, SynthConfig, SynthEvent, soundscape_seed, synthesize
+from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, MAX_SEED, SynthConfig, SynthEvent, soundscape_seed, synthesize
 
 DEFAULT_CLASSES = ["noise", ANEMONEFISH, BIOLOGICAL]
 
@@ -40,11 +41,11 @@ DEFAULT_CLASSES = ["noise", ANEMONEFISH, BIOLOGICAL]
 class DatasetSpec(BaseModel):
     """How a synthetic training set is drawn (recorded in the model card)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seed: int = Field(1, description="Base seed: soundscape i uses the seed sequence [seed, i].")
+    seed: int = Field(1, ge=0, le=MAX_SEED, description="Base seed: soundscape i uses the seed sequence [seed, i].")
     soundscapes: int = Field(300, ge=1)
-    duration_s: float = Field(60.0, gt=1.0)
+    duration_s: float = Field(60.0, ge=2.0, le=24 * 3600, description="Seconds per soundscape (as SynthConfig).")
     sample_rates: tuple[int, ...] = (16000, 22050, 32000, 48000)
     snr_range_db: tuple[float, float] = (-12.0, 15.0)
     anemonefish_per_min: tuple[float, float] = (8.0, 24.0)
@@ -220,33 +221,57 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".w64", ".rf64", ".c
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".txt", ".csv")
 
 
-def labelled_recordings(folder: str | Path) -> list[tuple[Path, Path]]:
-    """Audio files of ``folder`` that have an annotation table of the same name beside them."""
-    pairs = []
-    for audio in sorted(Path(folder).rglob("*")):
-        if not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
+def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Audio files below ``folder`` with an annotation table of the same name beside them,
+    and those without one. Hidden files and folders (macOS's ``._rec.wav``) are not recordings."""
+    pairs, unlabelled = [], []
+    root = Path(folder)
+    for audio in sorted(root.rglob("*")):
+        hidden = any(part.startswith(".") for part in audio.relative_to(root).parts)
+        if hidden or not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
             continue
-        for suffix in ANNOTATION_SUFFIXES:
-            table = audio.with_name(audio.stem + suffix)
-            if table.is_file():
-                pairs.append((audio, table))
-                break
-    return pairs
+        table = next((t for s in ANNOTATION_SUFFIXES if (t := audio.with_name(audio.stem + s)).is_file()), None)
+        if table is None:
+            unlabelled.append(audio)
+        else:
+            pairs.append((audio, table))
+    return pairs, unlabelled
 
 
 def windows_from_recordings(
-    folder: str | Path, frontend: FrontEndConfig, classes: list[str], train_stride_s: float = 0.08, ignore_s: float = 0.04
+    folder: str | Path,
+    frontend: FrontEndConfig,
+    classes: list[str],
+    train_stride_s: float = 0.08,
+    ignore_s: float = 0.04,
+    log: Callable[[str], None] = print,
 ) -> WindowSet:
-    """Labelled windows from real recordings (annotations: Raven, Audacity or CSV)."""
+    """Labelled windows from real recordings (annotations: Raven, Audacity or CSV).
+
+    Every annotation's label must be one of ``classes`` (case aside: ``Anemonefish`` is
+    ``anemonefish``); a table with any other label is refused, naming it, since its sounds
+    would otherwise be learnt as noise.
+    """
     from anemonefish.formats import read_annotations
 
-    pairs = labelled_recordings(folder)
+    pairs, unlabelled = labelled_recordings(folder)
     if not pairs:
-        raise ValueError(f"{folder}: no audio file with an annotation table of the same name")
+        raise AnnotationFormatError(f"{folder}: no audio file with an annotation table of the same name beside it")
+    if unlabelled:
+        shown = ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
+        log(f"{len(unlabelled)} recording(s) in {folder} have no annotation table and are left out: {shown}")
+    by_name = {c.casefold(): c for c in classes}
     extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": train_stride_s}))
     images, labels, weights, origin = [], [], [], []
     for index, (audio_path, table) in enumerate(pairs):
         events = read_annotations(table)
+        unknown = sorted({e.label for e in events if e.label.casefold() not in by_name})
+        if unknown:
+            raise AnnotationFormatError(
+                f"{table}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
+                "relabel them, or their sounds would be learnt as noise"
+            )
+        events = [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
         _, audio = read_audio(audio_path, frontend.sample_rate)
         window_images, starts = extractor.windows_from_signal(audio)
         y, w = window_labels(events, starts, frontend, classes, ignore_s)
@@ -254,7 +279,10 @@ def windows_from_recordings(
         labels.append(y)
         weights.append(w)
         origin.append(np.full(len(y), -1 - index))
-    return WindowSet(np.concatenate(images), np.concatenate(labels), np.concatenate(weights), np.concatenate(origin), classes)
+    data = WindowSet(np.concatenate(images), np.concatenate(labels), np.concatenate(weights), np.concatenate(origin), classes)
+    counts = np.bincount(data.labels, minlength=len(classes)).tolist()
+    log(f"labelled recordings in {folder}: {len(pairs)} recording(s), {len(data)} windows, per class {counts}")
+    return data
 
 
 def concatenate(parts: Sequence[WindowSet]) -> WindowSet:

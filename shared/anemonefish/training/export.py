@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import tempfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from anemonefish.card import ModelCard, VerifierConfig
-from anemonefish.exceptions import ModelBundleError
+from anemonefish.exceptions import BundleTargetError, ModelBundleError
 
 CARD_FILE = "card.json"
 KERAS_FILE = "model.keras"
@@ -58,13 +59,51 @@ def run_tflite(tflite: bytes | str | Path, images: np.ndarray, num_threads: int 
     return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
 
 
-def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images: np.ndarray | None = None) -> Path:
+def check_bundle_target(out_dir: str | Path, replace: bool = False) -> Path:
+    """Where a new bundle may go, or :class:`BundleTargetError` saying why not.
+
+    A bundle replaces only a bundle, and only when asked (``replace``): a folder that holds
+    anything else (recordings, the model being imported, a thesis) is never touched. Called
+    before any work, so a 20-minute training run cannot fail at its very end over ``-o``.
+    """
+    out = Path(os.path.abspath(out_dir))  # "." has no name to stage a sibling by
+    if out.is_symlink():
+        raise BundleTargetError(f"{out_dir}: is a link; give the folder itself")
+    if out.exists():
+        if not out.is_dir():
+            raise BundleTargetError(f"{out_dir}: exists and is not a folder")
+        if not (out / CARD_FILE).is_file():
+            if any(out.iterdir()):
+                raise BundleTargetError(f"{out_dir}: holds files and is not a model bundle; not replacing it")
+        elif not replace:
+            raise BundleTargetError(f"{out_dir}: is a model bundle already (--overwrite replaces it)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BundleTargetError(f"{out_dir}: cannot create its folder ({exc.strerror or exc})") from exc
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise BundleTargetError(f"{out_dir}: its folder {out.parent} is not writable")
+    return out
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new sibling of ``out`` to build the bundle in: made by mkdir, so it gets the usual
+    mode (0755 under umask 022), not ``mkdtemp``'s 0700 that other users cannot read."""
+    staging = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
+    staging.mkdir()
+    return staging
+
+
+def write_bundle(
+    model: Any, card: ModelCard, out_dir: str | Path, check_images: np.ndarray | None = None, replace: bool = False
+) -> Path:
     """Write the bundle to ``out_dir`` atomically (a sibling temp folder renamed into place).
 
     If ``check_images`` is given, the LiteRT export must agree with Keras on them, so a
-    broken conversion can never be shipped.
+    broken conversion can never be shipped. An existing ``out_dir`` is replaced only if it
+    is a bundle and ``replace`` is set (:func:`check_bundle_target`).
     """
-    out = Path(out_dir)
+    out = check_bundle_target(out_dir, replace)
     height, width = card.frontend.image_shape
     in_shape = tuple(model.input_shape[1:])
     if in_shape[:2] != (height, width):
@@ -83,8 +122,7 @@ def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images:
             raise ModelBundleError(
                 f"LiteRT export differs from Keras by {np.max(np.abs(expected - got)):.2e}"
             )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = _staging_folder(out)
     try:
         model.save(staging / KERAS_FILE)
         (staging / TFLITE_FILE).write_bytes(tflite)
@@ -92,18 +130,21 @@ def write_bundle(model: Any, card: ModelCard, out_dir: str | Path, check_images:
             card = card.model_copy(update={"created_at": datetime.now(UTC).isoformat(timespec="seconds")})
         card = card.model_copy(update={"files": {"tflite": TFLITE_FILE, "keras": KERAS_FILE}})
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
-        _move_into_place(staging, out)
+        _move_into_place(staging, out, replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
 
 
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Replace ``out`` by the finished ``staging`` folder (a sibling), never leaving half of either."""
+def _move_into_place(staging: Path, out: Path, replace: bool) -> None:
+    """Replace ``out`` by the finished ``staging`` folder (a sibling), never leaving half of either.
+
+    Checked again here, since the folder may have changed while the bundle was built.
+    """
+    check_bundle_target(out, replace)
     if out.exists():
-        backup = out.with_name(f".{out.name}.old")
-        shutil.rmtree(backup, ignore_errors=True)
+        backup = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.old")
         out.rename(backup)
         staging.rename(out)
         shutil.rmtree(backup, ignore_errors=True)
@@ -119,19 +160,22 @@ def attach_verifier(
     detection_defaults: dict[str, Any] | None = None,
     name: str | None = None,
     version: str | None = None,
+    replace: bool = False,
 ) -> Path:
     """Write a copy of a bundle that carries a second bundle as its verifier (atomically).
 
-    Both bundles are loaded first, and the result is loaded again before it is moved into
-    place, so a pair whose classes or windows disagree never reaches ``out_dir``.
+    Both bundles are loaded and checked against each other first (errors name them), and
+    the result is loaded again before it is moved into place, so a pair whose classes or
+    windows disagree never reaches ``out_dir``. ``out_dir`` may be ``bundle_dir`` itself
+    with ``replace``.
     """
-    from anemonefish.model import load_bundle
+    from anemonefish.model import check_verifier, load_bundle
 
+    out = check_bundle_target(out_dir, replace)
     primary, verifier = load_bundle(bundle_dir), load_bundle(verifier_dir)
     if primary.card.verifier is not None:
         raise ModelBundleError(f"{bundle_dir}: already has a verifier")
-    if verifier.card.verifier is not None:
-        raise ModelBundleError(f"{verifier_dir}: a verifier cannot have a verifier of its own")
+    check_verifier(primary.card, verifier, str(verifier_dir))
     config = VerifierConfig(gate=gate)
     update: dict[str, Any] = {"verifier": config}
     if detection_defaults is not None:
@@ -141,18 +185,18 @@ def attach_verifier(
     if version is not None:
         update["version"] = version
     card = ModelCard.model_validate({**primary.card.model_dump(), **update})
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = _staging_folder(out)
     try:
         for role, file in primary.card.files.items():
             if not (primary.path / file).is_file():
                 raise ModelBundleError(f"{primary.path}: the card's {role} file {file} is missing")
-            shutil.copy2(primary.path / file, staging / file)
-        shutil.copytree(verifier.path, staging / config.path)
+            shutil.copyfile(primary.path / file, staging / file)
+        # Contents only: new files and folders get the usual modes, whatever the sources had.
+        shutil.copytree(verifier.path, staging / config.path, copy_function=shutil.copyfile)
+        os.chmod(staging / config.path, staging.stat().st_mode & 0o777)
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
-        load_bundle(staging)  # the pair's own checks: same classes, rate, window, stride, timing
-        _move_into_place(staging, out)
+        load_bundle(staging)  # the copies load as a pair
+        _move_into_place(staging, out, replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

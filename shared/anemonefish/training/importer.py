@@ -25,6 +25,14 @@ def _adapt_input(model: Any, height: int, width: int) -> Any:
     return keras.Model(inputs, model(rgb), name=f"{model.name}_gray")
 
 
+def _fixed_input(model: Any, height: int, width: int, channels: int | None) -> Any:
+    """The same model on a fixed [H, W] input (LiteRT wants static image dimensions)."""
+    from tensorflow import keras
+
+    inputs = keras.Input(shape=(height, width, channels or 1), name="image")
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
 def _add_softmax(model: Any) -> Any:
     from tensorflow import keras
 
@@ -43,6 +51,7 @@ def import_keras_model(
     outputs_logits: bool = False,
     notes: str = "",
     detection_defaults: dict[str, Any] | None = None,
+    replace: bool = False,
 ) -> ModelCard:
     """Load ``path`` (.keras/.h5), check it against the front end and classes, write a bundle.
 
@@ -52,11 +61,12 @@ def import_keras_model(
     """
     from tensorflow import keras
 
-    from anemonefish.training.export import write_bundle
+    from anemonefish.training.export import check_bundle_target, write_bundle
 
     source = Path(path)
     if not source.is_file():
         raise ModelBundleError(f"{source}: no such model file")
+    check_bundle_target(out_dir, replace)
     try:
         model = keras.models.load_model(source, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file
@@ -64,6 +74,12 @@ def import_keras_model(
     shape = model.input_shape
     if isinstance(shape, list) or len(shape) != 4:
         raise ModelBundleError(f"{source}: expected one image input [batch, H, W, C], got {shape}")
+    if None in shape[1:3]:
+        # A model that takes any image size: the front end's size is the one it serves.
+        if frontend.image_height is None or frontend.image_width is None:
+            raise ModelBundleError(f"{source}: the model takes images of any size {shape}; give --image-size HEIGHTxWIDTH")
+        model = _fixed_input(model, frontend.image_height, frontend.image_width, shape[3])
+        shape = model.input_shape
     height, width = int(shape[1]), int(shape[2])
     if frontend.image_height is None and frontend.image_width is None:
         frontend = frontend.model_copy(update={"image_height": height, "image_width": width})
@@ -72,7 +88,11 @@ def import_keras_model(
             f"{source}: model input is {height}x{width} but the front end makes {frontend.image_shape[0]}x"
             f"{frontend.image_shape[1]} images (set --image-size {height}x{width})"
         )
-    n_outputs = int(model.output_shape[-1])
+    output = model.output_shape
+    several = any(isinstance(part, (list, tuple)) for part in output)  # one shape per output
+    if several or len(output) != 2:
+        raise ModelBundleError(f"{source}: expected one output of class scores [batch, classes], got {output}")
+    n_outputs = int(output[-1])
     if n_outputs != len(classes):
         raise ModelBundleError(f"{source}: model has {n_outputs} outputs but {len(classes)} classes were given: {classes}")
     served = _adapt_input(model, height, width)
@@ -92,5 +112,5 @@ def import_keras_model(
         ),
     )
     check = np.random.default_rng(0).standard_normal((4, height, width, 1)).astype(np.float32)
-    write_bundle(served, card, out_dir, check_images=check)
+    write_bundle(served, card, out_dir, check_images=check, replace=replace)
     return card

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard, Normalisation
@@ -19,7 +19,7 @@ from anemonefish.exceptions import ModelBundleError, TrainingError
 from anemonefish.features import FeatureExtractor
 from anemonefish.model import ModelBundle
 from anemonefish.params import DetectionParams
-from anemonefish.synth import ANEMONEFISH, Soundscape, SynthConfig, soundscape_seed, synthesize
+from anemonefish.synth import ANEMONEFISH, MAX_SEED, Soundscape, SynthConfig, soundscape_seed, synthesize
 from anemonefish.training.dataset import (
     DEFAULT_CLASSES,
     DatasetSpec,
@@ -54,9 +54,9 @@ COLLAPSE_SPREAD = 1e-3
 class TrainSpec(BaseModel):
     """Everything that decides the trained weights (recorded in the card)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    seed: int = 1
+    seed: int = Field(1, ge=0, le=MAX_SEED, description="Seed of the weights (TensorFlow takes 0..2**32-1).")
     epochs: int = Field(15, ge=1)
     batch_size: int = Field(128, ge=8)
     learning_rate: float = Field(3e-3, gt=0)
@@ -78,9 +78,9 @@ class TrainSpec(BaseModel):
     # 20 ms FFT frames every 10 ms (50 Hz bins), kept at native time resolution, hold it in
     # fewer, stronger cells than 40 ms frames did (measured in docs/benchmarks.md);
     # bins below fmin (DC offsets, engine fundamentals, flow noise) never reach the model.
-    n_fft: int = 128
-    hop_length: int = 64
-    fmin: float = 100.0
+    n_fft: int = Field(128, gt=0)
+    hop_length: int = Field(64, gt=0)
+    fmin: float = Field(100.0, ge=0)
     normalisation: Normalisation = Field("standardize", description="Per-window scaling (see FrontEndConfig.normalisation).")
     event_timing: str = Field("centre", pattern="^(centre|containment)$",
                               description="What a positive window means (see FrontEndConfig.event_timing).")
@@ -97,6 +97,14 @@ class TrainSpec(BaseModel):
     validation_seed_offset: int = Field(
         100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
     )
+
+
+    @model_validator(mode="after")
+    def _front_end_is_valid(self) -> TrainSpec:
+        # Checked here, so that the command line names the option before any data is drawn.
+        if self.n_fft < self.hop_length:
+            raise ValueError(f"--n-fft {self.n_fft} is shorter than --hop-length {self.hop_length}")
+        return self
 
 
 def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEndConfig:
@@ -380,9 +388,11 @@ def train_synthetic(
     version: str | None = None,
     base_frontend: FrontEndConfig | None = None,
     log: Log = print,
+    replace: bool = False,
 ) -> ModelCard:
     """Train on synthetic soundscapes only (the shipped model)."""
-    return train(out_dir, spec, synthetic=True, name=name, version=version, base_frontend=base_frontend, log=log)
+    return train(out_dir, spec, synthetic=True, name=name, version=version, base_frontend=base_frontend, log=log,
+                 replace=replace)
 
 
 def train(
@@ -394,28 +404,35 @@ def train(
     version: str | None = None,
     base_frontend: FrontEndConfig | None = None,
     log: Log = print,
+    replace: bool = False,
 ) -> ModelCard:
-    """Build the synthetic dataset, train, pick the threshold, and write the bundle."""
-    from anemonefish.training.export import write_bundle
+    """Build the synthetic dataset, train, pick the threshold, and write the bundle.
+
+    ``out_dir`` is checked first (:func:`~anemonefish.training.export.check_bundle_target`:
+    an existing bundle is replaced only with ``replace``), and labelled recordings are read
+    before the synthetic set is drawn, so a bad folder fails in seconds, not at the end.
+    """
+    from anemonefish.training.dataset import windows_from_recordings
+    from anemonefish.training.export import check_bundle_target, write_bundle
 
     spec = spec or TrainSpec()
     frontend = frontend_for(spec, base_frontend)
     classes = list(DEFAULT_CLASSES)
     started = time.perf_counter()
-    from anemonefish.training.dataset import windows_from_recordings
-
     if not synthetic and data_dir is None:
         raise ValueError("nothing to train on: no synthetic data and no data folder")
+    check_bundle_target(out_dir, replace)
     parts = []
     spare_noise = None
+    if data_dir is not None:
+        real = windows_from_recordings(data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s, log)
+        parts.append(real)
     if synthetic:
         kept, spare_noise = build_windows_and_spare_noise(spec.dataset, frontend, classes)
-        parts.append(kept)
-    if data_dir is not None:
-        real = windows_from_recordings(data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s)
-        log(f"labelled recordings in {data_dir}: {len(real)} windows")
-        parts.append(real)
+        parts.insert(0, kept)
     data = concatenate(parts)
+    if not np.any(data.labels == classes.index(ANEMONEFISH)):
+        raise TrainingError(f"no {ANEMONEFISH!r} window to learn from in the training data")
     log(f"dataset: {len(data)} windows, per class {np.bincount(data.labels, minlength=len(classes)).tolist()} in {time.perf_counter() - started:.0f} s")
     if spare_noise is not None:
         data = add_hard_negatives(spec, data, spare_noise, log)
@@ -466,6 +483,6 @@ def train(
             zone_hi=zone_hi,
         ),
     )
-    write_bundle(model, card, out_dir, check_images=data.images[:64])
+    write_bundle(model, card, out_dir, check_images=data.images[:64], replace=replace)
     log(f"wrote {out_dir} in {time.perf_counter() - started:.0f} s")
     return card

@@ -1,0 +1,235 @@
+"""The model tooling commands (synth, train, model import / add-verifier) with what users get wrong:
+an -o that is not theirs to replace, a DATA folder that cannot train, values no run can use.
+Each gives one line naming what is wrong, exit 2, before any long work, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anemonefish.synth import SynthConfig, synthesize, write_soundscape
+from anemonefish_services.cli import main
+from support import build_tiny_bundle
+
+
+def _error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _keras_model(path: Path, input_shape=(32, 25, 1), outputs=None) -> Path:
+    from tensorflow import keras
+
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(2, 3, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, outputs(x) if outputs else keras.layers.Dense(3, activation="softmax")(x)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory) -> Path:
+    return _keras_model(tmp_path_factory.mktemp("keras") / "m.keras")
+
+
+def _labelled(folder: Path, count: int = 1, relabel: dict[str, str] | None = None) -> Path:
+    """``count`` short labelled recordings (Raven truth tables beside them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = SynthConfig(duration_s=6.0, sample_rate=8000, snr_db=10.0, anemonefish_per_min=30.0,
+                         biological_per_min=30.0, whistles_per_min=0.0)
+    for index in range(count):
+        _, table = write_soundscape(synthesize(config, seed=[11, index]), folder, f"rec{index}")
+        for old, new in (relabel or {}).items():
+            table.write_text(table.read_text().replace(f"\t{old}\t", f"\t{new}\t"))
+    return folder
+
+
+def test_an_output_folder_that_is_not_a_bundle_is_never_replaced(
+    tmp_path: Path, keras_file: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """These commands used to rename any existing -o aside and delete it: a thesis, the
+    training data itself, the very model being imported."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.docx").write_text("years of work")
+    data = _labelled(tmp_path / "data")
+    before = sorted(p.name for p in data.iterdir())
+    a_file = tmp_path / "afile"
+    a_file.write_text("notes")
+    imported = tmp_path / "seed"
+    imported.mkdir()
+    model_inside = shutil.copy(keras_file, imported / "best_model.keras")
+    commands = {
+        "import": ["model", "import", str(keras_file), "--image-size", "32x25", "-o"],
+        "import from inside -o": ["model", "import", str(model_inside), "--image-size", "32x25", "-o"],
+        "train": ["train", str(data), "--epochs", "1", "--validation-soundscapes", "0", "-o"],
+        "add-verifier": ["model", "add-verifier", str(tiny_bundle), str(tiny_bundle), "-o"],
+    }
+    for name, command in commands.items():
+        target = imported if name == "import from inside -o" else mine
+        assert main([*command, str(target)]) == 2, name
+        assert "holds files and is not a model bundle; not replacing it" in _error(capsys), name
+        assert main([*command, str(a_file)]) == 2, name
+        assert "exists and is not a folder" in _error(capsys), name
+    assert main(["train", str(data), "--epochs", "1", "-o", str(data)]) == 2  # -o the DATA folder itself
+    assert "not a model bundle" in _error(capsys)
+    assert (mine / "thesis.docx").read_text() == "years of work" and a_file.read_text() == "notes"
+    assert sorted(p.name for p in data.iterdir()) == before and Path(model_inside).is_file()
+    assert not list(tmp_path.glob(".*"))  # no staging or backup folder left behind
+
+
+def test_a_bundle_is_replaced_only_with_overwrite_and_new_bundles_are_readable(
+    tmp_path: Path, keras_file: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bundle"
+    old = os.umask(0o022)
+    try:
+        assert main(["model", "import", str(keras_file), "--image-size", "32x25", "-o", str(out)]) == 0
+        capsys.readouterr()
+        assert main(["model", "import", str(keras_file), "--image-size", "32x25", "-o", str(out), "--version", "2"]) == 2
+        assert "is a model bundle already (--overwrite replaces it)" in _error(capsys)
+        assert json.loads((out / "card.json").read_text())["version"] == "1.0.0"
+        assert main(["model", "import", str(keras_file), "--image-size", "32x25", "-o", str(out), "--version", "2",
+                     "--overwrite"]) == 0
+        assert json.loads((out / "card.json").read_text())["version"] == "2"
+        # A pair may replace its own first bundle, when asked to.
+        first = build_tiny_bundle(tmp_path / "first")
+        assert main(["model", "add-verifier", str(first), str(tiny_bundle), "-o", str(first)]) == 2
+        capsys.readouterr()
+        assert main(["model", "add-verifier", str(first), str(tiny_bundle), "-o", str(first), "--overwrite"]) == 0
+        assert json.loads((first / "card.json").read_text())["verifier"]["path"] == "verifier"
+    finally:
+        os.umask(old)
+    # mkdtemp's 0700 had kept every other user (a worker, a colleague) out of a new bundle
+    for folder in (out, first, first / "verifier"):
+        assert folder.stat().st_mode & 0o777 == 0o755, folder
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_train_checks_its_data_folder_before_drawing_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "rec.wav").write_bytes(b"RIFF")  # a recording, but no table beside it
+    assert main(["train", str(empty), "--epochs", "1", "-o", str(tmp_path / "b")]) == 2
+    assert _error(capsys).startswith(f"error: DATA: {empty} holds no audio file with an annotation table")
+    # Labels the model has no class for would be learnt as noise: refused, naming them.
+    other = _labelled(tmp_path / "other", relabel={"anemonefish": "clownfish"})
+    assert main(["train", str(other), "--epochs", "1", "--validation-soundscapes", "0", "-o", str(tmp_path / "b")]) == 2
+    line = _error(capsys)
+    assert "rec0.Table.1.selections.txt: labels ['clownfish'] are none of the model's classes" in line
+    assert not (tmp_path / "b").exists()
+
+
+def test_train_on_labelled_recordings_reads_labels_in_any_case_and_skips_hidden_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _labelled(tmp_path / "data", count=2, relabel={"anemonefish": "Anemonefish", "biological": "BIOLOGICAL"})
+    (data / "._rec0.wav").write_bytes(b"\x00\x05\x16\x07" + b"\x00" * 200)  # macOS resource forks, not audio
+    (data / "._rec0.Table.1.selections.txt").write_bytes(b"\x00\x05\x16\x07")
+    (data / "unlabelled.wav").write_bytes((data / "rec0.wav").read_bytes())
+    out = tmp_path / "bundle"
+    assert main(["train", str(data), "--epochs", "1", "--validation-soundscapes", "0", "--width", "2",
+                 "--dense-units", "4", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 recording(s) in" in printed and "unlabelled.wav" in printed
+    per_class = json.loads((out / "card.json").read_text())["training"]["windows_per_class"]
+    assert per_class["anemonefish"] > 0 and per_class["biological"] > 0
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["train", "--synthetic", "--n-fft", "0"], "error: --n-fft: Input should be greater than 0"),
+        (["train", "--synthetic", "--hop-length", "0"], "error: --hop-length: Input should be greater than 0"),
+        (["train", "--synthetic", "--n-fft", "32", "--hop-length", "64"], "error: --n-fft 32 is shorter than --hop-length 64"),
+        (["train", "--synthetic", "--seed", "-1"], "error: --seed: Input should be greater than or equal to 0"),
+        (["train", "--synthetic", "--seed", "4294967296"], "error: --seed: Input should be less than or equal to 4294967295"),
+        (["train", "--synthetic", "--duration", "inf"], "error: --duration: Input should be a finite number"),
+        (["synth", "{out}", "--snr-db", "nan"], "error: --snr-db: Input should be a finite number"),
+        (["synth", "{out}", "--seed", "-1"], "error: --seed: must be 0..4294967295"),
+        (["synth", "{out}", "--prefix", "a/b"], "error: --prefix: 'a/b' must be a plain file name"),
+        (["synth", "{file}"], "error: OUTDIR: {file} exists and is not a folder"),
+    ],
+)
+def test_values_no_run_can_use_are_named_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    places = {"out": str(tmp_path / "out"), "file": str(tmp_path / "afile")}
+    (tmp_path / "afile").write_text("")
+    args = [part.format(**places) for part in command]
+    if args[0] == "train":
+        args += ["-o", places["out"]]
+    assert main(args) == 2
+    assert _error(capsys).startswith(message.format(**places))
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_import_names_its_options_and_refuses_models_it_cannot_serve(
+    tmp_path: Path, keras_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tensorflow import keras
+
+    base = ["model", "import", str(keras_file), "--image-size", "32x25", "-o", str(tmp_path / "b")]
+    assert main([*base, "--threshold", "5"]) == 2
+    assert _error(capsys).startswith("error: --threshold: Input should be less than or equal to 1")
+    assert main([*base, "--hop", "0"]) == 2
+    assert _error(capsys).startswith("error: --hop: Input should be greater than 0")
+    assert main([*base, "--window-s", "0"]) == 2
+    assert _error(capsys).startswith("error: --window-s: Input should be greater than 0")
+    # Several outputs, or scores per time step rather than per window: nothing to serve.
+    two = _keras_model(tmp_path / "two.keras", outputs=lambda x: [keras.layers.Dense(3)(x), keras.layers.Dense(3)(x)])
+    assert main(["model", "import", str(two), "--image-size", "32x25", "-o", str(tmp_path / "b")]) == 2
+    assert "expected one output of class scores" in _error(capsys)
+    inputs = keras.Input((32, 25, 1))
+    per_step = keras.layers.Dense(3, activation="softmax")(keras.layers.Reshape((32, 25))(inputs))
+    keras.Model(inputs, per_step).save(tmp_path / "steps.keras")
+    assert main(["model", "import", str(tmp_path / "steps.keras"), "--image-size", "32x25", "-o", str(tmp_path / "b")]) == 2
+    assert "expected one output of class scores [batch, classes], got (None, 32, 3)" in _error(capsys)
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_model_for_any_image_size_is_served_at_the_size_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from anemonefish.model import load_bundle
+
+    path = _keras_model(tmp_path / "any.keras", input_shape=(None, None, 1))
+    assert main(["model", "import", str(path), "-o", str(tmp_path / "b")]) == 2
+    assert "give --image-size" in _error(capsys)
+    assert main(["model", "import", str(path), "--image-size", "32x25", "-o", str(tmp_path / "b")]) == 0
+    probabilities = load_bundle(tmp_path / "b").classifier.predict(np.zeros((2, 32, 25, 1), np.float32))
+    assert probabilities.shape == (2, 3)
+
+
+def test_bundle_folders_are_named_when_they_are_not_bundles(
+    tmp_path: Path, keras_file: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wav = tmp_path / "rec.wav"
+    _labelled(tmp_path / "d")
+    shutil.copy(tmp_path / "d" / "rec0.wav", wav)
+    assert main(["detect", str(wav), "--model", str(keras_file), "-o", str(tmp_path / "o")]) == 2
+    assert _error(capsys) == f"error: {keras_file}: not a model bundle folder"
+    assert main(["model", "retune", str(keras_file)]) == 2
+    assert _error(capsys) == f"error: {keras_file}: not a model bundle folder"
+    # A bad default in a card is the card's fault, not an option the user never gave.
+    bundle = shutil.copytree(tiny_bundle, tmp_path / "bundle")
+    card = json.loads((bundle / "card.json").read_text())
+    (bundle / "card.json").write_text(json.dumps({**card, "detection_defaults": {"threshold": 5}}))
+    assert main(["detect", str(wav), "--model", str(bundle), "-o", str(tmp_path / "o")]) == 2
+    assert _error(capsys).startswith(f"error: {bundle / 'card.json'}: detection_defaults.threshold: ")
+    assert main(["detect", str(wav), "--model", str(bundle), "-o", str(tmp_path / "o"), "--threshold", "7"]) == 2
+    assert _error(capsys).startswith("error: --threshold: ")
+
+
+def test_a_verifier_that_does_not_fit_is_named_as_given(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other_rate = build_tiny_bundle(tmp_path / "other_rate", frontend={"image_height": 32, "sample_rate": 8000})
+    assert main(["model", "add-verifier", str(tiny_bundle), str(other_rate), "-o", str(tmp_path / "pair")]) == 2
+    assert _error(capsys).startswith(f"error: {other_rate}: the verifier's sample_rate 8000 differs")
+    assert not list(tmp_path.glob(".*")) and not (tmp_path / "pair").exists()
