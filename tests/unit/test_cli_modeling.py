@@ -137,8 +137,9 @@ def test_train_on_labelled_recordings_reads_labels_in_any_case_and_skips_hidden_
     out = tmp_path / "bundle"
     assert main(["train", str(data), "--epochs", "1", "--validation-soundscapes", "0", "--width", "2",
                  "--dense-units", "4", "-o", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "1 recording(s) in" in printed and "unlabelled.wav" in printed
+    captured = capsys.readouterr()
+    assert "1 recording(s) in" in captured.err and "unlabelled.wav" in captured.err  # progress on stderr
+    assert json.loads(captured.out)["bundle"] == str(out)  # stdout is the result alone
     per_class = json.loads((out / "card.json").read_text())["training"]["windows_per_class"]
     assert per_class["anemonefish"] > 0 and per_class["biological"] > 0
 
@@ -233,3 +234,18 @@ def test_a_verifier_that_does_not_fit_is_named_as_given(
     assert main(["model", "add-verifier", str(tiny_bundle), str(other_rate), "-o", str(tmp_path / "pair")]) == 2
     assert _error(capsys).startswith(f"error: {other_rate}: the verifier's sample_rate 8000 differs")
     assert not list(tmp_path.glob(".*")) and not (tmp_path / "pair").exists()
+
+
+def test_labelled_recordings_keep_a_share_of_plain_noise_as_synthetic_data_does(tmp_path: Path) -> None:
+    from anemonefish.card import FrontEndConfig
+    from anemonefish.training.dataset import DEFAULT_CLASSES, windows_from_recordings
+
+    data = _labelled(tmp_path / "data", count=2)
+    frontend = FrontEndConfig(n_fft=128, hop_length=64, fmin=100.0)
+    every = windows_from_recordings(data, frontend, DEFAULT_CLASSES, log=lambda _: None)
+    some = windows_from_recordings(data, frontend, DEFAULT_CLASSES, log=lambda _: None, keep_noise=0.3, seed=1)
+    counts = np.bincount(every.labels, minlength=3), np.bincount(some.labels, minlength=3)
+    assert counts[1][1:].tolist() == counts[0][1:].tolist()  # every call and fish-sound window kept
+    assert 0.15 * counts[0][0] < counts[1][0] < 0.45 * counts[0][0]
+    again = windows_from_recordings(data, frontend, DEFAULT_CLASSES, log=lambda _: None, keep_noise=0.3, seed=1)
+    assert np.array_equal(again.images, some.images)  # the same draw for the same seed

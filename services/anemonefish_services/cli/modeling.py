@@ -171,9 +171,10 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _timed_log() -> Callable[[str], None]:
-    """Progress lines prefixed with the seconds since the command started."""
+    """Progress lines prefixed with the seconds since the command started, on stderr: the
+    command's result (JSON) is all that goes to stdout, so it can be piped on."""
     started = time.perf_counter()
-    return lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
+    return lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:

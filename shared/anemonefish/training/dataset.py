@@ -245,8 +245,13 @@ def windows_from_recordings(
     train_stride_s: float = 0.08,
     ignore_s: float = 0.04,
     log: Callable[[str], None] = print,
+    keep_noise: float = 1.0,
+    seed: int = 0,
 ) -> WindowSet:
     """Labelled windows from real recordings (annotations: Raven, Audacity or CSV).
+
+    Like the synthetic set, only a ``keep_noise`` share of the plain-noise windows is kept
+    (drawn with ``seed``): at a 0.08 s step an hour of recording is 45,000 windows, 700 MB.
 
     Every annotation's label must be one of ``classes`` (case aside: ``Anemonefish`` is
     ``anemonefish``); a table with any other label is refused, naming it, since its sounds
@@ -275,10 +280,11 @@ def windows_from_recordings(
         _, audio = read_audio(audio_path, frontend.sample_rate)
         window_images, starts = extractor.windows_from_signal(audio)
         y, w = window_labels(events, starts, frontend, classes, ignore_s)
-        images.append(window_images)
-        labels.append(y)
-        weights.append(w)
-        origin.append(np.full(len(y), -1 - index))
+        keep = (y != 0) | (np.random.default_rng([seed, index, 2]).random(len(y)) < keep_noise)
+        images.append(window_images[keep])
+        labels.append(y[keep])
+        weights.append(w[keep])
+        origin.append(np.full(int(keep.sum()), -1 - index))
     data = WindowSet(np.concatenate(images), np.concatenate(labels), np.concatenate(weights), np.concatenate(origin), classes)
     counts = np.bincount(data.labels, minlength=len(classes)).tolist()
     log(f"labelled recordings in {folder}: {len(pairs)} recording(s), {len(data)} windows, per class {counts}")

@@ -425,7 +425,10 @@ def train(
     parts = []
     spare_noise = None
     if data_dir is not None:
-        real = windows_from_recordings(data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s, log)
+        real = windows_from_recordings(
+            data_dir, frontend, classes, spec.dataset.train_stride_s, spec.dataset.ignore_s, log,
+            keep_noise=spec.dataset.keep_noise, seed=spec.dataset.seed,
+        )
         parts.append(real)
     if synthetic:
         kept, spare_noise = build_windows_and_spare_noise(spec.dataset, frontend, classes)
@@ -453,7 +456,7 @@ def train(
             "windows": int(len(data)),
             "windows_per_class": dict(zip(classes, np.bincount(data.labels, minlength=len(classes)).tolist(), strict=True)),
             "seed": spec.seed,
-            "soundscape_seeds": f"[{spec.dataset.seed}, i] for i in 0..{spec.dataset.soundscapes - 1}",
+            "soundscape_seeds": f"[{spec.dataset.seed}, i] for i in 0..{spec.dataset.soundscapes - 1}" if synthetic else None,
             "validation_seeds": f"[{spec.seed + spec.validation_seed_offset}, i] for i in 0..{spec.validation_soundscapes - 1}",
             "train_time_s": round(time.perf_counter() - started, 1),
             "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
