@@ -58,6 +58,8 @@ class FrontEndConfig(BaseModel):
             raise ValueError("fmin must be below fmax")
         if self.n_fft < self.hop_length:
             raise ValueError("n_fft must be at least hop_length")
+        if self.stride_s > self.window_s:
+            raise ValueError(f"stride_s {self.stride_s} is longer than window_s {self.window_s}: audio between windows would go unscored")
         return self
 
     @property
@@ -154,3 +156,11 @@ class ModelCard(BaseModel):
     )
     notes: str = ""
     created_at: str | None = None
+
+    @model_validator(mode="after")
+    def _files_are_in_the_bundle(self) -> ModelCard:
+        # Bundles are copied file by file (add-verifier): a name must not lead elsewhere.
+        for role, name in self.files.items():
+            if not name or PurePosixPath(name).name != name or name in (".", "..") or "\\" in name:
+                raise ValueError(f"files.{role}: {name!r} must be a plain file name inside the bundle")
+        return self

@@ -182,3 +182,18 @@ def test_batches_release_whole_batches_in_order_and_then_the_rest():
     rest = batches.rest()
     np.testing.assert_array_equal(rest[0], [8, 9, 10])
     assert batches.rest() is None
+
+
+@pytest.mark.parametrize("name", ["../elsewhere.tflite", "/abs/model.tflite", "sub/model.tflite", "", ".."])
+def test_card_files_must_be_plain_names_inside_the_bundle(name):
+    from anemonefish.card import FrontEndConfig, ModelCard
+
+    with pytest.raises(ValueError, match="must be a plain file name inside the bundle"):
+        ModelCard(name="x", version="1", classes=["a", "b"], frontend=FrontEndConfig(), files={"tflite": name})
+
+
+def test_a_stride_longer_than_the_window_is_refused():
+    from anemonefish.card import FrontEndConfig
+
+    with pytest.raises(ValueError, match="would go unscored"):
+        FrontEndConfig(window_s=1.0, stride_s=1.5)
