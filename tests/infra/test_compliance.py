@@ -94,6 +94,33 @@ def test_the_sweeper_queries_the_open_jobs_index_and_never_scans_the_table(plans
     assert any("dynamodb:Query" in actions and "var.jobs_open_index_arn" in refs for actions, refs in grants)
 
 
+def _grants(plan: dict[str, Any], document: str) -> list[tuple[set[str], set[str]]]:
+    (doc,) = [r for r in _module_resources(plan["configuration"]["root_module"])
+              if r["address"] == f"data.aws_iam_policy_document.{document}"]
+    return [(set(st["actions"]["constant_value"]), set(st["resources"].get("references", [])))
+            for st in doc["expressions"]["statement"]]
+
+
+def test_the_sweeper_and_the_dead_letter_consumer_may_send_to_the_jobs_queue(plans: Any) -> None:
+    """Both re-drive a job whose worker died by sending its upload event to the jobs queue
+    (logic.stalled, logic.dlq); without the grant every re-drive is AccessDenied in AWS."""
+    plan = load_plan(plans("dev"))
+    for document in ("sweeper", "dlq"):
+        assert any("sqs:SendMessage" in actions and "var.jobs_queue_arn" in refs
+                   for actions, refs in _grants(plan, document)), document
+
+
+def test_the_worker_may_read_the_object_version_it_pins(plans: Any) -> None:
+    """S3SeekableReader sends the VersionId of its HEAD on every ranged GET; on the versioned
+    input bucket such a GET needs s3:GetObjectVersion, or every job fails with 403."""
+    plan = load_plan(plans("dev"))
+    versioned = {r["values"]["bucket"] for r in planned_resources(plan, "aws_s3_bucket_versioning")
+                 if r["values"]["versioning_configuration"][0]["status"] == "Enabled"}
+    assert "anemonefish-dev-input" in versioned
+    assert any({"s3:GetObject", "s3:GetObjectVersion"} <= actions and "local.input_uploads_arn" in refs
+               for actions, refs in _grants(plan, "worker"))
+
+
 def test_an_unencrypted_queue_is_caught(plans: Any, tmp_path: Path) -> None:
     def drop_queue_key(plan: dict[str, Any]) -> None:
         for change in plan["resource_changes"]:

@@ -152,9 +152,12 @@ data "aws_iam_policy_document" "worker" {
     resources = [var.jobs_queue_arn]
   }
 
+  # The worker pins the object version its HEAD saw on every ranged GET (one consistent
+  # object however long the read); on the versioned input bucket a GET that names a version
+  # needs s3:GetObjectVersion, without which every job failed with 403.
   statement {
     sid       = "ReadUploads"
-    actions   = ["s3:GetObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.input_uploads_arn]
   }
 
@@ -207,6 +210,13 @@ data "aws_iam_policy_document" "dlq" {
     resources = [var.jobs_table_arn]
   }
 
+  # A dead letter whose worker died is re-driven to the jobs queue (logic.dlq).
+  statement {
+    sid       = "RedriveLostJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.jobs_queue_arn]
+  }
+
   statement {
     sid       = "AnnounceFailedJobs"
     actions   = ["sns:Publish"]
@@ -238,6 +248,13 @@ data "aws_iam_policy_document" "sweeper" {
     sid       = "FindOpenJobs"
     actions   = ["dynamodb:Query"]
     resources = [var.jobs_open_index_arn]
+  }
+
+  # A stalled job's upload event is sent to the jobs queue again (logic.stalled).
+  statement {
+    sid       = "RedriveStalledJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.jobs_queue_arn]
   }
 
   statement {
