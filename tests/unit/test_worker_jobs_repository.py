@@ -135,3 +135,57 @@ def test_stalled_finds_expired_leases_and_untouched_queued_jobs_only(repo):
     assert list(repo.stalled(now, grace_s=60)) == []  # lease live, queue just touched
     later = [j.job_id for j in repo.stalled(now + 200, grace_s=60)]
     assert sorted(later) == ["queued", "running"]  # never the waiting or the finished job
+
+
+class _Queue:
+    """The jobs queue as the sweeper sees it: records sends, refuses those it is told to."""
+
+    def __init__(self, refuse: set[str] | None = None) -> None:
+        self.sent: list[str] = []
+        self.refuse = refuse or set()
+
+    def send_message(self, QueueUrl: str, MessageBody: str) -> dict:  # noqa: N803 - boto3's names
+        if any(job in MessageBody for job in self.refuse):
+            raise RuntimeError("AccessDenied")
+        self.sent.append(MessageBody)
+        return {}
+
+
+def _sweeps(repo, queue, count: int, settings: Settings) -> list[dict]:
+    from anemonefish_services.logic.stalled import redrive_stalled_jobs
+
+    start = time.time()
+    return [redrive_stalled_jobs(settings=settings, repo=repo, sqs=queue, now=start + (k + 1) * (settings.stall_grace_s + 1))
+            for k in range(count)]
+
+
+def test_a_queued_job_waiting_in_a_backlog_is_redriven_a_few_times_and_never_failed(repo):
+    """A multipart job is QUEUED at completion; behind a long backlog it may wait for hours."""
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=3)
+    repo.create(_job("waiting"))
+    repo.mark_queued("waiting")
+    queue = _Queue()
+    outcomes = _sweeps(repo, queue, 8, settings)
+    assert [o["redriven"] for o in outcomes] == [["waiting"]] * 3 + [[]] * 5
+    assert not any(o["failed"] for o in outcomes)
+    assert repo.get("waiting").status is JobStatus.QUEUED and len(queue.sent) == 3
+
+
+def test_a_running_job_that_lost_its_worker_fails_after_its_redrives(repo):
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=2)
+    repo.create(_job("lost"))
+    repo.claim("lost", "w", lease_s=30, now=time.time() - 100)  # its lease lapsed long ago
+    outcomes = _sweeps(repo, _Queue(), 3, settings)
+    assert [o["redriven"] for o in outcomes] == [["lost"], ["lost"], []] and outcomes[2]["failed"] == ["lost"]
+    assert repo.get("lost").error.code == "worker_lost"
+
+
+def test_a_refused_send_is_not_counted_and_does_not_stop_the_sweep(repo):
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=3)
+    for job_id in ("a-refused", "b-fine"):
+        repo.create(_job(job_id))
+        repo.claim(job_id, "w", lease_s=30, now=time.time() - 100)
+    queue = _Queue(refuse={"a-refused"})
+    [outcome] = _sweeps(repo, queue, 1, settings)
+    assert outcome["redriven"] == ["b-fine"]
+    assert repo.get("a-refused").redrives == 0 and repo.get("b-fine").redrives == 1

@@ -31,8 +31,11 @@ def fail_dead_lettered(
         if (job.lease_expires_at or 0) > time.time():
             # The holder is alive: look again later rather than fail a job that may yet succeed.
             raise TransientJobError(f"job {job_id} is still running under a live lease")
-        if sqs is not None and job.redrives < settings.max_redrives and repo.note_redrive(job_id, job.updated_at):
+        if sqs is not None and job.redrives < settings.max_redrives:
+            # Sent before it is counted (a refused send is retried with this dead letter);
+            # a second message for a job that moved on is dropped by the worker's claim.
             sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
+            repo.note_redrive(job_id, job.updated_at)
             logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
             return False
     tries = f" after {receive_count} attempts" if receive_count else ""
@@ -45,5 +48,5 @@ def fail_dead_lettered(
         return False
     logger.error("dead-lettered job marked FAILED", extra={"receive_count": receive_count})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    notify_terminal(failed, settings)
+    notify_terminal(failed, settings, repo=repo)
     return True

@@ -1,7 +1,11 @@
 """The sweeper's second task: a job whose worker died *and* whose message is gone (dropped as a
 duplicate, or expired) would stay RUNNING forever. Re-send its upload event to the jobs queue
-so a worker takes it over; after ``max_redrives`` the job fails (``worker_lost``) -- a file
-that kills its worker every time must not loop forever."""
+so a worker takes it over; after ``max_redrives`` a RUNNING job fails (``worker_lost``) -- a
+file that kills its worker every time must not loop forever. A QUEUED job is only waiting
+for a worker (a backlog can last hours): it is re-driven up to ``max_redrives`` times in case
+its event was lost, and never failed for waiting; its messages, and the dead-letter queue
+behind them, decide its end.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from urllib.parse import quote_plus
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.logic.notify import notify_terminal
-from anemonefish_services.models.job import JobError, JobRecord
+from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 from anemonefish_services.observability import job_context, logger
 from anemonefish_services.settings import Settings
 
@@ -36,17 +40,33 @@ def redrive_stalled_jobs(
     failed: list[str] = []
     for job in repo.stalled(now, settings.stall_grace_s):
         with job_context(job.job_id):
-            if job.redrives >= settings.max_redrives:
-                done = repo.fail(job.job_id, JobError(
-                    code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"))
-                if done is not None:
-                    logger.error("stalled job given up")
-                    notify_terminal(done, settings)
-                    failed.append(job.job_id)
+            try:
+                outcome = _recover(job, settings=settings, repo=repo, sqs=sqs)
+            except Exception:  # one job's trouble (a refused send) must not stop the others'
+                logger.exception("stalled job could not be recovered; the next sweep tries again")
                 continue
-            if repo.note_redrive(job.job_id, job.updated_at) is None:
-                continue  # it moved meanwhile: not stalled after all
-            sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
-            logger.warning("stalled job re-driven", extra={"status": job.status.value, "redrives": job.redrives + 1})
-            redriven.append(job.job_id)
+            if outcome == "redriven":
+                redriven.append(job.job_id)
+            elif outcome == "failed":
+                failed.append(job.job_id)
     return {"redriven": redriven, "failed": failed}
+
+
+def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, sqs: Any) -> str | None:
+    if job.redrives >= settings.max_redrives:
+        if job.status is not JobStatus.RUNNING:
+            return None  # QUEUED: waiting, not lost
+        done = repo.fail(job.job_id, JobError(
+            code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"))
+        if done is None:
+            return None
+        logger.error("stalled job given up")
+        notify_terminal(done, settings, repo=repo)
+        return "failed"
+    # Sent before it is counted: a send that fails leaves the count (and the job) as it was.
+    # Two sweeps may both send; the worker's conditional claim drops the second message.
+    sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
+    if repo.note_redrive(job.job_id, job.updated_at) is None:
+        return None  # it moved meanwhile: the extra message finds it busy or done
+    logger.warning("stalled job re-driven", extra={"status": job.status.value, "redrives": job.redrives + 1})
+    return "redriven"
