@@ -84,6 +84,10 @@ class TransientJobError(ServiceError):
     code = "transient_error"
 
 
+class NotificationPendingError(TransientJobError):
+    """A finished job's notifications are not recorded yet, but its finisher may still be sending them."""
+
+
 class WorkerTimeRunningOutError(TransientJobError):
     code = "worker_timeout"
 

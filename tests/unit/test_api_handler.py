@@ -80,3 +80,31 @@ def test_openapi_document_describes_routes_models_and_the_key(api):
     post = doc["paths"]["/jobs"]["post"]
     assert "201" in post["responses"] and post["requestBody"]["content"]["application/json"]["schema"]
     assert {"CreateJobRequest", "JobView", "ErrorResponse"} <= set(doc["components"]["schemas"])
+
+
+@pytest.mark.parametrize("position", [{"tenant_id": "t1"}, {"tenant_id": "t1", "job_id": 1.5, "created_at": "x"},
+                                      {"tenant_id": "t1", "job_id": "j", "created_at": 5}, ["t1"], "t1"])
+def test_a_forged_or_damaged_next_token_is_a_400_naming_it(api, position):
+    import base64
+
+    token = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+    status, body = api("GET", f"/jobs?next_token={token}")
+    assert status == 400 and body["error"]["details"] == {"field": "next_token"}, body
+
+
+def test_a_cancel_whose_multipart_abort_fails_still_answers_and_notifies(api, monkeypatch):
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.logic import notify
+
+    sent = []
+    monkeypatch.setattr(notify, "_notify", lambda job, *args: sent.append(job.status.value))
+
+    def refused(self, key, upload_id):  # noqa: ANN001
+        raise RuntimeError("AccessDenied")
+
+    monkeypatch.setattr(Storage, "abort_multipart", refused)
+    status, created = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})
+    assert status == 201 and created["upload"]["method"] == "MULTIPART"
+    status, body = api("DELETE", f"/jobs/{created['job_id']}")
+    assert status == 200 and body["status"] == "CANCELLED"
+    assert sent == ["CANCELLED"]  # the lifecycle rule removes the upload; the client still hears of it

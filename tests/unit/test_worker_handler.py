@@ -201,3 +201,29 @@ def test_dead_letters_fail_released_jobs_and_redrive_jobs_that_lost_their_worker
     assert repo.get("job-lost").status is JobStatus.RUNNING and repo.get("job-lost").redrives == 1
     bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]]
     assert any("job-lost" in b and "ObjectCreated:Redrive" in b for b in bodies)  # (beside moto's s3:TestEvent)
+
+
+def test_a_finished_job_whose_notifications_were_lost_is_notified_when_its_message_returns(worker, monkeypatch):
+    """The finisher can be killed between its terminal write and the end of its notifications
+    (a slow webhook receiver near the Lambda's deadline): its message comes back, and the
+    notifications must go out then -- once."""
+    handler, deps = worker
+    from anemonefish_services.logic import notify, process_job
+    from anemonefish_services.models.job import JobResult
+
+    sent = []
+    monkeypatch.setattr(notify, "_notify", lambda job, *args: sent.append((job.job_id, job.status.value)))
+    key = _stage_job("job-quiet")
+    repo = deps.worker_deps().repo
+    repo.claim("job-quiet", "w", lease_s=60)
+    finished = repo.succeed("job-quiet", "w", JobResult(events_count=0, audio_duration_s=1, processing_time_s=1, documents={}))
+    context = LocalLambdaContext(function_name="worker")
+    # Moments after the terminal write the finisher may still be notifying: retried later, not dropped.
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert sent == [] and repo.get("job-quiet").notified_at is None
+    monkeypatch.setattr(process_job, "NOTIFY_GRACE_S", 0.0)
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
+    assert sent == [("job-quiet", "SUCCEEDED")] and repo.get("job-quiet").notified_at is not None
+    assert repo.get("job-quiet").updated_at == finished.updated_at  # bookkeeping, not a change clients see
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
+    assert sent == [("job-quiet", "SUCCEEDED")]  # recorded: not again

@@ -144,12 +144,14 @@ class JobsRepository:
         values: dict[str, Any] | None = None,
         remove: list[str] | None = None,
         add: dict[str, int] | None = None,
+        touch: bool = True,
     ) -> JobRecord | None:
         """One conditional update; the new record, or None when the condition did not hold.
 
         A change of ``status`` keeps the open-jobs index in step: an active status is mirrored
-        into ``open_status``, a terminal one removes it (the job leaves the index)."""
-        set_ = {**set_, "updated_at": utc_now_iso()}
+        into ``open_status``, a terminal one removes it (the job leaves the index). ``touch``
+        stamps ``updated_at`` (not for bookkeeping a client does not see)."""
+        set_ = {**set_, "updated_at": utc_now_iso()} if touch else dict(set_)
         if "status" in set_:
             if JobStatus(set_["status"]).is_terminal:
                 remove = [*(remove or []), OPEN_STATUS]
@@ -303,6 +305,17 @@ class JobsRepository:
             values={":running": JobStatus.RUNNING.value, ":queued": JobStatus.QUEUED.value, ":seen": expected_updated_at},
         )
 
+    def mark_notified(self, job_id: str) -> JobRecord | None:
+        """Record that a finished job's notifications went out (once)."""
+        terminal = [status for status in JobStatus if status.is_terminal]
+        return self._update(
+            job_id,
+            set_={"notified_at": utc_now_iso()},
+            condition=f"#s IN ({', '.join(f':t{i}' for i in range(len(terminal)))}) AND attribute_not_exists(notified_at)",
+            values={f":t{i}": status.value for i, status in enumerate(terminal)},
+            touch=False,
+        )
+
     def expire(self, job_id: str, now: float) -> JobRecord | None:
         """AWAITING_UPLOAD past its deadline -> EXPIRED."""
         return self._update(
@@ -321,12 +334,17 @@ def _encode_token(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(_from_dynamo(key)).encode()).decode().rstrip("=")
 
 
+# A listing page's LastEvaluatedKey on the tenant index: the table's key and the index's.
+_LISTING_KEY = frozenset({"job_id", "tenant_id", "created_at"})
+
+
 def _decode_token(token: str) -> dict[str, Any]:
+    """The start key a ``next_token`` carries; anything else is the caller's 400, never DynamoDB's 500."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         key = json.loads(raw)
-        if not isinstance(key, dict):
-            raise ValueError("not an object")
+        if not isinstance(key, dict) or set(key) != _LISTING_KEY or not all(isinstance(v, str) for v in key.values()):
+            raise ValueError("not a listing position")
         return key
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidRequestError("next_token is not valid", details={"field": "next_token"}) from exc

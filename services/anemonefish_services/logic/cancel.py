@@ -20,7 +20,17 @@ def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, stor
         )
     # A running worker notices at its next progress write and stops without writing results.
     if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
-        storage.abort_multipart(cancelled.input_key, cancelled.upload_id)
+        abort_upload(storage, cancelled)
     logger.info("job cancelled", extra={"previous_status": job.status.value})
-    notify_terminal(cancelled, settings, webhook_policy=API_WEBHOOK_POLICY)
+    notify_terminal(cancelled, settings, webhook_policy=API_WEBHOOK_POLICY, repo=repo)
     return cancelled
+
+
+def abort_upload(storage: Storage, job: JobRecord) -> None:
+    """Abort a finished job's open multipart upload. A failure is logged, not raised: the job's
+    state is written and its notification must still go out; the bucket's lifecycle rule
+    removes incomplete uploads anyway."""
+    try:
+        storage.abort_multipart(job.input_key, job.upload_id)
+    except Exception:
+        logger.exception("could not abort the multipart upload; the lifecycle rule will")

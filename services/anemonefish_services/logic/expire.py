@@ -6,6 +6,7 @@ import time
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
+from anemonefish_services.logic.cancel import abort_upload
 from anemonefish_services.logic.notify import notify_terminal
 from anemonefish_services.observability import job_context, logger
 from anemonefish_services.settings import Settings
@@ -23,8 +24,8 @@ def expire_overdue_uploads(
             if done is None:  # the upload arrived (or a cancel) in the meantime
                 continue
             if done.upload_mode == "MULTIPART" and done.upload_id:
-                storage.abort_multipart(done.input_key, done.upload_id)
+                abort_upload(storage, done)
             logger.info("upload never arrived: job expired")
-            notify_terminal(done, settings)
+            notify_terminal(done, settings, repo=repo)
             expired.append(job.job_id)
     return expired

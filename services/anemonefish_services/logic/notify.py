@@ -1,8 +1,11 @@
 """Tell the world a job reached a terminal state: SNS (always) and its webhook (if asked).
 
-Called only by whoever made the terminal transition (the conditional write succeeded), so a
-duplicate delivery of the same S3 event never notifies twice. A failing notification is
-logged and never changes the job.
+Called by whoever made the terminal transition (the conditional write succeeded), which then
+records ``notified_at``. Should that caller die between the two (a Lambda killed while a slow
+webhook receiver answers), its message comes back and the worker sends them again
+(:func:`~anemonefish_services.logic.process_job.process_upload`): at least once, with the
+same ``webhook-id`` for receivers to drop a repeat by. A failing notification is logged and
+never changes the job.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from anemonefish_services import aws
+from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.notifications import (
     ErrorSummary,
@@ -50,12 +54,19 @@ def notify_terminal(
     *,
     sns_client: Any | None = None,
     webhook_policy: WebhookRetryPolicy | None = None,
+    repo: JobsRepository | None = None,
 ) -> None:
-    """Publish and deliver; never raises (the job's state is already written)."""
+    """Publish and deliver, then (with ``repo``) record ``notified_at``; never raises (the
+    job's state is already written)."""
     try:
         _notify(job, settings, sns_client, webhook_policy)
     except Exception:
         logger.exception("notification failed", extra={"status": job.status.value})
+    if repo is not None:
+        try:
+            repo.mark_notified(job.job_id)
+        except Exception:  # the notification went out; a repeat is the worst that follows
+            logger.exception("could not record the notification")
 
 
 # The API answers within API Gateway's 29 s: its webhooks (on cancel) get a short budget.

@@ -7,7 +7,8 @@ Order matters and every step is guarded:
 3. between blocks: write progress and renew the lease, notice a cancel or a lost lease,
    extend the SQS message's visibility, and stop before the Lambda runs out of time;
 4. write *all* result documents, then mark SUCCEEDED (conditional on still owning the lease);
-5. notify (only the worker whose terminal write succeeded does).
+5. notify (the worker whose terminal write succeeded does, and records it; a redelivered
+   message for a finished job that was never notified sends the notifications again).
 Permanent failures (the audio itself) fail the job and are not retried; anything else
 releases the lease and is raised, so SQS retries it and finally dead-letters it.
 """
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +32,12 @@ from pydantic import ValidationError
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage, result_key
-from anemonefish_services.exceptions import LeaseLostError, LeaseStillLiveError, WorkerTimeRunningOutError
+from anemonefish_services.exceptions import (
+    LeaseLostError,
+    LeaseStillLiveError,
+    NotificationPendingError,
+    WorkerTimeRunningOutError,
+)
 from anemonefish_services.logic.notify import notify_terminal
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
@@ -107,8 +114,24 @@ def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str)
         return Outcome.DUPLICATE  # cancelled or taken over meanwhile
     logger.warning("job failed", extra={"code": code, "reason": message})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    notify_terminal(failed, deps.settings, sns_client=deps.sns_client)
+    notify_terminal(failed, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
     return Outcome.FAILED
+
+
+# Longer than a finisher takes to notify (a webhook's retries: 60 s at most, SNS: seconds).
+NOTIFY_GRACE_S = 180.0
+
+
+def _notify_again(job: JobRecord, deps: WorkerDeps) -> None:
+    """A finished job whose notifications were never recorded: its finisher died between its
+    terminal write and the end of its notifications (its own message brings us here, once its
+    visibility lapses). Send them again -- unless the finisher may still be at it, in which
+    case this message is retried later rather than dropped."""
+    finished = datetime.fromisoformat((job.finished_at or job.updated_at).replace("Z", "+00:00")).timestamp()
+    if time.time() - finished < NOTIFY_GRACE_S:
+        raise NotificationPendingError(f"job {job.job_id} finished {job.status.value} moments ago; its notification may be on its way")
+    logger.warning("finished job was never notified: notifying now", extra={"status": job.status.value})
+    notify_terminal(job, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
 
 
 def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
@@ -127,6 +150,8 @@ def process_upload(
         logger.warning("object is not a job's upload; ignored", extra={"key": key})
         return Outcome.IGNORED
     if job.status.is_terminal:
+        if job.notified_at is None:
+            _notify_again(job, deps)
         logger.info("job already finished; duplicate event ignored", extra={"status": job.status.value})
         return Outcome.DUPLICATE
     if job.status is JobStatus.AWAITING_UPLOAD:
@@ -249,5 +274,5 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
     metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="AudioSecondsProcessed", unit=MetricUnit.Seconds, value=duration)
     metrics.add_metric(name="RealTimeFactor", unit=MetricUnit.NoUnit, value=float(result.real_time_factor))
-    notify_terminal(done, deps.settings, sns_client=deps.sns_client)
+    notify_terminal(done, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
     return Outcome.SUCCEEDED

@@ -76,5 +76,6 @@ class JobRecord(BaseModel):
     lease_message_id: str | None = None  # the SQS message the lease holder is working on
     started_at: str | None = None
     finished_at: str | None = None
+    notified_at: str | None = None  # when the terminal state's SNS message and webhook went out
     result: JobResult | None = None
     error: JobError | None = None
