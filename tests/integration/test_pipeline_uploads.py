@@ -72,6 +72,10 @@ def test_multipart_upload_with_more_part_urls_resume_listing_and_complete(pipeli
     job = pipeline.wait_for(job_id, {"SUCCEEDED", "FAILED"})
     assert job["status"] == "SUCCEEDED", job
     assert job["result"]["audio_duration_s"] == pytest.approx(30.0, abs=0.01)
+    # A client that timed out on its complete sends it again: it gets the job, not a 409.
+    again = pipeline.call("POST", f"/jobs/{job_id}/upload/complete",
+                          json={"parts": [{"part_number": n, "etag": e} for n, e in etags.items()]})
+    assert again.status_code == 202 and again.json()["status"] == "SUCCEEDED", again.text
     # The upload is closed now.
     closed = pipeline.call("GET", f"/jobs/{job_id}/upload/parts")
     assert closed.status_code == 409

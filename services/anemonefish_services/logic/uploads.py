@@ -64,9 +64,21 @@ def list_uploaded_parts(job: JobRecord, *, storage: Storage) -> UploadedPartsRes
     )
 
 
+# After these the upload was completed once already: a repeated complete is answered, not refused.
+_UPLOADED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED})
+
+
 def complete_upload(
     job: JobRecord, request: CompleteUploadRequest, *, repo: JobsRepository, storage: Storage
 ) -> JobRecord:
+    """Complete the multipart upload and queue the job; idempotent.
+
+    Completing a multi-GB upload can outlast a client's timeout, so a client may send it
+    again after it worked: a job past its upload, or one whose S3 upload is already
+    assembled (``NoSuchUpload`` with the object in place), gets the answer the first call got.
+    """
+    if job.upload_mode == "MULTIPART" and job.status in _UPLOADED:
+        return job
     upload_id, part_count = _require_open_multipart(job)
     numbers = [p.part_number for p in request.parts]
     if len(set(numbers)) != len(numbers):
@@ -79,11 +91,14 @@ def complete_upload(
         storage.complete_multipart(job.input_key, upload_id, [(p.part_number, p.etag) for p in request.parts])
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        if error.get("Code") in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
-            raise UploadIncompleteError(
-                f"S3 refused the upload: {error.get('Code')}: {error.get('Message', '')}",
-                details={"field": "parts", "s3_code": error.get("Code")},
-            ) from exc
-        raise
+        code = error.get("Code")
+        assembled = code == "NoSuchUpload" and (head := storage.head_input(job.input_key)) is not None
+        if not (assembled and head.get("ContentLength") == job.size_bytes):
+            if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
+                raise UploadIncompleteError(
+                    f"S3 refused the upload: {code}: {error.get('Message', '')}",
+                    details={"field": "parts", "s3_code": code},
+                ) from exc
+            raise
     # The S3 event may already have moved the job on (QUEUED/RUNNING): that is fine.
     return repo.mark_queued(job.job_id) or repo.get(job.job_id) or job

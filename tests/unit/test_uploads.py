@@ -1,0 +1,73 @@
+"""Completing a multipart upload (logic.uploads) when a client sends it again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from anemonefish_services.exceptions import InvalidJobStateError, UploadIncompleteError
+from anemonefish_services.logic.uploads import complete_upload
+from anemonefish_services.models.api import CompleteUploadRequest
+from anemonefish_services.models.job import JobRecord, JobStatus
+
+
+class _Storage:
+    """S3 as a retried complete finds it: the upload already assembled (or not)."""
+
+    def __init__(self, object_size: int | None) -> None:
+        self.object_size = object_size
+
+    def complete_multipart(self, key, upload_id, parts):  # noqa: ANN001
+        raise ClientError({"Error": {"Code": "NoSuchUpload", "Message": "gone"}}, "CompleteMultipartUpload")
+
+    def head_input(self, key):  # noqa: ANN001
+        return None if self.object_size is None else {"ContentLength": self.object_size}
+
+
+class _Repo:
+    def __init__(self, job: JobRecord) -> None:
+        self.job = job
+
+    def mark_queued(self, job_id):  # noqa: ANN001
+        self.job = self.job.model_copy(update={"status": JobStatus.QUEUED})
+        return self.job
+
+    def get(self, job_id):  # noqa: ANN001
+        return self.job
+
+
+def _job(status: JobStatus = JobStatus.AWAITING_UPLOAD) -> JobRecord:
+    return JobRecord(job_id="j", tenant_id="t", status=status, filename="a.wav", size_bytes=1000, input_key="uploads/j/a.wav",
+                     upload_mode="MULTIPART", upload_id="u", part_size=500, part_count=2, created_at="2026-01-01T00:00:00Z",
+                     updated_at="2026-01-01T00:00:00Z", upload_expires_at=time.time() + 60, expires_at_epoch=0)
+
+
+PARTS = CompleteUploadRequest(parts=[{"part_number": 1, "etag": '"a"'}, {"part_number": 2, "etag": '"b"'}])
+
+
+def test_a_complete_sent_again_after_s3_assembled_the_upload_queues_the_job():
+    """The first call assembled the object in S3 and died before queueing the job."""
+    repo = _Repo(_job())
+    assert complete_upload(repo.job, PARTS, repo=repo, storage=_Storage(object_size=1000)).status is JobStatus.QUEUED
+
+
+@pytest.mark.parametrize("object_size", [None, 999])  # nothing there, or not the announced object
+def test_a_vanished_upload_without_its_object_is_still_refused(object_size):
+    repo = _Repo(_job())
+    with pytest.raises(UploadIncompleteError, match="NoSuchUpload"):
+        complete_upload(repo.job, PARTS, repo=repo, storage=_Storage(object_size))
+
+
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED])
+def test_a_complete_sent_again_after_the_job_moved_on_gets_the_job(status):
+    job = _job(status)
+    assert complete_upload(job, PARTS, repo=_Repo(job), storage=_Storage(None)) is job
+
+
+@pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.EXPIRED])
+def test_a_cancelled_or_expired_upload_stays_closed(status):
+    job = _job(status)
+    with pytest.raises(InvalidJobStateError):
+        complete_upload(job, PARTS, repo=_Repo(job), storage=_Storage(None))
