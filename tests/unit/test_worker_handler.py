@@ -91,12 +91,20 @@ def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, mo
 def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, monkeypatch):
     handler, deps = worker
     key = _stage_job("job-corrupt")
-    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(CorruptAudioError("a.wav: cannot decode")))
+
+    class _Corrupt(_DetectorDouble):
+        def run(self, source, **kwargs):  # noqa: ANN001, ANN003
+            source.read(16)
+            raise CorruptAudioError(f"{source.name}: cannot decode audio")  # as the library names a source
+
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Corrupt(RuntimeError()))
     deps.worker_deps.cache_clear()
     response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
     assert response == {"batchItemFailures": []}
     job = deps.worker_deps().repo.get("job-corrupt")
     assert job.status is JobStatus.FAILED and job.error.code == "corrupt_audio"
+    # The client knows its recording by its name, not by the bucket it went to.
+    assert job.error.message == "a.wav: cannot decode audio"
     # A redelivery of the same event changes nothing.
     assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
     assert deps.worker_deps().repo.get("job-corrupt").attempts == 1

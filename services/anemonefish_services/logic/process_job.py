@@ -217,10 +217,12 @@ def process_upload(
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
         return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
     except AudioError as exc:
-        return _fail(claimed, exc.code, str(exc), deps, owner)
+        # The library names its source (s3://bucket/key); the client knows the recording by its name.
+        message = str(exc).replace(f"s3://{settings.input_bucket}/{key}", claimed.filename)
+        return _fail(claimed, exc.code, message, deps, owner)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-            return _fail(claimed, "upload_missing", f"the uploaded object {key} is gone", deps, owner)
+            return _fail(claimed, "upload_missing", f"the uploaded recording {claimed.filename} is gone", deps, owner)
         deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
         raise
     except Exception as exc:
