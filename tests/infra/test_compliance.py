@@ -121,6 +121,15 @@ def test_the_worker_may_read_the_object_version_it_pins(plans: Any) -> None:
                for actions, refs in _grants(plan, "worker"))
 
 
+def test_the_api_and_the_worker_may_tell_a_missing_upload_from_a_forbidden_one(plans: Any) -> None:
+    """HeadObject on a missing key answers 404 only to a caller with s3:ListBucket, else 403:
+    the worker fails such a job upload_missing, the API answers a repeated complete 400."""
+    plan = load_plan(plans("dev"))
+    for document in ("api", "worker"):
+        assert any("s3:ListBucket" in actions and "var.input_bucket_arn" in refs
+                   for actions, refs in _grants(plan, document)), document
+
+
 def test_an_unencrypted_queue_is_caught(plans: Any, tmp_path: Path) -> None:
     def drop_queue_key(plan: dict[str, Any]) -> None:
         for change in plan["resource_changes"]:

@@ -189,3 +189,22 @@ def test_a_refused_send_is_not_counted_and_does_not_stop_the_sweep(repo):
     [outcome] = _sweeps(repo, queue, 1, settings)
     assert outcome["redriven"] == ["b-fine"]
     assert repo.get("a-refused").redrives == 0 and repo.get("b-fine").redrives == 1
+
+
+def test_the_dead_letter_consumer_and_the_sweeper_notify_within_a_brief_budget(repo, monkeypatch):
+    """They notify their jobs one after another within their own timeouts: the worker's minute
+    for a slow receiver would let a few dead receivers time them out and lose the rest."""
+    from anemonefish_services.logic import notify
+    from anemonefish_services.logic.dlq import fail_dead_lettered
+
+    budgets = []
+    monkeypatch.setattr(notify, "_notify", lambda job, settings, sns, policy: budgets.append(policy.total_timeout_s))
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=0)
+    for job_id in ("dead", "lost"):
+        repo.create(_job(job_id))
+    repo.mark_queued("dead")
+    assert fail_dead_lettered("dead", receive_count=5, settings=settings, repo=repo) is True
+    repo.claim("lost", "w", lease_s=30, now=time.time() - 100)
+    assert _sweeps(repo, _Queue(), 1, settings)[0]["failed"] == ["lost"]
+    assert budgets == [notify.BRIEF_WEBHOOK_POLICY.total_timeout_s] * 2 and budgets[0] <= 10
+    assert repo.get("dead").notified_at and repo.get("lost").notified_at

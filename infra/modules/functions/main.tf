@@ -115,6 +115,14 @@ data "aws_iam_policy_document" "api" {
     resources = [local.input_uploads_arn]
   }
 
+  # With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
+  # repeated complete) instead of a 403 that is retried as transient until the DLQ.
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [var.input_bucket_arn]
+  }
+
   statement {
     sid       = "PresignResultDownloads"
     actions   = ["s3:GetObject"]
@@ -159,6 +167,14 @@ data "aws_iam_policy_document" "worker" {
     sid       = "ReadUploads"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.input_uploads_arn]
+  }
+
+  # With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
+  # repeated complete) instead of a 403 that is retried as transient until the DLQ.
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [var.input_bucket_arn]
   }
 
   statement {
@@ -339,7 +355,7 @@ locals {
       image       = var.api_image_uri
       handler     = var.sweeper_handler
       memory      = var.dlq_memory_mb
-      timeout     = var.dlq_timeout_seconds * 5
+      timeout     = var.sweeper_timeout_seconds
       concurrency = 1
       storage     = 512
       description = "Expires jobs whose upload never arrived"
@@ -403,7 +419,7 @@ resource "aws_lambda_event_source_mapping" "worker" {
 resource "aws_lambda_event_source_mapping" "dlq" {
   event_source_arn        = var.dlq_arn
   function_name           = aws_lambda_function.this["dlq"].arn
-  batch_size              = 10
+  batch_size              = var.dlq_batch_size
   function_response_types = ["ReportBatchItemFailures"]
 
   scaling_config {

@@ -150,9 +150,36 @@ variable "dlq_memory_mb" {
 }
 
 variable "dlq_timeout_seconds" {
-  description = "Timeout of the DLQ consumer."
+  description = "Timeout of the DLQ consumer: each dead letter it fails notifies its job (a webhook may take up to 8 s), one after another."
   type        = number
-  default     = 60
+  default     = 180
+
+  validation {
+    condition     = var.dlq_timeout_seconds >= 60 && var.dlq_timeout_seconds <= 900
+    error_message = "dlq_timeout_seconds must be between 60 and 900."
+  }
+}
+
+variable "dlq_batch_size" {
+  description = "Dead letters per DLQ consumer invocation; with dlq_timeout_seconds it must leave about 15 s a letter."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.dlq_batch_size >= 1 && var.dlq_batch_size <= 10
+    error_message = "dlq_batch_size must be between 1 and 10."
+  }
+}
+
+variable "sweeper_timeout_seconds" {
+  description = "Timeout of the scheduled sweeper (re-drives stalled jobs, then expires uploads and notifies each, one after another)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.sweeper_timeout_seconds >= 60 && var.sweeper_timeout_seconds <= 900
+    error_message = "sweeper_timeout_seconds must be between 60 and 900."
+  }
 }
 
 variable "dlq_reserved_concurrency" {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import InvalidJobStateError
-from anemonefish_services.logic.notify import API_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.observability import logger
 from anemonefish_services.settings import Settings
@@ -22,7 +22,7 @@ def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, stor
     if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
         abort_upload(storage, cancelled)
     logger.info("job cancelled", extra={"previous_status": job.status.value})
-    notify_terminal(cancelled, settings, webhook_policy=API_WEBHOOK_POLICY, repo=repo)
+    notify_terminal(cancelled, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
     return cancelled
 
 

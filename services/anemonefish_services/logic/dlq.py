@@ -8,7 +8,7 @@ from typing import Any
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.exceptions import TransientJobError
-from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.logic.stalled import redrive_message
 from anemonefish_services.models.job import JobError, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
@@ -48,5 +48,5 @@ def fail_dead_lettered(
         return False
     logger.error("dead-lettered job marked FAILED", extra={"receive_count": receive_count})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    notify_terminal(failed, settings, repo=repo)
+    notify_terminal(failed, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
     return True

@@ -7,7 +7,7 @@ import time
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.logic.cancel import abort_upload
-from anemonefish_services.logic.notify import API_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.observability import job_context, logger
 from anemonefish_services.settings import Settings
 
@@ -26,7 +26,6 @@ def expire_overdue_uploads(
             if done.upload_mode == "MULTIPART" and done.upload_id:
                 abort_upload(storage, done)
             logger.info("upload never arrived: job expired")
-            # The short budget: a sweep notifies its expiries one after another.
-            notify_terminal(done, settings, webhook_policy=API_WEBHOOK_POLICY, repo=repo)
+            notify_terminal(done, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
             expired.append(job.job_id)
     return expired

@@ -69,8 +69,10 @@ def notify_terminal(
             logger.exception("could not record the notification")
 
 
-# The API answers within API Gateway's 29 s: its webhooks (on cancel) get a short budget.
-API_WEBHOOK_POLICY = WebhookRetryPolicy(max_attempts=2, base_delay_s=0.5, total_timeout_s=8.0,
+# Every notifier but the worker gets a short budget: the API answers within API Gateway's
+# 29 s (a cancel's webhook), and the DLQ consumer and the sweeper notify their jobs one after
+# another within their own timeouts (infra: dlq_timeout_seconds, sweeper_timeout_seconds).
+BRIEF_WEBHOOK_POLICY = WebhookRetryPolicy(max_attempts=2, base_delay_s=0.5, total_timeout_s=8.0,
                                         connect_timeout_s=3.0, read_timeout_s=4.0)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from anemonefish_services.dal.jobs import JobsRepository
-from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 from anemonefish_services.observability import job_context, logger
 from anemonefish_services.settings import Settings
@@ -61,7 +61,7 @@ def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, sqs: A
         if done is None:
             return None
         logger.error("stalled job given up")
-        notify_terminal(done, settings, repo=repo)
+        notify_terminal(done, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
         return "failed"
     # Sent before it is counted: a send that fails leaves the count (and the job) as it was.
     # Two sweeps may both send; the worker's conditional claim drops the second message.
