@@ -134,17 +134,21 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
 
 
 def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, stack, recording: Path, model) -> None:
-    # S3 answers an expired presigned URL with 403; a flaky network drops a request.
+    # S3 answers an expired presigned URL with 403, and one signed by a role session that has
+    # ended since with 400 ExpiredToken; a flaky network drops a request.
     cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag"}
     expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    token_gone = "<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>"
     first_try: set[int] = set()
 
     def fail_first_tries(route: Route) -> None:
         number = part_number(route.request.url) or 0
-        if number in (1, 2) and number not in first_try:
+        if number in (1, 2, 3) and number not in first_try:
             first_try.add(number)
             if number == 1:
                 route.fulfill(status=403, body=expired, headers={**cors, "Content-Type": "application/xml"})
+            elif number == 3:
+                route.fulfill(status=400, body=token_gone, headers={**cors, "Content-Type": "application/xml"})
             else:
                 route.abort("connectionreset")
             return
@@ -159,9 +163,10 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
     card = page.locator(".card").first
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
 
-    assert first_try == {1, 2}
-    # Part 1's URL was refused: the page asked the API for a fresh one, and used it.
-    assert any(1 in json.loads(body)["part_numbers"] for body in renewals)
+    assert first_try == {1, 2, 3}
+    # Parts 1's and 3's URLs were refused: the page asked the API for fresh ones, and used them.
+    for number in (1, 3):
+        assert any(number in json.loads(body)["part_numbers"] for body in renewals), number
     expect(card.locator("[data-testid=results]")).to_be_visible()
 
 

@@ -48,6 +48,15 @@ class _ProgressReader:
         return data
 
 
+def _url_expired(response: requests.Response) -> bool:
+    """A presigned URL S3 no longer honours: past its expiry (403), or signed with a role
+    session that has ended since (400 ExpiredToken), whatever its own expiry said."""
+    if response.status_code == 403:
+        return True
+    return response.status_code == 400 and any(
+        f"<Code>{code}</Code>" in response.text for code in ("ExpiredToken", "TokenRefreshRequired"))
+
+
 def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str], body_for: Callable[[], Any],
                       headers: dict[str, str], attempts: int = 5) -> requests.Response:
     last: Exception | None = None
@@ -55,7 +64,7 @@ def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str],
         try:
             response = session.put(url_for(attempt > 0 and isinstance(last, PermissionError)), data=body_for(),
                                    headers=headers, timeout=300)
-            if response.status_code == 403:  # most likely an expired presigned URL: re-sign
+            if _url_expired(response):  # re-sign before the next attempt
                 last = PermissionError(f"S3 refused the upload URL: {response.text[:200]}")
             elif response.status_code >= 500 or response.status_code == 429:
                 last = OSError(f"S3 answered {response.status_code}")

@@ -60,9 +60,16 @@ function parseExpiry(value) {
 }
 
 class PutError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = null) {
     super(message);
     this.status = status; // 0 = network failure, -1 = aborted
+    this.code = code; // S3's error code, when it sent one
+  }
+
+  // A URL S3 no longer honours: past its expiry (403), or signed with a role session that
+  // has ended since (400 ExpiredToken) -- a fresh URL is the cure, not a retry.
+  get urlExpired() {
+    return this.status === 403 || (this.status === 400 && /^(ExpiredToken|TokenRefreshRequired)$/.test(this.code || ""));
   }
 }
 
@@ -245,7 +252,7 @@ export class Upload extends EventTarget {
         return;
       } catch (err) {
         if (signal.aborted) throw err;
-        if (!(err instanceof PutError) || err.status === 403 || attempt >= MAX_PART_ATTEMPTS) throw err;
+        if (!(err instanceof PutError) || err.urlExpired || attempt >= MAX_PART_ATTEMPTS) throw err;
         this.noteRetry(`Upload failed (${err.message}); retrying…`);
         await this.backoff(attempt, signal);
       }
@@ -328,7 +335,7 @@ export class Upload extends EventTarget {
       } catch (err) {
         if (signal.aborted) return;
         if (!(err instanceof PutError)) throw err;
-        if (err.status === 403) this.urls.delete(part.number); // expired or bad signature
+        if (err.urlExpired) this.urls.delete(part.number); // signed again before the retry
         else if (err.status > 0 && err.status < 500 && err.status !== 408 && err.status !== 429) throw err;
         if (attempt >= MAX_PART_ATTEMPTS) throw err;
         this.noteRetry(`Part ${part.number} failed (${err.message}); retry ${attempt} of ` +
@@ -416,7 +423,8 @@ export class Upload extends EventTarget {
         if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
         else {
           const codeMatch = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
-          reject(new PutError(xhr.status, `HTTP ${xhr.status}${codeMatch ? ` ${codeMatch[1]}` : ""}`));
+          const code = codeMatch ? codeMatch[1] : null;
+          reject(new PutError(xhr.status, `HTTP ${xhr.status}${code ? ` ${code}` : ""}`, code));
         }
       };
       xhr.onerror = () => {
