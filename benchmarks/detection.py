@@ -68,7 +68,8 @@ def _peak_rss_of(args: list[str]) -> int:
 def detect_once(path: Path, repeats: int = 3) -> dict[str, float]:
     """Best of ``repeats`` runs of ``anemonefish detect`` (whole command) plus the detector's own time."""
     with tempfile.TemporaryDirectory() as out:
-        args = ["detect", str(path), "-o", out, "-q", "--format", "json"]
+        # The same -o each run: the repeats replace the first run's result on purpose.
+        args = ["detect", str(path), "-o", out, "-q", "--format", "json", "--overwrite"]
         walls, inner = [], []
         for _ in range(repeats):
             start = time.perf_counter()
