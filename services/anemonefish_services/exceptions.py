@@ -63,11 +63,6 @@ class IdempotencyKeyReusedError(ServiceError):
     code = "idempotency_key_reused"
 
 
-class UploadTooLargeError(ServiceError):
-    status = 413
-    code = "upload_too_large"
-
-
 class UploadIncompleteError(ServiceError):
     """S3 refused to assemble the parts (missing part, wrong ETag, part too small)."""
 

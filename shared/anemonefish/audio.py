@@ -27,6 +27,12 @@ from anemonefish.native import native_stderr_silenced
 
 AudioSource = str | os.PathLike[str] | BinaryIO
 
+# File name endings of the formats libsndfile reads, for finding recordings in folders
+# (a file named directly is tried whatever its name).
+AUDIO_SUFFIXES = frozenset({
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".w64", ".rf64", ".caf",
+})
+
 # Decoding this many seconds at a time keeps per-call overhead low (a 1-hour file is 180
 # blocks) while a 48 kHz 8-channel block is still only ~31 MB of float32.
 DEFAULT_BLOCK_S = 20.0

@@ -108,3 +108,15 @@ def test_a_cancel_whose_multipart_abort_fails_still_answers_and_notifies(api, mo
     status, body = api("DELETE", f"/jobs/{created['job_id']}")
     assert status == 200 and body["status"] == "CANCELLED"
     assert sent == ["CANCELLED"]  # the lifecycle rule removes the upload; the client still hears of it
+
+
+@pytest.mark.filterwarnings("ignore:Received multipart/form-data")  # powertools' note on the form it then refuses
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"])
+def test_a_body_that_is_not_json_is_a_415_naming_the_content_type(api, content_type):
+    """curl -d sends a form; powertools had read it as missing fields (400) or failed with a 500."""
+    status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000}, headers={"Content-Type": content_type})
+    assert status == 415 and body["error"]["code"] == "unsupported_media_type", body
+    assert body["error"]["details"] == {"field": "Content-Type"}
+    status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000},
+                       headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 201, body

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from anemonefish_services.cli import main
@@ -214,3 +215,19 @@ def test_the_command_keeps_numpys_blas_to_one_thread_unless_told_otherwise(prese
              "print([i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas'])")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == ("[1]" if preset is None else f"[{preset}]")  # the user's own value wins
+
+
+def test_folders_find_every_format_libsndfile_reads(tmp_path: Path, tiny_bundle: Path) -> None:
+    import soundfile as sf
+
+    from anemonefish.audio import AUDIO_SUFFIXES
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tone = np.sin(2 * np.pi * 600 * np.arange(16000 * 2) / 16000).astype(np.float32) * 0.1
+    sf.write(folder / "a.opus", tone, 16000, format="OGG", subtype="OPUS")
+    sf.write(folder / "b.oga", tone, 16000, format="OGG", subtype="VORBIS")
+    assert {".opus", ".oga"} <= AUDIO_SUFFIXES
+    out = tmp_path / "out"
+    assert main(["detect", str(folder), "-o", str(out), "--model", str(tiny_bundle), "--format", "json", "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.events.json", "b.events.json"]

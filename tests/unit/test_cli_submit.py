@@ -26,3 +26,20 @@ def test_files_whose_results_would_share_a_name_are_refused_before_any_upload(
     assert f"error: {tmp_path / 'site-b' / '20240101_000000.wav'}: its results would replace those of" in err
     assert str(tmp_path / "site-a" / "20240101_000000.wav") in err
     assert not out.exists()
+
+
+def test_files_submit_did_not_download_are_not_replaced_without_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results download as <stem>.*, and <stem>.Table.1.selections.txt is Raven's own name for a truth table."""
+    recording = write_tone_wav(tmp_path / "reef.wav", 1.0)
+    truth = tmp_path / "reef.Table.1.selections.txt"
+    truth.write_text("Selection\\tView\\tChannel\\tBegin Time (s)\\tEnd Time (s)\\n1\\tSpectrogram 1\\t1\\t0.1\\t0.2\\n")
+    args = ["submit", str(recording), "--api", "http://127.0.0.1:9", "--api-key", "k", "-o", str(tmp_path)]
+    assert main(args) == 2  # refused before any upload (port 9 would have failed with 1)
+    err = capsys.readouterr().err
+    assert f"error: {recording}: {truth} exists; not replacing it (--overwrite replaces it)" in err
+    # An earlier submit's own result document beside them: a rerun, which replaces its results.
+    (tmp_path / "reef.events.json").write_text('{"audio": {"filename": "reef.wav"}, "events": []}')
+    assert main(args) == 1  # past the guard: it tries the API, which is not there
+    assert "not replacing" not in capsys.readouterr().err

@@ -7,7 +7,7 @@ import functools
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -55,6 +55,8 @@ def _cors(settings: Settings) -> CORSConfig:
 app = APIGatewayRestResolver(cors=_cors(get_settings()), enable_validation=True)
 
 
+
+
 @functools.cache
 def _repo() -> JobsRepository:
     return JobsRepository(get_settings())
@@ -82,8 +84,26 @@ def _service_error(exc: ServiceError) -> Response:
     return _error(exc.status, exc.code, exc.message, exc.details)
 
 
+def _not_json() -> Response | None:
+    """415 for a body sent as anything but JSON. Powertools reads a form body as form fields
+    (then reports JSON's fields missing) and fails on other types; both say the wrong thing."""
+    content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if not app.current_event.body or not content_type or content_type == "application/json" or content_type.endswith("+json"):
+        return None
+    return _error(415, "unsupported_media_type",
+                  f"request bodies are JSON: send Content-Type: application/json, not {content_type}",
+                  {"field": "Content-Type"})
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
+    return _not_json() or _error(415, "unsupported_media_type", "request bodies are JSON", {"field": "Content-Type"})
+
+
 @app.exception_handler(RequestValidationError)
 def _validation_error(exc: RequestValidationError) -> Response:
+    if (refusal := _not_json()) is not None:
+        return refusal
     # 400 naming each field at fault (powertools' default is a terse 422).
     problems = []
     for err in exc.errors():

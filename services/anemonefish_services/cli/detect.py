@@ -9,8 +9,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf"}
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -56,6 +54,8 @@ class Input:
 def _audio_files_under(folder: Path) -> list[Path]:
     """Audio files below ``folder``, following linked folders once each; hidden files and
     folders (``.git``, macOS's ``._name.wav`` resource forks) are not recordings."""
+    from anemonefish.audio import AUDIO_SUFFIXES  # numpy and libsndfile: not at the CLI's import
+
     found, seen = [], set()
     for root, dirs, names in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
@@ -101,6 +101,8 @@ def expand_paths(patterns: list[str]) -> tuple[list[Input], list[str]]:
         if path.is_dir():
             files = _audio_files_under(path)
             if not files:
+                from anemonefish.audio import AUDIO_SUFFIXES
+
                 errors.append(f"{pattern}: folder holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
             found.extend(Input(f, _stem_below(f, path)) for f in files)
         elif path.exists():

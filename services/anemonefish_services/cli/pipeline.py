@@ -27,10 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
                         help="API URL (env ANEMONEFISH_API_URL)")
     submit.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"), help="API key (env ANEMONEFISH_API_KEY)")
-    submit.add_argument("-o", "--outdir", type=Path, default=Path("results"), help="where result documents go")
+    submit.add_argument("-o", "--outdir", type=Path, default=Path("results"),
+                        help="where result documents go (default: results)")
     submit.add_argument("--webhook", default=None, help="https URL to call when each job finishes")
     submit.add_argument("--params", default=None, help='detection parameters as JSON, e.g. \'{"threshold": 0.6}\'')
     submit.add_argument("--new", action="store_true", help="always create new jobs (default: a rerun resumes)")
+    submit.add_argument("--overwrite", action="store_true",
+                        help="replace files in OUTDIR that an earlier run of submit did not download (a rerun "
+                        "replaces its own results without it)")
     submit.set_defaults(func=_submit)
 
     demo = subparsers.add_parser("demo", help="the whole async pipeline end to end on the local stack")
@@ -94,6 +98,12 @@ def _submit(args: argparse.Namespace) -> int:
             print(f"error: {other}: its results would replace those of {first} in {args.outdir} (both are named "
                   f"{other.stem!r}); submit it with another -o", file=sys.stderr)
         return 2
+    if not args.overwrite:
+        taken = [(path, found) for path in files if (found := _files_not_ours(args.outdir, path))]
+        for path, found in taken:
+            print(f"error: {path}: {found} exists; not replacing it (--overwrite replaces it)", file=sys.stderr)
+        if taken:
+            return 2
     try:
         params = json.loads(args.params) if args.params else None
     except json.JSONDecodeError as exc:
@@ -111,6 +121,24 @@ def _submit(args: argparse.Namespace) -> int:
         where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
         console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False)
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
+
+
+def _files_not_ours(outdir: Path, path: Path) -> Path | None:
+    """A file in ``outdir`` that ``path``'s results would replace and no earlier submit of it
+    wrote (a Raven truth table shares the results' name), or None. A result document there
+    for a recording of this name means the others are an earlier run's: a rerun replaces them."""
+    from anemonefish.formats import FORMATS, document_name
+
+    existing = [outdir / document_name(path.stem, fmt) for fmt in FORMATS if (outdir / document_name(path.stem, fmt)).exists()]
+    if not existing:
+        return None
+    try:
+        earlier = json.loads((outdir / document_name(path.stem, "json")).read_text(encoding="utf-8"))
+        if earlier["audio"]["filename"] == path.name and "events" in earlier:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return existing[0]
 
 
 def _distinct_result_names(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:

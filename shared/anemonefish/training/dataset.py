@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from anemonefish.audio import read_audio
+from anemonefish.audio import AUDIO_SUFFIXES, read_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.exceptions import AnnotationFormatError
 from anemonefish.events import Event, onset_zone
@@ -217,7 +217,6 @@ def build_windows_and_spare_noise(
     return kept, spare_set
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".w64", ".rf64", ".caf", ".mp3")
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".txt", ".csv")
 
 
