@@ -118,6 +118,10 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
     page.unroute_all(behavior="ignoreErrors")
     pending = page.locator(f"#pending-list li[data-job-id='{job_id}']")
     expect(pending).to_contain_text(recording.name)
+    # Not also under "Earlier jobs", whose Show would follow it without the means to resume it.
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    page.wait_for_timeout(500)  # the list is fetched after the key check
+    expect(page.locator(f"#recent-list li[data-job-id='{job_id}']")).to_have_count(0)
 
     puts = record_part_puts(page)
     listed = []
@@ -171,11 +175,12 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
 
 
 def test_part_urls_about_to_expire_are_renewed_before_use(page: Page, stack, recording: Path) -> None:
-    # The API's first batch of part URLs says it expires in 10 s: too close to finish a part.
+    # The API's first batch of part URLs lives a moment only: too short to finish a part.
     def expiring_soon(route: Route) -> None:
         response = route.fetch()
         body = response.json()
-        body["upload"]["expires_at"] = datetime.fromtimestamp(time.time() + 10, UTC).isoformat().replace("+00:00", "Z")
+        body["upload"]["expires_in_s"] = 0.001
+        body["upload"]["expires_at"] = datetime.fromtimestamp(time.time(), UTC).isoformat().replace("+00:00", "Z")
         route.fulfill(response=response, json=body)
 
     page.route(lambda url: urlparse(url).path == "/jobs",
@@ -454,3 +459,150 @@ def test_api_base_url_can_come_from_the_query(page: Page, stack) -> None:
     page.click("#key-form button[type=submit]")
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
     assert api_calls and all(u.startswith(stack.base_url + "/jobs") for u in api_calls)
+
+
+S3_ERROR = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag", "Content-Type": "application/xml"}
+
+
+def s3_error(code: str) -> str:
+    return f"<Error><Code>{code}</Code><Message>{code}</Message></Error>"
+
+
+def test_a_link_naming_another_api_finds_no_key_to_send(page: Page, stack) -> None:
+    """The key is kept per API: ?api= in a crafted link must not carry it to another server."""
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    elsewhere: list[dict] = []
+
+    def record(route: Route) -> None:
+        elsewhere.append(route.request.headers)
+        route.fulfill(status=200, json={"jobs": []}, headers={"Access-Control-Allow-Origin": "*"})
+
+    page.route(lambda url: urlparse(url).port == 9, record)
+    page.goto(stack.base_url + "/?api=http://127.0.0.1:9")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#api-key")).to_have_value("")
+    page.wait_for_timeout(500)
+    assert not any("x-api-key" in headers for headers in elsewhere), elsewhere
+    # The console's own API still has its key.
+    page.goto(stack.base_url + "/")
+    expect(page.locator("#api-key")).to_have_value(stack.api_key)
+
+
+def _refuse_first_tries(page: Page, refusals: dict[int, tuple[str, int]]) -> dict[int, int]:
+    """S3 answers part N's first k tries with 400 <code> (``refusals``: N -> (code, k)); the tries seen."""
+    tries: dict[int, int] = {}
+
+    def handle(route: Route) -> None:
+        number = part_number(route.request.url) or 0
+        tries[number] = tries.get(number, 0) + 1
+        code, times = refusals.get(number, ("", 0))
+        if tries[number] <= times:
+            route.fulfill(status=400, body=s3_error(code), headers=S3_ERROR)
+        else:
+            route.continue_()
+
+    page.route(lambda url: part_number(url) is not None, handle)
+    return tries
+
+
+def test_s3s_request_timeout_is_retried_at_once(page: Page, stack, recording: Path) -> None:
+    """S3 answers a client that sends too slowly 400 RequestTimeout: worth a retry, not a failure."""
+    tries = _refuse_first_tries(page, {1: ("RequestTimeout", 1)})
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert tries[1] == 2
+
+
+def test_a_failed_upload_is_taken_up_again_by_retry_or_the_same_file(page: Page, stack, recording: Path) -> None:
+    tries = _refuse_first_tries(page, {2: ("InvalidDigest", 2)})
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-state", "failed", timeout=60_000)
+    expect(card.locator("[data-action=retry]")).to_be_enabled()
+    # The same file added again picks the failed upload up: no second job, no silent nothing.
+    page.set_input_files("#file-input", str(recording))
+    expect(card).to_have_attribute("data-upload-state", "failed", timeout=60_000)  # part 2 refused again
+    assert page.locator(".card").count() == 1 and tries[2] == 2
+    card.locator("[data-action=retry]").click()
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert tries[2] == 3
+
+
+def test_cancel_and_pause_wait_for_the_job_and_cancel_stays_until_it_ends(page: Page, stack, recording: Path) -> None:
+    held: list[Route] = []
+    page.route(lambda url: urlparse(url).path == "/jobs",
+               lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    # The job reports RUNNING however far it got, and the cancel is answered here, so the
+    # page's own behaviour is what is seen, not the worker's speed.
+    def running(route: Route) -> None:
+        if route.request.method == "DELETE":
+            route.fulfill(status=200, json={"job_id": "x", "status": "CANCELLED"})
+            return
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "status": "RUNNING", "progress": {"fraction": 0.5}})
+
+    page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), running)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card.locator("[data-action=cancel]")).to_be_disabled()  # no job to cancel yet
+    expect(card.locator("[data-action=pause]")).to_be_disabled()
+    held[0].continue_()
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    expect(card).to_have_attribute("data-job-status", "RUNNING", timeout=30_000)
+    cancel = card.locator("[data-action=cancel]")
+    expect(cancel).to_be_visible()
+    expect(cancel).to_be_enabled()
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    cancel.click()
+    expect(card).to_have_attribute("data-job-status", "CANCELLED")
+    assert len(deletes) == 1
+
+
+def test_a_refused_poll_does_not_stop_the_card(page: Page, stack, recording: Path, model) -> None:
+    """A key mistyped for a moment in the field: the card keeps asking and recovers."""
+    refusals = {"left": 2}
+
+    def refuse_twice(route: Route) -> None:
+        if route.request.method == "GET" and refusals["left"] > 0:
+            refusals["left"] -= 1
+            route.fulfill(status=403, json={"error": {"code": "forbidden", "message": "unknown API key"}})
+        else:
+            route.continue_()
+
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), refuse_twice)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    assert refusals["left"] == 0
+    expect(card.locator("[data-testid=results]")).to_be_visible()
+
+
+def test_a_clock_hours_ahead_uploads_without_flooding_the_api(page: Page, stack, recording: Path) -> None:
+    """URL lifetimes are read relative to the answer (expires_in_s), not against this clock."""
+    page.add_init_script("{ const real = Date.now; Date.now = () => real() + 2 * 3600 * 1000; }")
+    renewals: list[str] = []
+    page.on("request", lambda r: renewals.append(r.url)
+            if r.method == "POST" and r.url.endswith("/upload/parts") else None)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert len(renewals) <= 1, renewals  # the first answer's URLs were good; at most one more batch
+
+
+def test_long_file_names_wrap_inside_the_page(page: Page, stack, recording: Path, tmp_path: Path) -> None:
+    name = "hydrophone_" + "0123456789" * 14 + ".wav"  # no break point in 150 characters
+    long_named = tmp_path / name
+    long_named.write_bytes(recording.read_bytes())
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(long_named))
+    expect(page.locator(".card h3").first).to_have_text(name)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

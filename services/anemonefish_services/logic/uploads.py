@@ -50,6 +50,7 @@ def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, s
             for n in sorted(set(part_numbers))
         ],
         expires_at=expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        expires_in_s=settings.presign_expires_s,
     )
 
 

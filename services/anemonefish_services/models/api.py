@@ -48,6 +48,7 @@ class PutUpload(BaseModel):
     url: str
     headers: dict[str, str]
     expires_at: str
+    expires_in_s: int = Field(description="Seconds the URLs stay valid from this answer: what a client with a wrong clock can rely on.")
 
 
 class MultipartUpload(BaseModel):
@@ -57,6 +58,7 @@ class MultipartUpload(BaseModel):
     part_count: int
     parts: list[PartUrl]
     expires_at: str
+    expires_in_s: int = Field(description="Seconds the URLs stay valid from this answer: what a client with a wrong clock can rely on.")
 
 
 class CreateJobResponse(BaseModel):
@@ -82,6 +84,7 @@ class PartUrlsRequest(BaseModel):
 class PartUrlsResponse(BaseModel):
     parts: list[PartUrl]
     expires_at: str
+    expires_in_s: int = Field(description="Seconds the URLs stay valid from this answer: what a client with a wrong clock can rely on.")
 
 
 class UploadedPart(BaseModel):

@@ -7,18 +7,31 @@ import { PendingStore, Upload } from "./upload.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
 
-const KEY_STORAGE = "anemonefish.console.apiKey";
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 
 const query = new URLSearchParams(window.location.search);
-const apiBaseUrl = (query.get("api") ?? config.apiBaseUrl ?? "").replace(/\/+$/, "");
-const concurrency = Number(query.get("parts_in_flight") || config.concurrentParts || 4);
+const configuredApi = (config.apiBaseUrl ?? "").replace(/\/+$/, "");
+const apiBaseUrl = (query.get("api") ?? configuredApi).replace(/\/+$/, "");
+// The key is kept per API: a link whose ?api= names another server finds no key to send it.
+const KEY_STORAGE = `anemonefish.console.apiKey@${apiBaseUrl || window.location.origin}`;
+const LEGACY_KEY_STORAGE = "anemonefish.console.apiKey"; // before keys were kept per API
+const concurrency = positiveNumber(query.get("parts_in_flight"), config.concurrentParts, 4);
 const pollIntervalMs = 1000 * Math.max(0.1, Number(query.get("poll_s") || config.pollIntervalS || 1.5));
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
 
 const $ = (selector) => document.querySelector(selector);
+
+function positiveNumber(...candidates) {
+  for (const value of candidates) {
+    const number = Number(value);
+    if (value !== null && value !== undefined && value !== "" && Number.isFinite(number) && number >= 1) {
+      return Math.floor(number);
+    }
+  }
+  return 1;
+}
 
 function api() {
   return new ApiClient({ baseUrl: apiBaseUrl, apiKey: $("#api-key").value.trim() });
@@ -45,8 +58,10 @@ class JobCard {
     this.polling = false;
     this.progressBar = el("progress", { max: 1, value: 0, "aria-label": "upload progress" });
     this.progressText = el("span", { className: "progress-text" });
-    this.pauseButton = el("button", { type: "button", "data-action": "pause", onclick: () => this.togglePause() }, "Pause");
-    this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", onclick: () => this.cancel() }, "Cancel");
+    // Both wait for the job to exist: a cancel or pause pressed while it is being created
+    // would have nothing to act on.
+    this.pauseButton = el("button", { type: "button", "data-action": "pause", disabled: true, onclick: () => this.togglePause() }, "Pause");
+    this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", disabled: true, onclick: () => this.cancel() }, "Cancel");
     this.message = el("p", { className: "message", role: "status" });
     this.statusBadge = el("span", { className: "badge", "data-testid": "job-status" }, "preparing");
     this.workerBar = el("progress", { max: 1, "aria-label": "detection progress", hidden: true });
@@ -69,6 +84,7 @@ class JobCard {
 
   setJobId(jobId) {
     this.jobId = jobId;
+    this.cancelButton.disabled = false;
     this.node.dataset.jobId = jobId;
     this.jobIdText.textContent = jobId;
     cards.set(jobId, this);
@@ -112,7 +128,7 @@ class JobCard {
         if (current.status !== "AWAITING_UPLOAD") {
           store.remove(resumeRecord.job_id);
           this.setJobId(current.job_id);
-          this.uploadRow.hidden = true;
+          this.uploadDone();
           this.say(`This file's upload had already ended (${current.status}).`);
           this.follow();
           return;
@@ -151,23 +167,34 @@ class JobCard {
     this.cancelButton.disabled = !this.jobId;
   }
 
+  // The upload is over (or was never this page's): only Cancel stays, until the job ends.
+  uploadDone() {
+    this.progressBar.hidden = true;
+    this.progressText.hidden = true;
+    this.pauseButton.hidden = true;
+  }
+
   onUploadChange() {
     const { state, message } = this.upload;
     this.node.dataset.uploadState = state;
     this.node.dataset.partsDone = String(this.upload.partsDone);
     this.node.dataset.partsTotal = String(this.upload.parts.length);
-    this.pauseButton.textContent = state === "paused" ? "Resume" : "Pause";
-    this.pauseButton.dataset.action = state === "paused" ? "resume" : "pause";
-    this.pauseButton.disabled = !["uploading", "paused"].includes(state);
-    this.cancelButton.disabled = ["cancelled", "uploaded"].includes(state);
+    const action = { paused: "resume", failed: "retry" }[state] || "pause";
+    this.pauseButton.textContent = action[0].toUpperCase() + action.slice(1);
+    this.pauseButton.dataset.action = action;
+    this.pauseButton.disabled = !["uploading", "paused", "failed"].includes(state);
+    this.cancelButton.disabled = state === "cancelled";
     const kind = state === "failed" ? "error" : state === "paused" && message !== "Paused." ? "warning" : "";
     this.say(message, kind);
     this.renderProgress();
     if (state === "failed") this.setStatus("ERROR");
     if (state === "cancelled") this.setStatus("CANCELLED");
     if (["uploaded", "failed", "cancelled"].includes(state)) clearInterval(this.ticker);
+    if (state === "uploading") this.setStatus("AWAITING_UPLOAD"); // a retry after a failure
+    if (state === "uploading" && !this.ticker) this.ticker = setInterval(() => this.renderProgress(), 250);
+    if (["uploaded", "failed", "cancelled"].includes(state)) this.ticker = null;
     if (state === "uploaded") {
-      this.uploadRow.hidden = true;
+      this.uploadDone();
       this.say("Uploaded. Waiting for the worker…");
       this.follow();
     }
@@ -194,6 +221,9 @@ class JobCard {
     if (this.upload.state === "paused") {
       this.say("");
       this.upload.resume();
+    } else if (this.upload.state === "failed") {
+      this.say("");
+      this.upload.retry();
     } else {
       this.upload.pause();
     }
@@ -202,16 +232,28 @@ class JobCard {
   async cancel() {
     if (this.upload && !["uploaded", "failed"].includes(this.upload.state)) {
       await this.upload.cancel();
+      this.forget();
       return;
     }
     if (!this.jobId) return;
     try {
       await api().cancelJob(this.jobId);
-      this.setStatus("CANCELLED");
-      this.say("Cancelled.");
     } catch (err) {
-      this.say(describeError(err), "error");
+      this.say(describeError(err), "error"); // e.g. it finished meanwhile: polling shows how
+      return;
     }
+    store.remove(this.jobId);
+    this.setStatus("CANCELLED");
+    this.say("Cancelled.");
+    this.forget();
+  }
+
+  // A cancelled upload's card stays for the record, but the file may be added again as new.
+  forget() {
+    this.polling = false;
+    this.cancelButton.disabled = true;
+    this.pauseButton.disabled = true;
+    if (cards.get(this.jobId) === this) cards.delete(this.jobId);
   }
 
   // Poll the job until it ends, then show its result or its reason for failing.
@@ -226,12 +268,14 @@ class JobCard {
         failures = 0;
       } catch (err) {
         failures += 1;
-        if (err instanceof ApiError && (err.kind === "auth" || err.kind === "not_found")) {
+        if (err instanceof ApiError && err.kind === "not_found") {
           this.say(describeError(err), "error");
           this.polling = false;
           return;
         }
-        this.say(`${describeError(err)} Still trying…`, "warning");
+        // A refused key (mistyped in the field just now, say) is put right at the top of the
+        // page: keep asking, with the key as it is then.
+        this.say(`${describeError(err)} Still trying…`, err instanceof ApiError && err.kind === "auth" ? "error" : "warning");
         await sleep(Math.min(30000, pollIntervalMs * 2 ** failures));
         continue;
       }
@@ -249,6 +293,7 @@ class JobCard {
   showJob(job) {
     this.setStatus(job.status);
     this.cancelButton.disabled = TERMINAL.has(job.status);
+    if (this.message.classList.contains("error") || this.message.classList.contains("warning")) this.say("");
     const fraction = job.progress && Number.isFinite(job.progress.fraction) ? job.progress.fraction : null;
     if (job.status === "RUNNING") {
       this.workerBar.hidden = false;
@@ -313,9 +358,13 @@ function addFiles(files) {
   showNotice("");
   for (const file of files) {
     const pending = store.match(file);
-    if (pending && cards.has(pending.job_id)) continue; // already on the page
-    const card = new JobCard(file);
-    card.start(pending);
+    const card = pending && cards.get(pending.job_id);
+    if (card) { // already on the page: pick it up there rather than start a second job
+      if (card.upload && ["failed", "paused"].includes(card.upload.state)) card.togglePause();
+      else showNotice(`${file.name} is already being uploaded below.`, "info");
+      continue;
+    }
+    new JobCard(file).start(pending);
   }
   renderPending();
 }
@@ -346,7 +395,9 @@ async function loadRecentJobs() {
   try {
     const answer = await api().listJobs();
     const all = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
-    const jobs = all.filter((job) => !cards.has(job.job_id)); // those on the page have a card
+    // Those on the page have a card; interrupted uploads are resumed by picking the file.
+    const saved = store.all();
+    const jobs = all.filter((job) => !cards.has(job.job_id) && !(job.job_id in saved));
     const when = (iso) => (iso ? `${iso.replace("T", " ").slice(0, 16)} UTC` : "");
     list.replaceChildren(...jobs.slice(0, 20).map((job) => el("li", { "data-job-id": job.job_id },
       el("span", { className: `badge status-${String(job.status).toLowerCase()}` }, job.status), " ",
@@ -357,7 +408,7 @@ async function loadRecentJobs() {
           if (cards.has(job.job_id)) return;
           const card = new JobCard(null, job.filename || job.job_id);
           card.setJobId(job.job_id);
-          card.uploadRow.hidden = true;
+          card.uploadDone();
           card.follow();
           loadRecentJobs();
         },
@@ -386,6 +437,10 @@ async function checkKey() {
 function setup() {
   $("#api-base").textContent = apiBaseUrl || window.location.origin;
   const keyInput = $("#api-key");
+  if (apiBaseUrl === configuredApi && window.localStorage.getItem(LEGACY_KEY_STORAGE) !== null) {
+    window.localStorage.setItem(KEY_STORAGE, window.localStorage.getItem(LEGACY_KEY_STORAGE));
+    window.localStorage.removeItem(LEGACY_KEY_STORAGE);
+  }
   keyInput.value = window.localStorage.getItem(KEY_STORAGE) || "";
   $("#key-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -415,6 +470,8 @@ function setup() {
     event.preventDefault();
     addFiles([...event.dataTransfer.files]);
   });
+  // A file dropped beside the zone would otherwise open in the tab and leave the console.
+  for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
 
   // Losing the connection pauses uploads instead of burning their retries; it coming back
   // resumes the ones it paused or that failed on the lost connection first.

@@ -15,6 +15,11 @@ const URL_EXPIRY_MARGIN_MS = 60_000;
 // Part URLs requested at once when a batch runs out or expires.
 const URL_BATCH = 100;
 const SPEED_WINDOW_MS = 5000;
+// Least time between two requests for fresh part URLs, whatever goes wrong with them.
+const URL_REFRESH_MIN_INTERVAL_MS = 5000;
+// A PUT that sends nothing for this long has stalled (a half-dead connection): it is
+// aborted and retried like a network failure.
+const STALL_MS = 120_000;
 
 // Interrupted uploads, kept in localStorage so a reload can resume them once the user picks
 // the same file again (a page cannot reopen a file by itself).
@@ -52,6 +57,20 @@ export class PendingStore {
   }
 }
 
+function sleepUnlessAborted(ms, signal) {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
 function parseExpiry(value) {
   if (value === null || value === undefined || value === "") return Infinity;
   if (typeof value === "number") return value < 1e12 ? value * 1000 : value;
@@ -71,6 +90,13 @@ class PutError extends Error {
   get urlExpired() {
     return this.status === 403 || (this.status === 400 && /^(ExpiredToken|TokenRefreshRequired)$/.test(this.code || ""));
   }
+
+  // Worth sending again as it was: the network, S3's own trouble, throttling, or S3 giving
+  // up on a slow client (400 RequestTimeout).
+  get transient() {
+    return this.status === 0 || this.status >= 500 || this.status === 408 || this.status === 429 ||
+      (this.status === 400 && this.code === "RequestTimeout");
+  }
 }
 
 export class Upload extends EventTarget {
@@ -89,7 +115,7 @@ export class Upload extends EventTarget {
     this.message = "";
     this.retries = 0;
     this.inflight = new Map(); // part number (0 for single PUT) -> {xhr, loaded}
-    this.urls = new Map(); // part number -> {url, expiresAt}
+    this.urls = new Map(); // part number -> {url, useUntil (this computer's clock)}
     this.refreshing = null;
     this.run = null; // AbortController of the current run: pause/cancel abort it
     // Set when the connection dropped under this upload: the page resumes it on "online".
@@ -104,7 +130,7 @@ export class Upload extends EventTarget {
         const end = Math.min(start + partSize, file.size);
         this.parts.push({ number: n, start, end, size: end - start, etag: null, done: false });
       }
-      this.storeUrls(this.plan.parts || [], this.plan.expires_at);
+      this.storeUrls(this.plan.parts || [], this.plan.expires_at, this.plan.expires_in_s);
     }
   }
 
@@ -217,6 +243,14 @@ export class Upload extends EventTarget {
     return this.start();
   }
 
+  // Try a failed upload again (after what failed was put right, or just once more).
+  retry() {
+    if (this.state !== "failed") return;
+    if (this.multipart) this.resumeFromServer = true;
+    this.retries = 0;
+    return this.start();
+  }
+
   async cancel() {
     if (["uploaded", "cancelled"].includes(this.state)) return;
     this.run?.abort();
@@ -239,9 +273,8 @@ export class Upload extends EventTarget {
   // ---- single PUT ------------------------------------------------------------------
 
   async uploadSingle(signal) {
-    if (parseExpiry(this.plan.expires_at) < Date.now()) {
-      throw new Error("The upload link has expired; remove this upload and add the file again.");
-    }
+    // No check of the link's expiry against this computer's clock, which may run ahead:
+    // S3 says whether the link still holds.
     // slice() drops the file's MIME type, so the browser adds no Content-Type of its own
     // that the presigned signature did not cover; the API's headers say what to send.
     const blob = this.file.slice(0, this.file.size);
@@ -252,7 +285,10 @@ export class Upload extends EventTarget {
         return;
       } catch (err) {
         if (signal.aborted) throw err;
-        if (!(err instanceof PutError) || err.urlExpired || attempt >= MAX_PART_ATTEMPTS) throw err;
+        if (err instanceof PutError && err.urlExpired) {
+          throw new Error("The upload link has expired: cancel this upload and add the file again.");
+        }
+        if (!(err instanceof PutError) || !err.transient || attempt >= MAX_PART_ATTEMPTS) throw err;
         this.noteRetry(`Upload failed (${err.message}); retrying…`);
         await this.backoff(attempt, signal);
       }
@@ -271,6 +307,8 @@ export class Upload extends EventTarget {
     for (let i = 0; i < this.concurrency; i += 1) workers.push(this.partWorker(signal));
     await Promise.all(workers);
     if (signal.aborted) return;
+    const missing = this.parts.filter((p) => !p.done || !p.etag).map((p) => p.number);
+    if (missing.length) throw new Error(`Parts ${missing.slice(0, 5).join(", ")} are not uploaded; press Retry.`);
     this.setState("completing", "Assembling the parts in S3…");
     const parts = this.parts.map((p) => ({ part_number: p.number, etag: p.etag }));
     for (let attempt = 1; ; attempt += 1) {
@@ -304,15 +342,17 @@ export class Upload extends EventTarget {
     this.dispatchEvent(new CustomEvent("change", { detail: { state: this.state } }));
   }
 
+  // A part is claimed by one run at a time; a part an aborted run (a pause) still holds --
+  // waiting on a URL, say -- is free for the next run to take.
   async partWorker(signal) {
     while (!signal.aborted) {
-      const part = this.parts.find((p) => !p.done && !p.claimed);
+      const part = this.parts.find((p) => !p.done && (!p.claimedBy || p.claimedBy.aborted));
       if (!part) return;
-      part.claimed = true;
+      part.claimedBy = signal;
       try {
         await this.uploadPart(part, signal);
       } finally {
-        part.claimed = false;
+        if (part.claimedBy === signal) part.claimedBy = null;
       }
     }
   }
@@ -336,7 +376,7 @@ export class Upload extends EventTarget {
         if (signal.aborted) return;
         if (!(err instanceof PutError)) throw err;
         if (err.urlExpired) this.urls.delete(part.number); // signed again before the retry
-        else if (err.status > 0 && err.status < 500 && err.status !== 408 && err.status !== 429) throw err;
+        else if (!err.transient) throw err;
         if (attempt >= MAX_PART_ATTEMPTS) throw err;
         this.noteRetry(`Part ${part.number} failed (${err.message}); retry ${attempt} of ` +
           `${MAX_PART_ATTEMPTS - 1}…`);
@@ -346,32 +386,47 @@ export class Upload extends EventTarget {
   }
 
   // URLs share their batch's expiry unless a part carries its own.
-  storeUrls(parts, batchExpiresAt) {
+  // When each URL stops being worth using, on this computer's clock: the API's lifetime
+  // from now (expires_in_s), which holds however wrong the clock is -- its absolute
+  // expires_at would make a clock running an hour ahead see every URL as expired -- less a
+  // margin to finish the part (half the lifetime for very short ones).
+  storeUrls(parts, batchExpiresAt, expiresInS) {
+    const now = Date.now();
     for (const p of parts) {
-      const own = parseExpiry(p.expires_at);
-      this.urls.set(p.part_number, { url: p.url, expiresAt: own === Infinity ? parseExpiry(batchExpiresAt) : own });
+      let useUntil;
+      if (Number.isFinite(expiresInS) && expiresInS > 0) {
+        useUntil = now + 1000 * expiresInS - Math.min(URL_EXPIRY_MARGIN_MS, 500 * expiresInS);
+      } else {
+        const own = parseExpiry(p.expires_at);
+        useUntil = (own === Infinity ? parseExpiry(batchExpiresAt) : own) - URL_EXPIRY_MARGIN_MS;
+      }
+      this.urls.set(p.part_number, { url: p.url, useUntil });
     }
+  }
+
+  usable(known) {
+    return Boolean(known) && known.useUntil > Date.now();
   }
 
   // A URL for the part, fresh enough to finish; fetches a batch of new ones when needed.
   async urlFor(number, signal) {
     for (;;) {
       const known = this.urls.get(number);
-      if (known && known.expiresAt - URL_EXPIRY_MARGIN_MS > Date.now()) return known.url;
+      if (this.usable(known)) return known.url;
       if (signal.aborted) return null;
       if (!this.refreshing) {
         const wanted = [number];
         for (const p of this.parts) {
           if (wanted.length >= URL_BATCH) break;
-          if (!p.done && p.number !== number) {
-            const u = this.urls.get(p.number);
-            if (!u || u.expiresAt - URL_EXPIRY_MARGIN_MS <= Date.now()) wanted.push(p.number);
-          }
+          if (!p.done && p.number !== number && !this.usable(this.urls.get(p.number))) wanted.push(p.number);
         }
-        this.refreshing = this.api.partUrls(this.jobId, wanted)
+        const wait = (this.lastRefreshAt || 0) + URL_REFRESH_MIN_INTERVAL_MS - Date.now();
+        this.lastRefreshAt = Date.now() + Math.max(0, wait);
+        this.refreshing = sleepUnlessAborted(Math.max(0, wait), signal)
+          .then(() => this.api.partUrls(this.jobId, wanted))
           .then((answer) => {
             const list = Array.isArray(answer) ? answer : answer.parts || [];
-            this.storeUrls(list, answer.expires_at);
+            this.storeUrls(list, answer.expires_at, answer.expires_in_s);
             if (!list.some((p) => p.part_number === number)) {
               throw new Error(`The API returned no URL for part ${number}.`);
             }
@@ -415,9 +470,20 @@ export class Upload extends EventTarget {
         // The browser sets Host and Content-Length itself and refuses to be told.
         if (!/^(host|content-length)$/i.test(name)) xhr.setRequestHeader(name, value);
       }
+      let stalled = false;
+      let watchdog = null;
+      const watch = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          stalled = true;
+          xhr.abort();
+        }, STALL_MS);
+      };
       xhr.upload.onprogress = (e) => {
         entry.loaded = e.loaded;
+        watch();
       };
+      xhr.onloadend = () => clearTimeout(watchdog);
       xhr.onload = () => {
         settle();
         if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
@@ -433,8 +499,9 @@ export class Upload extends EventTarget {
       };
       xhr.onabort = () => {
         settle();
-        reject(new PutError(-1, "aborted"));
+        reject(stalled ? new PutError(0, `no progress for ${STALL_MS / 1000} s`) : new PutError(-1, "aborted"));
       };
+      watch();
       xhr.send(blob);
     });
   }
