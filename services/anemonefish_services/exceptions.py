@@ -63,6 +63,13 @@ class IdempotencyKeyReusedError(ServiceError):
     code = "idempotency_key_reused"
 
 
+class WebhooksNotConfiguredError(ServiceError):
+    """The service has no webhook signing secret (ANEMONEFISH_WEBHOOK_SECRET): it sends no webhooks."""
+
+    status = 503
+    code = "webhooks_not_configured"
+
+
 class UploadIncompleteError(ServiceError):
     """S3 refused to assemble the parts (missing part, wrong ETag, part too small)."""
 

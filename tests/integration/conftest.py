@@ -141,7 +141,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
         },
         sweep_interval_s=3600,
     )
-    receiver = WebhookReceiver(secret).start()
+    from anemonefish_services.notifications import tenant_webhook_secret
+
+    # The tests' webhooks are asked for with the default key: the receiver holds its tenant's secret.
+    receiver = WebhookReceiver(tenant_webhook_secret(secret, TEST_KEYS["key-a"])).start()
     import boto3
 
     sqs = boto3.client("sqs", endpoint_url=stack.endpoint_url, region_name="us-east-1")

@@ -101,13 +101,21 @@ def test_webhook_is_signed_per_standard_webhooks(pipeline, short_wav):
     pipeline.wait_for(job_id, {"SUCCEEDED"})
     deadline_hooks = pipeline.receiver.wait_for(1, 15)
     hook = next(h for h in deadline_hooks if job_id in h.body)
-    # Verified independently with the standardwebhooks package and the shared secret.
-    payload = Webhook(pipeline.stack.env["ANEMONEFISH_WEBHOOK_SECRET"]).verify(hook.body, hook.headers)
+    # Verified independently with the standardwebhooks package and the tenant's own secret,
+    # which the API tells the tenant (and only it).
+    secret = pipeline.call("GET", "/webhook-secret").json()["secret"]
+    payload = Webhook(secret).verify(hook.body, hook.headers)
     assert payload["type"] == "job.succeeded" and payload["data"]["job_id"] == job_id
     assert hook.headers["webhook-signature"].startswith("v1,")
     tampered = hook.body.replace("SUCCEEDED", "FAILED")
     with pytest.raises(Exception):
-        Webhook(pipeline.stack.env["ANEMONEFISH_WEBHOOK_SECRET"]).verify(tampered, hook.headers)
+        Webhook(secret).verify(tampered, hook.headers)
+    # Another tenant's secret -- and the service's own -- cannot sign for this one.
+    other = pipeline.call("GET", "/webhook-secret", key="key-b").json()["secret"]
+    assert other != secret
+    for wrong in (other, pipeline.stack.env["ANEMONEFISH_WEBHOOK_SECRET"]):
+        with pytest.raises(Exception):
+            Webhook(wrong).verify(hook.body, hook.headers)
 
 
 def test_openapi_describes_every_route(pipeline):

@@ -120,3 +120,19 @@ def test_a_body_that_is_not_json_is_a_415_naming_the_content_type(api, content_t
     status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000},
                        headers={"Content-Type": "application/json; charset=utf-8"})
     assert status == 201, body
+
+
+def test_the_webhook_secret_is_the_callers_own(api, monkeypatch):
+    from anemonefish_services.notifications import tenant_webhook_secret
+    from anemonefish_services.settings import get_settings
+
+    status, body = api("GET", "/webhook-secret")
+    assert status == 503 and body["error"]["code"] == "webhooks_not_configured"
+    service = "whsec_" + "c2VydmljZS1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", service)
+    monkeypatch.setenv("ANEMONEFISH_API_KEYS", '{"k1": "t1", "k2": "t2"}')
+    get_settings.cache_clear()
+    status, mine = api("GET", "/webhook-secret")
+    _, theirs = api("GET", "/webhook-secret", key="k2")
+    assert status == 200 and mine["secret"] == tenant_webhook_secret(service, "t1") != theirs["secret"]
+    assert api("GET", "/webhook-secret", key=None)[0] == 401

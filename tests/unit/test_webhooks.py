@@ -599,3 +599,18 @@ def test_a_resolver_that_hangs_is_given_up_on_with_the_host_named(monkeypatch: p
             webhooks._resolve("https://slow.example/hook", "slow.example", 443, timeout_s=0.2)
     finally:
         release.set()
+
+
+def test_each_tenant_gets_its_own_secret_derived_from_the_services():
+    """One secret for all would let any tenant sign webhooks another tenant's receiver accepts."""
+    from anemonefish_services.notifications import tenant_webhook_secret
+    from anemonefish_services.notifications.webhooks import sign_webhook
+
+    a, b = tenant_webhook_secret(SECRET, "tenant-a"), tenant_webhook_secret(SECRET, "tenant-b")
+    assert a.startswith("whsec_") and a == tenant_webhook_secret(SECRET, "tenant-a") and a != b != SECRET
+    headers = sign_webhook(a, "msg_1", '{"x": 1}', int(time.time()))
+    assert Webhook(a).verify('{"x": 1}', headers) == {"x": 1}
+    with pytest.raises(Exception):
+        Webhook(b).verify('{"x": 1}', headers)
+    other_service = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    assert tenant_webhook_secret(other_service, "tenant-a") != a  # rotating the service's secret rotates every tenant's

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anemonefish_services.api.auth import resolve_tenant
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
-from anemonefish_services.exceptions import JobNotFoundError, ServiceError
+from anemonefish_services.exceptions import JobNotFoundError, ServiceError, WebhooksNotConfiguredError
 from anemonefish_services.logic.cancel import cancel_job
 from anemonefish_services.logic.create_job import create_job
 from anemonefish_services.logic.uploads import complete_upload, list_uploaded_parts, sign_parts
@@ -32,8 +32,10 @@ from anemonefish_services.models.api import (
     PartUrlsRequest,
     PartUrlsResponse,
     UploadedPartsResponse,
+    WebhookSecretResponse,
 )
 from anemonefish_services.models.job import JobRecord
+from anemonefish_services.notifications import tenant_webhook_secret
 from anemonefish_services.observability import logger
 from anemonefish_services.settings import Settings, get_settings
 
@@ -152,6 +154,18 @@ def _responses(status: int, model: type, description: str) -> dict[int, Any]:
 @app.get("/health", summary="Liveness", responses={200: {"description": "OK"}})
 def health():  # noqa: ANN201 (powertools would model a Response annotation)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"status": "ok"})
+
+
+@app.get(
+    "/webhook-secret",
+    summary="The caller's webhook signing secret",
+    responses=_responses(200, WebhookSecretResponse, "The secret this tenant's webhooks are signed with"),
+)
+def get_webhook_secret():  # noqa: ANN201 (powertools would model a Response annotation)
+    settings = get_settings()
+    if not settings.webhook_secret:
+        raise WebhooksNotConfiguredError("this service has no webhook signing secret: it sends no webhooks")
+    return _json(200, WebhookSecretResponse(secret=tenant_webhook_secret(settings.webhook_secret, _tenant())))
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)

@@ -74,6 +74,10 @@ class ApiClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._call("POST", "/jobs", json=body, headers=headers)
 
+    def webhook_secret(self) -> str:
+        """This key's tenant's webhook signing secret (``whsec_…``)."""
+        return self._call("GET", "/webhook-secret")["secret"]
+
     def get_job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")
 

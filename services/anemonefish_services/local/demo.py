@@ -47,13 +47,14 @@ def run_demo(
     try:
         console.print(f"local stack up in {time.monotonic() - started:.1f} s: API [cyan]{stack.api_url}[/] "
                       f"(console at {stack.api_url}/), AWS emulator {stack.endpoint_url}")
-        receiver = WebhookReceiver(stack.env["ANEMONEFISH_WEBHOOK_SECRET"]).start()
+        client = ApiClient(stack.api_url, stack.api_key)
+        # The receiver verifies with the tenant's own secret, read from the API as a user would.
+        receiver = WebhookReceiver(client.webhook_secret()).start()
         console.print(f"webhook receiver on {receiver.url}")
         tick = time.monotonic()
         wav, truth = make_recording(workdir, duration_s)
         console.print(f"generated {wav.name!r}: {duration_s / 60:.1f} min, {wav.stat().st_size / 2**20:.1f} MiB "
                       f"in {time.monotonic() - tick:.1f} s")
-        client = ApiClient(stack.api_url, stack.api_key)
         tick = time.monotonic()
         subs = submit_files(client, [wav], outdir, webhook_url=receiver.url, new=True, console=console)
         console.print(events_table(subs))

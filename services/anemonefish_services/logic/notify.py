@@ -23,6 +23,7 @@ from anemonefish_services.notifications import (
     WebhookRetryPolicy,
     deliver_webhook,
     publish_job_event,
+    tenant_webhook_secret,
 )
 from anemonefish_services.observability import logger
 from anemonefish_services.settings import Settings
@@ -93,7 +94,7 @@ def _notify(job: JobRecord, settings: Settings, sns_client: Any | None, policy: 
         delivery = deliver_webhook(
             job.webhook_url,
             event,
-            secret=settings.webhook_secret,
+            secret=tenant_webhook_secret(settings.webhook_secret, job.tenant_id),
             allow_loopback=settings.allow_loopback_webhooks,
             policy=policy,
         )

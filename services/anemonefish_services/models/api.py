@@ -67,6 +67,10 @@ class CreateJobResponse(BaseModel):
     upload: PutUpload | MultipartUpload
 
 
+class WebhookSecretResponse(BaseModel):
+    secret: str = Field(description="This tenant's Standard Webhooks secret (whsec_…): verify its webhooks with it.")
+
+
 class PartUrlsRequest(BaseModel):
     model_config = _REQUEST
 

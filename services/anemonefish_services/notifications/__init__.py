@@ -7,6 +7,7 @@ from anemonefish_services.notifications.webhooks import (
     WebhookDelivery,
     WebhookRetryPolicy,
     deliver_webhook,
+    tenant_webhook_secret,
     validate_webhook_url,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "WebhookUrlError",
     "deliver_webhook",
     "publish_job_event",
+    "tenant_webhook_secret",
     "validate_webhook_url",
 ]

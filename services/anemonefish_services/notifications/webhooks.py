@@ -13,6 +13,9 @@ would otherwise resolve the host themselves. Redirects are never followed.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import random
 import socket
@@ -293,6 +296,19 @@ def webhook_message_id(job_id: str, status: str) -> str:
     """The ``webhook-id``: the same for every retry of one job's terminal state, so
     receivers can drop duplicates; different for another job or another state."""
     return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"anemonefish:job:{job_id}:{status}").hex
+
+
+def tenant_webhook_secret(master_secret: str, tenant_id: str) -> str:
+    """The tenant's own Standard Webhooks secret (``whsec_…``), derived from the service's.
+
+    One secret for every tenant would let any tenant that can verify its webhooks also sign
+    webhooks that another tenant's receiver accepts. An HMAC of the tenant id under the
+    service's key gives each its own, with nothing to store; rotating the service's secret
+    rotates them all. A tenant reads its own through ``GET /webhook-secret``.
+    """
+    key = base64.b64decode(master_secret.removeprefix("whsec_"))
+    derived = hmac.new(key, f"anemonefish-webhooks:{tenant_id}".encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(derived).decode()
 
 
 def sign_webhook(secret: str | bytes, webhook_id: str, body: str, timestamp: int) -> dict[str, str]:
