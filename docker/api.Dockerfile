@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The API Lambda (also runs the upload sweeper with another CMD). It imports the library's
 # formats and parameter models, so it installs the same runtime requirements as the worker;
-# it drops the model bundle, which only the worker loads.
+# it drops the model's networks, which only the worker loads, and keeps the cards, whose
+# classes POST /jobs checks params.target_class against.
 # Build from the repository root:  docker build -f docker/api.Dockerfile -t anemonefish-api .
 FROM public.ecr.aws/lambda/python:3.11
 
@@ -17,6 +18,7 @@ COPY pyproject.toml README.md /tmp/src/
 COPY shared /tmp/src/shared
 COPY services /tmp/src/services
 RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src \
-    && rm -rf /tmp/src "${LAMBDA_TASK_ROOT}/anemonefish/models/default"
+    && rm -rf /tmp/src \
+    && find "${LAMBDA_TASK_ROOT}/anemonefish/models" -type f ! -name card.json -delete
 
 CMD ["anemonefish_services.api.handler.lambda_handler"]

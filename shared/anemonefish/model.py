@@ -151,10 +151,14 @@ def read_card(path: str | os.PathLike[str]) -> ModelCard:
         raise ModelBundleError(f"{card_file}: invalid model card ({exc})") from exc
 
 
+def bundle_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """``path``, else ``ANEMONEFISH_MODEL_DIR``, else the bundle shipped in the package."""
+    return Path(path) if path is not None else Path(os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE))
+
+
 def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = True) -> ModelBundle:
     """Load a bundle (the one shipped in the package by default); ``eager`` loads the model now."""
-    bundle_path = Path(path) if path is not None else Path(os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE))
-    bundle = ModelBundle(path=bundle_path, card=read_card(bundle_path))
+    bundle = ModelBundle(path=bundle_path(path), card=read_card(bundle_path(path)))
     if eager:
         _ = bundle.classifier
         if bundle.verifier is not None:

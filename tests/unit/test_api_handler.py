@@ -136,3 +136,12 @@ def test_the_webhook_secret_is_the_callers_own(api, monkeypatch):
     _, theirs = api("GET", "/webhook-secret", key="k2")
     assert status == 200 and mine["secret"] == tenant_webhook_secret(service, "t1") != theirs["secret"]
     assert api("GET", "/webhook-secret", key=None)[0] == 401
+
+
+def test_a_target_class_the_model_lacks_is_a_400_naming_it(api):
+    """The worker would only fail the job later; the card's classes are at hand in the API."""
+    status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"target_class": "shark"}})
+    assert status == 400 and body["error"]["details"]["field"] == "params.target_class", body
+    assert body["error"]["details"]["classes"] == ["noise", "anemonefish", "biological"]
+    status, _ = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"target_class": "biological"}})
+    assert status == 201

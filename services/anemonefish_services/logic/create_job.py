@@ -9,6 +9,7 @@ same upload, where a cached response would hand back URLs that may have expired.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
@@ -34,6 +35,19 @@ def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}\n{idempotency_key}"))
+
+
+@functools.cache
+def served_classes() -> list[str] | None:
+    """The classes of the model the worker serves, from its card (the API image keeps the
+    cards, not the networks), or None where the card is not at hand: the worker checks then."""
+    from anemonefish.exceptions import ModelBundleError
+    from anemonefish.model import bundle_path, read_card
+
+    try:
+        return list(read_card(bundle_path()).classes)
+    except ModelBundleError:
+        return None
 
 
 def fingerprint(request: CreateJobRequest) -> str:
@@ -83,6 +97,12 @@ def create_job(
         raise InvalidRequestError(
             f"size_bytes {request.size_bytes} exceeds the limit of {settings.max_upload_bytes} bytes",
             details={"field": "size_bytes", "max": settings.max_upload_bytes},
+        )
+    classes = served_classes()
+    if request.params is not None and classes is not None and request.params.target_class not in classes:
+        raise InvalidRequestError(
+            f"params.target_class {request.params.target_class!r} is not one of the model's classes {classes}",
+            details={"field": "params.target_class", "classes": classes},
         )
     if request.webhook is not None:
         try:
