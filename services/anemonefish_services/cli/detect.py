@@ -115,9 +115,19 @@ def expand_paths(patterns: list[str]) -> tuple[list[Input], list[str]]:
             found.extend(Input(f, _stem_below(f, root)) for f in files)
         else:
             errors.append(f"{pattern}: no such file")
+    inputs, clashes = distinct_results(found)
+    errors += [f"{other.source}: its results would replace those of {first.source} (both are named "
+               f"{other.stem!r}); rename one, or analyse it with another -o" for first, other in clashes]
+    return inputs, errors
+
+
+def distinct_results(found: list[Input]) -> tuple[list[Input], list[tuple[Input, Input]]]:
+    """Each recording once (a file named twice, or through a link, is one), and the pairs of
+    recordings whose results would bear one name: the first of each keeps it."""
     inputs: list[Input] = []
     sources: set[str] = set()
-    owners: dict[str, Path] = {}
+    owners: dict[str, Input] = {}
+    clashes: list[tuple[Input, Input]] = []
     for item in found:
         real = os.path.realpath(item.source)
         if real in sources:
@@ -125,14 +135,11 @@ def expand_paths(patterns: list[str]) -> tuple[list[Input], list[str]]:
         sources.add(real)
         key = item.stem.casefold()  # one file on case-insensitive disks (macOS, Windows)
         if key in owners:
-            errors.append(
-                f"{item.source}: its results would replace those of {owners[key]} (both are named "
-                f"{item.stem!r}); rename one, or analyse it with another -o"
-            )
+            clashes.append((owners[key], item))
             continue
-        owners[key] = item.source
+        owners[key] = item
         inputs.append(item)
-    return inputs, errors
+    return inputs, clashes
 
 
 def _unusable_outdir(outdir: Path) -> str | None:

@@ -92,12 +92,15 @@ def _submit(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    files, clashes = _distinct_result_names(args.files)
+    from anemonefish_services.cli.detect import Input, distinct_results
+
+    inputs, clashes = distinct_results([Input(path, path.stem) for path in args.files])  # results: OUTDIR/<stem>.*
+    for first, other in clashes:
+        print(f"error: {other.source}: its results would replace those of {first.source} in {args.outdir} (both "
+              f"are named {other.stem!r}); submit it with another -o", file=sys.stderr)
     if clashes:
-        for first, other in clashes:
-            print(f"error: {other}: its results would replace those of {first} in {args.outdir} (both are named "
-                  f"{other.stem!r}); submit it with another -o", file=sys.stderr)
         return 2
+    files = [item.source for item in inputs]
     if not args.overwrite:
         taken = [(path, found) for path in files if (found := _files_not_ours(args.outdir, path))]
         for path, found in taken:
@@ -139,23 +142,6 @@ def _files_not_ours(outdir: Path, path: Path) -> Path | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return existing[0]
-
-
-def _distinct_result_names(files: list[Path]) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """The files once each, and the pairs whose results would download under one name (``<stem>.*``)."""
-    distinct: dict[str, Path] = {}
-    owners: dict[str, Path] = {}
-    clashes = []
-    for path in files:
-        real = os.path.realpath(path)
-        if real in distinct:
-            continue
-        distinct[real] = path
-        key = path.stem.casefold()  # one file on case-insensitive disks
-        if key in owners:
-            clashes.append((owners[key], path))
-        owners.setdefault(key, path)
-    return list(distinct.values()), clashes
 
 
 def _demo(args: argparse.Namespace) -> int:
