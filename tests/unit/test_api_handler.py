@@ -14,12 +14,16 @@ from anemonefish_services.local.resources import create_resources
 
 @pytest.fixture
 def api(monkeypatch):
+    import os
+
+    # Only these settings: a local stack started earlier in the run leaves its own in os.environ.
+    for name in [n for n in os.environ if n.startswith("ANEMONEFISH_") and n != "ANEMONEFISH_MODEL_DIR"]:
+        monkeypatch.delenv(name)
     for name, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
                         "ANEMONEFISH_AUTH_MODE": "static", "ANEMONEFISH_API_KEYS": '{"k1": "t1"}',
                         "ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS": "false", "ANEMONEFISH_MULTIPART_THRESHOLD_BYTES": "1000",
                         "ANEMONEFISH_MULTIPART_PART_BYTES": "300"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ANEMONEFISH_AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         create_resources(endpoint_url=None)  # type: ignore[arg-type]
         from anemonefish_services.api import handler
