@@ -234,9 +234,22 @@ def read_scores(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np
     return classes, data[:, 0], data[:, 2:]
 
 
-def read_document_settings(path: str | os.PathLike[str]) -> tuple[dict, dict]:
-    """``(params, audio)`` objects of a result document, for re-running post-processing."""
+def read_document_settings(path: str | os.PathLike[str]) -> tuple[DetectionParams, FrontEndConfig, dict]:
+    """What re-runs a result document's post-processing on its window scores: the detection
+    parameters, the window grid and event timing (``formats.result_document`` writes them),
+    and its ``audio`` object."""
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or "events" not in doc:
         raise AnnotationFormatError(f"{path}: not a result document")
-    return doc.get("params") or {}, doc.get("audio") or {}
+    stored = doc.get("params") or {}
+    params = DetectionParams(**{k: v for k, v in stored.items() if k in DetectionParams.model_fields})
+    # Documents written before event_timing was recorded came from 'centre'-timed models.
+    frontend = FrontEndConfig(
+        sample_rate=int(stored.get("model_sample_rate", 6400)),
+        fmin=float(stored.get("fmin", 0.0)),
+        fmax=float(stored.get("fmax", 2000.0)),
+        window_s=float(stored.get("window_s", 1.0)),
+        stride_s=float(stored.get("stride_s", 0.2)),
+        event_timing=stored.get("event_timing", "centre"),
+    )
+    return params, frontend, doc.get("audio") or {}

@@ -158,7 +158,8 @@ def bundle_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = True) -> ModelBundle:
     """Load a bundle (the one shipped in the package by default); ``eager`` loads the model now."""
-    bundle = ModelBundle(path=bundle_path(path), card=read_card(bundle_path(path)))
+    where = bundle_path(path)
+    bundle = ModelBundle(path=where, card=read_card(where))
     if eager:
         _ = bundle.classifier
         if bundle.verifier is not None:

@@ -120,7 +120,7 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
     expect(pending).to_contain_text(recording.name)
     # Not also under "Earlier jobs", whose Show would follow it without the means to resume it.
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
-    page.wait_for_timeout(500)  # the list is fetched after the key check
+    page.wait_for_load_state("networkidle")  # the list is fetched after the key check
     expect(page.locator(f"#recent-list li[data-job-id='{job_id}']")).to_have_count(0)
 
     puts = record_part_puts(page)
@@ -482,7 +482,7 @@ def test_a_link_naming_another_api_finds_no_key_to_send(page: Page, stack) -> No
     page.goto(stack.base_url + "/?api=http://127.0.0.1:9")
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     expect(page.locator("#api-key")).to_have_value("")
-    page.wait_for_timeout(500)
+    page.wait_for_load_state("networkidle")
     assert not any("x-api-key" in headers for headers in elsewhere), elsewhere
     # The console's own API still has its key.
     page.goto(stack.base_url + "/")

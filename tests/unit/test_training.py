@@ -447,3 +447,13 @@ def test_model_retune_tunes_a_pair_on_the_gated_mean_of_both_networks(tmp_path, 
     swept = [point["f1"] for point in card["metrics"]["validation_sweep"]]
     assert swept == pytest.approx([point["f1"] for point in expected_metrics["validation_sweep"]])
     assert card["verifier"] == {"path": "verifier", "gate": pair.card.verifier.gate}
+
+
+def test_a_spec_is_refused_with_its_front_end_s_own_reasons():
+    """TrainSpec builds its FrontEndConfig when it is made: the rules live in one place."""
+    from pydantic import ValidationError
+
+    for bad, reason in (({"n_fft": 32, "hop_length": 64}, "n_fft must be at least hop_length"),
+                        ({"fmin": 2500.0}, "fmin must be below fmax")):
+        with pytest.raises(ValidationError, match=reason):
+            TrainSpec(**bad)

@@ -57,8 +57,6 @@ def _cors(settings: Settings) -> CORSConfig:
 app = APIGatewayRestResolver(cors=_cors(get_settings()), enable_validation=True)
 
 
-
-
 @functools.cache
 def _repo() -> JobsRepository:
     return JobsRepository(get_settings())

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, get_args
+from typing import TYPE_CHECKING, NamedTuple, get_args
 
 from anemonefish.card import Normalisation, VerifierConfig
 
@@ -208,8 +208,6 @@ def run_train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.exceptions import AnemonefishError, AnnotationFormatError, AudioError, BundleTargetError
-    from anemonefish.training.dataset import labelled_recordings
-    from anemonefish.training.export import check_bundle_target
     from anemonefish.training.train import train
 
     try:
@@ -217,16 +215,8 @@ def run_train(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
-    # What can be checked in a second is checked before the dataset is drawn (minutes).
-    try:
-        check_bundle_target(args.output, args.overwrite)
-    except BundleTargetError as exc:
-        print(f"error: -o {exc}", file=sys.stderr)
-        return 2
-    if args.data is not None and not labelled_recordings(args.data)[0]:
-        print(f"error: DATA: {args.data} holds no audio file with an annotation table of the same name "
-              "(Raven .Table.1.selections.txt, .txt, .csv) beside it", file=sys.stderr)
-        return 2
+    # train() checks -o and reads DATA before it draws the synthetic set (minutes), so these
+    # fail in seconds.
     try:
         card = train(
             args.output,
@@ -238,7 +228,10 @@ def run_train(args: argparse.Namespace) -> int:
             log=_timed_log(),
             replace=args.overwrite,
         )
-    except (AnnotationFormatError, AudioError) as exc:  # the labelled recordings: read before training
+    except BundleTargetError as exc:
+        print(f"error: -o {exc}", file=sys.stderr)
+        return 2
+    except (AnnotationFormatError, AudioError) as exc:  # the labelled recordings
         print(f"error: DATA: {exc}", file=sys.stderr)
         return 2
     except AnemonefishError as exc:  # e.g. a run that did not converge: nothing is written
@@ -306,26 +299,6 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
     return Pairing(pairs, sorted(set(dets) - set(candidates)), sorted(set(candidates) - set(dets)))
 
 
-def _sweep_settings(det_path: Path) -> tuple[tuple[Any, Any], dict]:
-    """``((DetectionParams, FrontEndConfig), audio)``: what re-runs a result document's post-processing."""
-    from anemonefish.card import FrontEndConfig
-    from anemonefish.evaluate import read_document_settings
-    from anemonefish.params import DetectionParams
-
-    doc_params, audio = read_document_settings(det_path)
-    params = DetectionParams(**{k: v for k, v in doc_params.items() if k in DetectionParams.model_fields})
-    # Documents older than event_timing in the result came from 'centre'-timed models.
-    frontend = FrontEndConfig(
-        sample_rate=int(doc_params.get("model_sample_rate", 6400)),
-        fmin=float(doc_params.get("fmin", 0.0)),
-        fmax=float(doc_params.get("fmax", 2000.0)),
-        window_s=float(doc_params.get("window_s", 1.0)),
-        stride_s=float(doc_params.get("stride_s", 0.2)),
-        event_timing=doc_params.get("event_timing", "centre"),
-    )
-    return (params, frontend), audio
-
-
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate",
@@ -349,7 +322,15 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from anemonefish.evaluate import ScoredRecording, combine, evaluate_events, read_events, read_scores, threshold_sweep
+    from anemonefish.evaluate import (
+        ScoredRecording,
+        combine,
+        evaluate_events,
+        read_document_settings,
+        read_events,
+        read_scores,
+        threshold_sweep,
+    )
     from anemonefish.exceptions import AnemonefishError
 
     if args.collar < 0:
@@ -394,7 +375,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 if not scores_path.is_file():
                     raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
                 # One sweep re-runs one post-processing: every document must have been made the same way.
-                this, audio = _sweep_settings(det_path)
+                params, frontend, audio = read_document_settings(det_path)
+                this = (params, frontend)
                 file_classes, _, scores = read_scores(scores_path)
                 if settings is not None and (this, file_classes) != (settings, classes):
                     first = pairing.pairs[0][0]

@@ -132,7 +132,7 @@ def _files_not_ours(outdir: Path, path: Path) -> Path | None:
     for a recording of this name means the others are an earlier run's: a rerun replaces them."""
     from anemonefish.formats import FORMATS, document_name
 
-    existing = [outdir / document_name(path.stem, fmt) for fmt in FORMATS if (outdir / document_name(path.stem, fmt)).exists()]
+    existing = [target for fmt in FORMATS if (target := outdir / document_name(path.stem, fmt)).exists()]
     if not existing:
         return None
     try:

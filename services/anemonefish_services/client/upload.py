@@ -66,8 +66,9 @@ def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str],
                                    headers=headers, timeout=300)
             if _url_expired(response):  # re-sign before the next attempt
                 last = PermissionError(f"S3 refused the upload URL: {response.text[:200]}")
-            elif response.status_code >= 500 or response.status_code == 429:
-                last = OSError(f"S3 answered {response.status_code}")
+            elif response.status_code >= 500 or response.status_code in (408, 429) or (
+                    response.status_code == 400 and "<Code>RequestTimeout</Code>" in response.text):
+                last = OSError(f"S3 answered {response.status_code}")  # worth the same request again
             elif response.status_code >= 400:
                 raise OSError(f"S3 refused the upload: {response.status_code} {response.text[:300]}")
             else:

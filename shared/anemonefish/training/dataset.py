@@ -260,7 +260,10 @@ def windows_from_recordings(
 
     pairs, unlabelled = labelled_recordings(folder)
     if not pairs:
-        raise AnnotationFormatError(f"{folder}: no audio file with an annotation table of the same name beside it")
+        raise AnnotationFormatError(
+            f"{folder}: no audio file with an annotation table of the same name beside it "
+            f"({', '.join(ANNOTATION_SUFFIXES)})"
+        )
     if unlabelled:
         shown = ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
         log(f"{len(unlabelled)} recording(s) in {folder} have no annotation table and are left out: {shown}")

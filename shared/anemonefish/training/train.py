@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard, Normalisation
@@ -98,12 +98,14 @@ class TrainSpec(BaseModel):
         100_000, description="Validation soundscapes use base seed seed+offset (never trained on)."
     )
 
-
     @model_validator(mode="after")
     def _front_end_is_valid(self) -> TrainSpec:
-        # Checked here, so that the command line names the option before any data is drawn.
-        if self.n_fft < self.hop_length:
-            raise ValueError(f"--n-fft {self.n_fft} is shorter than --hop-length {self.hop_length}")
+        # FrontEndConfig's own checks (n_fft against hop_length, fmin below fmax...), made when
+        # the spec is, so a bad command line fails before any data is drawn.
+        try:
+            frontend_for(self)
+        except ValidationError as exc:
+            raise ValueError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
         return self
 
 
