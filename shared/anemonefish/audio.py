@@ -176,6 +176,10 @@ def stream_audio(
 # costs ~7x the read itself (0.35 s vs 0.05 s for an hour of 48 kHz 16-bit audio) and
 # converts every channel, where only one is kept. The scale is libsndfile's own, so the
 # samples are bit-identical to ``read(dtype="float32")``.
+# Float samples are nominally within +-1; some tools write int-scaled floats (+-32768 or
+# +-2**31). Far beyond that, a file is corrupt, and its spectrogram power would overflow.
+MAX_FLOAT_SAMPLE = 1e12
+
 _INTEGER_READS: dict[str, tuple[str, float]] = {
     "PCM_16": ("int16", 1.0 / 32768.0),
     "PCM_24": ("int32", 1.0 / 2147483648.0),  # libsndfile left-aligns 24-bit in int32
@@ -189,9 +193,15 @@ def _read_channel(handle: sf.SoundFile, frames: int, info: AudioInfo) -> np.ndar
     if integer is None:
         block = handle.read(frames, dtype="float32", always_2d=True)
         mono = np.ascontiguousarray(block[:, channel])
-        if not np.all(np.isfinite(mono)):
-            # NaN/inf in float WAVs would poison every window after them.
-            raise CorruptAudioError(f"{info.filename}: the audio contains NaN or infinite samples")
+        # NaN/inf in float WAVs would poison every window after them, and so would samples so
+        # large that a frame's float32 power overflows (|x| ~ 1e17 and up). One max() tests all.
+        peak = float(np.max(np.abs(mono))) if mono.size else 0.0
+        if not peak <= MAX_FLOAT_SAMPLE:
+            what = "NaN or infinite samples" if not np.isfinite(peak) else f"samples as large as {peak:.3g}"
+            raise CorruptAudioError(
+                f"{info.filename}: the audio contains {what} (float audio lies within about +-1; "
+                f"beyond +-{MAX_FLOAT_SAMPLE:g} it is not sound)"
+            )
         return mono
     dtype, scale = integer
     block = handle.read(frames, dtype=dtype, always_2d=True)

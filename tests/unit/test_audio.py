@@ -171,6 +171,22 @@ def test_nan_samples_are_corrupt(tmp_path: Path) -> None:
         read_audio(path, 6400)
 
 
+def test_absurdly_large_float_samples_are_corrupt_but_int_scaled_floats_are_sound(tmp_path: Path) -> None:
+    # 1e20 overflowed the float32 power, and every score after it was NaN.
+    huge = tmp_path / "huge.wav"
+    data = np.zeros(8000, np.float32)
+    data[100] = 1e20
+    sf.write(huge, data, 8000, subtype="FLOAT")
+    with pytest.raises(CorruptAudioError, match=r"huge.wav: the audio contains samples as large as 1e\+20"):
+        read_audio(huge, 6400)
+    # Some tools write floats on the integer scale: those are still sound.
+    int_scaled = tmp_path / "int_scaled.wav"
+    tone = (32767 * np.sin(np.arange(8000) * 0.3)).astype(np.float32)
+    sf.write(int_scaled, tone, 8000, subtype="FLOAT")
+    _, audio = read_audio(int_scaled, 8000)
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 30000
+
+
 def test_missing_file_is_not_an_audio_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         probe_audio(tmp_path / "nope.wav")
