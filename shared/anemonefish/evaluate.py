@@ -206,11 +206,14 @@ def best_threshold(points: Sequence[SweepPoint]) -> SweepPoint:
 # --- reading detection documents and window scores ------------------------------------
 
 
-def read_events(path: str | os.PathLike[str], default_label: str = "anemonefish") -> list[Event]:
-    """Events from a result document (``*.events.json``) or any annotation table."""
+def read_events(
+    path: str | os.PathLike[str], default_label: str = "anemonefish", channel: int | None = None
+) -> list[Event]:
+    """Events from a result document (``*.events.json``) or any annotation table; with
+    ``channel`` (0-based), a Raven table's selections on other channels are left out."""
     from anemonefish.formats import read_annotations  # formats imports detect: keep lazy
 
-    return read_annotations(path, default_label=default_label)
+    return read_annotations(path, default_label=default_label, channel=channel)
 
 
 def read_scores(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -238,7 +241,10 @@ def read_document_settings(path: str | os.PathLike[str]) -> tuple[DetectionParam
     """What re-runs a result document's post-processing on its window scores: the detection
     parameters, the window grid and event timing (``formats.result_document`` writes them),
     and its ``audio`` object."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnnotationFormatError(f"{path}: not a result document ({exc})") from None
     if not isinstance(doc, dict) or "events" not in doc:
         raise AnnotationFormatError(f"{path}: not a result document")
     stored = doc.get("params") or {}

@@ -231,7 +231,22 @@ def _event(start: float, end: float, label: str, where: str, confidence: float |
     return Event(start=start, end=end, label=label, confidence=confidence)
 
 
-def _read_table(text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str) -> list[Event]:
+def _channel(value: str | None, where: str) -> int | None:
+    """A Raven ``Channel`` cell (1-based) as a 0-based channel; None when the table has none."""
+    if value is None or not value.strip():
+        return None
+    try:
+        channel = int(value)
+    except ValueError:
+        channel = 0
+    if channel < 1:
+        raise AnnotationFormatError(f"{where} (Channel): {value!r} is not a channel number (they start at 1)")
+    return channel - 1
+
+
+def _read_table(
+    text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
+) -> list[tuple[Event, int | None]]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     events = []
     selections = set()
@@ -246,26 +261,49 @@ def _read_table(text: str, delimiter: str, where: str, start_col: str, end_col: 
             selections.add(selection)
         label = next((row[c] for c in _LABEL_COLUMNS if row.get(c)), default_label)
         at = f"{where}:{line}"
-        events.append(
-            _event(
-                _float(row.get(start_col), f"{at} ({start_col})"),
-                _float(row.get(end_col), f"{at} ({end_col})"),
-                label,
-                at,
-                _optional_float(row.get("Confidence") or row.get("confidence")),
-            )
+        event = _event(
+            _float(row.get(start_col), f"{at} ({start_col})"),
+            _float(row.get(end_col), f"{at} ({end_col})"),
+            label,
+            at,
+            _optional_float(row.get("Confidence") or row.get("confidence")),
         )
+        events.append((event, _channel(row.get("Channel"), at)))
     return events
 
 
-def parse_annotations(text: str, where: str = "<annotations>", default_label: str = "anemonefish") -> list[Event]:
-    """Events from a Raven selection table, an Audacity label track, a CSV or a result document."""
+def parse_annotations(
+    text: str, where: str = "<annotations>", default_label: str = "anemonefish", channel: int | None = None
+) -> list[Event]:
+    """Events from a Raven selection table, an Audacity label track, a CSV or a result document.
+
+    With ``channel`` (0-based), a Raven table's selections on other channels are left out:
+    they annotate other audio. Tables without a ``Channel`` column apply to every channel."""
+    return [
+        event
+        for event, on in _parse_annotations(text, where, default_label)
+        if channel is None or on is None or on == channel
+    ]
+
+
+def annotations_by_channel(
+    path: str | os.PathLike[str], default_label: str = "anemonefish"
+) -> dict[int | None, list[Event]]:
+    """A table's events grouped by the 0-based channel a Raven ``Channel`` column gives them
+    (key None: the table names no channel)."""
+    grouped: dict[int | None, list[Event]] = {}
+    for event, channel in _parse_annotations(_annotation_text(Path(path)), str(path), default_label):
+        grouped.setdefault(channel, []).append(event)
+    return grouped
+
+
+def _parse_annotations(text: str, where: str, default_label: str) -> list[tuple[Event, int | None]]:
     stripped = text.lstrip("\ufeff")
     first = stripped.splitlines()[0] if stripped.strip() else ""
     if stripped.lstrip().startswith("{"):
         try:
             doc = json.loads(stripped)
-            return [Event.model_validate(e) for e in doc["events"]]
+            return [(Event.model_validate(e), None) for e in doc["events"]]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:
@@ -288,14 +326,19 @@ def parse_annotations(text: str, where: str = "<annotations>", default_label: st
             )
         label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
         at = f"{where}:{number}"
-        events.append(_event(_float(parts[0], at), _float(parts[1], at), label, at))
+        events.append((_event(_float(parts[0], at), _float(parts[1], at), label, at), None))
     return events
 
 
-def read_annotations(path: str | os.PathLike[str], default_label: str = "anemonefish") -> list[Event]:
-    path = Path(path)
+def _annotation_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise AnnotationFormatError(f"{path}: not a text file") from exc
-    return parse_annotations(text, str(path), default_label)
+
+
+def read_annotations(
+    path: str | os.PathLike[str], default_label: str = "anemonefish", channel: int | None = None
+) -> list[Event]:
+    """``parse_annotations`` of a file."""
+    return parse_annotations(_annotation_text(Path(path)), str(path), default_label, channel)

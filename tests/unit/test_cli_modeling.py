@@ -249,3 +249,66 @@ def test_labelled_recordings_keep_a_share_of_plain_noise_as_synthetic_data_does(
     assert 0.15 * counts[0][0] < counts[1][0] < 0.45 * counts[0][0]
     again = windows_from_recordings(data, frontend, DEFAULT_CLASSES, log=lambda _: None, keep_noise=0.3, seed=1)
     assert np.array_equal(again.images, some.images)  # the same draw for the same seed
+
+
+def _raven_rows_on_channel(table: Path, channel: int) -> list[str]:
+    """The table's selection rows with their Channel cell set to ``channel`` (1-based) and
+    their Selection numbers made unique across channels, as Raven numbers them."""
+    header, *rows = table.read_text().splitlines()
+    columns = header.split("\t")
+    at, number = columns.index("Channel"), columns.index("Selection")
+    out = []
+    for row in rows:
+        cells = row.split("\t")
+        cells[at] = str(channel)
+        cells[number] = str(1000 * channel + int(cells[number]))
+        out.append("\t".join(cells))
+    return [header, *out] if channel == 1 else out
+
+
+def test_a_multichannel_table_labels_each_channel_with_its_own_selections(tmp_path: Path) -> None:
+    """Raven's Channel column used to be ignored: channel 2's calls were laid on channel 1's audio."""
+    import soundfile as sf
+
+    from anemonefish.card import FrontEndConfig
+    from anemonefish.training.dataset import DEFAULT_CLASSES, windows_from_recordings
+
+    mono = _labelled(tmp_path / "mono", count=2)  # rec0 and rec1: two different soundscapes
+    stereo = tmp_path / "stereo"
+    stereo.mkdir()
+    left, sr = sf.read(mono / "rec0.wav", dtype="int32")
+    right, _ = sf.read(mono / "rec1.wav", dtype="int32")
+    sf.write(stereo / "both.wav", np.stack([left, right], axis=1), sr, subtype="PCM_24")
+    rows = _raven_rows_on_channel(mono / "rec0.Table.1.selections.txt", 1)
+    rows += _raven_rows_on_channel(mono / "rec1.Table.1.selections.txt", 2)
+    (stereo / "both.Table.1.selections.txt").write_text("\n".join(rows) + "\n")
+
+    frontend = FrontEndConfig(n_fft=128, hop_length=64, fmin=100.0)
+    quiet = {"log": lambda _: None}
+    both = windows_from_recordings(stereo, frontend, DEFAULT_CLASSES, **quiet)
+    first = windows_from_recordings(mono, frontend, DEFAULT_CLASSES, **quiet)  # rec0 then rec1
+    assert np.array_equal(both.labels, first.labels)
+    assert np.array_equal(both.images, first.images)
+    assert len(set(both.soundscape.tolist())) == 1  # one recording: its channels stay on one side of a split
+
+    # A selection on a channel the file does not have is named, not trained on silence.
+    (stereo / "both.Table.1.selections.txt").write_text("\n".join([*rows, *_raven_rows_on_channel(mono / "rec1.Table.1.selections.txt", 3)]) + "\n")
+    from anemonefish.exceptions import AnnotationFormatError
+
+    with pytest.raises(AnnotationFormatError, match=r"selections on channel\(s\) \[3\], but both.wav has 2 channel"):
+        windows_from_recordings(stereo, frontend, DEFAULT_CLASSES, **quiet)
+
+
+def test_one_table_beside_two_recordings_of_one_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rec0.wav and rec0.flac both took rec0's table: its calls were learnt twice."""
+    import soundfile as sf
+
+    data = _labelled(tmp_path / "data")
+    signal, sr = sf.read(data / "rec0.wav")
+    sf.write(data / "rec0.flac", signal, sr)
+    assert main(["train", str(data), "--epochs", "1", "-o", str(tmp_path / "b")]) == 2
+    line = _error(capsys)
+    assert "rec0.Table.1.selections.txt: names both rec0.flac and rec0.wav" in line
+    assert not (tmp_path / "b").exists()

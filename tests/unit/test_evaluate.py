@@ -276,3 +276,29 @@ def test_detects_own_tables_are_never_taken_for_annotations(tmp_path, capsys):
     assert main(["evaluate", "--detections", str(folder), "--annotations", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "rec: several annotation tables" in err and "rec.txt" in err and "rec.Table.1.selections.txt" in err
+
+
+def test_a_multichannel_table_is_scored_on_the_channel_detect_analysed(tmp_path, capsys):
+    """Raven's Channel column used to be ignored: channel 2's selections counted as misses
+    against a run on channel 1."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "det" / "reef.events.json", [(1.0, 1.4), (5.0, 5.4)])
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tSpectrogram 1\t1\t1.0\t1.3\tanemonefish\n"
+        "2\tSpectrogram 1\t2\t3.0\t3.3\tanemonefish\n"
+        "3\tSpectrogram 1\t1\t5.0\t5.3\tanemonefish\n"
+        "4\tSpectrogram 1\t2\t9.0\t9.3\tanemonefish\n"
+    )
+    assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (2, 0, 0)
+    # The same run on the second channel meets that channel's selections only.
+    doc = json.loads((tmp_path / "det" / "reef.events.json").read_text())
+    doc["params"]["channel"] = 1
+    (tmp_path / "det" / "reef.events.json").write_text(json.dumps(doc))
+    assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (0, 2, 2)

@@ -183,3 +183,27 @@ def test_a_recordings_documents_are_written_all_or_none(tmp_path: Path, result: 
     with pytest.raises(OSError, match="No space"):
         write_documents(result, out, "reef", ["json", "csv", "raven", "audacity"])
     assert {p.name: p.read_text() for p in out.iterdir()} == before  # no temp file left either
+
+
+def test_raven_channels_filter_selections_and_bad_channels_are_named() -> None:
+    table = (
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tSpectrogram 1\t1\t1.0\t1.3\tanemonefish\n"
+        "2\tSpectrogram 1\t2\t3.0\t3.3\tbiological\n"
+    )
+    assert [e.start for e in parse_annotations(table, "t.txt")] == [1.0, 3.0]  # no channel asked: all
+    assert [e.start for e in parse_annotations(table, "t.txt", channel=1)] == [3.0]
+    assert parse_annotations(table, "t.txt", channel=4) == []
+    # Tables that name no channel apply to whichever channel is asked for.
+    assert [e.start for e in parse_annotations("1.0\t1.3\tanemonefish\n", "t.txt", channel=3)] == [1.0]
+    with pytest.raises(AnnotationFormatError, match=r"t.txt:3 \(Channel\): 'left' is not a channel number"):
+        parse_annotations(table.replace("\t2\t3.0", "\tleft\t3.0"), "t.txt")
+    with pytest.raises(AnnotationFormatError, match=r"t.txt:2 \(Channel\): '0'"):
+        parse_annotations(table.replace("\t1\t1.0", "\t0\t1.0"), "t.txt")
+
+
+def test_the_real_raven_table_is_all_on_its_first_channel() -> None:
+    from anemonefish.formats import annotations_by_channel
+
+    grouped = annotations_by_channel(REAL_RAVEN)
+    assert list(grouped) == [0] and grouped[0] == read_annotations(REAL_RAVEN)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from anemonefish.audio import AUDIO_SUFFIXES, read_audio
+from anemonefish.audio import AUDIO_SUFFIXES, probe_audio, read_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.exceptions import AnnotationFormatError
 from anemonefish.events import Event, onset_zone
@@ -224,6 +224,7 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
     """Audio files below ``folder`` with an annotation table of the same name beside them,
     and those without one. Hidden files and folders (macOS's ``._rec.wav``) are not recordings."""
     pairs, unlabelled = [], []
+    claimed: dict[Path, Path] = {}
     root = Path(folder)
     for audio in sorted(root.rglob("*")):
         hidden = any(part.startswith(".") for part in audio.relative_to(root).parts)
@@ -232,8 +233,16 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
         table = next((t for s in ANNOTATION_SUFFIXES if (t := audio.with_name(audio.stem + s)).is_file()), None)
         if table is None:
             unlabelled.append(audio)
-        else:
-            pairs.append((audio, table))
+            continue
+        if table in claimed:
+            # rec.wav and rec.flac (one a copy of the other, or not): which one the table
+            # describes cannot be told, and training on both would count its calls twice.
+            raise AnnotationFormatError(
+                f"{table}: names both {claimed[table].name} and {audio.name}; keep one of the recordings "
+                "or give each its own table"
+            )
+        claimed[table] = audio
+        pairs.append((audio, table))
     return pairs, unlabelled
 
 
@@ -255,8 +264,13 @@ def windows_from_recordings(
     Every annotation's label must be one of ``classes`` (case aside: ``Anemonefish`` is
     ``anemonefish``); a table with any other label is refused, naming it, since its sounds
     would otherwise be learnt as noise.
+
+    A Raven table's ``Channel`` column is honoured: each channel it names is read and
+    labelled with that channel's selections only. Channels it does not name are left out
+    (whether they were listened to cannot be told); a table with no ``Channel`` column
+    labels the first channel, the one ``detect`` reads by default.
     """
-    from anemonefish.formats import read_annotations
+    from anemonefish.formats import annotations_by_channel
 
     pairs, unlabelled = labelled_recordings(folder)
     if not pairs:
@@ -270,26 +284,43 @@ def windows_from_recordings(
     by_name = {c.casefold(): c for c in classes}
     extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": train_stride_s}))
     images, labels, weights, origin = [], [], [], []
+    channels_read = 0
     for index, (audio_path, table) in enumerate(pairs):
-        events = read_annotations(table)
-        unknown = sorted({e.label for e in events if e.label.casefold() not in by_name})
+        by_channel = annotations_by_channel(table)
+        unknown = sorted({e.label for events in by_channel.values() for e in events if e.label.casefold() not in by_name})
         if unknown:
             raise AnnotationFormatError(
                 f"{table}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
                 "relabel them, or their sounds would be learnt as noise"
             )
-        events = [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
-        _, audio = read_audio(audio_path, frontend.sample_rate)
-        window_images, starts = extractor.windows_from_signal(audio)
-        y, w = window_labels(events, starts, frontend, classes, ignore_s)
-        keep = (y != 0) | (np.random.default_rng([seed, index, 2]).random(len(y)) < keep_noise)
-        images.append(window_images[keep])
-        labels.append(y[keep])
-        weights.append(w[keep])
-        origin.append(np.full(int(keep.sum()), -1 - index))
+        channel_count = probe_audio(audio_path).channels
+        beyond = sorted(c + 1 for c in by_channel if c is not None and c >= channel_count)
+        if beyond:
+            raise AnnotationFormatError(
+                f"{table}: selections on channel(s) {beyond}, but {audio_path.name} has {channel_count} channel(s)"
+            )
+        unnamed = by_channel.pop(None, [])
+        if not by_channel:
+            by_channel = {0: unnamed}
+        elif unnamed:
+            raise AnnotationFormatError(f"{table}: some selections name a Channel and some do not")
+        for channel, events in sorted(by_channel.items()):
+            events = [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
+            _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
+            window_images, starts = extractor.windows_from_signal(audio)
+            y, w = window_labels(events, starts, frontend, classes, ignore_s)
+            keep = (y != 0) | (np.random.default_rng([seed, index, channel, 2]).random(len(y)) < keep_noise)
+            images.append(window_images[keep])
+            labels.append(y[keep])
+            weights.append(w[keep])
+            origin.append(np.full(int(keep.sum()), -1 - index))
+            channels_read += 1
     data = WindowSet(np.concatenate(images), np.concatenate(labels), np.concatenate(weights), np.concatenate(origin), classes)
     counts = np.bincount(data.labels, minlength=len(classes)).tolist()
-    log(f"labelled recordings in {folder}: {len(pairs)} recording(s), {len(data)} windows, per class {counts}")
+    log(
+        f"labelled recordings in {folder}: {len(pairs)} recording(s), {channels_read} channel(s), "
+        f"{len(data)} windows, per class {counts}"
+    )
     return data
 
 
