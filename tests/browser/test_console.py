@@ -606,3 +606,85 @@ def test_long_file_names_wrap_inside_the_page(page: Page, stack, recording: Path
     page.set_input_files("#file-input", str(long_named))
     expect(page.locator(".card h3").first).to_have_text(name)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_result_links_are_renewed_before_they_expire_and_on_a_click_after_they_did(
+    page: Page, stack, model, tmp_path: Path
+) -> None:
+    """Presigned result links last links_expire_in_s (an hour): a card left open used to keep
+    dead links. It renews them at 80 % of their life, and a click after a sleep that outlived
+    the renewal asks for fresh ones first."""
+    import soundfile as sf
+    from anemonefish.synth import SynthConfig, synthesize
+
+    scape = synthesize(SynthConfig(duration_s=12.0, sample_rate=16000, anemonefish_per_min=10.0), seed=8)
+    sf.write(tmp_path / "kept_open.wav", scape.signal, 16000, subtype="PCM_16")
+    data = (tmp_path / "kept_open.wav").read_bytes()
+    headers = {"x-api-key": stack.api_key}
+    created = requests.post(f"{stack.base_url}/jobs", json={"filename": "kept_open.wav", "size_bytes": len(data)},
+                            headers=headers, timeout=30).json()
+    assert requests.put(created["upload"]["url"], data=data, headers=created["upload"]["headers"],
+                        timeout=30).status_code == 200
+    page.clock.install()
+    open_console(page, stack)
+    page.locator("#recent-list li", has_text="kept_open.wav").locator("button").click()
+    card = page.locator(f".card[data-job-id='{created['job_id']}']")
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    expect(card.locator("[data-testid=results]")).to_be_visible()
+    link = card.locator("a[data-format=csv]")
+    first = link.get_attribute("href")
+    time.sleep(1.1)  # a new signature carries a new X-Amz-Date (whole seconds)
+
+    # Left open for 50 minutes: fresh links, still good.
+    page.clock.fast_forward("50:00")
+    expect(link).not_to_have_attribute("href", first or "")
+    renewed = link.get_attribute("href") or ""
+    assert requests.get(renewed, timeout=30).status_code == 200
+
+    # The next renewal fails (the laptop slept, say), and the user clicks when the links
+    # may have expired: a fresh link is fetched and opened in the new tab.
+    page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), lambda route: route.abort(), times=1)
+    time.sleep(1.1)
+    page.clock.fast_forward("50:00")
+    assert link.get_attribute("href") == renewed
+    fetched: list[str] = []
+    page.context.on("request", lambda r: fetched.append(r.url) if "X-Amz-Signature" in r.url else None)
+    with page.context.expect_page():
+        link.click()
+    expect(link).not_to_have_attribute("href", renewed)
+    fresh = link.get_attribute("href")
+    deadline = time.monotonic() + 30
+    while fresh not in fetched and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert fresh in fetched and renewed not in fetched  # the new tab went to the fresh link only
+
+
+def test_each_saved_upload_has_its_own_entry_and_older_saved_lists_are_taken_over(page: Page, stack) -> None:
+    """Saved uploads were one shared JSON map that each tab read, changed and wrote back, so
+    two tabs could drop each other's records. Each now has its own entry; a map saved by an
+    earlier version of the page is taken over, not lost."""
+    legacy = {
+        "job-a": {"job_id": "job-a", "name": "a.wav", "size": 10, "last_modified": 1},
+        "job-b": {"job_id": "job-b", "name": "b.wav", "size": 20, "last_modified": 2},
+    }
+    page.add_init_script(
+        "if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1');"
+        f" localStorage.setItem('anemonefish.console.uploads', {json.dumps(json.dumps(legacy))}); }}"
+    )
+    open_console(page, stack)
+    expect(page.locator("#pending-list li")).to_have_count(2)
+    stored = page.evaluate("Object.fromEntries(Object.entries(localStorage))")
+    assert "anemonefish.console.uploads" not in stored
+    assert {k: json.loads(v) for k, v in stored.items() if k.startswith("anemonefish.console.upload:")} == {
+        f"anemonefish.console.upload:{job}": record for job, record in legacy.items()
+    }
+    # A second tab discarding one of them leaves the other in place for both.
+    other = page.context.new_page()
+    other.goto(stack.base_url + "/")
+    expect(other.locator("body")).to_have_attribute("data-ready", "true")
+    other.locator("#pending-list li[data-job-id='job-a'] button").click()
+    expect(other.locator("#pending-list li")).to_have_count(1)
+    page.reload()
+    expect(page.locator("#pending-list li")).to_have_count(1)
+    expect(page.locator("#pending-list li[data-job-id='job-b']")).to_be_visible()
+    other.close()

@@ -7,6 +7,8 @@ import json
 import pytest
 import requests
 
+from anemonefish_services.settings import Settings
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,6 +24,7 @@ def test_presigned_put_runs_through_worker_to_results(pipeline, short_wav):
     assert job["progress"] == {"fraction": 1.0}
     result = job["result"]
     assert set(result["links"]) == {"json", "csv", "raven", "audacity", "scores"}
+    assert result["links_expire_in_s"] == Settings.model_fields["presign_expires_s"].default  # the stack's setting
     assert result["audio_duration_s"] == pytest.approx(12.0, abs=0.01)
     document = requests.get(result["links"]["json"], timeout=30).json()
     assert document["job_id"] == body["job_id"]

@@ -126,6 +126,9 @@ class ResultView(BaseModel):
     audio_duration_s: float
     processing_time_s: float
     links: dict[str, str] = Field(description="Presigned GET URL of each result document, by format.")
+    links_expire_in_s: int | None = Field(
+        None, description="Seconds the links stay valid from this answer (None: no links, as in lists)."
+    )
 
 
 class ErrorView(BaseModel):

@@ -312,15 +312,67 @@ class JobCard {
     }
   }
 
+  // Presigned result links die links_expire_in_s after the answer that gave them: a card left
+  // open renews them before then, and a click after a sleep that outlived the timer (timers
+  // stop while a laptop sleeps) fetches fresh ones first.
+  links(job) {
+    return renderLinks(job, { stale: () => Date.now() > this.linksGoodUntil, openFresh: (format) => this.openFresh(format) });
+  }
+
+  keepLinksFresh(job) {
+    clearTimeout(this.linksTimer);
+    const seconds = Number(job.result && job.result.links_expire_in_s);
+    if (!(seconds > 0)) {
+      this.linksGoodUntil = Infinity; // an API that does not say: links as they are
+      return;
+    }
+    const renewInMs = Math.max(5, 0.8 * seconds) * 1000;
+    this.linksGoodUntil = Date.now() + renewInMs;
+    this.linksTimer = setTimeout(() => this.renewLinks().catch(() => {}), renewInMs);
+  }
+
+  async renewLinks() {
+    let job;
+    try {
+      job = await api().getJob(this.jobId);
+    } catch (err) {
+      clearTimeout(this.linksTimer);
+      this.linksTimer = setTimeout(() => this.renewLinks().catch(() => {}), 60000);
+      throw err;
+    }
+    if (job.status !== "SUCCEEDED") return null;
+    this.keepLinksFresh(job);
+    const shown = this.resultArea.querySelector("[data-testid=result-links]");
+    if (shown) shown.replaceWith(this.links(job));
+    return job;
+  }
+
+  async openFresh(format) {
+    // The tab is opened now, inside the click, where no popup blocker stops it.
+    const tab = window.open("", "_blank");
+    if (tab) tab.opener = null;
+    try {
+      const job = await this.renewLinks();
+      const url = job && job.result && job.result.links[format];
+      if (!url) throw new Error("the job has no such result any more");
+      if (tab) tab.location.href = url;
+      else window.location.assign(url);
+    } catch (err) {
+      if (tab) tab.close();
+      this.say(`Could not renew the link to the result: ${describeError(err)}`, "error");
+    }
+  }
+
   async showOutcome(job) {
     this.uploadRow.hidden = true;
     this.pauseButton.disabled = true;
     if (job.status === "SUCCEEDED") {
       this.say("");
-      this.resultArea.replaceChildren(renderLinks(job));
+      this.keepLinksFresh(job);
+      this.resultArea.replaceChildren(this.links(job));
       try {
         const doc = await fetchResultDocument(job);
-        this.resultArea.replaceChildren(renderResults(job, doc), renderLinks(job));
+        this.resultArea.replaceChildren(renderResults(job, doc), this.links(job));
       } catch (err) {
         this.say(err.message, "error");
       }

@@ -42,10 +42,20 @@ export async function fetchResultDocument(job) {
   return response.json();
 }
 
-export function renderLinks(job) {
+// The links to the result documents. ``stale`` (optional) says when the presigned links may
+// have expired; a click on one then goes to ``openFresh(format)`` instead.
+export function renderLinks(job, { stale = () => false, openFresh = null } = {}) {
   const links = (job.result && job.result.links) || {};
   const items = LINK_LABELS.filter(([key]) => links[key]).map(([key, label]) =>
-    el("li", {}, el("a", { href: links[key], target: "_blank", rel: "noopener", "data-format": key }, label)));
+    el("li", {}, el("a", {
+      href: links[key], target: "_blank", rel: "noopener", "data-format": key,
+      onclick: (event) => {
+        if (openFresh && stale()) {
+          event.preventDefault();
+          openFresh(key);
+        }
+      },
+    }, label)));
   return el("ul", { className: "links", "data-testid": "result-links" }, items);
 }
 

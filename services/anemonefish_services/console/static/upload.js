@@ -22,31 +22,50 @@ const URL_REFRESH_MIN_INTERVAL_MS = 5000;
 const STALL_MS = 120_000;
 
 // Interrupted uploads, kept in localStorage so a reload can resume them once the user picks
-// the same file again (a page cannot reopen a file by itself).
+// the same file again (a page cannot reopen a file by itself). One entry per upload: with one
+// shared map, two tabs each read it, changed it and wrote it back, and one lost its record.
+const LEGACY_UPLOADS_KEY = "anemonefish.console.uploads"; // that shared map, before
 export class PendingStore {
-  constructor(storage = window.localStorage, key = "anemonefish.console.uploads") {
+  constructor(storage = window.localStorage, prefix = "anemonefish.console.upload:") {
     this.storage = storage;
-    this.key = key;
+    this.prefix = prefix;
+    this.adoptLegacy();
   }
 
   all() {
-    try {
-      return JSON.parse(this.storage.getItem(this.key) || "{}");
-    } catch {
-      return {};
+    const records = {};
+    for (let i = 0; i < this.storage.length; i += 1) {
+      const key = this.storage.key(i);
+      if (!key || !key.startsWith(this.prefix)) continue;
+      try {
+        const record = JSON.parse(this.storage.getItem(key));
+        if (record && record.job_id) records[record.job_id] = record;
+      } catch {
+        // Not ours to read: leave it.
+      }
     }
+    return records;
   }
 
   save(record) {
-    const records = this.all();
-    records[record.job_id] = record;
-    this.storage.setItem(this.key, JSON.stringify(records));
+    this.storage.setItem(this.prefix + record.job_id, JSON.stringify(record));
   }
 
   remove(jobId) {
-    const records = this.all();
-    delete records[jobId];
-    this.storage.setItem(this.key, JSON.stringify(records));
+    this.storage.removeItem(this.prefix + jobId);
+  }
+
+  adoptLegacy() {
+    const legacy = this.storage.getItem(LEGACY_UPLOADS_KEY);
+    if (legacy === null) return;
+    try {
+      for (const record of Object.values(JSON.parse(legacy) || {})) {
+        if (record && record.job_id) this.save(record);
+      }
+    } catch {
+      // Unreadable: nothing to resume from it.
+    }
+    this.storage.removeItem(LEGACY_UPLOADS_KEY);
   }
 
   // The interrupted upload of this very file (same name, size and modification time).
