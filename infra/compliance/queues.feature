@@ -21,10 +21,17 @@ Feature: No job is ever lost: dead-letter queue, redrive and visibility
     Then it must contain message_retention_seconds
     And its value must be greater than 345600
 
-  Scenario: Visibility timeout is at least six worker timeouts (6 x 900 s)
+  Scenario: The jobs queue's visibility timeout is at least six worker timeouts (6 x 900 s)
     Given I have aws_sqs_queue defined
+    When its name is ".*-jobs$" regex
     Then it must contain visibility_timeout_seconds
     And its value must be greater than 5399
+
+  Scenario: The dead-letter queue's visibility timeout outlasts a worker (its consumer's is 6 x 180 s)
+    Given I have aws_sqs_queue defined
+    When its name is ".*-dlq$" regex
+    Then it must contain visibility_timeout_seconds
+    And its value must be greater than 899
 
   Scenario: Only S3 may send to the jobs queue
     Given I have aws_sqs_queue_policy defined

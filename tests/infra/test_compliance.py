@@ -176,11 +176,18 @@ def _functions(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
-def test_visibility_timeout_is_six_worker_timeouts(env_name: str, plans: Any) -> None:
+def test_each_queue_s_visibility_timeout_is_six_timeouts_of_its_consumer(env_name: str, plans: Any) -> None:
+    """The DLQ's used to be the jobs queue's 90 minutes: a dead letter its consumer could not
+    settle came back only after an hour and a half."""
     plan = load_plan(plans(env_name))
-    worker = _functions(plan)[f"anemonefish-{env_name}-worker"]
-    for queue in planned_resources(plan, "aws_sqs_queue"):
-        assert queue["values"]["visibility_timeout_seconds"] >= 6 * worker["timeout"], queue["address"]
+    functions = _functions(plan)
+    worker, consumer = functions[f"anemonefish-{env_name}-worker"], functions[f"anemonefish-{env_name}-dlq-consumer"]
+    queues = {q["values"]["name"]: q["values"] for q in planned_resources(plan, "aws_sqs_queue")}
+    jobs, dlq = queues[f"anemonefish-{env_name}-jobs"], queues[f"anemonefish-{env_name}-jobs-dlq"]
+    assert jobs["visibility_timeout_seconds"] == 6 * worker["timeout"]
+    assert dlq["visibility_timeout_seconds"] == max(6 * consumer["timeout"], worker["timeout"])
+    # A letter left for a job still running under a live lease comes back after that worker ended.
+    assert worker["timeout"] <= dlq["visibility_timeout_seconds"] < jobs["visibility_timeout_seconds"]
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])

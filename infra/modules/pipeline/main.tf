@@ -36,14 +36,15 @@ module "registry" {
 module "queue" {
   source = "../queue"
 
-  queue_name             = local.jobs_queue_name
-  account_id             = var.account_id
-  region                 = var.region
-  source_bucket_arn      = "arn:${local.partition}:s3:::${local.input_bucket_name}"
-  kms_key_arn            = module.kms.key_arn
-  worker_timeout_seconds = var.worker_timeout_seconds
-  max_receive_count      = var.max_receive_count
-  tags                   = var.tags
+  queue_name                   = local.jobs_queue_name
+  account_id                   = var.account_id
+  region                       = var.region
+  source_bucket_arn            = "arn:${local.partition}:s3:::${local.input_bucket_name}"
+  kms_key_arn                  = module.kms.key_arn
+  worker_timeout_seconds       = var.worker_timeout_seconds
+  dlq_consumer_timeout_seconds = var.dlq_timeout_seconds
+  max_receive_count            = var.max_receive_count
+  tags                         = var.tags
 }
 
 module "storage" {
@@ -89,6 +90,7 @@ module "functions" {
   worker_image_uri            = var.worker_image_uri
   api_image_uri               = var.api_image_uri
   worker_timeout_seconds      = var.worker_timeout_seconds
+  dlq_timeout_seconds         = var.dlq_timeout_seconds
   worker_reserved_concurrency = var.worker_reserved_concurrency
   worker_batch_size           = var.worker_batch_size
   worker_maximum_concurrency  = var.worker_maximum_concurrency

@@ -113,6 +113,12 @@ variable "worker_timeout_seconds" {
   default     = 900
 }
 
+variable "dlq_timeout_seconds" {
+  description = "Timeout of the DLQ consumer (the dead-letter queue's visibility timeout is six times this)."
+  type        = number
+  default     = 180
+}
+
 variable "max_receive_count" {
   description = "Deliveries of a job message before it moves to the dead-letter queue."
   type        = number

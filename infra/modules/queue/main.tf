@@ -11,12 +11,20 @@ locals {
 
   # Lambda may hold a batch for its whole timeout per delivery (plus retries of the poller).
   visibility_timeout_seconds = var.worker_timeout_seconds * var.visibility_timeout_multiplier
+  # The DLQ is read by the DLQ consumer, not the worker: its own timeout sets the visibility
+  # (a letter it could not settle comes back in minutes, not the jobs queue's 90). Never less
+  # than one worker timeout, so a letter left for a job still running under a live lease is
+  # looked at again only once that worker must have ended.
+  dlq_visibility_timeout_seconds = max(
+    var.dlq_consumer_timeout_seconds * var.visibility_timeout_multiplier,
+    var.worker_timeout_seconds,
+  )
 }
 
 resource "aws_sqs_queue" "dlq" {
   name                              = "${var.queue_name}-dlq"
   message_retention_seconds         = var.dlq_message_retention_seconds
-  visibility_timeout_seconds        = local.visibility_timeout_seconds
+  visibility_timeout_seconds        = local.dlq_visibility_timeout_seconds
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
   tags                              = merge(var.tags, { Role = "dead-letter-queue" })

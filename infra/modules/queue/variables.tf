@@ -34,8 +34,14 @@ variable "worker_timeout_seconds" {
   default     = 900
 }
 
+variable "dlq_consumer_timeout_seconds" {
+  description = "Timeout of the DLQ consumer Lambda reading the dead-letter queue (its visibility timeout is a multiple of this)."
+  type        = number
+  default     = 180
+}
+
 variable "visibility_timeout_multiplier" {
-  description = "Visibility timeout as a multiple of the worker timeout (AWS advises at least 6)."
+  description = "Each queue's visibility timeout as a multiple of its consumer's timeout (AWS advises at least 6)."
   type        = number
   default     = 6
 
