@@ -44,6 +44,12 @@ def put(s3: Any, key: str, data: bytes) -> None:
     s3.put_object(Bucket=BUCKET, Key=key, Body=data)
 
 
+def put_random(s3: Any, key: str, size: int) -> bytes:
+    data = os.urandom(size)
+    put(s3, key, data)
+    return data
+
+
 def record_ranges(s3: Any) -> list[tuple[int, int]]:
     """(start, end) of every GetObject the client sends, inclusive as in the header."""
     ranges: list[tuple[int, int]] = []
@@ -98,8 +104,7 @@ def test_random_seeks_and_reads_match_bytesio(s3: Any) -> None:
 
 def test_sequential_small_reads_fetch_every_byte_once_in_block_sized_ranges(s3: Any) -> None:
     block = 64 * KiB
-    data = os.urandom(10 * block + 999)
-    put(s3, "uploads/j/seq.bin", data)
+    data = put_random(s3, "uploads/j/seq.bin", 10 * block + 999)
     ranges = record_ranges(s3)
     reader = S3SeekableReader(s3, BUCKET, "uploads/j/seq.bin", block_size=block)
     chunks = []
@@ -113,6 +118,74 @@ def test_sequential_small_reads_fetch_every_byte_once_in_block_sized_ranges(s3: 
     reader.seek(-500, os.SEEK_END)
     assert reader.read() == data[-500:]
     assert reader.get_requests == len(ranges)
+
+
+class SlowS3:
+    """Real moto client whose GetObject bodies arrive slowly, recording when each request
+    started and which thread sent it; ``fail_ranges`` fail every attempt."""
+
+    def __init__(self, client: Any, delay_s: float = 0.05, fail_ranges: tuple[str, ...] = ()) -> None:
+        self.client, self.delay_s, self.fail_ranges = client, delay_s, fail_ranges
+        self.requests: list[tuple[str, str]] = []
+
+    def head_object(self, **kwargs: Any) -> dict[str, Any]:
+        return self.client.head_object(**kwargs)
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        import threading
+        import time
+
+        self.requests.append((kwargs["Range"], threading.current_thread().name))
+        time.sleep(self.delay_s)
+        if kwargs["Range"] in self.fail_ranges:
+            raise ResponseStreamingError(error="connection reset by peer")
+        return self.client.get_object(**kwargs)
+
+
+def test_the_next_block_is_fetched_in_the_background_while_this_one_is_read(s3: Any) -> None:
+    import time
+
+    block = 64 * KiB
+    data = put_random(s3, "uploads/j/ahead.bin", 6 * block + 100)
+    slow = SlowS3(s3)
+    reader = S3SeekableReader(slow, BUCKET, "uploads/j/ahead.bin", block_size=block)
+    assert reader.read(10) == data[:10]
+    time.sleep(0.3)  # the decoder busy with the first block
+    # Block 1 was asked for while block 0 was being read, by the read-ahead thread.
+    assert [r for r, _ in slow.requests] == [f"bytes=0-{block - 1}", f"bytes={block}-{2 * block - 1}"]
+    assert slow.requests[1][1].startswith("s3-read-ahead")
+    chunks = [data[:10]]
+    while chunk := reader.read(5000):
+        chunks.append(chunk)
+    assert b"".join(chunks) == data
+    # Every block once, in order, and nothing past the end.
+    assert [r for r, _ in slow.requests] == [
+        f"bytes={start}-{min(start + block, len(data)) - 1}" for start in range(0, len(data), block)
+    ]
+    assert reader.bytes_fetched == len(data)
+    reader.close()
+
+
+def test_a_seek_away_ignores_the_read_ahead_and_its_failure_unless_its_block_is_needed(s3: Any) -> None:
+    block = 64 * KiB
+    data = put_random(s3, "uploads/j/jump.bin", 8 * block)
+    # Every attempt at block 1 fails: a read-ahead that is never used must not fail the read.
+    slow = SlowS3(s3, delay_s=0.0, fail_ranges=(f"bytes={block}-{2 * block - 1}",))
+    reader = S3SeekableReader(slow, BUCKET, "uploads/j/jump.bin", block_size=block, sleep=NoSleep())
+    assert reader.read(4) == data[:4]
+    reader.seek(5 * block + 7)
+    assert reader.read(100) == data[5 * block + 7 : 5 * block + 107]
+    assert reader.error is None
+    # A jump is not a sequential step: nothing is read ahead of it.
+    assert not any(r == f"bytes={6 * block}-{7 * block - 1}" for r, _ in slow.requests)
+    # Reading on from the jump is sequential again, and the block that failed, once needed,
+    # fails the read with the S3 error (after its retries).
+    assert reader.read(block) == data[5 * block + 107 : 6 * block + 107]
+    reader.seek(block)
+    with pytest.raises(S3ReadError, match=f"bytes {block}-{2 * block - 1}"):
+        reader.read(10)
+    assert isinstance(reader.error, S3ReadError)
+    reader.close()
 
 
 def test_seek_edge_cases(s3: Any) -> None:
@@ -154,7 +227,7 @@ def test_missing_object_raises_the_client_404(s3: Any) -> None:
 # ---------------------------------------------------------------- memory
 
 
-def test_memory_held_is_one_block_and_bodies_are_read_in_chunks(s3: Any) -> None:
+def test_memory_held_is_two_blocks_and_bodies_are_read_in_chunks(s3: Any) -> None:
     block = 128 * KiB
     rng = np.random.default_rng(3)
     audio = (rng.standard_normal((48_000 * 12, 1)) * 0.1).astype(np.float32)  # ~1.1 MB as PCM_16
@@ -196,9 +269,9 @@ def test_memory_held_is_one_block_and_bodies_are_read_in_chunks(s3: Any) -> None
         tracemalloc.stop()
     assert frames == len(audio)
     assert reader.bytes_fetched >= wav.getbuffer().nbytes
-    # What the reader keeps alive is its one block (plus a little bookkeeping) ...
-    assert block <= held <= block + 16 * KiB
-    assert reader.memory_budget_bytes == block + CHUNK_SIZE
+    # What the reader keeps alive is its block and the read-ahead's (plus a little bookkeeping) ...
+    assert 2 * block <= held <= 2 * block + 16 * KiB
+    assert reader.memory_budget_bytes == 2 * block + 2 * CHUNK_SIZE
     # ... and each response body is pulled in pieces of at most CHUNK_SIZE, never whole.
     assert piece_sizes and max(piece_sizes) <= CHUNK_SIZE
 
