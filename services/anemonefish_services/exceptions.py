@@ -110,3 +110,10 @@ class UnknownUploadError(ServiceError):
     """An object arrived under ``uploads/`` that does not belong to any job."""
 
     code = "unknown_upload"
+
+
+class UploadChecksumMismatchError(ServiceError):
+    """The uploaded object's SHA-256 is not the one the job was created with: the file was
+    damaged or replaced on its way. Permanent: the job fails and nothing is written."""
+
+    code = "checksum_mismatch"

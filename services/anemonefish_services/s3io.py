@@ -27,6 +27,7 @@ result or failing the job as corrupt.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import random
@@ -101,6 +102,7 @@ class S3SeekableReader(io.RawIOBase):
         retry_base_delay_s: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         read_ahead: bool = True,
+        digest: str | None = None,
     ) -> None:
         super().__init__()
         if block_size < 1:
@@ -119,6 +121,10 @@ class S3SeekableReader(io.RawIOBase):
         self._ahead: Future[None] | None = None  # the read-ahead of block _ahead_start into _spare
         self._ahead_start = -1
         self._executor: ThreadPoolExecutor | None = None
+        # The object's digest (``hashlib`` name), fed each block fetched in order from byte 0;
+        # ``hexdigest()`` fetches whatever the decoder skipped.
+        self._hasher = hashlib.new(digest) if digest else None
+        self._hashed = 0
         head_args: dict[str, str] = {"Bucket": bucket, "Key": key}
         if version_id:
             head_args["VersionId"] = version_id
@@ -216,6 +222,25 @@ class S3SeekableReader(io.RawIOBase):
         self._block_start, self._block_length = -1, 0
         super().close()
 
+    # -- integrity ----------------------------------------------------------------------
+
+    def hexdigest(self) -> str:
+        """The whole object's digest (``digest`` given to the constructor). The blocks the
+        decoder read in order were hashed as they arrived; the rest is fetched now."""
+        if self._hasher is None:
+            raise ValueError("no digest was asked for")
+        self._check_open()
+        self._settle_read_ahead()
+        while self._hashed < self.size:
+            start = self._hashed
+            self._block_start, self._block_length = -1, 0  # the cached block is overwritten
+            try:
+                self._fetch_into(self._block, start, min(self.block_size, self.size - start))
+            except S3ReadError as exc:
+                self.error = exc
+                raise
+        return self._hasher.hexdigest()
+
     # -- errors -------------------------------------------------------------------------
 
     def raise_if_failed(self) -> None:
@@ -291,6 +316,9 @@ class S3SeekableReader(io.RawIOBase):
                         self.bytes_fetched += len(piece)
                 finally:
                     body.close()
+                if self._hasher is not None and start == self._hashed:
+                    self._hasher.update(target[:length])  # releases the GIL: off the decoder's back
+                    self._hashed += length
                 return
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -125,8 +126,9 @@ def test_submit_client_resumes_an_interrupted_multipart_upload_and_downloads_res
     recording.write_bytes(medium_wav)
     client = ApiClient(pipeline.api_url, "key-a")
     # An earlier run created the job and sent part 1, then was interrupted.
-    earlier = client.create_job(recording.name, len(medium_wav), content_type="audio/x-wav",
-                                idempotency_key=idempotency_key(recording, None, None))
+    digest = hashlib.sha256(medium_wav).hexdigest()
+    earlier = client.create_job(recording.name, len(medium_wav), content_type="audio/x-wav", sha256=digest,
+                                idempotency_key=idempotency_key(recording, None, None, digest))
     first = earlier["upload"]["parts"][0]
     assert requests.put(first["url"], data=medium_wav[: earlier["upload"]["part_size"]], timeout=30).status_code == 200
 
@@ -143,6 +145,9 @@ def test_submit_client_resumes_an_interrupted_multipart_upload_and_downloads_res
     s3 = pipeline.boto("s3")
     body = s3.get_object(Bucket="anemonefish-local-input", Key=f"uploads/{sub.job_id}/clip_one.wav")["Body"].read()
     assert body == medium_wav
+    # The job carries the file's digest, so the worker checked the upload against it.
+    item = pipeline.boto("dynamodb").get_item(TableName="anemonefish-local-jobs", Key={"job_id": {"S": sub.job_id}})["Item"]
+    assert item["sha256"]["S"] == digest
 
 
 def test_submit_command_reads_its_settings_from_the_environment(pipeline, short_wav, tmp_path, monkeypatch, capsys):

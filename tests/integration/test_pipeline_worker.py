@@ -195,6 +195,33 @@ def test_an_object_of_another_size_than_declared_fails_its_job(pipeline, short_w
     assert job["status"] == "FAILED" and job["error"]["code"] == "upload_size_mismatch"
 
 
+def test_an_upload_is_checked_against_the_sha256_its_job_was_created_with(pipeline, short_wav):
+    """sha256 used to be kept and never checked: a file damaged on its way was analysed."""
+    import hashlib
+
+    right = hashlib.sha256(short_wav).hexdigest()
+    damaged = bytearray(short_wav)
+    damaged[len(damaged) // 2] ^= 0x01  # one flipped bit in the samples: still decodes
+    uploads = {
+        "intact.wav": (short_wav, right.upper()),  # either case of hex is the same digest
+        "damaged.wav": (bytes(damaged), right),
+        "garbage.wav": (short_wav[:44] + bytes(len(short_wav) - 44), right),  # would fail as audio too
+    }
+    jobs = {}
+    for name, (data, digest) in uploads.items():
+        created = pipeline.call("POST", "/jobs", json={"filename": name, "size_bytes": len(data), "sha256": digest}).json()
+        pipeline.upload_put(created, data)
+        jobs[name] = created["job_id"]
+    done = {name: pipeline.wait_for(job_id, {"FAILED", "SUCCEEDED"}) for name, job_id in jobs.items()}
+    assert done["intact.wav"]["status"] == "SUCCEEDED"
+    for name in ("damaged.wav", "garbage.wav"):  # the bytes, not the audio, are what is wrong
+        job = done[name]
+        assert job["status"] == "FAILED" and job["error"]["code"] == "checksum_mismatch", job
+        assert f"has SHA-256 {hashlib.sha256(uploads[name][0]).hexdigest()}, not the {right}" in job["error"]["message"]
+        listed = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{jobs[name]}/")
+        assert listed.get("KeyCount", 0) == 0  # nothing written for a file that is not the one sent
+
+
 def test_worker_process_killed_mid_job_is_taken_over_and_completes_once(pipeline, wav_factory, tmp_path):
     """A second worker runs as its own process (``anemonefish local up --existing`` against
     the same resources), is SIGKILLed while the job is RUNNING, and the stack's own worker

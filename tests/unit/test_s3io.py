@@ -188,6 +188,33 @@ def test_a_seek_away_ignores_the_read_ahead_and_its_failure_unless_its_block_is_
     reader.close()
 
 
+def test_the_digest_covers_the_whole_object_whatever_the_decoder_skipped(s3: Any) -> None:
+    import hashlib
+
+    block = 64 * KiB
+    data = put_random(s3, "uploads/j/hashed.bin", 7 * block + 321)
+    want = hashlib.sha256(data).hexdigest()
+    # Read straight through: every byte hashed as it arrives, nothing fetched twice.
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/hashed.bin", block_size=block, digest="sha256")
+    assert reader.read() == data
+    requests_before = reader.get_requests
+    assert reader.hexdigest() == want and reader.get_requests == requests_before
+    # A decoder that reads the header, jumps to the end and back into the middle: the blocks
+    # it skipped are fetched for the digest, and reading goes on correctly after.
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/hashed.bin", block_size=block, digest="sha256")
+    assert reader.read(100) == data[:100]
+    reader.seek(-10, os.SEEK_END)
+    assert reader.read() == data[-10:]
+    reader.seek(3 * block + 5)
+    assert reader.read(block) == data[3 * block + 5 : 4 * block + 5]
+    assert reader.hexdigest() == want
+    reader.seek(2 * block)
+    assert reader.read(10) == data[2 * block : 2 * block + 10]
+    # Without a digest asked for there is none to give.
+    with pytest.raises(ValueError, match="no digest"):
+        S3SeekableReader(s3, BUCKET, "uploads/j/hashed.bin", block_size=block).hexdigest()
+
+
 def test_seek_edge_cases(s3: Any) -> None:
     put(s3, "uploads/j/small.bin", b"0123456789")
     reader = S3SeekableReader(s3, BUCKET, "uploads/j/small.bin", block_size=4)

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--webhook", default=None, help="https URL to call when each job finishes")
     submit.add_argument("--params", default=None, help='detection parameters as JSON, e.g. \'{"threshold": 0.6}\'')
     submit.add_argument("--new", action="store_true", help="always create new jobs (default: a rerun resumes)")
+    submit.add_argument("--checksum", action=argparse.BooleanOptionalAction, default=True,
+                        help="send each file's SHA-256, so the worker fails a job whose upload differs from "
+                             "the file (reads each file once more before uploading; default: on)")
     submit.add_argument("--overwrite", action="store_true",
                         help="replace files in OUTDIR that an earlier run of submit did not download (a rerun "
                         "replaces its own results without it)")
@@ -115,7 +118,7 @@ def _submit(args: argparse.Namespace) -> int:
     console = Console()
     try:
         subs = submit_files(ApiClient(args.api, args.api_key), files, args.outdir, params=params,
-                            webhook_url=args.webhook, new=args.new)
+                            webhook_url=args.webhook, new=args.new, checksum=args.checksum)
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

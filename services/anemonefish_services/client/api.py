@@ -63,8 +63,10 @@ class ApiClient:
 
     def create_job(self, filename: str, size_bytes: int, *, params: dict[str, Any] | None = None,
                    webhook_url: str | None = None, content_type: str | None = None,
-                   idempotency_key: str | None = None) -> dict[str, Any]:
+                   idempotency_key: str | None = None, sha256: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"filename": filename, "size_bytes": size_bytes}
+        if sha256:
+            body["sha256"] = sha256
         if params:
             body["params"] = params
         if webhook_url:

@@ -38,9 +38,11 @@ class Submission:
     finished_at: float = 0.0
 
 
-def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None) -> str:
-    """Same file, same request -> same key: a rerun after an interruption resumes that job."""
-    material = json.dumps([file_fingerprint(path), params or {}, webhook], sort_keys=True)
+def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
+    """Same file, same request -> same key: a rerun after an interruption resumes that job.
+    (The digest is part of the request, so of the key: the API refuses a key reused with
+    another body.)"""
+    material = json.dumps([file_fingerprint(path), params or {}, webhook, sha256], sort_keys=True)
     return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
@@ -62,6 +64,7 @@ def submit_files(
     params: dict[str, Any] | None = None,
     webhook_url: str | None = None,
     new: bool = False,
+    checksum: bool = True,
     part_workers: int = 4,
     poll_interval_s: float = 0.25,
     timeout_s: float = 3600.0,
@@ -82,10 +85,16 @@ def submit_files(
             task = tasks[index]
             try:
                 size = sub.path.stat().st_size
-                key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url)
+                digest = None
+                if checksum:  # the worker checks the upload against it: damage on the way fails the job
+                    bars.update(task, stage="hashing")
+                    with sub.path.open("rb") as handle:
+                        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                    bars.update(task, stage="upload")
+                key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(
                     sub.path.name, size, params=params, webhook_url=webhook_url,
-                    content_type=mimetypes.guess_type(sub.path.name)[0], idempotency_key=key,
+                    content_type=mimetypes.guess_type(sub.path.name)[0], idempotency_key=key, sha256=digest,
                 )
                 sub.job_id, sub.status = created["job_id"], created["status"]
                 sub.submitted_at = time.monotonic()

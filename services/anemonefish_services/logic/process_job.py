@@ -36,6 +36,7 @@ from anemonefish_services.exceptions import (
     LeaseLostError,
     LeaseStillLiveError,
     NotificationPendingError,
+    UploadChecksumMismatchError,
     WorkerTimeRunningOutError,
 )
 from anemonefish_services.logic.notify import notify_terminal
@@ -106,6 +107,18 @@ class _JobMonitor:
         if self.stop_reason is None and self.invocation.remaining_ms() < self.deps.settings.worker_safety_margin_s * 1000:
             self.stop_reason = _StopReason.TIME
         return self.stop_reason is not None
+
+
+def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
+    """The upload is the file the client hashed (``sha256`` given at ``POST /jobs``)."""
+    if not job.sha256:
+        return
+    actual = source.hexdigest()
+    if actual != job.sha256.lower():
+        raise UploadChecksumMismatchError(
+            f"the uploaded {job.filename} has SHA-256 {actual}, not the {job.sha256.lower()} the job was "
+            "created with: it was damaged or replaced on its way; upload it again as a new job"
+        )
 
 
 def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
@@ -192,7 +205,9 @@ def process_upload(
 
     monitor = _JobMonitor(job_id, deps, invocation)
     try:
-        source = S3SeekableReader(deps.storage.s3, settings.input_bucket, key)
+        source = S3SeekableReader(
+            deps.storage.s3, settings.input_bucket, key, digest="sha256" if claimed.sha256 else None
+        )
         try:
             try:
                 result = detector.run(
@@ -204,10 +219,13 @@ def process_upload(
                 )
             except AudioError:
                 # A read failure inside libsndfile looks like a truncated/corrupt file: if the
-                # reader failed, it is a transient S3 error, not bad audio.
+                # reader failed, it is a transient S3 error, not bad audio; if the bytes are
+                # not the ones the client hashed, that is the reason, not the audio.
                 source.raise_if_failed()
+                _check_upload_digest(claimed, source)
                 raise
             source.raise_if_failed()
+            _check_upload_digest(claimed, source)  # before any result is written
         finally:
             source.close()
     except DetectionCancelled:
@@ -216,6 +234,8 @@ def process_upload(
             raise WorkerTimeRunningOutError(f"job {job_id}: the invocation ran out of time; retrying") from None
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
         return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
+    except UploadChecksumMismatchError as exc:
+        return _fail(claimed, exc.code, exc.message, deps, owner)
     except AudioError as exc:
         # The library names its source (s3://bucket/key); the client knows the recording by its name.
         message = str(exc).replace(f"s3://{settings.input_bucket}/{key}", claimed.filename)
