@@ -5,16 +5,17 @@ Why hand-written: boto3's ``StreamingBody`` is forward-only, and decoders (libsn
 FLAC/MP3 seek tables. ``smart_open`` is the usual alternative; its S3 reader streams one
 open-ended GET and reopens it on every backward seek, holds a read-ahead buffer of its own
 size, and would add a dependency tree for ~150 lines. Here every request is a ranged GET of
-at most one block, two blocks are held (reused, never reallocated), a changed object
+at most one block, ``1 + read_ahead`` blocks are held (reused, never reallocated), a changed object
 is detected (``If-Match`` on the ETag), interrupted bodies are retried (botocore retries the
 call, not a body read that breaks halfway), and the bytes fetched are counted for metrics.
 
-**Read-ahead.** While the decoder works through one block, the next is fetched in a
-background thread into the second buffer, so S3's latency and transfer overlap detection
-instead of adding to it (one 8 MiB GET takes ~0.1-0.2 s at S3's 50-90 MB/s per stream; an
-hour of 48 kHz 16-bit audio is 41 such GETs, ~4-7 s, against ~2.7 s of detection). It starts
-only after a sequential step (or the first block), so a decoder seeking about fetches little
-it does not use; a failed read-ahead is reported only if its block is then needed.
+**Read-ahead.** While the decoder works through one block, the next ``read_ahead`` blocks
+(2 by default) are fetched by as many background threads, each its own S3 stream, so S3's
+latency and transfer overlap detection and each other instead of adding up (one 8 MiB GET
+takes ~0.1-0.2 s at S3's 50-90 MB/s per stream; an hour of 48 kHz 16-bit audio is 41 such
+GETs, ~4-7 s on one stream, against ~3 s of detection). It runs only after a sequential step
+(or the first block), so a decoder seeking about fetches little it does not use; a failed
+read-ahead is reported only if its block is then needed.
 
 **Read errors and soundfile.** libsndfile calls ``read``/``seek`` through cffi callbacks;
 cffi *prints and swallows* exceptions raised there, so libsndfile sees a short read (end of
@@ -31,7 +32,9 @@ import hashlib
 import io
 import os
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -84,10 +87,11 @@ class S3SeekableReader(io.RawIOBase):
     ``size`` (and the ETag that pins the object) come from one HeadObject; a missing
     object raises botocore's ``ClientError`` (code ``404``) from the constructor. Reads are
     served from one cached block of ``block_size`` bytes aligned to ``block_size``; a miss
-    fetches that block with one GET, and with ``read_ahead`` the block after it is fetched
-    in the background. Memory held: two blocks plus a ``CHUNK_SIZE`` piece in flight for
-    each (:attr:`memory_budget_bytes`). ``bytes_fetched`` and ``get_requests`` count the
-    traffic. Not thread-safe (one decoder reads it; the read-ahead thread is its own).
+    fetches that block with one GET, and the ``read_ahead`` blocks after it are fetched in
+    the background. Memory held: ``1 + read_ahead`` blocks plus a ``CHUNK_SIZE`` piece in
+    flight for each (:attr:`memory_budget_bytes`). ``bytes_fetched`` and ``get_requests``
+    count the traffic. Not thread-safe (one decoder reads it; the read-ahead threads only
+    fill buffers it hands them).
     """
 
     def __init__(
@@ -101,7 +105,7 @@ class S3SeekableReader(io.RawIOBase):
         max_attempts: int = 4,
         retry_base_delay_s: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
-        read_ahead: bool = True,
+        read_ahead: int = 2,
         digest: str | None = None,
     ) -> None:
         super().__init__()
@@ -109,6 +113,8 @@ class S3SeekableReader(io.RawIOBase):
             raise ValueError(f"block_size must be positive, not {block_size}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
+        if read_ahead < 0:
+            raise ValueError(f"read_ahead must be 0 or more blocks, not {read_ahead}")
         self._client = client
         self.bucket = bucket
         self.key = key
@@ -117,12 +123,15 @@ class S3SeekableReader(io.RawIOBase):
         self._retry_base_delay_s = retry_base_delay_s
         self._sleep = sleep
         self._block = bytearray()  # so close() (also run by __del__) works if HEAD fails
-        self._spare = bytearray()
-        self._ahead: Future[None] | None = None  # the read-ahead of block _ahead_start into _spare
-        self._ahead_start = -1
+        self._spares: list[bytearray] = []  # free buffers for read-ahead
+        # Read-aheads in flight, in block order: (block start, its fetch, the buffer it fills).
+        self._ahead: deque[tuple[int, Future[None], bytearray]] = deque()
         self._executor: ThreadPoolExecutor | None = None
-        # The object's digest (``hashlib`` name), fed each block fetched in order from byte 0;
-        # ``hexdigest()`` fetches whatever the decoder skipped.
+        self._counting = threading.Lock()  # fetches in several threads update the counters
+        # The object's digest (``hashlib`` name), fed each block in order from byte 0 as the
+        # decoder takes it up. A digest can only grow in order: past a block the decoder
+        # skipped, ``hexdigest()`` fetches the rest again (decoders read in order; a WAV,
+        # FLAC or MP3 read through costs no extra GET).
         self._hasher = hashlib.new(digest) if digest else None
         self._hashed = 0
         head_args: dict[str, str] = {"Bucket": bucket, "Key": key}
@@ -137,8 +146,8 @@ class S3SeekableReader(io.RawIOBase):
         self._block_start = -1  # nothing cached yet
         self._block_length = 0
         self._last_loaded = -1
-        if read_ahead and self.size > block_size:
-            self._spare = bytearray(block_size)
+        self._read_ahead = read_ahead if self.size > block_size else 0
+        self._spares = [bytearray(block_size) for _ in range(self._read_ahead)]
         self.bytes_fetched = 0
         self.get_requests = 0
         self.error: S3ReadError | None = None
@@ -151,7 +160,7 @@ class S3SeekableReader(io.RawIOBase):
 
     @property
     def memory_budget_bytes(self) -> int:
-        return len(self._block) + len(self._spare) + CHUNK_SIZE * (2 if self._spare else 1)
+        return (1 + self._read_ahead) * (len(self._block) + CHUNK_SIZE)
 
     def readable(self) -> bool:
         return True
@@ -218,27 +227,26 @@ class S3SeekableReader(io.RawIOBase):
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-        self._block, self._spare = bytearray(), bytearray()
+        self._block, self._spares = bytearray(), []
         self._block_start, self._block_length = -1, 0
         super().close()
 
     # -- integrity ----------------------------------------------------------------------
 
+    @property
+    def unhashed_bytes(self) -> int:
+        """What ``hexdigest()`` would still have to fetch (all of it without a digest)."""
+        return self.size - self._hashed
+
     def hexdigest(self) -> str:
         """The whole object's digest (``digest`` given to the constructor). The blocks the
-        decoder read in order were hashed as they arrived; the rest is fetched now."""
+        decoder read in order from byte 0 were hashed as it took them up; from the first
+        block it skipped on, the rest is fetched now."""
         if self._hasher is None:
             raise ValueError("no digest was asked for")
         self._check_open()
-        self._settle_read_ahead()
         while self._hashed < self.size:
-            start = self._hashed
-            self._block_start, self._block_length = -1, 0  # the cached block is overwritten
-            try:
-                self._fetch_into(self._block, start, min(self.block_size, self.size - start))
-            except S3ReadError as exc:
-                self.error = exc
-                raise
+            self._load_block(self._hashed)  # hashes it; a read-ahead of it is used if there is one
         return self._hasher.hexdigest()
 
     # -- errors -------------------------------------------------------------------------
@@ -258,37 +266,48 @@ class S3SeekableReader(io.RawIOBase):
         length = min(self.block_size, self.size - start)
         self._block_start, self._block_length = -1, 0  # invalid until fully loaded
         try:
-            ahead_start, ahead_error = self._settle_read_ahead()
-            if ahead_start == start and ahead_error is None:
-                self._block, self._spare = self._spare, self._block
-            elif ahead_start == start and isinstance(ahead_error, S3ReadError):
-                raise ahead_error
-            else:  # none, another block, or a failure that was not a read error: fetch it now
+            if self._ahead and self._ahead[0][0] == start:
+                _, fetch, buffer = self._ahead.popleft()
+                error = fetch.exception()
+                if error is None:
+                    self._spares.append(self._block)
+                    self._block = buffer
+                else:
+                    self._spares.append(buffer)
+                    if isinstance(error, S3ReadError):
+                        raise error
+                    self._fetch_into(self._block, start, length)  # not a read error: try it here
+            else:  # a jump: what was read ahead is not what is needed
+                self._settle_read_ahead()
                 self._fetch_into(self._block, start, length)
         except S3ReadError as exc:
             self.error = exc
             raise
         sequential = start == 0 or start == self._last_loaded + self.block_size
         self._block_start, self._block_length, self._last_loaded = start, length, start
-        following = start + self.block_size
-        if self._spare and sequential and following < self.size:
-            self._start_read_ahead(following)
+        if self._hasher is not None and start == self._hashed:
+            self._hasher.update(memoryview(self._block)[:length])  # releases the GIL
+            self._hashed += length
+        if sequential:
+            self._top_up_read_ahead(start)
 
-    def _start_read_ahead(self, start: int) -> None:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="s3-read-ahead")
-        length = min(self.block_size, self.size - start)
-        self._ahead_start = start
-        self._ahead = self._executor.submit(self._fetch_into, self._spare, start, length)
+    def _top_up_read_ahead(self, start: int) -> None:
+        """Keep the ``read_ahead`` blocks after ``start`` fetching."""
+        following = self._ahead[-1][0] if self._ahead else start
+        while self._spares and (following := following + self.block_size) < self.size:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._read_ahead, thread_name_prefix="s3-read-ahead")
+            buffer = self._spares.pop()
+            length = min(self.block_size, self.size - following)
+            self._ahead.append((following, self._executor.submit(self._fetch_into, buffer, following, length), buffer))
 
-    def _settle_read_ahead(self) -> tuple[int, BaseException | None]:
-        """Wait for the read-ahead in flight (its buffer is about to be reused or freed):
-        ``(its block start, its error)``, or ``(-1, None)`` if there was none."""
-        ahead, start = self._ahead, self._ahead_start
-        self._ahead, self._ahead_start = None, -1
-        if ahead is None:
-            return -1, None
-        return start, ahead.exception()
+    def _settle_read_ahead(self) -> None:
+        """Wait for the read-aheads in flight (their buffers are about to be reused or freed)
+        and take their buffers back; their results and errors are dropped."""
+        while self._ahead:
+            _, fetch, buffer = self._ahead.popleft()
+            fetch.exception()
+            self._spares.append(buffer)
 
     def _fetch_into(self, block: bytearray, start: int, length: int) -> None:
         request: dict[str, str] = {
@@ -303,7 +322,8 @@ class S3SeekableReader(io.RawIOBase):
         target = memoryview(block)
         for attempt in range(1, self._max_attempts + 1):
             try:
-                self.get_requests += 1
+                with self._counting:
+                    self.get_requests += 1
                 body = self._client.get_object(**request)["Body"]
                 try:
                     received = 0
@@ -313,12 +333,10 @@ class S3SeekableReader(io.RawIOBase):
                             raise _ShortBodyError(f"body ended after {received} of {length} bytes")
                         target[received : received + len(piece)] = piece
                         received += len(piece)
-                        self.bytes_fetched += len(piece)
+                        with self._counting:
+                            self.bytes_fetched += len(piece)
                 finally:
                     body.close()
-                if self._hasher is not None and start == self._hashed:
-                    self._hasher.update(target[:length])  # releases the GIL: off the decoder's back
-                    self._hashed += length
                 return
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
