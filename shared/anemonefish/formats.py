@@ -236,17 +236,23 @@ def _channel(value: str | None, where: str) -> int | None:
     if value is None or not value.strip():
         return None
     try:
-        channel = int(value)
+        number = float(value)
     except ValueError:
-        channel = 0
+        number = 0.0
+    channel = int(number) if number.is_integer() else 0  # "2" and "2.0" (a spreadsheet's) alike
     if channel < 1:
         raise AnnotationFormatError(f"{where} (Channel): {value!r} is not a channel number (they start at 1)")
     return channel - 1
 
 
+# An annotation as read: the event, the 0-based channel a Raven table gives it (None: none
+# given), and its Raven selection number (None: none given).
+_Annotation = tuple[Event, int | None, str | None]
+
+
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
-) -> list[tuple[Event, int | None]]:
+) -> list[_Annotation]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     events = []
     selections = set()
@@ -254,11 +260,14 @@ def _read_table(
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue
         # Raven lists each selection once per view (Waveform 1, Spectrogram 1, Spectrogram 2...)
-        # under one Selection number: keep its first row.
-        if row.get("View") and (selection := (row.get("Selection") or "").strip()):
-            if selection in selections:
+        # under one Selection number: keep its first row. A selection made on several channels
+        # shares its number too, one row per channel: those are kept, one per channel.
+        selection = (row.get("Selection") or "").strip() or None
+        if row.get("View") and selection:
+            key = (selection, (row.get("Channel") or "").strip())
+            if key in selections:
                 continue
-            selections.add(selection)
+            selections.add(key)
         label = next((row[c] for c in _LABEL_COLUMNS if row.get(c)), default_label)
         at = f"{where}:{line}"
         event = _event(
@@ -268,7 +277,7 @@ def _read_table(
             at,
             _optional_float(row.get("Confidence") or row.get("confidence")),
         )
-        events.append((event, _channel(row.get("Channel"), at)))
+        events.append((event, _channel(row.get("Channel"), at), selection))
     return events
 
 
@@ -278,12 +287,22 @@ def parse_annotations(
     """Events from a Raven selection table, an Audacity label track, a CSV or a result document.
 
     With ``channel`` (0-based), a Raven table's selections on other channels are left out:
-    they annotate other audio. Tables without a ``Channel`` column apply to every channel."""
-    return [
-        event
-        for event, on in _parse_annotations(text, where, default_label)
-        if channel is None or on is None or on == channel
-    ]
+    they annotate other audio. Tables without a ``Channel`` column apply to every channel.
+    Without ``channel``, a selection made on several channels (one number, a row for each)
+    counts once."""
+    annotations = _parse_annotations(text, where, default_label)
+    if channel is not None:
+        return [event for event, on, _ in annotations if on is None or on == channel]
+    # No channel asked for: a selection made on several channels is one call, counted once.
+    seen: set[str] = set()
+    events = []
+    for event, _, selection in annotations:
+        if selection is not None:
+            if selection in seen:
+                continue
+            seen.add(selection)
+        events.append(event)
+    return events
 
 
 def annotations_by_channel(
@@ -292,18 +311,18 @@ def annotations_by_channel(
     """A table's events grouped by the 0-based channel a Raven ``Channel`` column gives them
     (key None: the table names no channel)."""
     grouped: dict[int | None, list[Event]] = {}
-    for event, channel in _parse_annotations(_annotation_text(Path(path)), str(path), default_label):
+    for event, channel, _ in _parse_annotations(_annotation_text(Path(path)), str(path), default_label):
         grouped.setdefault(channel, []).append(event)
     return grouped
 
 
-def _parse_annotations(text: str, where: str, default_label: str) -> list[tuple[Event, int | None]]:
+def _parse_annotations(text: str, where: str, default_label: str) -> list[_Annotation]:
     stripped = text.lstrip("\ufeff")
     first = stripped.splitlines()[0] if stripped.strip() else ""
     if stripped.lstrip().startswith("{"):
         try:
             doc = json.loads(stripped)
-            return [(Event.model_validate(e), None) for e in doc["events"]]
+            return [(Event.model_validate(e), None, None) for e in doc["events"]]
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:
@@ -326,7 +345,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> list[tuple[
             )
         label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
         at = f"{where}:{number}"
-        events.append((_event(_float(parts[0], at), _float(parts[1], at), label, at), None))
+        events.append((_event(_float(parts[0], at), _float(parts[1], at), label, at), None, None))
     return events
 
 

@@ -642,27 +642,26 @@ def test_result_links_are_renewed_before_they_expire_and_on_a_click_after_they_d
     assert requests.get(renewed, timeout=30).status_code == 200
 
     # The next renewal fails (the laptop slept, say), and the user clicks when the links
-    # may have expired: a fresh link is fetched and opened in the new tab.
+    # may have expired: a fresh link is fetched and its document downloaded, in this tab.
     page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), lambda route: route.abort(), times=1)
     time.sleep(1.1)
     page.clock.fast_forward("50:00")
     assert link.get_attribute("href") == renewed
-    fetched: list[str] = []
-    page.context.on("request", lambda r: fetched.append(r.url) if "X-Amz-Signature" in r.url else None)
-    with page.context.expect_page():
+    with page.expect_download() as downloading:
         link.click()
+    download = downloading.value
     expect(link).not_to_have_attribute("href", renewed)
-    fresh = link.get_attribute("href")
-    deadline = time.monotonic() + 30
-    while fresh not in fetched and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert fresh in fetched and renewed not in fetched  # the new tab went to the fresh link only
+    assert download.url == link.get_attribute("href") and download.suggested_filename == "kept_open.events.csv"
+    assert page.url.startswith(stack.base_url)  # the console stayed
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED")
 
 
 def test_each_saved_upload_has_its_own_entry_and_older_saved_lists_are_taken_over(page: Page, stack) -> None:
     """Saved uploads were one shared JSON map that each tab read, changed and wrote back, so
     two tabs could drop each other's records. Each now has its own entry; a map saved by an
-    earlier version of the page is taken over, not lost."""
+    earlier version of the page is taken over, not lost. (The race itself, two tabs writing
+    within the same instant, cannot be staged reliably: the test checks the layout that
+    rules it out, and that one tab's discard leaves the other record alone.)"""
     legacy = {
         "job-a": {"job_id": "job-a", "name": "a.wav", "size": 10, "last_modified": 1},
         "job-b": {"job_id": "job-b", "name": "b.wav", "size": 20, "last_modified": 2},

@@ -205,7 +205,9 @@ def test_an_upload_is_checked_against_the_sha256_its_job_was_created_with(pipeli
     uploads = {
         "intact.wav": (short_wav, right.upper()),  # either case of hex is the same digest
         "damaged.wav": (bytes(damaged), right),
-        "garbage.wav": (short_wav[:44] + bytes(len(short_wav) - 44), right),  # would fail as audio too
+        "garbage.wav": (short_wav[:44] + bytes(len(short_wav) - 44), right),
+        # Refused as audio at its header: the digest still names the real reason (it is small).
+        "notes.wav": (b"field notes, not audio\n" * 400, right),
     }
     jobs = {}
     for name, (data, digest) in uploads.items():
@@ -214,12 +216,32 @@ def test_an_upload_is_checked_against_the_sha256_its_job_was_created_with(pipeli
         jobs[name] = created["job_id"]
     done = {name: pipeline.wait_for(job_id, {"FAILED", "SUCCEEDED"}) for name, job_id in jobs.items()}
     assert done["intact.wav"]["status"] == "SUCCEEDED"
-    for name in ("damaged.wav", "garbage.wav"):  # the bytes, not the audio, are what is wrong
+    for name in ("damaged.wav", "garbage.wav", "notes.wav"):  # the bytes, not the audio, are what is wrong
         job = done[name]
         assert job["status"] == "FAILED" and job["error"]["code"] == "checksum_mismatch", job
         assert f"has SHA-256 {hashlib.sha256(uploads[name][0]).hexdigest()}, not the {right}" in job["error"]["message"]
         listed = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{jobs[name]}/")
         assert listed.get("KeyCount", 0) == 0  # nothing written for a file that is not the one sent
+
+
+def test_a_large_file_refused_as_audio_is_not_fetched_whole_to_check_its_sha256(pipeline, monkeypatch):
+    """Hashing the rest of a file refused at its header could take longer than the invocation
+    (uploads go up to 50 GiB): past AUDIO_ERROR_DIGEST_BYTES unread, the audio error stands."""
+    import hashlib
+
+    from anemonefish_services.logic import process_job
+
+    import functools
+
+    # Scaled down: 4 KiB blocks, and "large" is over 1 KiB unread.
+    monkeypatch.setattr(process_job, "S3SeekableReader", functools.partial(process_job.S3SeekableReader, block_size=4096))
+    monkeypatch.setattr(process_job, "AUDIO_ERROR_DIGEST_BYTES", 1024)
+    data = b"field notes, not audio\n" * 400  # 9.2 kB: refused within its first block
+    created = pipeline.call("POST", "/jobs", json={"filename": "big notes.wav", "size_bytes": len(data),
+                                                   "sha256": hashlib.sha256(b"another file").hexdigest()}).json()
+    pipeline.upload_put(created, data)
+    job = pipeline.wait_for(created["job_id"], {"FAILED", "SUCCEEDED"})
+    assert job["status"] == "FAILED" and job["error"]["code"] in {"unsupported_audio", "corrupt_audio"}, job
 
 
 def test_worker_process_killed_mid_job_is_taken_over_and_completes_once(pipeline, wav_factory, tmp_path):

@@ -43,3 +43,39 @@ def test_files_submit_did_not_download_are_not_replaced_without_overwrite(
     (tmp_path / "reef.events.json").write_text('{"audio": {"filename": "reef.wav"}, "events": []}')
     assert main(args) == 1  # past the guard: it tries the API, which is not there
     assert "not replacing" not in capsys.readouterr().err
+
+
+class _RecordingApi:
+    """Stands in for the API to see what submit asks for; every job then reads as failed."""
+
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+
+    def create_job(self, filename: str, size_bytes: int, **request: object) -> dict:
+        self.created.append({"filename": filename, "size_bytes": size_bytes, **request})
+        return {"job_id": f"job-{len(self.created)}", "status": "QUEUED"}
+
+    def get_job(self, job_id: str) -> dict:
+        return {"job_id": job_id, "status": "FAILED", "error": {"code": "stub", "message": "not run"}}
+
+
+def test_each_file_goes_with_its_sha256_unless_asked_not_to_and_keys_follow_the_request(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from rich.console import Console
+
+    from anemonefish_services.client.submit import submit_files
+    from anemonefish_services.client.upload import file_fingerprint
+
+    recording = write_tone_wav(tmp_path / "reef.wav", 1.0)
+    digest = hashlib.sha256(recording.read_bytes()).hexdigest()
+    api = _RecordingApi()
+    submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0, checksum=False)
+    with_digest, without = api.created
+    assert with_digest["sha256"] == digest and without["sha256"] is None
+    # Without a digest the key is the one earlier clients derived, so their interrupted
+    # uploads still resume; with one it differs, as the request does.
+    earlier = "submit-" + hashlib.sha256(json.dumps([file_fingerprint(recording), {}, None], sort_keys=True).encode()).hexdigest()[:40]
+    assert without["idempotency_key"] == earlier != with_digest["idempotency_key"]

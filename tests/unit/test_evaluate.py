@@ -302,3 +302,13 @@ def test_a_multichannel_table_is_scored_on_the_channel_detect_analysed(tmp_path,
     assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]) == 0
     overall = json.loads(capsys.readouterr().out)["overall"]
     assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (0, 2, 2)
+    # Detections as a Raven table (detect's own, on channel 2) say their channel too.
+    (tmp_path / "det" / "reef.events.json").unlink()
+    (tmp_path / "det" / "reef.Table.1.selections.txt").write_text(
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tSpectrogram 1\t2\t3.0\t3.4\tanemonefish\n"
+    )
+    assert main(["evaluate", "--detections", str(tmp_path / "det" / "reef.Table.1.selections.txt"),
+                 "--annotations", str(tmp_path / "ann" / "reef.Table.1.selections.txt"), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (1, 0, 1)

@@ -200,6 +200,24 @@ def test_raven_channels_filter_selections_and_bad_channels_are_named() -> None:
         parse_annotations(table.replace("\t2\t3.0", "\tleft\t3.0"), "t.txt")
     with pytest.raises(AnnotationFormatError, match=r"t.txt:2 \(Channel\): '0'"):
         parse_annotations(table.replace("\t1\t1.0", "\t0\t1.0"), "t.txt")
+    with pytest.raises(AnnotationFormatError, match=r"t.txt:2 \(Channel\): '1.5'"):
+        parse_annotations(table.replace("\t1\t1.0", "\t1.5\t1.0"), "t.txt")
+    assert [e.start for e in parse_annotations(table.replace("\t2\t3.0", "\t2.0\t3.0"), "t.txt", channel=1)] == [3.0]
+
+
+def test_a_raven_selection_on_several_channels_counts_once_per_channel() -> None:
+    """One Selection number, one row per view and per channel: the views are one selection,
+    the channels are not (deduplicating on the number alone dropped channel 2's)."""
+    table = (
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tWaveform 1\t1\t1.0\t1.3\tanemonefish\n"
+        "1\tSpectrogram 1\t1\t1.0\t1.3\tanemonefish\n"
+        "1\tSpectrogram 1\t2\t1.0\t1.3\tanemonefish\n"
+        "2\tSpectrogram 1\t2\t3.0\t3.3\tanemonefish\n"
+    )
+    assert [e.start for e in parse_annotations(table, "t.txt")] == [1.0, 3.0]  # no channel: one call each
+    assert [e.start for e in parse_annotations(table, "t.txt", channel=0)] == [1.0]
+    assert [e.start for e in parse_annotations(table, "t.txt", channel=1)] == [1.0, 3.0]
 
 
 def test_the_real_raven_table_is_all_on_its_first_channel() -> None:

@@ -325,6 +325,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.evaluate import (
         ScoredRecording,
         combine,
+        detections_channel,
         evaluate_events,
         read_document_settings,
         read_events,
@@ -358,10 +359,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         recordings = []
         settings = classes = None
         for det_path, ann_path in pairing.pairs:
-            document = det_path.name.endswith(".events.json")
-            params, frontend, audio = read_document_settings(det_path) if document else (None, None, {})
-            # A multichannel Raven table is scored only on the channel detect analysed.
-            truth = read_events(ann_path, default_label=args.label, channel=params.channel if params else None)
+            # A multichannel Raven truth table is scored only on the channel detect analysed.
+            truth = read_events(ann_path, default_label=args.label, channel=detections_channel(det_path))
             detected = read_events(det_path, default_label=args.label)
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
@@ -372,12 +371,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 )
             per_file.append((det_path, evaluate_events(detected, truth, args.label, args.collar)))
             if args.sweep:
-                if not document:
+                if not det_path.name.endswith(".events.json"):
                     raise AnemonefishError(f"{det_path}: --sweep needs a result document (*.events.json)")
                 scores_path = det_path.with_name(f"{recording_stem(det_path)}.scores.csv")
                 if not scores_path.is_file():
                     raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
                 # One sweep re-runs one post-processing: every document must have been made the same way.
+                params, frontend, audio = read_document_settings(det_path)
                 this = (params, frontend)
                 file_classes, _, scores = read_scores(scores_path)
                 if settings is not None and (this, file_classes) != (settings, classes):

@@ -40,9 +40,9 @@ class Submission:
 
 def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
     """Same file, same request -> same key: a rerun after an interruption resumes that job.
-    (The digest is part of the request, so of the key: the API refuses a key reused with
-    another body.)"""
-    material = json.dumps([file_fingerprint(path), params or {}, webhook, sha256], sort_keys=True)
+    The digest is part of the request, so of the key (the API refuses a key reused with
+    another body); without one the key is what it was before digests were sent."""
+    material = json.dumps([file_fingerprint(path), params or {}, webhook] + ([sha256] if sha256 else []), sort_keys=True)
     return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 

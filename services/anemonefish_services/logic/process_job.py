@@ -109,6 +109,10 @@ class _JobMonitor:
         return self.stop_reason is not None
 
 
+# On an audio error, the upload's digest is still checked if this little is left to fetch.
+AUDIO_ERROR_DIGEST_BYTES = 64 * 1024 * 1024
+
+
 def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
     """The upload is the file the client hashed (``sha256`` given at ``POST /jobs``)."""
     if not job.sha256:
@@ -220,9 +224,12 @@ def process_upload(
             except AudioError:
                 # A read failure inside libsndfile looks like a truncated/corrupt file: if the
                 # reader failed, it is a transient S3 error, not bad audio; if the bytes are
-                # not the ones the client hashed, that is the reason, not the audio.
+                # not the ones the client hashed, that is the reason, not the audio -- when
+                # telling costs little: a file refused at its header is not fetched whole
+                # (up to 50 GiB, past the invocation's time) just to hash it.
                 source.raise_if_failed()
-                _check_upload_digest(claimed, source)
+                if source.unhashed_bytes <= AUDIO_ERROR_DIGEST_BYTES:
+                    _check_upload_digest(claimed, source)
                 raise
             source.raise_if_failed()
             _check_upload_digest(claimed, source)  # before any result is written

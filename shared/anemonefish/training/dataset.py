@@ -309,7 +309,10 @@ def windows_from_recordings(
             _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
             window_images, starts = extractor.windows_from_signal(audio)
             y, w = window_labels(events, starts, frontend, classes, ignore_s)
-            keep = (y != 0) | (np.random.default_rng([seed, index, channel, 2]).random(len(y)) < keep_noise)
+            # The first channel keeps the draw it had before channels were read, so a seed
+            # still gives the same model on the same mono data.
+            draw = [seed, index, 2] if channel == 0 else [seed, index, channel, 2]
+            keep = (y != 0) | (np.random.default_rng(draw).random(len(y)) < keep_noise)
             images.append(window_images[keep])
             labels.append(y[keep])
             weights.append(w[keep])

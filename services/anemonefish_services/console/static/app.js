@@ -251,6 +251,7 @@ class JobCard {
   // A cancelled upload's card stays for the record, but the file may be added again as new.
   forget() {
     this.polling = false;
+    clearTimeout(this.linksTimer);
     this.cancelButton.disabled = true;
     this.pauseButton.disabled = true;
     if (cards.get(this.jobId) === this) cards.delete(this.jobId);
@@ -332,12 +333,19 @@ class JobCard {
   }
 
   async renewLinks() {
+    clearTimeout(this.linksTimer);
     let job;
     try {
       job = await api().getJob(this.jobId);
+      this.linkFailures = 0;
     } catch (err) {
-      clearTimeout(this.linksTimer);
-      this.linksTimer = setTimeout(() => this.renewLinks().catch(() => {}), 60000);
+      // A job that is gone, or a key no longer accepted, will not answer later either: a
+      // click asks again (with the key then in the field). Anything else: back off and retry.
+      if (!(err instanceof ApiError && ["not_found", "auth"].includes(err.kind)) && cards.get(this.jobId) === this) {
+        this.linkFailures = (this.linkFailures || 0) + 1;
+        const waitMs = Math.min(30 * 60000, 60000 * 2 ** (this.linkFailures - 1));
+        this.linksTimer = setTimeout(() => this.renewLinks().catch(() => {}), waitMs);
+      }
       throw err;
     }
     if (job.status !== "SUCCEEDED") return null;
@@ -348,17 +356,13 @@ class JobCard {
   }
 
   async openFresh(format) {
-    // The tab is opened now, inside the click, where no popup blocker stops it.
-    const tab = window.open("", "_blank");
-    if (tab) tab.opener = null;
     try {
       const job = await this.renewLinks();
       const url = job && job.result && job.result.links[format];
       if (!url) throw new Error("the job has no such result any more");
-      if (tab) tab.location.href = url;
-      else window.location.assign(url);
+      // The links are downloads (Content-Disposition: attachment): the page stays where it is.
+      window.location.assign(url);
     } catch (err) {
-      if (tab) tab.close();
       this.say(`Could not renew the link to the result: ${describeError(err)}`, "error");
     }
   }
