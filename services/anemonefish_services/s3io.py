@@ -44,10 +44,12 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    HTTPClientError,
     IncompleteReadError,
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 MiB = 1024 * 1024
 DEFAULT_BLOCK_SIZE = 8 * MiB
@@ -62,6 +64,8 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ReadTimeoutError,
     ConnectionClosedError,
     EndpointConnectionError,
+    BotocoreConnectionError,  # ConnectTimeoutError, SSLError, ProxyConnectionError...
+    HTTPClientError,
     urllib3.exceptions.ProtocolError,
     urllib3.exceptions.ReadTimeoutError,
     ConnectionError,
@@ -126,12 +130,15 @@ class S3SeekableReader(io.RawIOBase):
         self._spares: list[bytearray] = []  # free buffers for read-ahead
         # Read-aheads in flight, in block order: (block start, its fetch, the buffer it fills).
         self._ahead: deque[tuple[int, Future[None], bytearray]] = deque()
+        # Read-aheads given up on whose fetch may still be writing their buffer.
+        self._retired: list[tuple[int, Future[None], bytearray]] = []
+        self._closing = False
         self._executor: ThreadPoolExecutor | None = None
         self._counting = threading.Lock()  # fetches in several threads update the counters
         # The object's digest (``hashlib`` name), fed each block in order from byte 0 as the
         # decoder takes it up. A digest can only grow in order: past a block the decoder
-        # skipped, ``hexdigest()`` fetches the rest again (decoders read in order; a WAV,
-        # FLAC or MP3 read through costs no extra GET).
+        # skipped, ``hexdigest()`` fetches the rest again (decoders read in order: a WAV,
+        # FLAC or MP3 read through leaves nothing to fetch for it).
         self._hasher = hashlib.new(digest) if digest else None
         self._hashed = 0
         head_args: dict[str, str] = {"Bucket": bucket, "Key": key}
@@ -146,7 +153,8 @@ class S3SeekableReader(io.RawIOBase):
         self._block_start = -1  # nothing cached yet
         self._block_length = 0
         self._last_loaded = -1
-        self._read_ahead = read_ahead if self.size > block_size else 0
+        blocks = -(-self.size // block_size)
+        self._read_ahead = max(0, min(read_ahead, blocks - 1))  # never more than there is to read
         self._spares = [bytearray(block_size) for _ in range(self._read_ahead)]
         self.bytes_fetched = 0
         self.get_requests = 0
@@ -160,6 +168,8 @@ class S3SeekableReader(io.RawIOBase):
 
     @property
     def memory_budget_bytes(self) -> int:
+        if self.closed:
+            return 0
         return (1 + self._read_ahead) * (len(self._block) + CHUNK_SIZE)
 
     def readable(self) -> bool:
@@ -202,7 +212,12 @@ class S3SeekableReader(io.RawIOBase):
         while filled < len(view) and self._position < self.size:
             block_offset = self._position - self._block_start
             if self._block_start < 0 or not 0 <= block_offset < self._block_length:
-                self._load_block(self._position - self._position % self.block_size)
+                try:
+                    self._load_block(self._position - self._position % self.block_size)
+                except S3ReadError:
+                    if filled:
+                        return filled  # what was copied counts; the next call raises (self.error)
+                    raise
                 block_offset = self._position - self._block_start
             take = min(len(view) - filled, self._block_length - block_offset)
             view[filled : filled + take] = self._block[block_offset : block_offset + take]
@@ -223,10 +238,14 @@ class S3SeekableReader(io.RawIOBase):
         return self.read(max(0, self.size - self._position))
 
     def close(self) -> None:
-        self._settle_read_ahead()
+        # Without waiting for the read-aheads: a stalled one would hold a worker that is out of
+        # time. Each stops at its next piece or retry; its buffer goes with it.
+        self._closing = True
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        self._ahead.clear()
+        self._retired.clear()
         self._block, self._spares = bytearray(), []
         self._block_start, self._block_length = -1, 0
         super().close()
@@ -265,8 +284,17 @@ class S3SeekableReader(io.RawIOBase):
     def _load_block(self, start: int) -> None:
         length = min(self.block_size, self.size - start)
         self._block_start, self._block_length = -1, 0  # invalid until fully loaded
+        self._reclaim_retired()
         try:
-            if self._ahead and self._ahead[0][0] == start:
+            found = next((i for i, (at, _, _) in enumerate(self._ahead) if at == start), None)
+            if found is None:
+                # Not read ahead (a jump, or the first block): fetch it now, without waiting
+                # for the read-aheads, which may be wanted later (an MP3 reads its end at open,
+                # then goes on from the start). The current block is never one of theirs.
+                self._fetch_into(self._block, start, length)
+            else:
+                for _ in range(found):  # read ahead of a block now skipped
+                    self._retired.append(self._ahead.popleft())
                 _, fetch, buffer = self._ahead.popleft()
                 error = fetch.exception()
                 if error is None:
@@ -277,22 +305,26 @@ class S3SeekableReader(io.RawIOBase):
                     if isinstance(error, S3ReadError):
                         raise error
                     self._fetch_into(self._block, start, length)  # not a read error: try it here
-            else:  # a jump: what was read ahead is not what is needed
-                self._settle_read_ahead()
-                self._fetch_into(self._block, start, length)
         except S3ReadError as exc:
             self.error = exc
             raise
+        except Exception as exc:  # noqa: BLE001 -- inside libsndfile's callback, it would vanish
+            self.error = S3ReadError(f"reading {self.name} at byte {start}: {type(exc).__name__}: {exc}")
+            raise self.error from exc
         sequential = start == 0 or start == self._last_loaded + self.block_size
         self._block_start, self._block_length, self._last_loaded = start, length, start
         if self._hasher is not None and start == self._hashed:
-            self._hasher.update(memoryview(self._block)[:length])  # releases the GIL
+            self._hasher.update(memoryview(self._block)[:length])
             self._hashed += length
         if sequential:
             self._top_up_read_ahead(start)
 
     def _top_up_read_ahead(self, start: int) -> None:
         """Keep the ``read_ahead`` blocks after ``start`` fetching."""
+        if self._ahead and self._ahead[0][0] != start + self.block_size:
+            self._retired.extend(self._ahead)  # read ahead of somewhere else
+            self._ahead.clear()
+            self._reclaim_retired()
         following = self._ahead[-1][0] if self._ahead else start
         while self._spares and (following := following + self.block_size) < self.size:
             if self._executor is None:
@@ -301,13 +333,15 @@ class S3SeekableReader(io.RawIOBase):
             length = min(self.block_size, self.size - following)
             self._ahead.append((following, self._executor.submit(self._fetch_into, buffer, following, length), buffer))
 
-    def _settle_read_ahead(self) -> None:
-        """Wait for the read-aheads in flight (their buffers are about to be reused or freed)
-        and take their buffers back; their results and errors are dropped."""
-        while self._ahead:
-            _, fetch, buffer = self._ahead.popleft()
-            fetch.exception()
-            self._spares.append(buffer)
+    def _reclaim_retired(self) -> None:
+        """Buffers of given-up read-aheads whose fetch has ended are free again."""
+        still = []
+        for entry in self._retired:
+            if entry[1].done():
+                self._spares.append(entry[2])
+            else:
+                still.append(entry)
+        self._retired = still
 
     def _fetch_into(self, block: bytearray, start: int, length: int) -> None:
         request: dict[str, str] = {
@@ -321,6 +355,8 @@ class S3SeekableReader(io.RawIOBase):
             request["IfMatch"] = self.etag
         target = memoryview(block)
         for attempt in range(1, self._max_attempts + 1):
+            if self._closing:
+                raise S3ReadError(f"{self.name}: closed while reading")
             try:
                 with self._counting:
                     self.get_requests += 1
@@ -328,6 +364,8 @@ class S3SeekableReader(io.RawIOBase):
                 try:
                     received = 0
                     while received < length:
+                        if self._closing:
+                            raise S3ReadError(f"{self.name}: closed while reading")
                         piece = body.read(min(CHUNK_SIZE, length - received))
                         if not piece:
                             raise _ShortBodyError(f"body ended after {received} of {length} bytes")

@@ -221,8 +221,6 @@ def detections_channel(path: str | os.PathLike[str]) -> int | None:
     scored on that channel only: a result document's ``params.channel`` (or its
     ``audio.channel_analysed``), or the one channel every selection of a Raven table names.
     None when it does not say (every truth selection then counts)."""
-    from anemonefish.formats import annotations_by_channel
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -241,10 +239,17 @@ def detections_channel(path: str | os.PathLike[str]) -> int | None:
                 return value
         return None
     try:
-        named = {channel for channel in annotations_by_channel(path) if channel is not None}
+        named = truth_channels(path)
     except AnnotationFormatError:
         return None
     return named.pop() if len(named) == 1 else None
+
+
+def truth_channels(path: str | os.PathLike[str]) -> set[int]:
+    """The 0-based channels a Raven table's selections name (empty for other tables)."""
+    from anemonefish.formats import annotations_by_channel
+
+    return {channel for channel in annotations_by_channel(path) if channel is not None}
 
 
 def read_scores(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray]:

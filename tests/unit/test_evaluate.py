@@ -312,3 +312,15 @@ def test_a_multichannel_table_is_scored_on_the_channel_detect_analysed(tmp_path,
                  "--annotations", str(tmp_path / "ann" / "reef.Table.1.selections.txt"), "--json"]) == 0
     overall = json.loads(capsys.readouterr().out)["overall"]
     assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (1, 0, 1)
+    # An empty detections table names no channel: every channel's truth counts, said in a
+    # warning, unless --channel says which.
+    empty = tmp_path / "det" / "reef.labels.txt"
+    empty.write_text("")
+    args = ["evaluate", "--detections", str(empty), "--annotations", str(tmp_path / "ann" / "reef.Table.1.selections.txt"), "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["false_negatives"] == 4
+    assert "warning: 1 truth table(s) name several channels" in captured.err and "give --channel" in captured.err
+    assert main([*args, "--channel", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["false_negatives"] == 2 and "warning" not in captured.err

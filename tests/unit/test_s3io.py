@@ -221,6 +221,93 @@ def test_the_digest_covers_the_whole_object_whatever_the_decoder_skipped(s3: Any
         S3SeekableReader(s3, BUCKET, "uploads/j/hashed.bin", block_size=block).hexdigest()
 
 
+class ScriptedS3:
+    """In-memory object whose GetObject fails for chosen blocks with a chosen error, or waits
+    on an event; records the block of every request."""
+
+    def __init__(self, data: bytes, block: int, fail: dict[int, BaseException] | None = None,
+                 hold: dict[int, Any] | None = None) -> None:
+        self.data, self.block, self.fail, self.hold = data, block, fail or {}, hold or {}
+        self.blocks: list[int] = []
+
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        return {"ContentLength": len(self.data), "ETag": '"e"'}
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        start, end = (int(v) for v in kwargs["Range"].removeprefix("bytes=").split("-"))
+        self.blocks.append(start // self.block)
+        if start // self.block in self.hold:
+            self.hold[start // self.block].wait()
+        if start // self.block in self.fail:
+            raise self.fail[start // self.block]
+        return {"Body": io.BytesIO(self.data[start : end + 1])}
+
+
+@pytest.mark.parametrize("read_ahead", [0, 2])
+def test_a_connect_timeout_inside_the_decoder_is_remembered_not_taken_for_the_end(read_ahead: int) -> None:
+    """botocore's ConnectTimeoutError is neither a builtin ConnectionError nor retried by the
+    reader before; raised inside libsndfile's callback it vanished and the decode ended early."""
+    from botocore.exceptions import ConnectTimeoutError
+
+    audio = (np.random.default_rng(0).standard_normal(48_000 * 4) * 0.1).astype(np.float32)
+    encoded = io.BytesIO()
+    sf.write(encoded, audio, 48_000, format="WAV", subtype="PCM_16")
+    block = 64 * KiB
+    client = ScriptedS3(encoded.getvalue(), block, fail={3: ConnectTimeoutError(endpoint_url="https://s3")})
+    reader = S3SeekableReader(client, BUCKET, "k", block_size=block, read_ahead=read_ahead, sleep=NoSleep())
+    with sf.SoundFile(reader) as sound:
+        decoded = sound.read(dtype="float32")
+    assert len(decoded) < len(audio)  # libsndfile saw an end of file ...
+    with pytest.raises(S3ReadError, match="ConnectTimeoutError"):
+        reader.raise_if_failed()  # ... which the reader knows was not one
+    reader.close()
+
+
+def test_bytes_read_before_a_failing_block_are_kept() -> None:
+    block = 4 * KiB
+    data = os.urandom(5 * block)
+    reader = S3SeekableReader(ScriptedS3(data, block, fail={3: RuntimeError("boom")}), BUCKET, "k",
+                              block_size=block, read_ahead=0)
+    reader.seek(3 * block - 10)
+    assert reader.read(20) == data[3 * block - 10 : 3 * block]  # the 10 bytes it had
+    assert reader.tell() == 3 * block
+    with pytest.raises(S3ReadError, match="RuntimeError: boom"):
+        reader.read(1)  # any failure is an S3ReadError, remembered
+    assert isinstance(reader.error, S3ReadError)
+
+
+def test_a_jump_to_the_end_and_back_keeps_what_was_read_ahead() -> None:
+    """An MP3 is read at its end when opened, then from the start: the read-aheads of the
+    start are kept for when the decoder comes back (they were waited for and thrown away)."""
+    block = 4 * KiB
+    data = os.urandom(8 * block + 5)
+    client = ScriptedS3(data, block)
+    reader = S3SeekableReader(client, BUCKET, "k", block_size=block, read_ahead=2)
+    assert reader.read(10) == data[:10]  # block 0; blocks 1 and 2 are read ahead
+    reader.seek(-5, os.SEEK_END)
+    assert reader.read() == data[-5:]  # block 8, fetched now
+    reader.seek(0)
+    assert reader.read() == data  # block 0 again, then 1 and 2 from the read-ahead
+    # Blocks 1 and 2 once; 0 and 8 twice, as the one cached block moved between them.
+    assert sorted(client.blocks) == [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8]
+    reader.close()
+
+
+def test_close_does_not_wait_for_a_stalled_read_ahead_and_nothing_outgrows_the_object() -> None:
+    import threading
+
+    block = 4 * KiB
+    stall = threading.Event()
+    client = ScriptedS3(os.urandom(3 * block), block, hold={1: stall})
+    reader = S3SeekableReader(client, BUCKET, "k", block_size=block, read_ahead=5)
+    # Three blocks: at most two of them can ever be read ahead.
+    assert reader.memory_budget_bytes == 3 * (block + CHUNK_SIZE)
+    reader.read(10)  # block 1's read-ahead now hangs on `stall`
+    reader.close()  # returns while it hangs (a worker out of time must not wait on it)
+    assert not stall.is_set() and reader.memory_budget_bytes == 0
+    stall.set()
+
+
 def test_seek_edge_cases(s3: Any) -> None:
     put(s3, "uploads/j/small.bin", b"0123456789")
     reader = S3SeekableReader(s3, BUCKET, "uploads/j/small.bin", block_size=4)
@@ -436,11 +523,11 @@ def test_object_replaced_while_reading_is_detected(s3: Any) -> None:
 
 
 def test_object_deleted_while_reading_is_a_read_error(s3: Any) -> None:
-    put(s3, "uploads/j/gone.bin", os.urandom(200 * KiB))
+    put(s3, "uploads/j/gone.bin", os.urandom(400 * KiB))
     reader = S3SeekableReader(s3, BUCKET, "uploads/j/gone.bin", block_size=64 * KiB)
-    reader.read(10)
+    reader.read(10)  # blocks 1 and 2 may be read ahead before the delete: they would still serve
     s3.delete_object(Bucket=BUCKET, Key="uploads/j/gone.bin")
-    reader.seek(150 * KiB)
+    reader.seek(350 * KiB)  # block 5: fetched after the delete
     with pytest.raises(S3ReadError):
         reader.read(10)
 

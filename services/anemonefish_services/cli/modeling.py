@@ -316,6 +316,9 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--annotations", type=Path, required=True)
     p.add_argument("--collar", type=float, default=0.2, help="onset collar in seconds (default 0.2)")
     p.add_argument("--label", default="anemonefish", help="label compared (default anemonefish)")
+    p.add_argument("--channel", type=int, default=None, metavar="N",
+                   help="score only the truth selections on this channel (0-based, as detect's --channel); "
+                        "default: the channel each detection document (or Raven table) names")
     p.add_argument("--sweep", action="store_true", help="precision/recall over the threshold")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run_evaluate)
@@ -326,6 +329,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         ScoredRecording,
         combine,
         detections_channel,
+        truth_channels,
         evaluate_events,
         read_document_settings,
         read_events,
@@ -336,6 +340,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.collar < 0:
         print("error: --collar must be >= 0", file=sys.stderr)
+        return 2
+    if args.channel is not None and args.channel < 0:
+        print("error: --channel must be >= 0", file=sys.stderr)
         return 2
     for flag, path in (("--detections", args.detections), ("--annotations", args.annotations)):
         if not path.exists():
@@ -358,9 +365,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         per_file = []
         recordings = []
         settings = classes = None
+        unsure = []
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
-            truth = read_events(ann_path, default_label=args.label, channel=detections_channel(det_path))
+            channel = args.channel if args.channel is not None else detections_channel(det_path)
+            truth = read_events(ann_path, default_label=args.label, channel=channel)
+            if channel is None and len(truth_channels(ann_path)) > 1:
+                unsure.append(ann_path.name)
             detected = read_events(det_path, default_label=args.label)
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
@@ -388,6 +399,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     )
                 settings, classes = this, file_classes
                 recordings.append(ScoredRecording(scores=scores, annotations=truth, duration_s=audio.get("duration_s")))
+        if unsure:
+            shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
+            print(f"warning: {len(unsure)} truth table(s) name several channels and their detections name none, "
+                  f"so every channel's selections were scored (give --channel): {shown}", file=sys.stderr)
         pooled = combine([m for _, m in per_file])
         sweep = []
         if args.sweep:

@@ -360,8 +360,12 @@ class JobCard {
       const job = await this.renewLinks();
       const url = job && job.result && job.result.links[format];
       if (!url) throw new Error("the job has no such result any more");
-      // The links are downloads (Content-Disposition: attachment): the page stays where it is.
-      window.location.assign(url);
+      // In a new tab, as the links open: whatever S3 answers, this page and its uploads stay.
+      // Opened after the renewal, so a strict popup blocker may refuse it; the renewed link
+      // is then one click away.
+      const tab = window.open(url, "_blank");
+      if (tab) tab.opener = null;
+      else this.say("The links were renewed: click the link again to download.", "info");
     } catch (err) {
       this.say(`Could not renew the link to the result: ${describeError(err)}`, "error");
     }
