@@ -7,7 +7,7 @@ import json
 import mimetypes
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,17 @@ def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | No
     another body); without one the key is what it was before digests were sent."""
     material = json.dumps([file_fingerprint(path), params or {}, webhook] + ([sha256] if sha256 else []), sort_keys=True)
     return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _sha256_with_progress(path: Path, advance: Callable[[int], None], chunk: int = 8 << 20) -> str:
+    """The file's SHA-256, moving its progress bar (hashlib.file_digest has no progress hook;
+    a 10 GB recording takes several seconds)."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while piece := handle.read(chunk):
+            hasher.update(piece)
+            advance(len(piece))
+    return hasher.hexdigest()
 
 
 def _download(url: str, target: Path) -> None:
@@ -88,9 +99,8 @@ def submit_files(
                 digest = None
                 if checksum:  # the worker checks the upload against it: damage on the way fails the job
                     bars.update(task, stage="hashing")
-                    with sub.path.open("rb") as handle:
-                        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-                    bars.update(task, stage="upload")
+                    digest = _sha256_with_progress(sub.path, lambda n: bars.advance(task, n))
+                    bars.update(task, completed=0, stage="upload")
                 key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(
                     sub.path.name, size, params=params, webhook_url=webhook_url,
