@@ -164,3 +164,56 @@ def test_submit_command_reads_its_settings_from_the_environment(pipeline, short_
     assert document["params"]["threshold"] == 0.7
     monkeypatch.setenv("ANEMONEFISH_API_KEY", "wrong")
     assert main(["submit", str(recording), "-o", str(tmp_path / "out2"), "--new"]) == 1
+
+
+def _upload_parts(pipeline, created, data):
+    upload = created["upload"]
+    size, urls = upload["part_size"], {p["part_number"]: p["url"] for p in upload["parts"]}
+    missing = [n for n in range(1, upload["part_count"] + 1) if n not in urls]
+    if missing:
+        more = pipeline.call("POST", f"/jobs/{created['job_id']}/upload/parts", json={"part_numbers": missing}).json()
+        urls.update({p["part_number"]: p["url"] for p in more["parts"]})
+    etags = []
+    for number in range(1, upload["part_count"] + 1):
+        response = requests.put(urls[number], data=data[(number - 1) * size : number * size], timeout=30)
+        assert response.status_code == 200, response.text
+        etags.append({"part_number": number, "etag": response.headers["ETag"]})
+    return etags
+
+
+def test_a_digest_computed_while_uploading_comes_with_the_complete_and_is_checked(pipeline, medium_wav):
+    """A browser hashes a multi-GB file while its parts go up, so its SHA-256 arrives with
+    upload/complete; the worker checks it as one given at POST /jobs."""
+    right = hashlib.sha256(medium_wav).hexdigest()
+    table = pipeline.boto("dynamodb")
+
+    def create(name, **extra):
+        created = pipeline.call("POST", "/jobs", json={"filename": name, "size_bytes": len(medium_wav), **extra}).json()
+        assert created["upload"]["method"] == "MULTIPART"
+        return created
+
+    good = create("hashed late.wav")
+    done = pipeline.call("POST", f"/jobs/{good['job_id']}/upload/complete",
+                         json={"parts": _upload_parts(pipeline, good, medium_wav), "sha256": right.upper()})
+    assert done.status_code == 202, done.text
+    assert pipeline.wait_for(good["job_id"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"
+    item = table.get_item(TableName="anemonefish-local-jobs", Key={"job_id": {"S": good["job_id"]}})["Item"]
+    assert item["sha256"]["S"] == right  # kept in lower case
+
+    wrong = create("other file.wav")
+    done = pipeline.call("POST", f"/jobs/{wrong['job_id']}/upload/complete",
+                         json={"parts": _upload_parts(pipeline, wrong, medium_wav), "sha256": "0" * 64})
+    assert done.status_code == 202, done.text
+    job = pipeline.wait_for(wrong["job_id"], {"SUCCEEDED", "FAILED"})
+    assert job["status"] == "FAILED" and job["error"]["code"] == "checksum_mismatch", job
+
+    # A digest at complete that contradicts the one given at creation is refused, naming it,
+    # and the upload stays open for a complete with the right one.
+    both = create("two digests.wav", sha256=right)
+    parts = _upload_parts(pipeline, both, medium_wav)
+    refused = pipeline.call("POST", f"/jobs/{both['job_id']}/upload/complete", json={"parts": parts, "sha256": "1" * 64})
+    assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == "sha256", refused.text
+    assert pipeline.call("GET", f"/jobs/{both['job_id']}").json()["status"] == "AWAITING_UPLOAD"
+    done = pipeline.call("POST", f"/jobs/{both['job_id']}/upload/complete", json={"parts": parts, "sha256": right})
+    assert done.status_code == 202, done.text
+    assert pipeline.wait_for(both["job_id"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"

@@ -295,6 +295,16 @@ class JobsRepository:
             values={f":a{i}": s.value for i, s in enumerate(sorted(ACTIVE_STATES))},
         )
 
+    def record_sha256(self, job_id: str, sha256: str) -> JobRecord | None:
+        """Give a job still awaiting its upload the file's digest, unless it has another one."""
+        return self._update(
+            job_id,
+            set_={"sha256": sha256},
+            condition="#s = :waiting AND (attribute_not_exists(sha256) OR sha256 = :sha)",
+            values={":waiting": JobStatus.AWAITING_UPLOAD.value, ":sha": sha256},
+            touch=False,
+        )
+
     def note_redrive(self, job_id: str, expected_updated_at: str) -> JobRecord | None:
         """Count a re-drive, only if nothing touched the job since it was found stalled."""
         return self._update(

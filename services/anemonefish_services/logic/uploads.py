@@ -69,6 +69,22 @@ def list_uploaded_parts(job: JobRecord, *, storage: Storage) -> UploadedPartsRes
 _UPLOADED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED})
 
 
+def _record_sha256(job: JobRecord, sha256: str, repo: JobsRepository) -> None:
+    """The digest a client computed while uploading, kept for the worker to check."""
+    differs = InvalidRequestError(
+        "sha256 differs from the one the job was created with: is this the same file?", details={"field": "sha256"}
+    )
+    if job.sha256 and job.sha256.lower() != sha256:
+        raise differs
+    if repo.record_sha256(job.job_id, sha256) is not None:
+        return
+    current = repo.get(job.job_id)  # the condition failed: a racing call, or the job moved on
+    if current is not None and current.sha256 and current.sha256.lower() != sha256:
+        raise differs
+    if current is None or current.status is not JobStatus.AWAITING_UPLOAD:
+        raise InvalidJobStateError(f"job {job.job_id} no longer awaits its upload")
+
+
 def complete_upload(
     job: JobRecord, request: CompleteUploadRequest, *, repo: JobsRepository, storage: Storage
 ) -> JobRecord:
@@ -88,6 +104,9 @@ def complete_upload(
         raise InvalidRequestError(
             f"parts must list every part 1..{part_count} exactly once", details={"field": "parts"}
         )
+    if request.sha256:
+        # Recorded before S3 assembles the object: the worker claims the job only after that.
+        _record_sha256(job, request.sha256, repo)
     try:
         storage.complete_multipart(job.input_key, upload_id, [(p.part_number, p.etag) for p in request.parts])
     except ClientError as exc:

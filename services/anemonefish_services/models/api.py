@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from anemonefish.params import DetectionParams
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from anemonefish_services.models.job import JobStatus
 
 _REQUEST = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+# Hex SHA-256 of the whole file, either case (kept in lower case).
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 
 
 class WebhookSpec(BaseModel):
@@ -26,7 +29,9 @@ class CreateJobRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=255, description="Name of the recording (for display and results).")
     size_bytes: int = Field(ge=0, description="Exact size of the file to upload.")
     content_type: str | None = Field(None, max_length=127)
-    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the file.")
+    sha256: Sha256Hex | None = Field(
+        None, description="Hex SHA-256 of the file: the worker fails an upload that is not this file."
+    )
     params: DetectionParams | None = Field(None, description="Detection parameters overriding the defaults.")
     webhook: WebhookSpec | None = None
 
@@ -115,6 +120,11 @@ class CompleteUploadRequest(BaseModel):
     model_config = _REQUEST
 
     parts: list[CompletedPart] = Field(min_length=1, max_length=10_000)
+    sha256: Sha256Hex | None = Field(
+        None,
+        description="Hex SHA-256 of the file, for a client that hashed it while uploading; must match one "
+        "given at POST /jobs.",
+    )
 
 
 class Progress(BaseModel):
