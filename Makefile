@@ -107,7 +107,7 @@ test-infra: install infra-tools
 # Debian's chromium, driven by the playwright package (never playwright's own download).
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-.PHONY: browser test-browser console console-screenshot
+.PHONY: browser test-browser console console-screenshot console-vendor
 
 # The local stack serves the console at http://127.0.0.1:8080/ (paste the API key it prints).
 console: local-up
@@ -120,6 +120,18 @@ $(CHROMIUM):
 
 test-browser: install browser
 	$(BIN)/python -m pytest tests/browser
+
+# Re-vendor the console's SHA-256 (@noble/hashes; see its README.md there) from npm.
+NOBLE_HASHES_VERSION ?= 1.8.0
+VENDOR_NOBLE := services/anemonefish_services/console/static/vendor/noble-hashes
+console-vendor:
+	rm -rf .vendor-tmp && mkdir .vendor-tmp
+	cd .vendor-tmp && npm pack --silent @noble/hashes@$(NOBLE_HASHES_VERSION) && tar xzf noble-hashes-*.tgz
+	for f in sha2.js _md.js _u64.js utils.js crypto.js; do cp .vendor-tmp/package/esm/$$f $(VENDOR_NOBLE)/; done
+	cp .vendor-tmp/package/LICENSE $(VENDOR_NOBLE)/LICENSE
+	sed -i "s#from '@noble/hashes/crypto'#from './crypto.js'#" $(VENDOR_NOBLE)/utils.js
+	sed -i '/^\/\/# sourceMappingURL=/d' $(VENDOR_NOBLE)/*.js
+	rm -rf .vendor-tmp
 
 # Refresh docs/console.png (the README's picture) from a real browser run.
 console-screenshot: install browser

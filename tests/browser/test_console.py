@@ -551,6 +551,10 @@ def test_cancel_and_pause_wait_for_the_job_and_cancel_stays_until_it_ends(page: 
     card = page.locator(".card").first
     expect(card.locator("[data-action=cancel]")).to_be_disabled()  # no job to cancel yet
     expect(card.locator("[data-action=pause]")).to_be_disabled()
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:  # POST /jobs goes once the file is hashed
+        page.wait_for_timeout(50)
+    expect(card.locator("[data-action=cancel]")).to_be_disabled()  # still none: the POST is held
     held[0].continue_()
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     expect(card).to_have_attribute("data-job-status", "RUNNING", timeout=30_000)
@@ -692,3 +696,53 @@ def test_each_saved_upload_has_its_own_entry_and_older_saved_lists_are_taken_ove
     expect(page.locator("#pending-list li")).to_have_count(1)
     expect(page.locator("#pending-list li[data-job-id='job-b']")).to_be_visible()
     other.close()
+
+
+def test_the_file_s_sha256_goes_with_the_job_and_the_worker_checks_the_upload_against_it(
+    page: Page, stack, recording: Path, model
+) -> None:
+    """A file up to 256 MiB is hashed before its job is created; here the digest is altered on
+    its way to the API, so the (intact) upload no longer matches and the job fails naming why."""
+    import hashlib
+
+    sent: list[dict] = []
+
+    def alter_digest(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        body = json.loads(route.request.post_data or "{}")
+        sent.append(dict(body))
+        route.continue_(post_data=json.dumps({**body, "sha256": "0" * 64}))
+
+    page.route(re.compile(r".*/jobs$"), alter_digest)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-status", "FAILED", timeout=JOB_TIMEOUT_MS)
+    assert [body.get("sha256") for body in sent] == [hashlib.sha256(recording.read_bytes()).hexdigest()]
+    expect(card.locator(".message")).to_contain_text("The job failed (checksum_mismatch)")
+
+
+def test_a_large_file_is_hashed_while_its_parts_go_up_and_the_digest_comes_with_the_complete(
+    page: Page, stack, recording: Path, model
+) -> None:
+    import hashlib
+
+    bodies: dict[str, dict] = {}
+
+    def note(route: Route) -> None:
+        if route.request.method == "POST":
+            bodies[route.request.url.rsplit("/", 1)[-1]] = json.loads(route.request.post_data or "{}")
+        route.continue_()
+
+    page.route(re.compile(r".*/jobs(/[0-9a-f-]{36}/upload/complete)?$"), note)
+    page.goto(stack.base_url + "/?hash_first_max_mb=0")  # every file counts as large here
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.fill("#api-key", stack.api_key)
+    page.click("#key-form button[type=submit]")
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    assert "sha256" not in bodies["jobs"]
+    assert bodies["complete"]["sha256"] == hashlib.sha256(recording.read_bytes()).hexdigest()

@@ -269,6 +269,9 @@ def test_console_files_and_config_are_deployed(env_name: str, plans: Any) -> Non
     objects = {r["values"]["key"]: r["values"] for r in planned_resources(load_plan(plans(env_name)), "aws_s3_object")}
     assert set(objects) == expected, "every console file (and config.js, written by Terraform) is uploaded"
     assert objects["index.html"]["content_type"].startswith("text/html")
+    # Module scripts (the checksum worker and its vendored SHA-256 among them) must be served as JavaScript.
+    assert all(values["content_type"].startswith("text/javascript") for key, values in objects.items() if key.endswith(".js"))
+    assert "vendor/noble-hashes/sha2.js" in objects
     # config.js carries this deployment's API URL (known after apply), never the page's own origin.
     assert objects["config.js"]["content"] == "(known after apply)"
     plan = load_plan(plans(env_name))

@@ -235,6 +235,7 @@ locals {
     png  = "image/png"
     svg  = "image/svg+xml"
     ico  = "image/x-icon"
+    md   = "text/markdown; charset=utf-8"
   }
   # config.js is written below with this deployment's API URL, never copied.
   static_files = var.static_dir == null ? toset([]) : setsubtract(fileset(var.static_dir, "**"), ["config.js"])

@@ -99,9 +99,10 @@ export class ApiClient {
     return this.request("GET", "/health");
   }
 
-  createJob({ filename, sizeBytes, contentType, params }) {
+  createJob({ filename, sizeBytes, contentType, params, sha256 }) {
     const body = { filename, size_bytes: sizeBytes };
     if (contentType) body.content_type = contentType;
+    if (sha256) body.sha256 = sha256;
     if (params && Object.keys(params).length) body.params = params;
     return this.request("POST", "/jobs", { body });
   }
@@ -128,9 +129,9 @@ export class ApiClient {
     return this.request("GET", `/jobs/${encodeURIComponent(jobId)}/upload/parts`);
   }
 
-  completeUpload(jobId, parts) {
+  completeUpload(jobId, parts, sha256 = null) {
     return this.request("POST", `/jobs/${encodeURIComponent(jobId)}/upload/complete`, {
-      body: { parts },
+      body: sha256 ? { parts, sha256 } : { parts },
     });
   }
 }

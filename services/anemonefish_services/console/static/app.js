@@ -4,6 +4,7 @@
 import config from "./config.js";
 import { ApiClient, ApiError, describeError } from "./api.js";
 import { PendingStore, Upload } from "./upload.js";
+import { hashFile } from "./checksum.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
 
@@ -17,6 +18,13 @@ const KEY_STORAGE = `anemonefish.console.apiKey@${apiBaseUrl || window.location.
 const LEGACY_KEY_STORAGE = "anemonefish.console.apiKey"; // before keys were kept per API
 const concurrency = positiveNumber(query.get("parts_in_flight"), config.concurrentParts, 4);
 const pollIntervalMs = 1000 * Math.max(0.1, Number(query.get("poll_s") || config.pollIntervalS || 1.5));
+
+// Files up to this size are hashed before their job is created (about 2 s at the ~150 MB/s
+// of the JS SHA-256), so the digest goes with POST /jobs even when the API answers with a
+// single PUT; larger ones are hashed while their parts go up and the digest goes with the
+// complete (a file that large is a multipart upload under any sensible threshold).
+// (`?hash_first_max_mb=` overrides it, as the tests do to try both ways with small files.)
+const HASH_FIRST_MAX_BYTES = 1024 * 1024 * Math.max(0, Number(query.get("hash_first_max_mb") ?? 256) || 0);
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
@@ -136,18 +144,34 @@ class JobCard {
         job = { job_id: resumeRecord.job_id, upload: { ...resumeRecord.upload, parts: [] } };
         this.say("Resuming: asking S3 which parts it already holds…");
       } else {
+        let sha256 = null;
+        if (this.file.size <= HASH_FIRST_MAX_BYTES) {
+          this.say("Checking the file…");
+          try {
+            sha256 = await hashFile(this.file).promise;
+          } catch {
+            // The checksum is a safeguard, not a condition: without it the upload goes on
+            // (and a file that cannot be read fails there, with its own message).
+          }
+          this.say("");
+        }
         job = await client.createJob({
           filename: this.file.name,
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
           params: detectionParams(),
+          sha256,
         });
       }
       this.setJobId(job.job_id);
       this.setStatus(job.status || "AWAITING_UPLOAD");
+      // Hashed alongside the upload: a large file, or one resumed after a reload.
+      const hashAlong = job.upload.method === "MULTIPART" && (resumeRecord || this.file.size > HASH_FIRST_MAX_BYTES);
+      this.checksum = hashAlong ? hashFile(this.file) : null;
       this.upload = new Upload({
         api: client, file: this.file, job, store, concurrency,
         resumeFromServer: Boolean(resumeRecord),
+        checksum: this.checksum && this.checksum.promise,
       });
       this.node.dataset.uploadMethod = job.upload.method;
       this.upload.addEventListener("change", () => this.onUploadChange());
@@ -252,6 +276,7 @@ class JobCard {
   forget() {
     this.polling = false;
     clearTimeout(this.linksTimer);
+    if (this.checksum) this.checksum.cancel();
     this.cancelButton.disabled = true;
     this.pauseButton.disabled = true;
     if (cards.get(this.jobId) === this) cards.delete(this.jobId);

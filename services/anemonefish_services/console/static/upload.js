@@ -121,10 +121,12 @@ class PutError extends Error {
 export class Upload extends EventTarget {
   // job: the answer of POST /jobs ({job_id, upload}); resumeFromServer: list the parts S3
   // already holds before sending anything (after a reload).
-  constructor({ api, file, job, store, concurrency = 4, resumeFromServer = false }) {
+  // checksum: a promise of the file's SHA-256 (checksum.js), sent with upload/complete.
+  constructor({ api, file, job, store, concurrency = 4, resumeFromServer = false, checksum = null }) {
     super();
     this.api = api;
     this.file = file;
+    this.checksum = checksum;
     this.jobId = job.job_id;
     this.plan = job.upload;
     this.store = store;
@@ -328,11 +330,21 @@ export class Upload extends EventTarget {
     if (signal.aborted) return;
     const missing = this.parts.filter((p) => !p.done || !p.etag).map((p) => p.number);
     if (missing.length) throw new Error(`Parts ${missing.slice(0, 5).join(", ")} are not uploaded; press Retry.`);
+    let sha256 = null;
+    if (this.checksum) {
+      this.setState("completing", "Finishing the file's checksum…");
+      try {
+        sha256 = await this.checksum;
+      } catch {
+        sha256 = null; // the upload stands without it; S3 and TLS still checked every part
+      }
+      if (signal.aborted) return;
+    }
     this.setState("completing", "Assembling the parts in S3…");
     const parts = this.parts.map((p) => ({ part_number: p.number, etag: p.etag }));
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.api.completeUpload(this.jobId, parts);
+        await this.api.completeUpload(this.jobId, parts, sha256);
         return;
       } catch (err) {
         if (signal.aborted || !(err instanceof ApiError) || err.kind !== "network" ||

@@ -1,0 +1,21 @@
+// Hashes one File off the page's thread: SHA-256 over 8 MiB slices, read one at a time, so
+// a multi-GB recording is never held whole (WebCrypto's digest would need it in one buffer).
+
+import { sha256 } from "./vendor/noble-hashes/sha2.js";
+
+const SLICE_BYTES = 8 * 1024 * 1024;
+
+self.onmessage = async ({ data: { file } }) => {
+  try {
+    const hasher = sha256.create();
+    for (let offset = 0; offset < file.size; offset += SLICE_BYTES) {
+      const piece = new Uint8Array(await file.slice(offset, offset + SLICE_BYTES).arrayBuffer());
+      hasher.update(piece);
+      self.postMessage({ hashed: offset + piece.length });
+    }
+    const hex = Array.from(hasher.digest(), (byte) => byte.toString(16).padStart(2, "0")).join("");
+    self.postMessage({ sha256: hex });
+  } catch (err) {
+    self.postMessage({ error: String(err && err.message ? err.message : err) });
+  }
+};
