@@ -294,7 +294,7 @@ class S3SeekableReader(io.RawIOBase):
                 self._fetch_into(self._block, start, length)
             else:
                 for _ in range(found):  # read ahead of a block now skipped
-                    self._retired.append(self._ahead.popleft())
+                    self._retire(self._ahead.popleft())
                 _, fetch, buffer = self._ahead.popleft()
                 error = fetch.exception()
                 if error is None:
@@ -322,8 +322,8 @@ class S3SeekableReader(io.RawIOBase):
     def _top_up_read_ahead(self, start: int) -> None:
         """Keep the ``read_ahead`` blocks after ``start`` fetching."""
         if self._ahead and self._ahead[0][0] != start + self.block_size:
-            self._retired.extend(self._ahead)  # read ahead of somewhere else
-            self._ahead.clear()
+            while self._ahead:  # read ahead of somewhere else
+                self._retire(self._ahead.popleft())
             self._reclaim_retired()
         following = self._ahead[-1][0] if self._ahead else start
         while self._spares and (following := following + self.block_size) < self.size:
@@ -332,6 +332,10 @@ class S3SeekableReader(io.RawIOBase):
             buffer = self._spares.pop()
             length = min(self.block_size, self.size - following)
             self._ahead.append((following, self._executor.submit(self._fetch_into, buffer, following, length), buffer))
+
+    def _retire(self, entry: tuple[int, Future[None], bytearray]) -> None:
+        entry[1].cancel()  # one not started yet never runs; a running one finishes on its own
+        self._retired.append(entry)
 
     def _reclaim_retired(self) -> None:
         """Buffers of given-up read-aheads whose fetch has ended are free again."""

@@ -746,3 +746,23 @@ def test_a_large_file_is_hashed_while_its_parts_go_up_and_the_digest_comes_with_
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     assert "sha256" not in bodies["jobs"]
     assert bodies["complete"]["sha256"] == hashlib.sha256(recording.read_bytes()).hexdigest()
+
+
+def test_a_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Page, stack, tmp_path: Path) -> None:
+    """It used to get a job, whose upload then failed as a network error and was left to expire."""
+    doomed = tmp_path / "moved away.wav"
+    doomed.write_bytes(b"RIFF" + bytes(40_000))
+    held: list[Route] = []
+    page.route(re.compile(r".*/checksum-worker\.js$"), lambda route: held.append(route))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None)
+    open_console(page, stack)
+    page.set_input_files("#file-input", str(doomed))
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    doomed.unlink()  # the file goes before the checksum worker reads it
+    held[0].continue_()
+    message = page.locator(".card").first.locator(".message")
+    expect(message).to_contain_text("moved away.wav cannot be read")
+    assert posts == []

@@ -71,3 +71,27 @@ def test_a_cancelled_or_expired_upload_stays_closed(status):
     job = _job(status)
     with pytest.raises(InvalidJobStateError):
         complete_upload(job, PARTS, repo=_Repo(job), storage=_Storage(None))
+
+
+class _RepoThatMovesOn(_Repo):
+    """The first complete's S3 event is claimed while a retried complete is on its way."""
+
+    def record_sha256(self, job_id, sha256):  # noqa: ANN001
+        self.job = self.job.model_copy(update={"status": JobStatus.RUNNING})
+        return None
+
+
+def test_a_retried_complete_with_a_digest_gets_the_job_that_moved_on_not_a_409():
+    repo = _RepoThatMovesOn(_job())
+    request = PARTS.model_copy(update={"sha256": "a" * 64})
+    assert complete_upload(repo.job, request, repo=repo, storage=_Storage(object_size=1000)).status is JobStatus.RUNNING
+
+
+def test_a_digest_that_contradicts_the_job_s_is_refused_naming_the_field():
+    from anemonefish_services.exceptions import InvalidRequestError
+
+    job = _job().model_copy(update={"sha256": "B" * 64})  # an old record, in upper case
+    request = PARTS.model_copy(update={"sha256": "c" * 64})
+    with pytest.raises(InvalidRequestError) as refused:
+        complete_upload(job, request, repo=_Repo(job), storage=_Storage(object_size=1000))
+    assert refused.value.details == {"field": "sha256"}

@@ -69,20 +69,25 @@ def list_uploaded_parts(job: JobRecord, *, storage: Storage) -> UploadedPartsRes
 _UPLOADED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED})
 
 
-def _record_sha256(job: JobRecord, sha256: str, repo: JobsRepository) -> None:
-    """The digest a client computed while uploading, kept for the worker to check."""
+def _record_sha256(job: JobRecord, sha256: str, repo: JobsRepository) -> JobRecord | None:
+    """Keep the digest a client computed while uploading, for the worker to check. Returns the
+    job if it has moved past its upload meanwhile (a retried complete whose first call went
+    through): the caller answers with it, as for any complete sent again."""
     differs = InvalidRequestError(
-        "sha256 differs from the one the job was created with: is this the same file?", details={"field": "sha256"}
+        "sha256 differs from the digest this job already has: is this the same file?", details={"field": "sha256"}
     )
     if job.sha256 and job.sha256.lower() != sha256:
         raise differs
     if repo.record_sha256(job.job_id, sha256) is not None:
-        return
-    current = repo.get(job.job_id)  # the condition failed: a racing call, or the job moved on
+        return None
+    current = repo.get(job.job_id)  # the condition failed: the job moved on, or a racing call
+    if current is not None and current.status in _UPLOADED:
+        return current
     if current is not None and current.sha256 and current.sha256.lower() != sha256:
         raise differs
     if current is None or current.status is not JobStatus.AWAITING_UPLOAD:
         raise InvalidJobStateError(f"job {job.job_id} no longer awaits its upload")
+    return None
 
 
 def complete_upload(
@@ -106,7 +111,9 @@ def complete_upload(
         )
     if request.sha256:
         # Recorded before S3 assembles the object: the worker claims the job only after that.
-        _record_sha256(job, request.sha256, repo)
+        moved_on = _record_sha256(job, request.sha256, repo)
+        if moved_on is not None:
+            return moved_on
     try:
         storage.complete_multipart(job.input_key, upload_id, [(p.part_number, p.etag) for p in request.parts])
     except ClientError as exc:

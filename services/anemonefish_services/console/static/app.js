@@ -24,7 +24,9 @@ const pollIntervalMs = 1000 * Math.max(0.1, Number(query.get("poll_s") || config
 // single PUT; larger ones are hashed while their parts go up and the digest goes with the
 // complete (a file that large is a multipart upload under any sensible threshold).
 // (`?hash_first_max_mb=` overrides it, as the tests do to try both ways with small files.)
-const HASH_FIRST_MAX_BYTES = 1024 * 1024 * Math.max(0, Number(query.get("hash_first_max_mb") ?? 256) || 0);
+const hashFirstMb = Number(query.get("hash_first_max_mb"));
+const HASH_FIRST_MAX_BYTES = 1024 * 1024 *
+  (query.get("hash_first_max_mb") !== null && query.get("hash_first_max_mb") !== "" && hashFirstMb >= 0 ? hashFirstMb : 256);
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
@@ -147,11 +149,17 @@ class JobCard {
         let sha256 = null;
         if (this.file.size <= HASH_FIRST_MAX_BYTES) {
           this.say("Checking the file…");
+          const size = this.file.size;
           try {
-            sha256 = await hashFile(this.file).promise;
-          } catch {
-            // The checksum is a safeguard, not a condition: without it the upload goes on
-            // (and a file that cannot be read fails there, with its own message).
+            sha256 = await hashFile(this.file, (done) => {
+              this.say(`Checking the file… ${Math.floor((100 * done) / Math.max(1, size))}%`);
+            }).promise;
+          } catch (err) {
+            // A file that cannot be read is refused here, before a job exists for it. Anything
+            // else (no module workers, say): the checksum is a safeguard, and the upload goes on.
+            if (["NotReadableError", "NotFoundError"].includes(err.name)) {
+              throw new Error(`${this.file.name} cannot be read (${err.message}). Pick it again.`);
+            }
           }
           this.say("");
         }

@@ -16,6 +16,7 @@ self.onmessage = async ({ data: { file } }) => {
     const hex = Array.from(hasher.digest(), (byte) => byte.toString(16).padStart(2, "0")).join("");
     self.postMessage({ sha256: hex });
   } catch (err) {
-    self.postMessage({ error: String(err && err.message ? err.message : err) });
+    // The name tells a file that cannot be read (NotReadableError, NotFoundError) from the rest.
+    self.postMessage({ error: String(err && err.message ? err.message : err), name: err && err.name });
   }
 };
