@@ -324,3 +324,8 @@ def test_a_multichannel_table_is_scored_on_the_channel_detect_analysed(tmp_path,
     assert main([*args, "--channel", "1"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["overall"]["false_negatives"] == 2 and "warning" not in captured.err
+    # --channel against a document that names another channel: done as asked, and said.
+    _document(tmp_path / "det2" / "reef.events.json", [(1.0, 1.4)])  # params.channel 0
+    assert main(["evaluate", "--detections", str(tmp_path / "det2" / "reef.events.json"),
+                 "--annotations", str(tmp_path / "ann" / "reef.Table.1.selections.txt"), "--channel", "1", "--json"]) == 0
+    assert "says detect analysed channel 0; scoring it against channel 1's selections" in capsys.readouterr().err

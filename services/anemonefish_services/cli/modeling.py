@@ -368,7 +368,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         unsure = []
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
-            channel = args.channel if args.channel is not None else detections_channel(det_path)
+            named = detections_channel(det_path)
+            if args.channel is not None and named is not None and named != args.channel:
+                print(f"warning: {det_path} says detect analysed channel {named}; scoring it against "
+                      f"channel {args.channel}'s selections as --channel asks", file=sys.stderr)
+            channel = args.channel if args.channel is not None else named
             truth = read_events(ann_path, default_label=args.label, channel=channel)
             if channel is None and len(truth_channels(ann_path)) > 1:
                 unsure.append(ann_path.name)
