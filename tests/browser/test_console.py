@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import requests
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 JOB_TIMEOUT_MS = 300_000
 
@@ -21,6 +21,12 @@ def open_console(page: Page, stack, key: str | None = None) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.fill("#api-key", key or stack.api_key)
     page.click("#key-form button[type=submit]")
+
+
+def pick(page: Page, path: Path) -> Locator:
+    """Pick a file in the console, as a user does; its card (the newest, at the top)."""
+    page.set_input_files("#file-input", str(path))
+    return page.locator(".card").first
 
 
 def part_number(url: str) -> int | None:
@@ -67,8 +73,7 @@ def test_multipart_upload_lists_the_events_of_the_result_document(
     open_console(page, stack)
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
 
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-method", "MULTIPART")
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
 
@@ -104,8 +109,7 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
 
     page.route(lambda url: part_number(url) is not None, hold_parts_after_the_second)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
     job_id = card.get_attribute("data-job-id")
     total = int(card.get_attribute("data-parts-total") or 0)
@@ -163,8 +167,7 @@ def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, st
     page.on("request", lambda r: renewals.append(r.post_data or "")
             if r.method == "POST" and r.url.endswith("/upload/parts") else None)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
 
     assert first_try == {1, 2, 3}
@@ -188,8 +191,7 @@ def test_part_urls_about_to_expire_are_renewed_before_use(page: Page, stack, rec
     traffic: list[tuple[str, str, str | None]] = []
     page.on("request", lambda r: traffic.append((r.method, r.url, r.post_data)))
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
 
     total = int(card.get_attribute("data-parts-total") or 0)
@@ -214,8 +216,7 @@ def test_detection_settings_are_validated_and_reach_the_job(page: Page, stack, r
     page.fill("#param-threshold", "0.05")
     page.fill("#param-smoothing", "1")
     page.fill("#param-peak", "0.9")
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
                        headers={"x-api-key": stack.api_key}, timeout=30).json()
@@ -229,8 +230,7 @@ def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, 
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(range(256)) * 800)  # ~200 KB: one PUT
     open_console(page, stack)
-    page.set_input_files("#file-input", str(corrupt))
-    card = page.locator(".card").first
+    card = pick(page, corrupt)
     expect(card).to_have_attribute("data-upload-method", "PUT")
     expect(card).to_have_attribute("data-job-status", "FAILED", timeout=JOB_TIMEOUT_MS)
     job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
@@ -256,8 +256,7 @@ def test_status_follows_the_worker_progress_live(page: Page, stack, model, tmp_p
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.fill("#api-key", stack.api_key)
     page.click("#key-form button[type=submit]")
-    page.set_input_files("#file-input", str(long_wav))
-    card = page.locator(".card").first
+    card = pick(page, long_wav)
     expect(card).to_have_attribute("data-job-id", re.compile(".+"))
     # Record every status and worker line the card shows, as it shows them.
     card.evaluate(
@@ -284,8 +283,7 @@ def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, mod
     page.route(lambda url: (part_number(url) or 0) >= 3, lambda route: held.append(route))
     puts = record_part_puts(page)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
     progress = card.locator("progress").first
     assert 0 < float(progress.evaluate("p => p.value")) < 1
@@ -371,8 +369,7 @@ def test_earlier_jobs_can_be_shown_again(page: Page, stack, model, tmp_path: Pat
 def test_wrong_key_is_named_as_the_problem(page: Page, stack, recording: Path) -> None:
     open_console(page, stack, key="not-a-valid-key")
     expect(page.locator("#key-status")).to_contain_text("API key was refused")
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card.locator(".message")).to_contain_text("API key was refused")
     expect(card).to_have_attribute("data-upload-state", "failed")
 
@@ -403,8 +400,7 @@ def test_network_failure_is_reported_and_the_upload_resumes_when_back_online(
     # Offline in the middle of the upload: paused with a reason, resumed when back online.
     gate: list[Route] = []
     page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: gate.append(route))
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-parts-done", "1", timeout=60_000)
     page.context.set_offline(True)
     expect(card).to_have_attribute("data-upload-state", "paused")
@@ -437,8 +433,7 @@ def test_upload_that_failed_on_the_lost_connection_first_resumes_when_back_onlin
             route.abort("internetdisconnected")
 
     page.route("**/upload/complete", complete)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     # Still online: the failures themselves paused the upload, not the "offline" event.
     expect(card).to_have_attribute("data-upload-state", "paused", timeout=60_000)
     expect(card.locator(".message")).to_contain_text("could not reach the API")
@@ -510,8 +505,7 @@ def test_s3s_request_timeout_is_retried_at_once(page: Page, stack, recording: Pa
     """S3 answers a client that sends too slowly 400 RequestTimeout: worth a retry, not a failure."""
     tries = _refuse_first_tries(page, {1: ("RequestTimeout", 1)})
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     assert tries[1] == 2
 
@@ -519,8 +513,7 @@ def test_s3s_request_timeout_is_retried_at_once(page: Page, stack, recording: Pa
 def test_a_failed_upload_is_taken_up_again_by_retry_or_the_same_file(page: Page, stack, recording: Path) -> None:
     tries = _refuse_first_tries(page, {2: ("InvalidDigest", 2)})
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-state", "failed", timeout=60_000)
     expect(card.locator("[data-action=retry]")).to_be_enabled()
     # The same file added again picks the failed upload up: no second job, no silent nothing.
@@ -547,8 +540,7 @@ def test_cancel_and_pause_wait_for_the_job_and_cancel_stays_until_it_ends(page: 
 
     page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), running)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card.locator("[data-action=cancel]")).to_be_disabled()  # no job to cancel yet
     expect(card.locator("[data-action=pause]")).to_be_disabled()
     deadline = time.monotonic() + 30
@@ -580,8 +572,7 @@ def test_a_refused_poll_does_not_stop_the_card(page: Page, stack, recording: Pat
             route.continue_()
 
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), refuse_twice)
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
@@ -596,8 +587,7 @@ def test_a_clock_hours_ahead_uploads_without_flooding_the_api(page: Page, stack,
     page.on("request", lambda r: renewals.append(r.url)
             if r.method == "POST" and r.url.endswith("/upload/parts") else None)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     assert len(renewals) <= 1, renewals  # the first answer's URLs were good; at most one more batch
 
@@ -717,8 +707,7 @@ def test_the_file_s_sha256_goes_with_the_job_and_the_worker_checks_the_upload_ag
 
     page.route(re.compile(r".*/jobs$"), alter_digest)
     open_console(page, stack)
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-job-status", "FAILED", timeout=JOB_TIMEOUT_MS)
     assert [body.get("sha256") for body in sent] == [hashlib.sha256(recording.read_bytes()).hexdigest()]
     expect(card.locator(".message")).to_contain_text("The job failed (checksum_mismatch)")
@@ -741,8 +730,7 @@ def test_a_large_file_is_hashed_while_its_parts_go_up_and_the_digest_comes_with_
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.fill("#api-key", stack.api_key)
     page.click("#key-form button[type=submit]")
-    page.set_input_files("#file-input", str(recording))
-    card = page.locator(".card").first
+    card = pick(page, recording)
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     assert "sha256" not in bodies["jobs"]
     assert bodies["complete"]["sha256"] == hashlib.sha256(recording.read_bytes()).hexdigest()

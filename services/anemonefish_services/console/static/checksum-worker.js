@@ -2,6 +2,7 @@
 // a multi-GB recording is never held whole (WebCrypto's digest would need it in one buffer).
 
 import { sha256 } from "./vendor/noble-hashes/sha2.js";
+import { bytesToHex } from "./vendor/noble-hashes/utils.js";
 
 const SLICE_BYTES = 8 * 1024 * 1024;
 
@@ -13,8 +14,7 @@ self.onmessage = async ({ data: { file } }) => {
       hasher.update(piece);
       self.postMessage({ hashed: offset + piece.length });
     }
-    const hex = Array.from(hasher.digest(), (byte) => byte.toString(16).padStart(2, "0")).join("");
-    self.postMessage({ sha256: hex });
+    self.postMessage({ sha256: bytesToHex(hasher.digest()) });
   } catch (err) {
     // The name tells a file that cannot be read (NotReadableError, NotFoundError) from the rest.
     self.postMessage({ error: String(err && err.message ? err.message : err), name: err && err.name });
