@@ -206,52 +206,6 @@ def best_threshold(points: Sequence[SweepPoint]) -> SweepPoint:
 # --- reading detection documents and window scores ------------------------------------
 
 
-def read_events(
-    path: str | os.PathLike[str], default_label: str = "anemonefish", channel: int | None = None
-) -> list[Event]:
-    """Events from a result document (``*.events.json``) or any annotation table; with
-    ``channel`` (0-based), a Raven table's selections on other channels are left out."""
-    from anemonefish.formats import read_annotations  # formats imports detect: keep lazy
-
-    return read_annotations(path, default_label=default_label, channel=channel)
-
-
-def detections_channel(path: str | os.PathLike[str]) -> int | None:
-    """The 0-based channel a detections file is about, so a multichannel truth table is
-    scored on that channel only: a result document's ``params.channel`` (or its
-    ``audio.channel_analysed``), or the one channel every selection of a Raven table names.
-    None when it does not say (every truth selection then counts)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None  # read_events names what is wrong with it
-    if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError:
-            return None
-        if not isinstance(doc, dict):
-            return None
-        for where, key in ((doc.get("params"), "channel"), (doc.get("audio"), "channel_analysed")):
-            value = where.get(key) if isinstance(where, dict) else None
-            if isinstance(value, int) and value >= 0:
-                return value
-        return None
-    try:
-        named = truth_channels(path)
-    except AnnotationFormatError:
-        return None
-    return named.pop() if len(named) == 1 else None
-
-
-def truth_channels(path: str | os.PathLike[str]) -> set[int]:
-    """The 0-based channels a Raven table's selections name (empty for other tables)."""
-    from anemonefish.formats import annotations_by_channel
-
-    return {channel for channel in annotations_by_channel(path) if channel is not None}
-
-
 def read_scores(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """``(classes, window starts, scores [n, n_classes])`` from a ``*.scores.csv`` document."""
     import csv

@@ -14,6 +14,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,53 @@ def _channel(value: str | None, where: str) -> int | None:
 _Annotation = tuple[Event, int | None, str | None]
 
 
+@dataclass(frozen=True)
+class AnnotationTable:
+    """An annotation table (or result document), read once: its events for any channel, the
+    channels it names, and the channel it is about."""
+
+    rows: list[_Annotation]
+    # A result document's params.channel: the channel detect analysed (None for tables).
+    analysed_channel: int | None = None
+
+    def events(self, channel: int | None = None) -> list[Event]:
+        """With ``channel`` (0-based), a Raven table's selections on other channels are left
+        out: they annotate other audio; rows that name no channel apply to every channel.
+        Without it, a selection made on several channels (one number, a row for each)
+        counts once."""
+        if channel is not None:
+            return [event for event, on, _ in self.rows if on is None or on == channel]
+        seen: set[str] = set()
+        events = []
+        for event, _, selection in self.rows:
+            if selection is not None:
+                if selection in seen:
+                    continue
+                seen.add(selection)
+            events.append(event)
+        return events
+
+    @property
+    def channels(self) -> set[int]:
+        """The 0-based channels its selections name (empty when it names none)."""
+        return {on for _, on, _ in self.rows if on is not None}
+
+    @property
+    def channel(self) -> int | None:
+        """The channel it is about: a document's analysed channel, or the one its selections
+        all name; None when it does not say."""
+        if self.analysed_channel is not None:
+            return self.analysed_channel
+        return next(iter(self.channels)) if len(self.channels) == 1 else None
+
+    def by_channel(self) -> dict[int | None, list[Event]]:
+        """Its events grouped by the channel they name (key None: no channel named)."""
+        grouped: dict[int | None, list[Event]] = {}
+        for event, on, _ in self.rows:
+            grouped.setdefault(on, []).append(event)
+        return grouped
+
+
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
 ) -> list[_Annotation]:
@@ -284,56 +332,38 @@ def _read_table(
 def parse_annotations(
     text: str, where: str = "<annotations>", default_label: str = "anemonefish", channel: int | None = None
 ) -> list[Event]:
-    """Events from a Raven selection table, an Audacity label track, a CSV or a result document.
-
-    With ``channel`` (0-based), a Raven table's selections on other channels are left out:
-    they annotate other audio. Tables without a ``Channel`` column apply to every channel.
-    Without ``channel``, a selection made on several channels (one number, a row for each)
-    counts once."""
-    annotations = _parse_annotations(text, where, default_label)
-    if channel is not None:
-        return [event for event, on, _ in annotations if on is None or on == channel]
-    # No channel asked for: a selection made on several channels is one call, counted once.
-    seen: set[str] = set()
-    events = []
-    for event, _, selection in annotations:
-        if selection is not None:
-            if selection in seen:
-                continue
-            seen.add(selection)
-        events.append(event)
-    return events
+    """Events from a Raven selection table, an Audacity label track, a CSV or a result
+    document (``AnnotationTable.events`` says what ``channel`` does)."""
+    return _parse_annotations(text, where, default_label).events(channel)
 
 
-def annotations_by_channel(
-    path: str | os.PathLike[str], default_label: str = "anemonefish"
-) -> dict[int | None, list[Event]]:
-    """A table's events grouped by the 0-based channel a Raven ``Channel`` column gives them
-    (key None: the table names no channel)."""
-    grouped: dict[int | None, list[Event]] = {}
-    for event, channel, _ in _parse_annotations(_annotation_text(Path(path)), str(path), default_label):
-        grouped.setdefault(channel, []).append(event)
-    return grouped
+def _document_channel(doc: dict[str, Any]) -> int | None:
+    for part, key in (("params", "channel"), ("audio", "channel_analysed")):
+        value = doc.get(part, {}).get(key) if isinstance(doc.get(part), dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
 
 
-def _parse_annotations(text: str, where: str, default_label: str) -> list[_Annotation]:
+def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationTable:
     stripped = text.lstrip("\ufeff")
     first = stripped.splitlines()[0] if stripped.strip() else ""
     if stripped.lstrip().startswith("{"):
         try:
             doc = json.loads(stripped)
-            return [(Event.model_validate(e), None, None) for e in doc["events"]]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            rows: list[_Annotation] = [(Event.model_validate(e), None, None) for e in doc["events"]]
+            return AnnotationTable(rows, analysed_channel=_document_channel(doc))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:
-        return _read_table(stripped, "\t", where, "Begin Time (s)", "End Time (s)", default_label)
+        return AnnotationTable(_read_table(stripped, "\t", where, "Begin Time (s)", "End Time (s)", default_label))
     if first.lower().startswith("start,") or ",start," in first.lower():
         header = next(csv.reader([first]))
         start_col = next(c for c in header if c.lower() == "start")
         end_col = next((c for c in header if c.lower() == "end"), None)
         if end_col is None:
             raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
-        return _read_table(stripped, ",", where, start_col, end_col, default_label)
+        return AnnotationTable(_read_table(stripped, ",", where, start_col, end_col, default_label))
     events = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip() or line.startswith("\\"):
@@ -346,7 +376,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> list[_Annot
         label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
         at = f"{where}:{number}"
         events.append((_event(_float(parts[0], at), _float(parts[1], at), label, at), None, None))
-    return events
+    return AnnotationTable(events)
 
 
 def _annotation_text(path: Path) -> str:
@@ -356,8 +386,13 @@ def _annotation_text(path: Path) -> str:
         raise AnnotationFormatError(f"{path}: not a text file") from exc
 
 
+def load_annotations(path: str | os.PathLike[str], default_label: str = "anemonefish") -> AnnotationTable:
+    """A file's annotation table (or result document), read and parsed once."""
+    return _parse_annotations(_annotation_text(Path(path)), str(path), default_label)
+
+
 def read_annotations(
     path: str | os.PathLike[str], default_label: str = "anemonefish", channel: int | None = None
 ) -> list[Event]:
     """``parse_annotations`` of a file."""
-    return parse_annotations(_annotation_text(Path(path)), str(path), default_label, channel)
+    return load_annotations(path, default_label).events(channel)

@@ -221,7 +221,9 @@ def test_a_raven_selection_on_several_channels_counts_once_per_channel() -> None
 
 
 def test_the_real_raven_table_is_all_on_its_first_channel() -> None:
-    from anemonefish.formats import annotations_by_channel
+    from anemonefish.formats import load_annotations
 
-    grouped = annotations_by_channel(REAL_RAVEN)
+    table = load_annotations(REAL_RAVEN)
+    grouped = table.by_channel()
     assert list(grouped) == [0] and grouped[0] == read_annotations(REAL_RAVEN)
+    assert table.channels == {0} and table.channel == 0

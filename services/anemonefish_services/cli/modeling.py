@@ -328,15 +328,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.evaluate import (
         ScoredRecording,
         combine,
-        detections_channel,
-        truth_channels,
         evaluate_events,
         read_document_settings,
-        read_events,
         read_scores,
         threshold_sweep,
     )
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.formats import load_annotations
 
     if args.collar < 0:
         print("error: --collar must be >= 0", file=sys.stderr)
@@ -368,15 +366,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
         unsure = []
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
-            named = detections_channel(det_path)
+            detections = load_annotations(det_path, default_label=args.label)
+            truth_table = load_annotations(ann_path, default_label=args.label)
+            named = detections.channel
             if args.channel is not None and named is not None and named != args.channel:
                 print(f"warning: {det_path} says detect analysed channel {named}; scoring it against "
                       f"channel {args.channel}'s selections as --channel asks", file=sys.stderr)
             channel = args.channel if args.channel is not None else named
-            truth = read_events(ann_path, default_label=args.label, channel=channel)
-            if channel is None and len(truth_channels(ann_path)) > 1:
+            truth = truth_table.events(channel)
+            if channel is None and len(truth_table.channels) > 1:
                 unsure.append(ann_path.name)
-            detected = read_events(det_path, default_label=args.label)
+            detected = detections.events()
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
             ]:
@@ -525,6 +525,7 @@ def run_model_import(args: argparse.Namespace) -> int:
 
     from anemonefish.card import FrontEndConfig
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.formats import load_annotations
     from anemonefish.params import DetectionParams
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -581,6 +582,7 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.formats import load_annotations
     from anemonefish.model import read_card
     from anemonefish.params import DetectionParams
     from anemonefish.training.export import attach_verifier
@@ -615,6 +617,7 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
 
 def run_model_retune(args: argparse.Namespace) -> int:
     from anemonefish.exceptions import AnemonefishError
+    from anemonefish.formats import load_annotations
     from anemonefish.training.train import retune
 
     try:

@@ -270,7 +270,7 @@ def windows_from_recordings(
     (whether they were listened to cannot be told); a table with no ``Channel`` column
     labels the first channel, the one ``detect`` reads by default.
     """
-    from anemonefish.formats import annotations_by_channel
+    from anemonefish.formats import load_annotations
 
     pairs, unlabelled = labelled_recordings(folder)
     if not pairs:
@@ -286,7 +286,7 @@ def windows_from_recordings(
     images, labels, weights, origin = [], [], [], []
     channels_read = 0
     for index, (audio_path, table) in enumerate(pairs):
-        by_channel = annotations_by_channel(table)
+        by_channel = load_annotations(table).by_channel()
         unknown = sorted({e.label for events in by_channel.values() for e in events if e.label.casefold() not in by_name})
         if unknown:
             raise AnnotationFormatError(
