@@ -94,6 +94,13 @@ class WorkerTimeRunningOutError(TransientJobError):
     code = "worker_timeout"
 
 
+class RecordingTooLongError(ServiceError):
+    """The recording ran out of the worker's time twice: every attempt starts from its
+    beginning, so another would end the same way (the job fails instead)."""
+
+    code = "recording_too_long"
+
+
 class LeaseStillLiveError(TransientJobError):
     """The message's job is held by a live lease: look again when the lease would expire."""
 

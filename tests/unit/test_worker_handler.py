@@ -110,24 +110,59 @@ def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, mo
     assert deps.worker_deps().repo.get("job-corrupt").attempts == 1
 
 
+class _Slow(_DetectorDouble):
+    """Decodes 40 % of the recording, then finds the invocation's time running out."""
+
+    def run(self, source, progress=None, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
+        from anemonefish.exceptions import DetectionCancelled
+
+        progress(0.4)
+        if should_stop():
+            raise DetectionCancelled("stop")
+        raise AssertionError("should have stopped")
+
+
 def test_time_running_out_releases_the_job_for_a_retry(worker, monkeypatch):
     handler, deps = worker
     key = _stage_job("job-late")
-
-    class _Slow(_DetectorDouble):
-        def run(self, source, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
-            from anemonefish.exceptions import DetectionCancelled
-
-            if should_stop():
-                raise DetectionCancelled("stop")
-            raise AssertionError("should have stopped")
-
     monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
     deps.worker_deps.cache_clear()
     context = LocalLambdaContext(function_name="worker", timeout_s=5.0)  # under the 30 s safety margin
     response = handler.lambda_handler(_event(key), context)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    assert deps.worker_deps().repo.get("job-late").status is JobStatus.QUEUED
+    job = deps.worker_deps().repo.get("job-late")
+    assert job.status is JobStatus.QUEUED
+    assert job.last_error == "worker_timeout: the invocation ran out of time at 40% of the recording"
+
+
+def test_a_second_time_out_in_a_row_fails_the_job_as_too_long_instead_of_retrying(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-too-long")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
+    deps.worker_deps.cache_clear()
+    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    # The retry starts from the beginning and runs out of time again: that is the recording,
+    # not a slow moment, so the job fails with its reason and the message is done.
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-too-long")
+    assert job.status is JobStatus.FAILED and job.attempts == 2
+    assert job.error.code == "recording_too_long"
+    assert "a.wav did not finish within the worker's time limit on two attempts (the last reached 40% of it)" in job.error.message
+    assert "parts of under a third of its length" in job.error.message
+
+
+def test_a_time_out_after_another_transient_error_is_still_retried(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-blip-then-late")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(ConnectionResetError("network blip")))
+    deps.worker_deps.cache_clear()
+    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
+    deps.worker_deps.cache_clear()
+    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert deps.worker_deps().repo.get("job-blip-then-late").status is JobStatus.QUEUED
 
 
 def test_long_jobs_extend_message_visibility_and_write_progress(worker, monkeypatch):

@@ -36,6 +36,7 @@ from anemonefish_services.exceptions import (
     LeaseLostError,
     LeaseStillLiveError,
     NotificationPendingError,
+    RecordingTooLongError,
     UploadChecksumMismatchError,
     WorkerTimeRunningOutError,
 )
@@ -86,11 +87,13 @@ class _JobMonitor:
         self.deps = deps
         self.invocation = invocation
         self.stop_reason: _StopReason | None = None
+        self.fraction = 0.0  # of the recording decoded so far
         self._last_write = 0.0
         self._last_visibility = float("-inf")  # extend at the first block, then every half-lease
 
     def progress(self, fraction: float) -> None:
         settings = self.deps.settings
+        self.fraction = fraction
         now = time.monotonic()
         if now - self._last_write >= settings.progress_interval_s or fraction >= 1.0:
             self._last_write = now
@@ -123,6 +126,15 @@ def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
             f"the uploaded {job.filename} has SHA-256 {actual}, not the {job.sha256.lower()} the job was "
             "created with: it was damaged or replaced on its way; upload it again as a new job"
         )
+
+
+def _split_hint(fraction: float) -> str:
+    """The share of a recording that fits one invocation, rounded down to a plain figure."""
+    if fraction >= 0.5:
+        return "half"
+    if fraction >= 1 / 3:
+        return "a third"
+    return "a quarter" if fraction >= 0.25 else f"{max(fraction, 0.01):.0%}"
 
 
 def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
@@ -237,7 +249,20 @@ def process_upload(
             source.close()
     except DetectionCancelled:
         if monitor.stop_reason is _StopReason.TIME:
-            deps.repo.release(job_id, owner, "worker_timeout: the recording did not finish within one invocation")
+            reached = f"{monitor.fraction:.0%}"
+            if (claimed.last_error or "").startswith(WorkerTimeRunningOutError.code):
+                # Twice in a row: not a slow moment. A retry starts from the beginning again, so
+                # it would spend the rest of the message's receives to the same end.
+                too_long = RecordingTooLongError(
+                    f"{claimed.filename} did not finish within the worker's time limit on two attempts "
+                    f"(the last reached {reached} of it); each attempt starts from the beginning, so split "
+                    f"the recording into parts of under {_split_hint(monitor.fraction)} of its length and "
+                    "submit each as a job"
+                )
+                return _fail(claimed, too_long.code, too_long.message, deps, owner)
+            deps.repo.release(
+                job_id, owner, f"{WorkerTimeRunningOutError.code}: the invocation ran out of time at {reached} of the recording"
+            )
             raise WorkerTimeRunningOutError(f"job {job_id}: the invocation ran out of time; retrying") from None
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
         return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
