@@ -148,8 +148,92 @@ def test_a_second_time_out_in_a_row_fails_the_job_as_too_long_instead_of_retryin
     job = deps.worker_deps().repo.get("job-too-long")
     assert job.status is JobStatus.FAILED and job.attempts == 2
     assert job.error.code == "recording_too_long"
-    assert "a.wav did not finish within the worker's time limit on two attempts (the last reached 40% of it)" in job.error.message
+    assert job.error.message == (
+        "a.wav is too long for one worker: it did not finish within the worker's time limit on two attempts "
+        "(the last reached 40% of it). Each attempt starts from the beginning, so split the recording into "
+        "parts of under a third of its length and submit each as a job"
+    )
+
+
+class _ScriptedContext(LocalLambdaContext):
+    """An invocation whose clock moves only when the detector double says a block took time."""
+
+    def __init__(self, remaining_s: float, after_first_look_s: float | None = None) -> None:
+        super().__init__(function_name="worker")
+        self.remaining_s = remaining_s
+        self._after_first_look_s = after_first_look_s  # e.g. earlier records of the batch took the rest
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining_ms = int(self.remaining_s * 1000)
+        if self._after_first_look_s is not None:
+            self.remaining_s, self._after_first_look_s = self._after_first_look_s, None
+        return remaining_ms
+
+
+class _Steady(_DetectorDouble):
+    """Decodes 1 % of the recording per block, each block taking ``block_s`` of the invocation."""
+
+    def __init__(self, context: _ScriptedContext, block_s: float) -> None:
+        super().__init__(RuntimeError())
+        self.context, self.block_s = context, block_s
+
+    def run(self, source, progress=None, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
+        from anemonefish.exceptions import DetectionCancelled
+
+        for block in range(1, 101):
+            self.context.remaining_s -= self.block_s
+            progress(block / 100)
+            if should_stop():
+                raise DetectionCancelled("stop")
+        raise AssertionError("the double finished: the test expected a stop")
+
+
+def test_a_recording_that_cannot_fit_is_failed_after_its_first_minute(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-hopeless")
+    # 20 s a block (1 % of the file): 2000 s for all of it, over twice the 900 s an attempt has.
+    context = _ScriptedContext(900.0)
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=20.0))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), context)
+    assert response == {"batchItemFailures": []}  # failed for good: no retry to the same end
+    job = deps.worker_deps().repo.get("job-hopeless")
+    assert job.status is JobStatus.FAILED and job.error.code == "recording_too_long" and job.attempts == 1
+    assert job.error.message.startswith(
+        "a.wav is too long for one worker: at the rate of its first 60 s (3.0% of it) it would take about 33 min, "
+        "and one attempt has 15 min."
+    )
     assert "parts of under a third of its length" in job.error.message
+    assert context.remaining_s == 840.0  # it stopped at the first look after a minute
+
+
+def test_a_recording_that_would_fit_at_twice_its_first_minutes_rate_is_given_its_attempt(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-borderline")
+    # 15 s a block: 1500 s for the file, under twice 900 s; it runs until the safety margin.
+    context = _ScriptedContext(900.0)
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=15.0))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    job = deps.worker_deps().repo.get("job-borderline")
+    assert job.status is JobStatus.QUEUED
+    assert job.last_error == "worker_timeout: the invocation ran out of time at 59% of the recording"
+
+
+def test_a_job_late_in_a_batch_is_judged_by_what_a_whole_invocation_holds(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-late-in-batch")
+    # The invocation started with 900 s; this record starts with 300 s left. At 10 s a block the
+    # file needs 1000 s: over twice what is left, but a retry of its own would have 900 s.
+    context = _ScriptedContext(900.0, after_first_look_s=300.0)
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=10.0))
+    deps.worker_deps.cache_clear()
+    response = handler.lambda_handler(_event(key), context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    job = deps.worker_deps().repo.get("job-late-in-batch")
+    assert job.status is JobStatus.QUEUED
+    assert job.last_error == "worker_timeout: the invocation ran out of time at 28% of the recording"
 
 
 def test_a_time_out_after_another_transient_error_is_still_retried(worker, monkeypatch):

@@ -68,6 +68,7 @@ class Invocation:
     """What the worker knows of its Lambda invocation and its SQS message."""
 
     remaining_ms: Callable[[], int] = lambda: 15 * 60 * 1000
+    budget_ms: int | None = None  # what the whole invocation started with (default: the remaining time at the job's start)
     extend_visibility: Callable[[int], None] | None = None
     message_id: str | None = None
     owner: str = field(default_factory=lambda: f"worker-{uuid.uuid4()}")
@@ -77,6 +78,15 @@ class _StopReason(StrEnum):
     CANCELLED = "cancelled"
     LEASE_LOST = "lease_lost"
     TIME = "time"
+    TOO_LONG = "too_long"  # at its rate so far, the recording cannot finish in any invocation
+
+
+# A recording whose first minute projects to more than twice what a whole invocation holds
+# fails then, not after two full time-outs: no attempt could finish it unless it ran twice
+# as fast (each starts from the beginning). A minute covers the decoder's and read-ahead's
+# start-up, so the rate is the steady one.
+PROJECTION_AFTER_S = 60.0
+PROJECTION_FACTOR = 2.0
 
 
 class _JobMonitor:
@@ -88,6 +98,11 @@ class _JobMonitor:
         self.invocation = invocation
         self.stop_reason: _StopReason | None = None
         self.fraction = 0.0  # of the recording decoded so far
+        self.started_with_s = invocation.remaining_ms() / 1000  # this job's start, maybe mid-batch
+        # What an attempt of its own would have: the invocation's start.
+        self.budget_s = max(self.started_with_s, (invocation.budget_ms or 0) / 1000)
+        self.elapsed_s = 0.0
+        self.projected_s = 0.0  # the whole recording's time at the rate so far, once known
         self._last_write = 0.0
         self._last_visibility = float("-inf")  # extend at the first block, then every half-lease
 
@@ -107,8 +122,15 @@ class _JobMonitor:
             self.invocation.extend_visibility(int(settings.lease_s * 3))
 
     def should_stop(self) -> bool:
-        if self.stop_reason is None and self.invocation.remaining_ms() < self.deps.settings.worker_safety_margin_s * 1000:
-            self.stop_reason = _StopReason.TIME
+        if self.stop_reason is None:
+            remaining_s = self.invocation.remaining_ms() / 1000
+            self.elapsed_s = self.started_with_s - remaining_s
+            if remaining_s < self.deps.settings.worker_safety_margin_s:
+                self.stop_reason = _StopReason.TIME
+            elif self.elapsed_s >= PROJECTION_AFTER_S and self.fraction > 0:
+                self.projected_s = self.elapsed_s / self.fraction
+                if self.projected_s > PROJECTION_FACTOR * self.budget_s:
+                    self.stop_reason = _StopReason.TOO_LONG
         return self.stop_reason is not None
 
 
@@ -128,13 +150,18 @@ def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
         )
 
 
-def _split_hint(fraction: float) -> str:
-    """The share of a recording that fits one invocation, rounded down to a plain figure."""
-    if fraction >= 0.5:
-        return "half"
-    if fraction >= 1 / 3:
-        return "a third"
-    return "a quarter" if fraction >= 0.25 else f"{max(fraction, 0.01):.0%}"
+def _too_long(filename: str, why: str, fits: float) -> RecordingTooLongError:
+    """The job's error when ``fits`` (a share) of the recording is what one invocation holds."""
+    if fits >= 0.5:
+        share = "half"
+    elif fits >= 1 / 3:
+        share = "a third"
+    else:
+        share = "a quarter" if fits >= 0.25 else f"{max(fits, 0.01):.0%}"
+    return RecordingTooLongError(
+        f"{filename} is too long for one worker: {why}. Each attempt starts from the beginning, so "
+        f"split the recording into parts of under {share} of its length and submit each as a job"
+    )
 
 
 def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
@@ -248,16 +275,24 @@ def process_upload(
         finally:
             source.close()
     except DetectionCancelled:
+        if monitor.stop_reason is _StopReason.TOO_LONG:
+            too_long = _too_long(
+                claimed.filename,
+                f"at the rate of its first {monitor.elapsed_s:.0f} s "
+                f"({monitor.fraction:.1%} of it) it would take about {monitor.projected_s / 60:.0f} min, "
+                f"and one attempt has {monitor.budget_s / 60:.0f} min",
+                monitor.budget_s / monitor.projected_s,
+            )
+            return _fail(claimed, too_long.code, too_long.message, deps, owner)
         if monitor.stop_reason is _StopReason.TIME:
             reached = f"{monitor.fraction:.0%}"
             if (claimed.last_error or "").startswith(WorkerTimeRunningOutError.code):
                 # Twice in a row: not a slow moment. A retry starts from the beginning again, so
                 # it would spend the rest of the message's receives to the same end.
-                too_long = RecordingTooLongError(
-                    f"{claimed.filename} did not finish within the worker's time limit on two attempts "
-                    f"(the last reached {reached} of it); each attempt starts from the beginning, so split "
-                    f"the recording into parts of under {_split_hint(monitor.fraction)} of its length and "
-                    "submit each as a job"
+                too_long = _too_long(
+                    claimed.filename,
+                    f"it did not finish within the worker's time limit on two attempts (the last reached {reached} of it)",
+                    monitor.fraction,
                 )
                 return _fail(claimed, too_long.code, too_long.message, deps, owner)
             deps.repo.release(

@@ -7,6 +7,7 @@ corrupt file never blocks the queue or the rest of its batch.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -18,6 +19,11 @@ from anemonefish_services.logic.process_job import Invocation, process_upload
 from anemonefish_services.observability import job_context, logger, metrics
 from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
+
+
+# The time the invocation started with: the worker judges whether a recording could fit any
+# invocation by it, not by what a later record of a batch has left.
+_invocation_budget_ms: ContextVar[int | None] = ContextVar("invocation_budget_ms", default=None)
 
 
 def _visibility_extender(record: SQSRecord, queue_url: str):  # type: ignore[no-untyped-def]
@@ -49,6 +55,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             continue
         invocation = Invocation(
             remaining_ms=lambda_context.get_remaining_time_in_millis if lambda_context else (lambda: 15 * 60 * 1000),
+            budget_ms=_invocation_budget_ms.get(),
             extend_visibility=_visibility_extender(record, queue_url) if queue_url else None,
             message_id=record.message_id,
         )
@@ -64,5 +71,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # invocations at once in threads, as AWS runs several instances).
     # Report every failure as a batch item failure (also when all fail) rather than raising:
     # SQS retries exactly those messages either way, and the logs stay about the records.
+    _invocation_budget_ms.set(context.get_remaining_time_in_millis() if context else None)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
