@@ -207,33 +207,30 @@ def test_a_recording_that_cannot_fit_is_failed_after_its_first_minute(worker, mo
     assert context.remaining_s == 840.0  # it stopped at the first look after a minute
 
 
-def test_a_recording_that_would_fit_at_twice_its_first_minutes_rate_is_given_its_attempt(worker, monkeypatch):
+@pytest.mark.parametrize(
+    ("block_s", "job_starts_with_s", "reached"),
+    [
+        # 15 s a block: 1500 s for the file, under twice 900 s; it runs until the safety margin.
+        (15.0, 900.0, "59%"),
+        # A record late in a batch starts with 300 s left. At 10 s a block the file needs 1000 s:
+        # over twice what is left, but a retry of its own would have the invocation's 900 s.
+        (10.0, 300.0, "28%"),
+    ],
+    ids=["would-fit-at-twice-the-rate", "late-in-a-batch"],
+)
+def test_a_recording_an_invocation_could_hold_at_twice_its_rate_is_given_its_attempt(
+    worker, monkeypatch, block_s, job_starts_with_s, reached
+):
     handler, deps = worker
     key = _stage_job("job-borderline")
-    # 15 s a block: 1500 s for the file, under twice 900 s; it runs until the safety margin.
-    context = _ScriptedContext(900.0)
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=15.0))
+    context = _ScriptedContext(900.0, after_first_look_s=job_starts_with_s)
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=block_s))
     deps.worker_deps.cache_clear()
     response = handler.lambda_handler(_event(key), context)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     job = deps.worker_deps().repo.get("job-borderline")
     assert job.status is JobStatus.QUEUED
-    assert job.last_error == "worker_timeout: the invocation ran out of time at 59% of the recording"
-
-
-def test_a_job_late_in_a_batch_is_judged_by_what_a_whole_invocation_holds(worker, monkeypatch):
-    handler, deps = worker
-    key = _stage_job("job-late-in-batch")
-    # The invocation started with 900 s; this record starts with 300 s left. At 10 s a block the
-    # file needs 1000 s: over twice what is left, but a retry of its own would have 900 s.
-    context = _ScriptedContext(900.0, after_first_look_s=300.0)
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=10.0))
-    deps.worker_deps.cache_clear()
-    response = handler.lambda_handler(_event(key), context)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    job = deps.worker_deps().repo.get("job-late-in-batch")
-    assert job.status is JobStatus.QUEUED
-    assert job.last_error == "worker_timeout: the invocation ran out of time at 28% of the recording"
+    assert job.last_error == f"worker_timeout: the invocation ran out of time at {reached} of the recording"
 
 
 def test_a_time_out_after_another_transient_error_is_still_retried(worker, monkeypatch):
