@@ -95,8 +95,8 @@ class WorkerTimeRunningOutError(TransientJobError):
 
 
 class RecordingTooLongError(ServiceError):
-    """The recording ran out of the worker's time twice: every attempt starts from its
-    beginning, so another would end the same way (the job fails instead)."""
+    """Two whole attempts in a row ran out of the worker's time (or were projected to): every
+    attempt starts from the recording's beginning, so another would end the same way."""
 
     code = "recording_too_long"
 

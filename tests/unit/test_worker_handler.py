@@ -110,51 +110,6 @@ def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, mo
     assert deps.worker_deps().repo.get("job-corrupt").attempts == 1
 
 
-class _Slow(_DetectorDouble):
-    """Decodes 40 % of the recording, then finds the invocation's time running out."""
-
-    def run(self, source, progress=None, should_stop=None, **kwargs):  # noqa: ANN001, ANN003
-        from anemonefish.exceptions import DetectionCancelled
-
-        progress(0.4)
-        if should_stop():
-            raise DetectionCancelled("stop")
-        raise AssertionError("should have stopped")
-
-
-def test_time_running_out_releases_the_job_for_a_retry(worker, monkeypatch):
-    handler, deps = worker
-    key = _stage_job("job-late")
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
-    deps.worker_deps.cache_clear()
-    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)  # under the 30 s safety margin
-    response = handler.lambda_handler(_event(key), context)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    job = deps.worker_deps().repo.get("job-late")
-    assert job.status is JobStatus.QUEUED
-    assert job.last_error == "worker_timeout: the invocation ran out of time at 40% of the recording"
-
-
-def test_a_second_time_out_in_a_row_fails_the_job_as_too_long_instead_of_retrying(worker, monkeypatch):
-    handler, deps = worker
-    key = _stage_job("job-too-long")
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
-    deps.worker_deps.cache_clear()
-    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)
-    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    # The retry starts from the beginning and runs out of time again: that is the recording,
-    # not a slow moment, so the job fails with its reason and the message is done.
-    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
-    job = deps.worker_deps().repo.get("job-too-long")
-    assert job.status is JobStatus.FAILED and job.attempts == 2
-    assert job.error.code == "recording_too_long"
-    assert job.error.message == (
-        "a.wav is too long for one worker: it did not finish within the worker's time limit on two attempts "
-        "(the last reached 40% of it). Each attempt starts from the beginning, so split the recording into "
-        "parts of under a third of its length and submit each as a job"
-    )
-
-
 class _ScriptedContext(LocalLambdaContext):
     """An invocation whose clock moves only when the detector double says a block took time."""
 
@@ -171,7 +126,9 @@ class _ScriptedContext(LocalLambdaContext):
 
 
 class _Steady(_DetectorDouble):
-    """Decodes 1 % of the recording per block, each block taking ``block_s`` of the invocation."""
+    """Decodes 1 % of the recording per block, each block taking ``block_s`` of the invocation.
+
+    In the detector's order: ``should_stop`` before each block, progress after it."""
 
     def __init__(self, context: _ScriptedContext, block_s: float) -> None:
         super().__init__(RuntimeError())
@@ -181,56 +138,108 @@ class _Steady(_DetectorDouble):
         from anemonefish.exceptions import DetectionCancelled
 
         for block in range(1, 101):
-            self.context.remaining_s -= self.block_s
-            progress(block / 100)
             if should_stop():
                 raise DetectionCancelled("stop")
+            self.context.remaining_s -= self.block_s
+            progress(block / 100)
         raise AssertionError("the double finished: the test expected a stop")
 
 
-def test_a_recording_that_cannot_fit_is_failed_after_its_first_minute(worker, monkeypatch):
+def _attempt(handler, deps, monkeypatch, key: str, block_s: float, starts_with_s: float = 900.0) -> dict:  # noqa: ANN001
+    """One invocation of 900 s in which the job starts with ``starts_with_s`` left."""
+    context = _ScriptedContext(900.0, after_first_look_s=starts_with_s)
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=block_s))
+    deps.worker_deps.cache_clear()
+    return handler.lambda_handler(_event(key), context)
+
+
+RETRY = {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+DONE = {"batchItemFailures": []}
+
+
+def test_time_running_out_releases_the_job_for_a_retry(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-late")
+    # 15 s a block: 1500 s for the file, under twice the 900 s, so it runs to the safety margin.
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == RETRY
+    job = deps.worker_deps().repo.get("job-late")
+    assert job.status is JobStatus.QUEUED and job.lease_owner is None
+    assert job.last_error == "worker_timeout: the invocation ran out of time at 59% of the recording"
+    assert job.timed_out_attempt == 1
+
+
+def test_two_whole_attempts_in_a_row_out_of_time_fail_the_job_as_too_long(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-too-long")
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == RETRY
+    # The retry starts from the beginning and runs out again: that is the recording, not a slow
+    # moment, so the job fails with its reason and the message is done.
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == DONE
+    job = deps.worker_deps().repo.get("job-too-long")
+    assert job.status is JobStatus.FAILED and job.attempts == 2 and job.error.code == "recording_too_long"
+    assert job.error.message == (
+        "a.wav is too long for one worker: two attempts in a row ran out of time (the last: the invocation ran "
+        "out of time at 59% of the recording). Each attempt starts from the beginning, so split the recording "
+        "into at least 3 parts and submit each as a job"
+    )
+
+
+def test_a_recording_that_cannot_fit_stops_after_its_first_minute_and_fails_on_the_retry(worker, monkeypatch):
     handler, deps = worker
     key = _stage_job("job-hopeless")
     # 20 s a block (1 % of the file): 2000 s for all of it, over twice the 900 s an attempt has.
     context = _ScriptedContext(900.0)
     monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=20.0))
     deps.worker_deps.cache_clear()
-    response = handler.lambda_handler(_event(key), context)
-    assert response == {"batchItemFailures": []}  # failed for good: no retry to the same end
-    job = deps.worker_deps().repo.get("job-hopeless")
-    assert job.status is JobStatus.FAILED and job.error.code == "recording_too_long" and job.attempts == 1
-    assert job.error.message.startswith(
-        "a.wav is too long for one worker: at the rate of its first 60 s (3.0% of it) it would take about 33 min, "
-        "and one attempt has 15 min."
-    )
-    assert "parts of under a third of its length" in job.error.message
+    assert handler.lambda_handler(_event(key), context) == RETRY  # a slow first minute gets a second chance
     assert context.remaining_s == 840.0  # it stopped at the first look after a minute
+    why = "at the rate of its first 60 s (3.0% of it) it would take about 33 min, and an invocation has 15 min"
+    assert deps.worker_deps().repo.get("job-hopeless").last_error == f"worker_timeout: {why}"
+    assert _attempt(handler, deps, monkeypatch, key, block_s=20.0) == DONE
+    job = deps.worker_deps().repo.get("job-hopeless")
+    assert job.status is JobStatus.FAILED and job.error.code == "recording_too_long" and job.attempts == 2
+    assert f"two attempts in a row ran out of time (the last: {why})" in job.error.message
+    assert "split the recording into at least 3 parts" in job.error.message
 
 
-@pytest.mark.parametrize(
-    ("block_s", "job_starts_with_s", "reached"),
-    [
-        # 15 s a block: 1500 s for the file, under twice 900 s; it runs until the safety margin.
-        (15.0, 900.0, "59%"),
-        # A record late in a batch starts with 300 s left. At 10 s a block the file needs 1000 s:
-        # over twice what is left, but a retry of its own would have the invocation's 900 s.
-        (10.0, 300.0, "28%"),
-    ],
-    ids=["would-fit-at-twice-the-rate", "late-in-a-batch"],
-)
-def test_a_recording_an_invocation_could_hold_at_twice_its_rate_is_given_its_attempt(
-    worker, monkeypatch, block_s, job_starts_with_s, reached
-):
+def test_a_job_late_in_a_batch_never_counts_its_time_out_against_the_recording(worker, monkeypatch):
     handler, deps = worker
-    key = _stage_job("job-borderline")
-    context = _ScriptedContext(900.0, after_first_look_s=job_starts_with_s)
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Steady(context, block_s=block_s))
-    deps.worker_deps.cache_clear()
-    response = handler.lambda_handler(_event(key), context)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    job = deps.worker_deps().repo.get("job-borderline")
-    assert job.status is JobStatus.QUEUED
-    assert job.last_error == f"worker_timeout: the invocation ran out of time at {reached} of the recording"
+    key = _stage_job("job-late-in-batch")
+    # It starts with 300 s of the invocation's 900 left. At 10 s a block the file needs 1000 s:
+    # over twice what is left, but not twice what an invocation of its own would have.
+    for attempt in (1, 2):
+        assert _attempt(handler, deps, monkeypatch, key, block_s=10.0, starts_with_s=300.0) == RETRY
+        job = deps.worker_deps().repo.get("job-late-in-batch")
+        assert job.status is JobStatus.QUEUED and job.attempts == attempt and job.timed_out_attempt is None
+        assert job.last_error == "worker_timeout: the invocation ran out of time at 28% of the recording"
+    # Its first whole invocation (1000 s of work in 900 s) is its first time-out that counts.
+    assert _attempt(handler, deps, monkeypatch, key, block_s=10.0) == RETRY
+    job = deps.worker_deps().repo.get("job-late-in-batch")
+    assert job.status is JobStatus.QUEUED and job.timed_out_attempt == 3
+    # Late in a batch again right after it: still not two whole attempts in a row.
+    assert _attempt(handler, deps, monkeypatch, key, block_s=10.0, starts_with_s=300.0) == RETRY
+    job = deps.worker_deps().repo.get("job-late-in-batch")
+    assert job.status is JobStatus.QUEUED and job.attempts == 4 and job.timed_out_attempt == 3
+
+
+def test_a_job_is_not_started_with_less_than_twice_the_safety_margin_left(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-no-time")
+    assert _attempt(handler, deps, monkeypatch, key, block_s=1.0, starts_with_s=50.0) == RETRY
+    job = deps.worker_deps().repo.get("job-no-time")
+    assert job.status is JobStatus.QUEUED and job.attempts == 0 and job.last_error is None
+
+
+def test_only_consecutive_whole_time_outs_fail_the_job(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-interrupted")
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == RETRY
+    # Attempt 2's worker dies without releasing (its lease lapses); attempt 3 takes the job over.
+    repo = deps.worker_deps().repo
+    assert repo.claim("job-interrupted", "worker-that-dies", lease_s=-1.0) is not None
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == RETRY
+    job = repo.get("job-interrupted")
+    assert job.status is JobStatus.QUEUED and job.attempts == 3 and job.timed_out_attempt == 3
 
 
 def test_a_time_out_after_another_transient_error_is_still_retried(worker, monkeypatch):
@@ -238,11 +247,8 @@ def test_a_time_out_after_another_transient_error_is_still_retried(worker, monke
     key = _stage_job("job-blip-then-late")
     monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(ConnectionResetError("network blip")))
     deps.worker_deps.cache_clear()
-    context = LocalLambdaContext(function_name="worker", timeout_s=5.0)
-    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
-    monkeypatch.setattr(deps, "thread_detector", lambda: _Slow(RuntimeError()))
-    deps.worker_deps.cache_clear()
-    assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == RETRY
+    assert _attempt(handler, deps, monkeypatch, key, block_s=15.0) == RETRY
     assert deps.worker_deps().repo.get("job-blip-then-late").status is JobStatus.QUEUED
 
 

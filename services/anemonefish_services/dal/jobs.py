@@ -243,11 +243,19 @@ class JobsRepository:
             values={":running": JobStatus.RUNNING.value, ":owner": owner},
         )
 
-    def release(self, job_id: str, owner: str, reason: str | None = None) -> JobRecord | None:
-        """RUNNING -> QUEUED after a transient failure, so the retry can claim it at once."""
+    def release(
+        self, job_id: str, owner: str, reason: str | None = None, *, timed_out_attempt: int | None = None
+    ) -> JobRecord | None:
+        """RUNNING -> QUEUED after a transient failure, so the retry can claim it at once.
+        ``timed_out_attempt``: this attempt had a whole invocation and ran out of it."""
+        fields: dict[str, Any] = {"status": JobStatus.QUEUED.value}
+        if reason:
+            fields["last_error"] = reason[:500]
+        if timed_out_attempt is not None:
+            fields["timed_out_attempt"] = timed_out_attempt
         return self._update(
             job_id,
-            set_={"status": JobStatus.QUEUED.value, **({"last_error": reason[:500]} if reason else {})},
+            set_=fields,
             remove=LEASE_FIELDS,
             condition="#s = :running AND lease_owner = :owner",
             values={":running": JobStatus.RUNNING.value, ":owner": owner},

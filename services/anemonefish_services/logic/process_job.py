@@ -15,6 +15,7 @@ releases the lease and is raised, so SQS retries it and finally dead-letters it.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -82,11 +83,16 @@ class _StopReason(StrEnum):
 
 
 # A recording whose first minute projects to more than twice what a whole invocation holds
-# fails then, not after two full time-outs: no attempt could finish it unless it ran twice
-# as fast (each starts from the beginning). A minute covers the decoder's and read-ahead's
-# start-up, so the rate is the steady one.
+# stops then, not at the time limit: no attempt could finish it unless it ran twice as fast
+# (each starts from the beginning). A minute covers the decoder's and read-ahead's start-up.
 PROJECTION_AFTER_S = 60.0
 PROJECTION_FACTOR = 2.0
+# An attempt that started with at least this share of its invocation had a whole one (a job
+# late in a batch did not, and its running out of time says nothing of the recording).
+WHOLE_ATTEMPT_SHARE = 0.9
+# How much of what one attempt managed the advice to split leaves for each part: the rate
+# varies, and start-up, the safety margin and writing the results take time too.
+SPLIT_HEADROOM = 0.8
 
 
 class _JobMonitor:
@@ -133,6 +139,10 @@ class _JobMonitor:
                     self.stop_reason = _StopReason.TOO_LONG
         return self.stop_reason is not None
 
+    @property
+    def whole_attempt(self) -> bool:
+        return self.started_with_s >= WHOLE_ATTEMPT_SHARE * self.budget_s
+
 
 # On an audio error, the upload's digest is still checked if this little is left to fetch.
 AUDIO_ERROR_DIGEST_BYTES = 64 * 1024 * 1024
@@ -150,18 +160,29 @@ def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
         )
 
 
-def _too_long(filename: str, why: str, fits: float) -> RecordingTooLongError:
-    """The job's error when ``fits`` (a share) of the recording is what one invocation holds."""
-    if fits >= 0.5:
-        share = "half"
-    elif fits >= 1 / 3:
-        share = "a third"
+def _out_of_time(job: JobRecord, monitor: _JobMonitor, deps: WorkerDeps, owner: str) -> Outcome:
+    """The attempt stopped for time (at the limit, or projected past twice it). Retried once;
+    two whole attempts in a row fail the job, since each starts from the beginning."""
+    if monitor.stop_reason is _StopReason.TOO_LONG:
+        why = (f"at the rate of its first {monitor.elapsed_s:.0f} s ({monitor.fraction:.1%} of it) it would take "
+               f"about {monitor.projected_s / 60:.0f} min, and an invocation has {monitor.budget_s / 60:.0f} min")
+        fits = monitor.budget_s / monitor.projected_s
     else:
-        share = "a quarter" if fits >= 0.25 else f"{max(fits, 0.01):.0%}"
-    return RecordingTooLongError(
-        f"{filename} is too long for one worker: {why}. Each attempt starts from the beginning, so "
-        f"split the recording into parts of under {share} of its length and submit each as a job"
+        why = f"the invocation ran out of time at {monitor.fraction:.0%} of the recording"
+        fits = monitor.fraction
+    if monitor.whole_attempt and job.timed_out_attempt is not None and job.timed_out_attempt == job.attempts - 1:
+        parts = max(2, math.ceil(1 / (max(fits, 0.01) * SPLIT_HEADROOM)))
+        too_long = RecordingTooLongError(
+            f"{job.filename} is too long for one worker: two attempts in a row ran out of time (the last: {why}). "
+            f"Each attempt starts from the beginning, so split the recording into at least {parts} parts and "
+            "submit each as a job"
+        )
+        return _fail(job, too_long.code, too_long.message, deps, owner)
+    deps.repo.release(
+        job.job_id, owner, f"{WorkerTimeRunningOutError.code}: {why}",
+        timed_out_attempt=job.attempts if monitor.whole_attempt else None,
     )
+    raise WorkerTimeRunningOutError(f"job {job.job_id}: {why}; retrying")
 
 
 def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
@@ -215,6 +236,9 @@ def process_upload(
     settings = deps.settings
     # Load the model before claiming: a broken deployment must not leave jobs RUNNING.
     detector = deps.detector()
+    if invocation.remaining_ms() < 2 * settings.worker_safety_margin_s * 1000:
+        # Late in a batch: an attempt now would stop at once and count against the job.
+        raise WorkerTimeRunningOutError(f"job {job_id}: too little of the invocation is left to start it; retrying")
     claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s, message_id=invocation.message_id)
     if claimed is None:
         current = deps.repo.get(job_id)
@@ -275,30 +299,8 @@ def process_upload(
         finally:
             source.close()
     except DetectionCancelled:
-        if monitor.stop_reason is _StopReason.TOO_LONG:
-            too_long = _too_long(
-                claimed.filename,
-                f"at the rate of its first {monitor.elapsed_s:.0f} s "
-                f"({monitor.fraction:.1%} of it) it would take about {monitor.projected_s / 60:.0f} min, "
-                f"and one attempt has {monitor.budget_s / 60:.0f} min",
-                monitor.budget_s / monitor.projected_s,
-            )
-            return _fail(claimed, too_long.code, too_long.message, deps, owner)
-        if monitor.stop_reason is _StopReason.TIME:
-            reached = f"{monitor.fraction:.0%}"
-            if (claimed.last_error or "").startswith(WorkerTimeRunningOutError.code):
-                # Twice in a row: not a slow moment. A retry starts from the beginning again, so
-                # it would spend the rest of the message's receives to the same end.
-                too_long = _too_long(
-                    claimed.filename,
-                    f"it did not finish within the worker's time limit on two attempts (the last reached {reached} of it)",
-                    monitor.fraction,
-                )
-                return _fail(claimed, too_long.code, too_long.message, deps, owner)
-            deps.repo.release(
-                job_id, owner, f"{WorkerTimeRunningOutError.code}: the invocation ran out of time at {reached} of the recording"
-            )
-            raise WorkerTimeRunningOutError(f"job {job_id}: the invocation ran out of time; retrying") from None
+        if monitor.stop_reason in (_StopReason.TIME, _StopReason.TOO_LONG):
+            return _out_of_time(claimed, monitor, deps, owner)
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
         return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
     except UploadChecksumMismatchError as exc:

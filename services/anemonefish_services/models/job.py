@@ -70,6 +70,7 @@ class JobRecord(BaseModel):
     progress: float | None = None
     attempts: int = 0
     last_error: str | None = None  # why the last attempt was released (transient), for the DLQ's verdict
+    timed_out_attempt: int | None = None  # the last attempt that had a whole invocation and ran out of it
     redrives: int = 0  # times the sweeper re-sent a stalled job's upload event
     lease_owner: str | None = None
     lease_expires_at: float | None = None
