@@ -137,3 +137,50 @@ def test_knocks_ring_in_the_fish_band_under_a_broadband_crack():
     assert max(e.f0 for e in knocks) > 500.0  # rings reach into the anemonefish band
     assert all(80.0 <= e.f0 <= 1000.0 for e in knocks)
     assert np.median([crack_ratio(e) for e in knocks]) > 10 * np.median([crack_ratio(e) for e in calls])
+
+
+def _boat_on_whole_arrays(builder) -> np.ndarray:  # noqa: ANN001
+    """The boat as first written, on whole-recording arrays: what the sliced one must reproduce
+    exactly (the shipped model's training soundscapes are drawn with it)."""
+    from anemonefish.synth import _coloured_noise
+
+    rng, sr = builder.rng, builder.sr
+    out = np.zeros(builder.n)
+    centre = rng.uniform(-0.5, 1.5) * builder.cfg.duration_s
+    sigma = rng.uniform(30.0, 120.0)
+    t_all = np.arange(builder.n) / sr
+    env = np.exp(-0.5 * ((t_all - centre) / sigma) ** 2)
+    active = np.nonzero(env > 1e-3)[0]
+    if active.size == 0:
+        return out
+    sl = slice(active[0], active[-1] + 1)
+    t = t_all[sl]
+    f1 = rng.uniform(8.0, 60.0)
+    drift = 1.0 + 0.02 * np.sin(2 * np.pi * t / rng.uniform(20.0, 90.0) + rng.uniform(0, 2 * np.pi))
+    phase = 2 * np.pi * np.cumsum(f1 * drift) / sr
+    n_harm = int(min(30, max(1, min(1000.0, 0.45 * sr) // f1)))
+    z = np.exp(1j * phase)
+    power = z.copy()
+    accum = np.zeros(t.size, dtype=np.complex128)
+    for k in range(1, n_harm + 1):
+        accum += (rng.uniform(0.3, 1.0) / k**0.7 * np.exp(1j * rng.uniform(0, 2 * np.pi))) * power
+        power *= z
+    tones = accum.imag
+    tones /= np.std(tones) + 1e-12
+    broadband = _coloured_noise(rng, t.size, sr, rng.uniform(0.5, 1.5), f_lo=50.0)
+    blade = 1.0 + 0.5 * np.sin(phase * rng.integers(2, 6))
+    level = 10 ** (rng.uniform(0.0, 20.0) / 20.0)
+    out[sl] = level * env[sl] * (tones + rng.uniform(0.5, 2.0) * broadband * blade)
+    return out
+
+
+# 400 s at 4 kHz: 1.6 M samples (more than one slice of tones). With these seeds the boat
+# passes the whole recording (1), starts inside it (0, 4) or ends inside it (2, 11).
+@pytest.mark.parametrize("seed", [0, 1, 2, 4, 11])
+def test_the_boat_built_in_slices_is_the_boat_built_whole(seed):
+    from anemonefish.synth import _Builder
+
+    config = SynthConfig(duration_s=400.0, sample_rate=4000)
+    sliced = _Builder(config, np.random.default_rng(seed)).boat()
+    whole = _boat_on_whole_arrays(_Builder(config, np.random.default_rng(seed)))
+    assert np.any(sliced) and np.array_equal(sliced, whole)
