@@ -61,8 +61,15 @@ def _wait_for_interrupt() -> None:
 
 def _local_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from anemonefish_services.local.moto_server import free_port
     from anemonefish_services.local.stack import local_up, serve_existing
 
+    # Asked for by number: say so in one line if it is taken (the server's bind would end in a
+    # traceback, after moto had started).
+    for flag, port in (("--port", args.port), ("--moto-port", args.moto_port)):
+        if port and free_port(port) != port:
+            print(f"error: port {port} on 127.0.0.1 is in use; choose another with {flag}", file=sys.stderr)
+            return 1
     if args.existing:
         stack = serve_existing(port=args.port, api_key=args.api_key)
     else:
