@@ -180,8 +180,10 @@ def test_model_import_names_its_options_and_refuses_models_it_cannot_serve(
     base = ["model", "import", str(keras_file), "--image-size", "32x25", "-o", str(tmp_path / "b")]
     assert main([*base, "--threshold", "5"]) == 2
     assert _error(capsys).startswith("error: --threshold: Input should be less than or equal to 1")
-    assert main([*base, "--hop", "0"]) == 2
-    assert _error(capsys).startswith("error: --hop: Input should be greater than 0")
+    # train's name for it, and the older one.
+    for hop in ("--hop-length", "--hop"):
+        assert main([*base, hop, "0"]) == 2
+        assert _error(capsys).startswith("error: --hop-length: Input should be greater than 0")
     assert main([*base, "--window-s", "0"]) == 2
     assert _error(capsys).startswith("error: --window-s: Input should be greater than 0")
     # Several outputs, or scores per time step rather than per window: nothing to serve.

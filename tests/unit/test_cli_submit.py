@@ -79,3 +79,14 @@ def test_each_file_goes_with_its_sha256_unless_asked_not_to_and_keys_follow_the_
     # uploads still resume; with one it differs, as the request does.
     earlier = "submit-" + hashlib.sha256(json.dumps([file_fingerprint(recording), {}, None], sort_keys=True).encode()).hexdigest()[:40]
     assert without["idempotency_key"] == earlier != with_digest["idempotency_key"]
+
+
+def test_a_job_the_api_never_created_is_reported_as_not_created_not_as_a_failed_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tone_wav(tmp_path / "a.wav", 1.0)
+    # Port 9 (discard) has no API behind it: POST /jobs fails, so no upload was ever tried.
+    assert main(["submit", str(tmp_path / "a.wav"), "--api", "http://127.0.0.1:9", "--api-key", "k",
+                 "-o", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert "a.wav: job - NOT_CREATED" in out and "UPLOAD_FAILED" not in out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, get_args
 
 from anemonefish.card import Normalisation, VerifierConfig
+
+# TensorFlow's C++ start-up chatter (oneDNN, absl, graph attributes) as the Makefile keeps it
+# quiet: the commands that load it (train, model import/retune) print their own progress.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 if TYPE_CHECKING:
     import pydantic
@@ -465,7 +470,8 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE_DIR")
     imp.add_argument("--sample-rate", type=int, default=6400)
     imp.add_argument("--n-fft", type=int, default=1024)
-    imp.add_argument("--hop", type=int, default=256)
+    imp.add_argument("--hop-length", "--hop", dest="hop", type=int, default=256,
+                     help="STFT hop in samples (the name train uses; --hop also works)")
     imp.add_argument("--fmin", type=float, default=0.0)
     imp.add_argument("--fmax", type=float, default=2000.0)
     imp.add_argument("--window-s", type=float, default=1.0)
@@ -554,7 +560,7 @@ def run_model_import(args: argparse.Namespace) -> int:
         frontend = FrontEndConfig(**fields)
         DetectionParams(**(defaults or {}))
     except ValidationError as exc:
-        print(f"error: {option_at_fault(exc, {'hop_length': '--hop'})}", file=sys.stderr)
+        print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
     from anemonefish.training.importer import import_keras_model
 

@@ -120,8 +120,10 @@ def submit_files(
                     upload_multipart(client, sub.job_id, sub.path, created["upload"], advance, workers=part_workers)
                 bars.update(task, completed=size, stage="queued")
             except Exception as exc:  # one file's failure never stops the others
-                sub.status, sub.error = "UPLOAD_FAILED", str(exc)
-                bars.update(task, stage=f"[red]upload failed")
+                # Before the job exists the API refused the request (a key, a webhook): no upload was tried.
+                sub.status = "UPLOAD_FAILED" if sub.job_id else "NOT_CREATED"
+                sub.error = str(exc)
+                bars.update(task, stage="[red]upload failed" if sub.job_id else "[red]job not created")
 
         with ThreadPoolExecutor(max_workers=min(4, len(subs)) or 1) as pool:
             list(pool.map(upload_one, range(len(subs))))
