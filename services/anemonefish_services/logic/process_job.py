@@ -182,7 +182,7 @@ def _out_of_time(job: JobRecord, monitor: _JobMonitor, deps: WorkerDeps, owner: 
         job.job_id, owner, f"{WorkerTimeRunningOutError.code}: {why}",
         timed_out_attempt=job.attempts if monitor.whole_attempt else None,
     )
-    raise WorkerTimeRunningOutError(f"job {job.job_id}: {why}; retrying")
+    raise WorkerTimeRunningOutError(f"job {job.job_id}: {why}; retrying") from None  # the stop was asked for: no error to chain
 
 
 def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str) -> Outcome:
