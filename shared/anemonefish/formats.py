@@ -263,17 +263,18 @@ class AnnotationTable:
     def events(self, channel: int | None = None) -> list[Event]:
         """With ``channel`` (0-based), a Raven table's selections on other channels are left
         out: they annotate other audio; rows that name no channel apply to every channel.
-        Without it, a selection made on several channels (one number, a row for each)
-        counts once."""
+        Without it, a selection made on several channels (one number and the same times,
+        a row for each of its channels) counts once; rows that merely share a number stay."""
         if channel is not None:
             return [event for event, on, _ in self.rows if on is None or on == channel]
-        seen: set[str] = set()
+        seen: set[tuple[str, float, float]] = set()
         events = []
-        for event, _, selection in self.rows:
-            if selection is not None:
-                if selection in seen:
+        for event, on, selection in self.rows:
+            if selection is not None and on is not None:
+                key = (selection, event.start, event.end)
+                if key in seen:
                     continue
-                seen.add(selection)
+                seen.add(key)
             events.append(event)
         return events
 

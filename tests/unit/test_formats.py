@@ -220,6 +220,19 @@ def test_a_raven_selection_on_several_channels_counts_once_per_channel() -> None
     assert [e.start for e in parse_annotations(table, "t.txt", channel=1)] == [1.0, 3.0]
 
 
+def test_rows_that_only_share_a_selection_number_are_all_kept() -> None:
+    """Merged without a channel: only the rows of one selection on several channels (same
+    number, same times). A table with no View column that repeats a number keeps each row."""
+    plain = "Selection\tBegin Time (s)\tEnd Time (s)\tAnnotation\n1\t1.0\t1.3\tanemonefish\n1\t5.0\t5.3\tanemonefish\n"
+    assert [e.start for e in parse_annotations(plain, "t.txt")] == [1.0, 5.0]
+    channels = (
+        "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tAnnotation\n"
+        "1\tSpectrogram 1\t1\t1.0\t1.3\tanemonefish\n"
+        "1\tSpectrogram 1\t2\t2.0\t2.3\tanemonefish\n"
+    )
+    assert [e.start for e in parse_annotations(channels, "t.txt")] == [1.0, 2.0]
+
+
 def test_the_real_raven_table_is_all_on_its_first_channel() -> None:
     from anemonefish.formats import load_annotations
 
