@@ -57,7 +57,7 @@ class FrontEndConfig(BaseModel):
         if self.fmin >= self.fmax:
             raise ValueError("fmin must be below fmax")
         if self.n_fft < self.hop_length:
-            raise ValueError("n_fft must be at least hop_length")
+            raise ValueError(f"n_fft {self.n_fft} is shorter than hop_length {self.hop_length}")
         if self.stride_s > self.window_s:
             raise ValueError(f"stride_s {self.stride_s} is longer than window_s {self.window_s}: audio between windows would go unscored")
         return self

@@ -149,7 +149,7 @@ def test_train_on_labelled_recordings_reads_labels_in_any_case_and_skips_hidden_
     [
         (["train", "--synthetic", "--n-fft", "0"], "error: --n-fft: Input should be greater than 0"),
         (["train", "--synthetic", "--hop-length", "0"], "error: --hop-length: Input should be greater than 0"),
-        (["train", "--synthetic", "--n-fft", "32", "--hop-length", "64"], "error: n_fft must be at least hop_length"),
+        (["train", "--synthetic", "--n-fft", "32", "--hop-length", "64"], "error: --n-fft 32 is shorter than --hop-length 64"),
         (["train", "--synthetic", "--seed", "-1"], "error: --seed: Input should be greater than or equal to 0"),
         (["train", "--synthetic", "--seed", "4294967296"], "error: --seed: Input should be less than or equal to 4294967295"),
         (["train", "--synthetic", "--duration", "inf"], "error: --duration: Input should be a finite number"),

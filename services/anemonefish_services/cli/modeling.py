@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -61,6 +62,9 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
 
 # Spec fields whose command-line option has another name.
 _OPTION_OF_FIELD = {"duration_s": "--duration"}
+# Front-end fields as FrontEndConfig's checks across fields name them; the commands' options
+# for them are the same names, dashed.
+_FRONT_END_FIELDS = re.compile(r"\b(n_fft|hop_length|sample_rate|window_s|stride_s|fmin|fmax)\b")
 
 
 def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | None = None,
@@ -72,8 +76,9 @@ def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | Non
     read from a file, say).
     """
     first = exc.errors()[0]
-    if not first["loc"]:  # a check across fields: its message names the options itself
-        return str(first["msg"]).removeprefix("Value error, ")
+    if not first["loc"]:  # a check across fields: its message names the fields, as options here
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return _FRONT_END_FIELDS.sub(lambda m: "--" + m.group(0).replace("_", "-"), message)
     field = str(first["loc"][-1])
     named = {**_OPTION_OF_FIELD, **(options or {})}
     where = named.get(field) or otherwise or f"--{field.replace('_', '-')}"
@@ -531,7 +536,6 @@ def run_model_import(args: argparse.Namespace) -> int:
 
     from anemonefish.card import FrontEndConfig
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import load_annotations
     from anemonefish.params import DetectionParams
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -588,7 +592,6 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import load_annotations
     from anemonefish.model import read_card
     from anemonefish.params import DetectionParams
     from anemonefish.training.export import attach_verifier
@@ -623,7 +626,6 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
 
 def run_model_retune(args: argparse.Namespace) -> int:
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import load_annotations
     from anemonefish.training.train import retune
 
     try:
