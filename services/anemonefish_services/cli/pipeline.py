@@ -66,7 +66,7 @@ def _local_up(args: argparse.Namespace) -> int:
 
     # Asked for by number: say so in one line if it is taken (the server's bind would end in a
     # traceback, after moto had started).
-    for flag, port in (("--port", args.port), ("--moto-port", args.moto_port)):
+    for flag, port in (("--port", args.port), ("--moto-port", None if args.existing else args.moto_port)):
         if port and free_port(port) != port:
             print(f"error: port {port} on 127.0.0.1 is in use; choose another with {flag}", file=sys.stderr)
             return 1

@@ -13,6 +13,9 @@ def free_port(preferred: int = 0) -> int:
     """``preferred`` if it is free on 127.0.0.1, else any free port."""
     for candidate in ((preferred, 0) if preferred else (0,)):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the servers bind (http.server and werkzeug set it): a port a stopped stack left
+            # in TIME_WAIT is free to them, while one a server listens on is still refused.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", candidate))
             except OSError:
