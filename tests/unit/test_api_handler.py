@@ -149,3 +149,16 @@ def test_a_target_class_the_model_lacks_is_a_400_naming_it(api):
     assert body["error"]["details"]["classes"] == ["noise", "anemonefish", "biological"]
     status, _ = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"target_class": "biological"}})
     assert status == 201
+
+
+def test_params_that_name_no_target_class_leave_it_to_the_models_card(api, monkeypatch):
+    """A model whose target is not called 'anemonefish' (its card's default names it): params
+    without a target_class are fine; the worker takes the card's default, not the library's."""
+    from anemonefish_services.logic import create_job
+
+    served_classes = create_job.served_classes
+    monkeypatch.setattr(create_job, "served_classes", lambda: ["noise", "clownfish"])
+    assert api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"threshold": 0.5}})[0] == 201
+    status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"target_class": "anemonefish"}})
+    assert status == 400 and body["error"]["details"]["classes"] == ["noise", "clownfish"]
+    assert served_classes() == ["noise", "anemonefish", "biological"]  # the shipped card, untouched

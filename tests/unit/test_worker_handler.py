@@ -228,6 +228,14 @@ def test_a_job_is_not_started_with_less_than_twice_the_safety_margin_left(worker
     assert _attempt(handler, deps, monkeypatch, key, block_s=1.0, starts_with_s=50.0) == RETRY
     job = deps.worker_deps().repo.get("job-no-time")
     assert job.status is JobStatus.QUEUED and job.attempts == 0 and job.last_error is None
+    # Its message is made visible again in seconds, for another invocation to take.
+    from anemonefish_services.exceptions import WorkerTimeRunningOutError
+    from anemonefish_services.logic.process_job import RETRY_SOON_S, Invocation, process_upload
+
+    visibility = []
+    with pytest.raises(WorkerTimeRunningOutError):
+        process_upload("job-no-time", key, deps.worker_deps(), Invocation(remaining_ms=lambda: 50_000, extend_visibility=visibility.append))
+    assert visibility == [RETRY_SOON_S]
 
 
 def test_only_consecutive_whole_time_outs_fail_the_job(worker, monkeypatch):

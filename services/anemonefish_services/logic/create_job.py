@@ -99,7 +99,9 @@ def create_job(
             details={"field": "size_bytes", "max": settings.max_upload_bytes},
         )
     classes = served_classes()
-    if request.params is not None and classes is not None and request.params.target_class not in classes:
+    # Only a target_class the client named: otherwise the worker takes the card's own default.
+    asked = request.params is not None and "target_class" in request.params.model_fields_set
+    if asked and classes is not None and request.params.target_class not in classes:
         raise InvalidRequestError(
             f"params.target_class {request.params.target_class!r} is not one of the model's classes {classes}",
             details={"field": "params.target_class", "classes": classes},

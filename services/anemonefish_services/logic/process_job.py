@@ -93,6 +93,8 @@ WHOLE_ATTEMPT_SHARE = 0.9
 # How much of what one attempt managed the advice to split leaves for each part: the rate
 # varies, and start-up, the safety margin and writing the results take time too.
 SPLIT_HEADROOM = 0.8
+# A message refused for want of time is visible again after this (s).
+RETRY_SOON_S = 5
 
 
 class _JobMonitor:
@@ -237,7 +239,10 @@ def process_upload(
     # Load the model before claiming: a broken deployment must not leave jobs RUNNING.
     detector = deps.detector()
     if invocation.remaining_ms() < 2 * settings.worker_safety_margin_s * 1000:
-        # Late in a batch: an attempt now would stop at once and count against the job.
+        # Late in a batch: an attempt now would stop at once and count against the job. The
+        # message comes back in seconds for another invocation, not after its long visibility.
+        if invocation.extend_visibility:
+            invocation.extend_visibility(RETRY_SOON_S)
         raise WorkerTimeRunningOutError(f"job {job_id}: too little of the invocation is left to start it; retrying")
     claimed = deps.repo.claim(job_id, invocation.owner, lease_s=settings.lease_s, message_id=invocation.message_id)
     if claimed is None:
