@@ -121,8 +121,9 @@ $(CHROMIUM):
 test-browser: install browser
 	$(BIN)/python -m pytest tests/browser
 
-# Re-vendor the console's SHA-256 (@noble/hashes; see its README.md there) from npm.
-NOBLE_HASHES_VERSION ?= 1.8.0
+# Re-vendor the console's SHA-256 (@noble/hashes; see its README.md there) from npm. Pinned:
+# 2.x ships no esm/ folder, and the vendored README and docs/console.md name this version.
+NOBLE_HASHES_VERSION := 1.8.0
 VENDOR_NOBLE := services/anemonefish_services/console/static/vendor/noble-hashes
 console-vendor:
 	rm -rf .vendor-tmp && mkdir .vendor-tmp

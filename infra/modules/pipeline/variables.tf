@@ -114,7 +114,7 @@ variable "worker_timeout_seconds" {
 }
 
 variable "dlq_timeout_seconds" {
-  description = "Timeout of the DLQ consumer (the dead-letter queue's visibility timeout is six times this)."
+  description = "Timeout of the DLQ consumer (the dead-letter queue's visibility timeout is six times this, and never under the worker's timeout)."
   type        = number
   default     = 180
 }
