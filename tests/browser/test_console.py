@@ -16,8 +16,8 @@ from playwright.sync_api import Locator, Page, Request, Route, expect
 JOB_TIMEOUT_MS = 300_000
 
 
-def open_console(page: Page, stack, key: str | None = None) -> None:
-    page.goto(stack.base_url + "/")
+def open_console(page: Page, stack, key: str | None = None, query: str = "") -> None:
+    page.goto(stack.base_url + "/" + query)
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.fill("#api-key", key or stack.api_key)
     page.click("#key-form button[type=submit]")
@@ -726,10 +726,7 @@ def test_a_large_file_is_hashed_while_its_parts_go_up_and_the_digest_comes_with_
         route.continue_()
 
     page.route(re.compile(r".*/jobs(/[0-9a-f-]{36}/upload/complete)?$"), note)
-    page.goto(stack.base_url + "/?hash_first_max_mb=0")  # every file counts as large here
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.fill("#api-key", stack.api_key)
-    page.click("#key-form button[type=submit]")
+    open_console(page, stack, query="?hash_first_max_mb=0")  # every file counts as large here
     card = pick(page, recording)
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     assert "sha256" not in bodies["jobs"]
@@ -754,3 +751,34 @@ def test_a_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Pag
     message = page.locator(".card").first.locator(".message")
     expect(message).to_contain_text("moved away.wav cannot be read")
     assert posts == []
+
+
+def test_a_large_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Page, stack, tmp_path: Path) -> None:
+    """A large file is hashed only while its parts go up, so its first byte is read up front."""
+    doomed = tmp_path / "moved away.wav"
+    doomed.write_bytes(b"RIFF" + bytes(40_000))
+    # The browser's read of a file deleted after it was picked, made certain.
+    page.add_init_script("""
+        const slice = Blob.prototype.slice;
+        File.prototype.slice = function (...args) {
+          if (this.name !== "moved away.wav") return slice.apply(this, args);
+          return { arrayBuffer: () => Promise.reject(new DOMException("The file could not be read", "NotReadableError")) };
+        };
+    """)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None)
+    open_console(page, stack, query="?hash_first_max_mb=0")
+    message = pick(page, doomed).locator(".message")
+    expect(message).to_contain_text("moved away.wav cannot be read (The file could not be read)")
+    assert posts == []
+
+
+def test_a_complete_refused_for_another_digest_says_to_start_again(page: Page, stack, recording: Path) -> None:
+    """Retry would send the same digest to the same 400: the card says what to do instead."""
+    refusal = {"error": {"code": "invalid_request", "message": "sha256 differs from the job's", "details": {"field": "sha256"}}}
+    page.route(re.compile(r".*/upload/complete$"), lambda route: route.fulfill(status=400, json=refusal))
+    open_console(page, stack, query="?hash_first_max_mb=0")
+    card = pick(page, recording)
+    expect(card.locator(".message")).to_contain_text(
+        "This file is not the one this upload began with", timeout=JOB_TIMEOUT_MS
+    )

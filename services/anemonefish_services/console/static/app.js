@@ -162,6 +162,13 @@ class JobCard {
             }
           }
           this.say("");
+        } else {
+          // Hashed later, while its parts go up: still refuse a file that cannot be read now.
+          try {
+            await this.file.slice(0, 1).arrayBuffer();
+          } catch (err) {
+            throw new Error(`${this.file.name} cannot be read (${err.message}). Pick it again.`);
+          }
         }
         job = await client.createJob({
           filename: this.file.name,
@@ -175,7 +182,12 @@ class JobCard {
       this.setStatus(job.status || "AWAITING_UPLOAD");
       // Hashed alongside the upload: a large file, or one resumed after a reload.
       const hashAlong = job.upload.method === "MULTIPART" && (resumeRecord || this.file.size > HASH_FIRST_MAX_BYTES);
-      this.checksum = hashAlong ? hashFile(this.file) : null;
+      this.checksum = hashAlong ? hashFile(this.file, (done) => {
+        // Shown only while the upload waits for it (its parts are all up by then).
+        if (this.upload && this.upload.waitingForChecksum) {
+          this.say(`Finishing the file's checksum… ${Math.floor((100 * done) / Math.max(1, this.file.size))}%`);
+        }
+      }) : null;
       this.upload = new Upload({
         api: client, file: this.file, job, store, concurrency,
         resumeFromServer: Boolean(resumeRecord),
@@ -584,7 +596,8 @@ function setup() {
     }
   });
   window.addEventListener("beforeunload", (event) => {
-    const busy = [...cards.values()].some((c) => c.upload && c.upload.state === "uploading");
+    // Uploading, or assembling/hashing its last part: leaving would cost a resume (and a re-hash).
+    const busy = [...cards.values()].some((c) => c.upload && ["uploading", "completing"].includes(c.upload.state));
     if (busy) {
       event.preventDefault();
       event.returnValue = ""; // older browsers ask only when this is set

@@ -333,10 +333,13 @@ export class Upload extends EventTarget {
     let sha256 = null;
     if (this.checksum) {
       this.setState("completing", "Finishing the file's checksum…");
+      this.waitingForChecksum = true;
       try {
         sha256 = await this.checksum;
       } catch {
         sha256 = null; // the upload stands without it; S3 and TLS still checked every part
+      } finally {
+        this.waitingForChecksum = false;
       }
       if (signal.aborted) return;
     }
@@ -347,6 +350,11 @@ export class Upload extends EventTarget {
         await this.api.completeUpload(this.jobId, parts, sha256);
         return;
       } catch (err) {
+        if (err instanceof ApiError && err.status === 400 && err.field === "sha256") {
+          // Retrying sends the same digest to the same refusal.
+          throw new Error("This file is not the one this upload began with (its SHA-256 differs from the " +
+            "one sent when the job was created). Cancel it and add the file again.");
+        }
         if (signal.aborted || !(err instanceof ApiError) || err.kind !== "network" ||
             attempt >= 3) throw err;
         await this.backoff(attempt, signal);
