@@ -179,12 +179,12 @@ def test_evaluate_command_rejects_bad_input(tmp_path, capsys):
     assert "x.events.json" in capsys.readouterr().err
 
 
-def _document(path, events, event_timing="centre", threshold=0.5, duration=20.8):
+def _document(path, events, event_timing="centre", threshold=0.5, duration=20.8, channel=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "audio": {"filename": "reef.wav", "duration_s": duration},
         "params": {"threshold": threshold, "smoothing_windows": 1, "min_event_s": 0.2, "min_gap_s": 0.1,
-                   "target_class": "anemonefish", "channel": 0, "window_s": 1.0, "stride_s": 0.2,
+                   "target_class": "anemonefish", "channel": channel, "window_s": 1.0, "stride_s": 0.2,
                    "model_sample_rate": 6400, "fmin": 100.0, "fmax": 2000.0, "event_timing": event_timing},
         "events": [{"start": s, "end": e, "label": "anemonefish"} for s, e in events],
     }))
@@ -237,6 +237,11 @@ def test_the_sweep_re_runs_the_post_processing_the_documents_name(tmp_path, caps
         (tmp_path / "mixedann" / sub / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
     assert main(["evaluate", "--detections", str(tmp_path / "mixed"), "--annotations", str(tmp_path / "mixedann"), "--sweep"]) == 2
     assert "other settings" in capsys.readouterr().err
+    # The channel each recording was analysed on is not a setting of the post-processing.
+    for sub, channel in (("a", 0), ("b", 1)):
+        _document(tmp_path / "channels" / sub / "reef.events.json", [], channel=channel)
+        _scores_document(tmp_path / "channels" / sub / "reef.scores.csv", scores)
+    assert main(["evaluate", "--detections", str(tmp_path / "channels"), "--annotations", str(tmp_path / "mixedann"), "--sweep"]) == 0
 
 
 def test_folders_pair_by_the_path_below_them_and_say_what_is_left_unpaired(tmp_path, capsys):

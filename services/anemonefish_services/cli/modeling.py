@@ -403,7 +403,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                     raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
                 # One sweep re-runs one post-processing: every document must have been made the same way.
                 params, frontend, audio = read_document_settings(det_path)
-                this = (params, frontend)
+                # The channel analysed does not change the post-processing: recorders' channels may differ.
+                this = (params.model_copy(update={"channel": 0}), frontend)
                 file_classes, _, scores = read_scores(scores_path)
                 if settings is not None and (this, file_classes) != (settings, classes):
                     first = pairing.pairs[0][0]
