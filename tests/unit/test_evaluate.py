@@ -334,3 +334,16 @@ def test_a_multichannel_table_is_scored_on_the_channel_detect_analysed(tmp_path,
     assert main(["evaluate", "--detections", str(tmp_path / "det2" / "reef.events.json"),
                  "--annotations", str(tmp_path / "ann" / "reef.Table.1.selections.txt"), "--channel", "1", "--json"]) == 0
     assert "says detect analysed channel 0; scoring it against channel 1's selections" in capsys.readouterr().err
+
+
+def test_a_truth_table_with_nothing_on_the_analysed_channel_is_named_in_a_warning(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "det" / "reef.events.json", [(2.4, 2.8)], channel=2)
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)  # all on Raven's Channel 1
+    assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["false_positives"] == 1
+    assert (f"warning: {tmp_path / 'ann' / 'reef.Table.1.selections.txt'} has selections on channel(s) 0 only "
+            "(counted from 0, as --channel), none on the analysed channel 2") in captured.err

@@ -386,6 +386,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             truth = truth_table.events(channel)
             if channel is None and len(truth_table.channels) > 1:
                 unsure.append(ann_path.name)
+            if not truth and channel is not None and truth_table.channels and channel not in truth_table.channels:
+                print(f"warning: {ann_path} has selections on channel(s) "
+                      f"{', '.join(str(c) for c in sorted(truth_table.channels))} only (counted from 0, as --channel), "
+                      f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
             detected = detections.events()
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
