@@ -782,3 +782,22 @@ def test_a_complete_refused_for_another_digest_says_to_start_again(page: Page, s
     expect(card.locator(".message")).to_contain_text(
         "This file is not the one this upload began with", timeout=JOB_TIMEOUT_MS
     )
+
+
+def test_the_same_file_added_again_while_it_is_being_checked_gets_no_second_job(
+    page: Page, stack, recording: Path
+) -> None:
+    held: list[Route] = []
+    page.route(re.compile(r".*/checksum-worker\.js$"), lambda route: held.append(route))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None)
+    open_console(page, stack)
+    card = pick(page, recording)
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    pick(page, recording)  # while the first is still being checked, before its job exists
+    expect(page.locator("#notice")).to_contain_text(f"{recording.name} is already being prepared below.")
+    held[0].continue_()
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
+    assert len(posts) == 1 and page.locator(".card").count() == 1

@@ -60,6 +60,11 @@ function showNotice(text, kind = "error") {
   notice.hidden = !text;
 }
 
+// Files whose job is being created (hashed, then POST /jobs): until their upload has saved its
+// record, the same file dropped again would get a second job.
+const preparing = new Set();
+const fileKey = (file) => `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
+
 class JobCard {
   constructor(file, title) {
     this.file = file;
@@ -122,6 +127,8 @@ class JobCard {
       this.fail("Enter your API key at the top of the page first.");
       return;
     }
+    const key = fileKey(this.file);
+    preparing.add(key);
     try {
       let job;
       let current = null;
@@ -196,10 +203,12 @@ class JobCard {
       this.node.dataset.uploadMethod = job.upload.method;
       this.upload.addEventListener("change", () => this.onUploadChange());
       this.ticker = setInterval(() => this.renderProgress(), 250);
-      this.upload.start();
+      this.upload.start(); // saves its record at once: the same file now finds this card
     } catch (err) {
       if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
       this.fail(describeError(err, { filename: this.file.name, sizeLabel: formatBytes(this.file.size) }));
+    } finally {
+      preparing.delete(key);
     }
   }
 
@@ -462,6 +471,10 @@ function addFiles(files) {
   }
   showNotice("");
   for (const file of files) {
+    if (preparing.has(fileKey(file))) {
+      showNotice(`${file.name} is already being prepared below.`, "info");
+      continue;
+    }
     const pending = store.match(file);
     const card = pending && cards.get(pending.job_id);
     if (card) { // already on the page: pick it up there rather than start a second job
