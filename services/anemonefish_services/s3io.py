@@ -257,14 +257,17 @@ class S3SeekableReader(io.RawIOBase):
         """What ``hexdigest()`` would still have to fetch (all of it without a digest)."""
         return self.size - self._hashed
 
-    def hexdigest(self) -> str:
+    def hexdigest(self, between_blocks: Callable[[], None] | None = None) -> str:
         """The whole object's digest (``digest`` given to the constructor). The blocks the
         decoder read in order from byte 0 were hashed as it took them up; from the first
-        block it skipped on, the rest is fetched now."""
+        block it skipped on, the rest is fetched now, calling ``between_blocks`` before each
+        (a tail the decoder never read can be gigabytes: the caller keeps its lease, or stops)."""
         if self._hasher is None:
             raise ValueError("no digest was asked for")
         self._check_open()
         while self._hashed < self.size:
+            if between_blocks is not None:
+                between_blocks()
             self._load_block(self._hashed)  # hashes it; a read-ahead of it is used if there is one
         return self._hasher.hexdigest()
 

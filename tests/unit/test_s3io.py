@@ -221,6 +221,30 @@ def test_the_digest_covers_the_whole_object_whatever_the_decoder_skipped(s3: Any
         S3SeekableReader(s3, BUCKET, "uploads/j/hashed.bin", block_size=block).hexdigest()
 
 
+def test_fetching_for_the_digest_looks_to_the_caller_before_each_block(s3: Any) -> None:
+    """A tail the decoder never read can be gigabytes: the worker keeps its lease, or stops."""
+    import hashlib
+
+    block = 64 * KiB
+    data = put_random(s3, "uploads/j/tail.bin", 5 * block)
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/tail.bin", block_size=block, digest="sha256", read_ahead=0)
+    assert reader.read(100) == data[:100]  # a header, then nothing more
+    looks: list[int] = []
+    assert reader.hexdigest(between_blocks=lambda: looks.append(reader.unhashed_bytes)) == hashlib.sha256(data).hexdigest()
+    assert looks == [4 * block, 3 * block, 2 * block, block]
+    # A caller that stops it: no block is fetched after the refusal.
+    reader = S3SeekableReader(s3, BUCKET, "uploads/j/tail.bin", block_size=block, digest="sha256", read_ahead=0)
+    reader.read(100)
+    requests = reader.get_requests
+
+    def stop() -> None:
+        raise RuntimeError("out of time")
+
+    with pytest.raises(RuntimeError, match="out of time"):
+        reader.hexdigest(between_blocks=stop)
+    assert reader.get_requests == requests
+
+
 class ScriptedS3:
     """In-memory object whose GetObject fails for chosen blocks with a chosen error, or waits
     on an event; records the block of every request."""

@@ -365,3 +365,48 @@ def test_a_finished_job_whose_notifications_were_lost_is_notified_when_its_messa
     assert repo.get("job-quiet").updated_at == finished.updated_at  # bookkeeping, not a change clients see
     assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
     assert sent == [("job-quiet", "SUCCEEDED")]  # recorded: not again
+
+
+class _TickingContext(LocalLambdaContext):
+    """An invocation whose every look at the clock costs ``tick_s``."""
+
+    def __init__(self, remaining_s: float, tick_s: float) -> None:
+        super().__init__(function_name="worker")
+        self.remaining_s, self.tick_s = remaining_s, tick_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining_ms = int(self.remaining_s * 1000)
+        self.remaining_s -= self.tick_s
+        return remaining_ms
+
+
+def test_hashing_a_long_unread_tail_stops_for_time_like_detection(worker, monkeypatch):
+    """The digest fetches what the decoder never read (here 32 MiB after a refused header): it
+    watches the invocation's time between blocks instead of running past it."""
+    import hashlib
+    import os
+
+    handler, deps = worker
+    key = "uploads/job-tail/a.wav"
+    body = os.urandom(40 * 1024 * 1024)
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket="anemonefish-local-input", Key=key, Body=body)
+    now = utc_now_iso()
+    from anemonefish_services.settings import get_settings
+
+    JobsRepository(get_settings()).create(JobRecord(
+        job_id="job-tail", tenant_id="t", status=JobStatus.AWAITING_UPLOAD, filename="a.wav", size_bytes=len(body),
+        sha256=hashlib.sha256(body).hexdigest(), input_key=key, upload_mode="PUT", created_at=now, updated_at=now,
+        upload_expires_at=time.time() + 60, expires_at_epoch=int(time.time()) + 3600))
+
+    class _Corrupt(_DetectorDouble):
+        def run(self, source, **kwargs):  # noqa: ANN001, ANN003
+            source.read(16)
+            raise CorruptAudioError("not audio")
+
+    monkeypatch.setattr(deps, "thread_detector", lambda: _Corrupt(RuntimeError()))
+    deps.worker_deps.cache_clear()
+    event = _event(key)
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace('"size": 104', f'"size": {len(body)}')
+    assert handler.lambda_handler(event, _TickingContext(100.0, tick_s=15.0)) == RETRY
+    job = deps.worker_deps().repo.get("job-tail")
+    assert job.status is JobStatus.QUEUED and job.last_error.startswith("worker_timeout:")

@@ -112,14 +112,16 @@ class _JobMonitor:
         self.elapsed_s = 0.0
         self.projected_s = 0.0  # the whole recording's time at the rate so far, once known
         self._last_write = 0.0
+        self._written = 0.0  # the fraction last written
         self._last_visibility = float("-inf")  # extend at the first block, then every half-lease
 
     def progress(self, fraction: float) -> None:
         settings = self.deps.settings
         self.fraction = fraction
         now = time.monotonic()
-        if now - self._last_write >= settings.progress_interval_s or fraction >= 1.0:
-            self._last_write = now
+        # The interval, and the end once (the "between blocks" of hashing come at 1.0 too).
+        if now - self._last_write >= settings.progress_interval_s or (fraction >= 1.0 > self._written):
+            self._last_write, self._written = now, fraction
             if self.deps.repo.heartbeat(self.job_id, self.invocation.owner, progress=fraction, lease_s=settings.lease_s) is None:
                 current = self.deps.repo.get(self.job_id)
                 cancelled = current is not None and current.status is JobStatus.CANCELLED
@@ -141,6 +143,13 @@ class _JobMonitor:
                     self.stop_reason = _StopReason.TOO_LONG
         return self.stop_reason is not None
 
+    def between_blocks(self) -> None:
+        """For work after detection (hashing what the decoder left unread): the lease, a
+        cancel and the invocation's time are watched as between detection's blocks."""
+        self.progress(self.fraction)
+        if self.should_stop():
+            raise DetectionCancelled(f"job {self.job_id}: stopped while checking the upload's digest")
+
     @property
     def whole_attempt(self) -> bool:
         return self.started_with_s >= WHOLE_ATTEMPT_SHARE * self.budget_s
@@ -150,11 +159,11 @@ class _JobMonitor:
 AUDIO_ERROR_DIGEST_BYTES = 64 * 1024 * 1024
 
 
-def _check_upload_digest(job: JobRecord, source: S3SeekableReader) -> None:
+def _check_upload_digest(job: JobRecord, source: S3SeekableReader, monitor: _JobMonitor) -> None:
     """The upload is the file the client hashed (``sha256`` given at ``POST /jobs``)."""
     if not job.sha256:
         return
-    actual = source.hexdigest()
+    actual = source.hexdigest(between_blocks=monitor.between_blocks)
     if actual != job.sha256.lower():
         raise UploadChecksumMismatchError(
             f"the uploaded {job.filename} has SHA-256 {actual}, not the {job.sha256.lower()} the job was "
@@ -297,10 +306,10 @@ def process_upload(
                 # (up to 50 GiB, past the invocation's time) just to hash it.
                 source.raise_if_failed()
                 if source.unhashed_bytes <= AUDIO_ERROR_DIGEST_BYTES:
-                    _check_upload_digest(claimed, source)
+                    _check_upload_digest(claimed, source, monitor)
                 raise
             source.raise_if_failed()
-            _check_upload_digest(claimed, source)  # before any result is written
+            _check_upload_digest(claimed, source, monitor)  # before any result is written
         finally:
             source.close()
     except DetectionCancelled:
