@@ -10,11 +10,10 @@ post-processing on stored window scores at many thresholds (no audio is decoded 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -227,16 +226,10 @@ def read_scores(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np
     return classes, data[:, 0], data[:, 2:]
 
 
-def read_document_settings(path: str | os.PathLike[str]) -> tuple[DetectionParams, FrontEndConfig, dict]:
+def document_settings(doc: dict[str, Any]) -> tuple[DetectionParams, FrontEndConfig, dict]:
     """What re-runs a result document's post-processing on its window scores: the detection
     parameters, the window grid and event timing (``formats.result_document`` writes them),
-    and its ``audio`` object."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnnotationFormatError(f"{path}: not a result document ({exc})") from None
-    if not isinstance(doc, dict) or "events" not in doc:
-        raise AnnotationFormatError(f"{path}: not a result document")
+    and its ``audio`` object. ``doc`` as ``formats.load_annotations`` read it (``.document``)."""
     stored = doc.get("params") or {}
     params = DetectionParams(**{k: v for k, v in stored.items() if k in DetectionParams.model_fields})
     # Documents written before event_timing was recorded came from 'centre'-timed models.

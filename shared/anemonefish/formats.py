@@ -257,8 +257,14 @@ class AnnotationTable:
     channels it names, and the channel it is about."""
 
     rows: list[_Annotation]
-    # A result document's params.channel: the channel detect analysed (None for tables).
-    analysed_channel: int | None = None
+    # The result document it was read from (None for tables): its params and audio say how
+    # the events were made, for a sweep that re-makes them.
+    document: dict[str, Any] | None = None
+
+    @property
+    def analysed_channel(self) -> int | None:
+        """A result document's channel detect analysed (None for tables)."""
+        return _document_channel(self.document) if self.document is not None else None
 
     def events(self, channel: int | None = None) -> list[Event]:
         """With ``channel`` (0-based), a Raven table's selections on other channels are left
@@ -353,7 +359,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         try:
             doc = json.loads(stripped)
             rows: list[_Annotation] = [(Event.model_validate(e), None, None) for e in doc["events"]]
-            return AnnotationTable(rows, analysed_channel=_document_channel(doc))
+            return AnnotationTable(rows, document=doc)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:

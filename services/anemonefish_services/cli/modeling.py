@@ -338,8 +338,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.evaluate import (
         ScoredRecording,
         combine,
+        document_settings,
         evaluate_events,
-        read_document_settings,
         read_scores,
         threshold_sweep,
     )
@@ -406,7 +406,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 if not scores_path.is_file():
                     raise AnemonefishError(f"{scores_path}: missing (run detect with --format ...,scores)")
                 # One sweep re-runs one post-processing: every document must have been made the same way.
-                params, frontend, audio = read_document_settings(det_path)
+                if detections.document is None:
+                    raise AnemonefishError(f"{det_path}: --sweep needs a result document, not a table")
+                params, frontend, audio = document_settings(detections.document)
                 # The channel analysed does not change the post-processing: recorders' channels may differ.
                 this = (params.model_copy(update={"channel": 0}), frontend)
                 file_classes, _, scores = read_scores(scores_path)
