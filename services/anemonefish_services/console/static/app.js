@@ -60,6 +60,10 @@ function showNotice(text, kind = "error") {
   notice.hidden = !text;
 }
 
+// A file moved or deleted since it was picked: refused before a job exists for it.
+const unreadable = (file, err) => new Error(`${file.name} cannot be read (${err.message}). Pick it again.`);
+const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size))}%`;
+
 // Files whose job is being created (hashed, then POST /jobs): until their upload has saved its
 // record, the same file dropped again would get a second job.
 const preparing = new Set();
@@ -159,14 +163,12 @@ class JobCard {
           const size = this.file.size;
           try {
             sha256 = await hashFile(this.file, (done) => {
-              this.say(`Checking the file… ${Math.floor((100 * done) / Math.max(1, size))}%`);
+              this.say(`Checking the file… ${percentOf(done, size)}`);
             }).promise;
           } catch (err) {
             // A file that cannot be read is refused here, before a job exists for it. Anything
             // else (no module workers, say): the checksum is a safeguard, and the upload goes on.
-            if (["NotReadableError", "NotFoundError"].includes(err.name)) {
-              throw new Error(`${this.file.name} cannot be read (${err.message}). Pick it again.`);
-            }
+            if (["NotReadableError", "NotFoundError"].includes(err.name)) throw unreadable(this.file, err);
           }
           this.say("");
         } else {
@@ -174,7 +176,7 @@ class JobCard {
           try {
             await this.file.slice(0, 1).arrayBuffer();
           } catch (err) {
-            throw new Error(`${this.file.name} cannot be read (${err.message}). Pick it again.`);
+            throw unreadable(this.file, err);
           }
         }
         job = await client.createJob({
@@ -192,7 +194,7 @@ class JobCard {
       this.checksum = hashAlong ? hashFile(this.file, (done) => {
         // Shown only while the upload waits for it (its parts are all up by then).
         if (this.upload && this.upload.waitingForChecksum) {
-          this.say(`Finishing the file's checksum… ${Math.floor((100 * done) / Math.max(1, this.file.size))}%`);
+          this.say(`Finishing the file's checksum… ${percentOf(done, this.file.size)}`);
         }
       }) : null;
       this.upload = new Upload({
