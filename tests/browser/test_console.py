@@ -679,7 +679,9 @@ def test_each_saved_upload_has_its_own_entry_and_older_saved_lists_are_taken_ove
     assert {k: json.loads(v) for k, v in stored.items() if k.startswith("anemonefish.console.upload:")} == {
         f"anemonefish.console.upload:{job}": record for job, record in legacy.items()
     }
-    # A second tab discarding one of them leaves the other in place for both.
+    # A second tab discarding one of them leaves the other in place for both. (A guard for
+    # the removal by entry; the shared map passed this too, since it was re-read on removal:
+    # the storage keys above are what tell the two layouts apart.)
     other = page.context.new_page()
     other.goto(stack.base_url + "/")
     expect(other.locator("body")).to_have_attribute("data-ready", "true")
