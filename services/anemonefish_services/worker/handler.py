@@ -7,7 +7,7 @@ corrupt file never blocks the queue or the rest of its batch.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,11 +19,6 @@ from anemonefish_services.logic.process_job import Invocation, process_upload
 from anemonefish_services.observability import job_context, logger, metrics
 from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
-
-
-# The time the invocation started with: the worker judges whether a recording could fit any
-# invocation by it, not by what a later record of a batch has left.
-_invocation_budget_ms: ContextVar[int | None] = ContextVar("invocation_budget_ms", default=None)
 
 
 def _visibility_extender(record: SQSRecord, queue_url: str):  # type: ignore[no-untyped-def]
@@ -38,7 +33,9 @@ def _visibility_extender(record: SQSRecord, queue_url: str):  # type: ignore[no-
     return extend
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None, budget_ms: int | None = None) -> None:
+    """``budget_ms``: the time the invocation started with. Whether a recording could fit any
+    invocation is judged by it, not by what a later record of a batch has left."""
     try:
         uploads = parse_s3_notification(record.body)
     except MalformedMessageError as exc:
@@ -55,7 +52,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             continue
         invocation = Invocation(
             remaining_ms=lambda_context.get_remaining_time_in_millis if lambda_context else (lambda: 15 * 60 * 1000),
-            budget_ms=_invocation_budget_ms.get(),
+            budget_ms=budget_ms,
             extend_visibility=_visibility_extender(record, queue_url) if queue_url else None,
             message_id=record.message_id,
         )
@@ -71,6 +68,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # invocations at once in threads, as AWS runs several instances).
     # Report every failure as a batch item failure (also when all fail) rather than raising:
     # SQS retries exactly those messages either way, and the logs stay about the records.
-    _invocation_budget_ms.set(context.get_remaining_time_in_millis() if context else None)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    handler = partial(record_handler, budget_ms=context.get_remaining_time_in_millis() if context else None)
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
