@@ -255,6 +255,9 @@ def test_folders_pair_by_the_path_below_them_and_say_what_is_left_unpaired(tmp_p
     (ann / "site-c").mkdir()
     (ann / "site-c" / "reef.labels.txt").write_text("1.0\t1.2\tanemonefish\n")
     _document(det / "site-d" / "reef.events.json", [])
+    # Text beside the truth tables that is no annotation table is not a recording left unscored.
+    (ann / "LICENSE.txt").write_text("Creative Commons Attribution 4.0\nYou are free to share.\n")
+    (ann / "site-a" / "notes.csv").write_text("site,depth\nsite-a,12\n")
     assert main(["evaluate", "--detections", str(det), "--annotations", str(ann), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

@@ -306,7 +306,20 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
             )
         if tables:
             pairs.append((dets[key], tables[0]))
-    return Pairing(pairs, sorted(set(dets) - set(candidates)), sorted(set(candidates) - set(dets)))
+    # A LICENSE or README .txt beside the recordings is not a recording left unscored.
+    undetected = [key for key in sorted(set(candidates) - set(dets)) if any(map(_is_annotation_table, candidates[key]))]
+    return Pairing(pairs, sorted(set(dets) - set(candidates)), undetected)
+
+
+def _is_annotation_table(path: Path) -> bool:
+    from anemonefish.exceptions import AnnotationFormatError
+    from anemonefish.formats import load_annotations
+
+    try:
+        load_annotations(path)
+    except (AnnotationFormatError, OSError):
+        return False
+    return True
 
 
 def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
