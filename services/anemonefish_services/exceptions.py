@@ -64,9 +64,12 @@ class IdempotencyKeyReusedError(ServiceError):
 
 
 class WebhooksNotConfiguredError(ServiceError):
-    """The service has no webhook signing secret (ANEMONEFISH_WEBHOOK_SECRET): it sends no webhooks."""
+    """The service has no webhook signing secret (ANEMONEFISH_WEBHOOK_SECRET): it sends no webhooks.
 
-    status = 503
+    501, not 503: it lasts until the service is redeployed, so a client must not retry it.
+    """
+
+    status = 501
     code = "webhooks_not_configured"
 
 

@@ -45,7 +45,14 @@ def api(monkeypatch):
             cached.cache_clear()
 
 
-def test_loopback_webhooks_are_refused_outside_local_mode(api):
+WEBHOOK_SECRET = "whsec_" + "c2VydmljZS1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="
+
+
+def test_loopback_webhooks_are_refused_outside_local_mode(api, monkeypatch):
+    from anemonefish_services.settings import get_settings
+
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    get_settings.cache_clear()
     for url in ("https://127.0.0.1/hook", "https://localhost/hook", "https://[::1]/hook"):
         status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 5, "webhook": {"url": url}})
         assert status == 400, url
@@ -131,8 +138,9 @@ def test_the_webhook_secret_is_the_callers_own(api, monkeypatch):
     from anemonefish_services.settings import get_settings
 
     status, body = api("GET", "/webhook-secret")
-    assert status == 503 and body["error"]["code"] == "webhooks_not_configured"
-    service = "whsec_" + "c2VydmljZS1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="
+    # 501: it lasts until a redeploy, and the client's retries (429 and 5xx but 501) would only wait for it.
+    assert status == 501 and body["error"]["code"] == "webhooks_not_configured"
+    service = WEBHOOK_SECRET
     monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", service)
     monkeypatch.setenv("ANEMONEFISH_API_KEYS", '{"k1": "t1", "k2": "t2"}')
     get_settings.cache_clear()
@@ -140,6 +148,22 @@ def test_the_webhook_secret_is_the_callers_own(api, monkeypatch):
     _, theirs = api("GET", "/webhook-secret", key="k2")
     assert status == 200 and mine["secret"] == tenant_webhook_secret(service, "t1") != theirs["secret"]
     assert api("GET", "/webhook-secret", key=None)[0] == 401
+
+
+def test_a_webhook_asked_of_a_service_that_sends_none_is_refused_naming_it(api, monkeypatch):
+    """It was accepted, and the job ended with no webhook and only the service's log saying why."""
+    from anemonefish_services.settings import get_settings
+
+    monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "true")  # this machine resolves no public name
+    get_settings.cache_clear()
+    request = {"filename": "a.wav", "size_bytes": 5, "webhook": {"url": "http://127.0.0.1:9/hook"}}
+    status, body = api("POST", "/jobs", request)
+    assert status == 501 and body["error"]["code"] == "webhooks_not_configured", body
+    assert body["error"]["details"] == {"field": "webhook"} and "leave out webhook" in body["error"]["message"]
+    assert api("GET", "/jobs")[1]["jobs"] == []  # nothing was created
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    get_settings.cache_clear()
+    assert api("POST", "/jobs", request)[0] == 201
 
 
 def test_a_target_class_the_model_lacks_is_a_400_naming_it(api):

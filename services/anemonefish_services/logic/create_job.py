@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
 from anemonefish_services.dal.storage import Storage, upload_key
-from anemonefish_services.exceptions import IdempotencyKeyReusedError, InvalidRequestError
+from anemonefish_services.exceptions import IdempotencyKeyReusedError, InvalidRequestError, WebhooksNotConfiguredError
 from anemonefish_services.models.api import CreateJobRequest, CreateJobResponse, MultipartUpload, PartUrl, PutUpload
 from anemonefish_services.models.job import JobRecord, JobStatus
 from anemonefish_services.notifications.errors import WebhookUrlError
@@ -107,6 +107,13 @@ def create_job(
             details={"field": "params.target_class", "classes": classes},
         )
     if request.webhook is not None:
+        if not settings.webhook_secret:
+            # Accepted, the job would end with nothing sent and only the service's log saying why.
+            raise WebhooksNotConfiguredError(
+                "this service has no webhook signing secret, so it sends no webhooks: leave out webhook "
+                "(poll GET /jobs/{id} or subscribe to the SNS topic)",
+                details={"field": "webhook"},
+            )
         try:
             validate_webhook_url(request.webhook.url, allow_loopback=settings.allow_loopback_webhooks)
         except WebhookUrlError as exc:
