@@ -10,7 +10,7 @@ import soundfile as sf
 from pydantic import ValidationError
 
 from anemonefish.formats import read_annotations
-from anemonefish.synth import SynthConfig, _band_power, soundscape_seed, synthesize, write_soundscape
+from anemonefish.synth import SynthConfig, _band_power, soundscape_seed, synthesize, write_recording, write_soundscape
 
 SHORT = SynthConfig(duration_s=20.0, sample_rate=16000, anemonefish_per_min=20.0, biological_per_min=10.0)
 
@@ -92,6 +92,36 @@ def test_written_files_hold_the_signal_and_a_raven_table_of_the_truth(tmp_path):
         (round(e.start, 4), round(e.end, 4), e.label) for e in sorted(scape.events, key=lambda e: e.start)
     ]
     assert not list(tmp_path.glob(".*part"))
+
+
+def test_a_long_recording_is_written_part_by_part_with_its_truth_shifted(tmp_path, monkeypatch):
+    """A soundscape is built whole in memory (~30 GB for an hour at 48 kHz), so a longer one is
+    written as parts, each built, written and dropped before the next."""
+    import anemonefish.synth as synth
+
+    built = []
+    real = synth.synthesize
+    monkeypatch.setattr(synth, "synthesize", lambda config, seed: built.append((config.duration_s, seed)) or real(config, seed))
+    config = SHORT.model_copy(update={"duration_s": 25.0})
+    wav, table, events = write_recording(config, [4, 1], tmp_path, "long", part_s=10.0)
+    # 25 s in parts of at most 10 s: three equal parts (to the sample), each its own seed
+    edges = [0, 133333, 266667, 400000]
+    assert built == [((hi - lo) / 16000, [4, 1, p]) for p, (lo, hi) in enumerate(zip(edges, edges[1:]))]
+    data, sr = sf.read(wav, dtype="float32")
+    assert len(data) == 25 * 16000
+    truth = [(round(e.start, 4), round(e.end, 4), e.label) for e in read_annotations(table)]
+    expected = []
+    for part, (lo, hi) in enumerate(zip(edges, edges[1:])):
+        alone = real(config.model_copy(update={"duration_s": (hi - lo) / sr}), [4, 1, part])
+        assert np.max(np.abs(data[lo:hi] - alone.signal)) < 1e-5  # the part's own samples, in place
+        expected += [(round(e.start + lo / sr, 4), round(e.end + lo / sr, 4), e.label) for e in alone.events]
+    assert truth == expected and len(expected) >= 5 and len(events) == len(expected)
+    assert all(e.start >= lo / sr + 1.0 - 1e-6 or e.end <= lo / sr for e in events for lo in edges[1:-1])
+    assert not list(tmp_path.glob(".*part"))
+    # Up to one part it is the plain soundscape, sample for sample.
+    built.clear()
+    wav, _, events = write_recording(SHORT, 2, tmp_path, "short", part_s=20.0)
+    assert built == [(20.0, 2)] and np.array_equal(sf.read(wav, dtype="float32")[0], sf.read(write_soundscape(real(SHORT, 2), tmp_path, "ref")[0], dtype="float32")[0])
 
 
 def test_bad_configs_are_rejected_with_the_field_named():

@@ -48,7 +48,9 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
         description="Write N synthetic soundscapes (WAV) and their truth (Raven selection tables).",
     )
     p.add_argument("outdir", type=Path, metavar="OUTDIR")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds per soundscape (default 60)")
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="seconds per soundscape (default 60); longer than 600 s: written as parts of at most 600 s, each "
+                        "its own soundscape, so memory stays bounded")
     p.add_argument("--count", type=int, default=1, help="number of soundscapes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed; soundscape i uses [seed, i] (default 0)")
     p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
@@ -88,7 +90,7 @@ def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | Non
 def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from anemonefish.synth import MAX_SEED, SynthConfig, soundscape_seed, synthesize, write_soundscape
+    from anemonefish.synth import ANEMONEFISH, MAX_SEED, SynthConfig, soundscape_seed, write_recording
 
     if args.count < 1:
         print("error: --count must be at least 1", file=sys.stderr)
@@ -117,10 +119,12 @@ def run_synth(args: argparse.Namespace) -> int:
         return 2
     width = len(str(args.count - 1))
     for index in range(args.count):
-        scape = synthesize(config, seed=soundscape_seed(args.seed, index))
-        wav, table = write_soundscape(scape, args.outdir, f"{args.prefix}_{args.seed}_{index:0{width}d}", args.subtype)
-        calls = len(scape.labelled("anemonefish"))
-        print(f"{wav}  {calls} anemonefish calls, {len(scape.events) - calls} other labelled sounds -> {table.name}")
+        wav, table, events = write_recording(
+            config, soundscape_seed(args.seed, index), args.outdir, f"{args.prefix}_{args.seed}_{index:0{width}d}",
+            args.subtype,
+        )
+        calls = sum(e.label == ANEMONEFISH for e in events)
+        print(f"{wav}  {calls} anemonefish calls, {len(events) - calls} other labelled sounds -> {table.name}")
     return 0
 
 

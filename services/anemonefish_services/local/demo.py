@@ -20,10 +20,12 @@ SEED_DURATION_S = 489.0  # the seed team's 8-minute recording
 
 def make_recording(out_dir: Path, duration_s: float = SEED_DURATION_S, seed: int = 7) -> tuple[Path, Path]:
     """A generated reef recording and its truth (Raven table of the calls planted in it)."""
-    from anemonefish.synth import SynthConfig, synthesize, write_soundscape
+    from anemonefish.synth import SynthConfig, write_recording
 
-    scape = synthesize(SynthConfig(duration_s=duration_s, sample_rate=48000), seed=seed)
-    return write_soundscape(scape, out_dir, "demo reef recording", subtype="PCM_16")
+    # In parts past 10 minutes, so `demo --duration 7200` needs no more memory than the default.
+    wav, table, _ = write_recording(SynthConfig(duration_s=duration_s, sample_rate=48000), seed, out_dir,
+                                    "demo reef recording", subtype="PCM_16")
+    return wav, table
 
 
 def run_demo(
