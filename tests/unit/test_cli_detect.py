@@ -145,6 +145,34 @@ def test_existing_files_are_not_replaced_without_overwrite(
     assert truth.read_text() != before and (tmp_path / "one.events.json").exists()
 
 
+def test_skip_existing_resumes_a_run_over_a_folder(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted run over a deployment's folder is resumed, not redone (--overwrite) or
+    refused file by file."""
+    folder = tmp_path / "deployment"
+    folder.mkdir()
+    for name in ("a.wav", "b.wav", "c.wav"):
+        shutil.copy(recordings / "one.wav", folder / name)
+    out = tmp_path / "out"
+    base = ["detect", "--model", str(tiny_bundle), "-o", str(out), "--format", "json,csv"]
+    assert main([*base, str(folder / "a.wav"), "-q"]) == 0  # the run that was interrupted
+    (out / "b.events.json").write_text("{}")  # only part of b's set: not an earlier run's result
+    done = (out / "a.events.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([*base, str(folder), "--skip-existing"]) == 1
+    err = capsys.readouterr().err
+    assert "a.wav" not in err.replace("1 recording(s) skipped", "")  # a: skipped, untouched
+    assert (out / "a.events.json").stat().st_mtime_ns == done
+    assert f"{folder / 'b.wav'}: {out / 'b.events.json'} exists; not replacing it" in err
+    assert "1 recording(s) skipped: their results exist (--skip-existing)" in err
+    assert "1 input(s) failed, 1 processed, 1 skipped" in err
+    assert json.loads((out / "c.events.json").read_text())["audio"]["filename"] == "c.wav"
+    with pytest.raises(SystemExit):
+        main([*base, str(folder), "--skip-existing", "--overwrite"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_an_unusable_output_folder_is_blamed_on_o_before_any_decoding(
     tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

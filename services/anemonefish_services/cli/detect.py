@@ -18,9 +18,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders (searched recursively) or globs")
     parser.add_argument("-o", "--outdir", type=Path, default=Path("."), help="where to write results (default: .)")
-    parser.add_argument(
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
         "--overwrite", action="store_true",
         help="replace result files that already exist (without it, a recording whose results exist fails)",
+    )
+    existing.add_argument(
+        "--skip-existing", action="store_true",
+        help="skip a recording whose result files (every --format) all exist, as when resuming an "
+             "interrupted run over a folder; one with only some of them still fails",
     )
     parser.add_argument(
         "--format",
@@ -230,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"error: {line}", markup=False, highlight=False)
     detector = Detector(bundle)
     summaries = []
+    skipped = 0
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -242,6 +249,10 @@ def run(args: argparse.Namespace) -> int:
         for item in inputs:
             path = item.source
             existing = [] if args.overwrite else existing_documents(args.outdir, item.stem, formats)
+            # Documents are written all or none, so a complete set is an earlier run's whole result.
+            if args.skip_existing and len(existing) == len(formats):
+                skipped += 1
+                continue
             if existing:
                 message = f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
                 err.print(f"error: {message}", markup=False, highlight=False)
@@ -276,8 +287,11 @@ def run(args: argparse.Namespace) -> int:
                 table.add_row(f"{e.start:.2f}", f"{e.end:.2f}", e.label, f"{e.confidence:.2f}")
             out.print(table)
             out.print(f"  results: {written.get('json', next(iter(written.values())))}", markup=False, highlight=False, soft_wrap=True)
+    if skipped and not args.quiet:
+        err.print(f"{skipped} recording(s) skipped: their results exist (--skip-existing)", highlight=False)
     if failures:
-        err.print(f"{len(failures)} input(s) failed, {len(summaries)} processed", highlight=False)
+        err.print(f"{len(failures)} input(s) failed, {len(summaries)} processed"
+                  + (f", {skipped} skipped" if skipped else ""), highlight=False)
         return 1
     return 0
 
