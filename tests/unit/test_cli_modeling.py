@@ -144,6 +144,27 @@ def test_train_on_labelled_recordings_reads_labels_in_any_case_and_skips_hidden_
     assert per_class["anemonefish"] > 0 and per_class["biological"] > 0
 
 
+def test_train_init_from_fine_tunes_a_bundle_and_refuses_what_the_bundle_fixes(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _labelled(tmp_path / "data")
+    out = tmp_path / "tuned"
+    base = ["train", str(data), "--init-from", str(tiny_bundle), "-o", str(out)]
+    assert main([*base, "--n-fft", "64"]) == 2
+    assert _error(capsys) == f"error: --n-fft: the front end and architecture are --init-from's ({tiny_bundle}); leave it out"
+    assert main([*base, "--image-size", "10x10"]) == 2
+    assert _error(capsys).startswith("error: --image-size: ")
+    assert main(["train", str(data), "--init-from", str(tmp_path / "nothing"), "-o", str(out)]) == 2
+    assert _error(capsys) == f"error: --init-from: {tmp_path / 'nothing'}: not a model bundle folder (no such folder)"
+    assert not out.exists()
+    assert main([*base, "--epochs", "1", "--validation-soundscapes", "0"]) == 0
+    card = json.loads((out / "card.json").read_text())
+    # The fine-tuning defaults: a tenth of the rate, no mining; the front end is the bundle's.
+    assert (card["training"]["spec"]["learning_rate"], card["training"]["spec"]["mining_epochs"]) == (3e-4, 0)
+    assert card["frontend"] == json.loads((tiny_bundle / "card.json").read_text())["frontend"]
+    assert card["training"]["started_from"]["path"] == str(tiny_bundle)
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [

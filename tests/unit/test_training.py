@@ -106,7 +106,7 @@ def test_hard_negatives_are_the_left_out_noise_a_first_model_mistakes_for_calls(
             out[:, 1] = np.where(images[:, 0, :, 0].mean(axis=1) > cut, 0.9, 0.1)
             return out
 
-    monkeypatch.setattr(train_module, "fit", lambda spec, data, log: fitted.append(spec.epochs) or Probe())
+    monkeypatch.setattr(train_module, "fit", lambda spec, data, log, start=None: fitted.append(spec.epochs) or Probe())
     monkeypatch.setattr(train_module, "MINING_SLICE", 7)  # the pool is scored in slices: cross their edges
     spec = _tiny_spec().model_copy(update={"mining_epochs": 2, "mining_threshold": 0.2})
     grown = train_module.add_hard_negatives(spec, kept, spare, log=lambda _: None)
@@ -250,6 +250,41 @@ def test_train_command_writes_a_bundle_that_records_how_to_reproduce_it(tmp_path
     assert "DATA" in capsys.readouterr().err
 
 
+def test_training_continues_from_a_bundle_with_its_front_end_and_weights(tmp_path, tiny_bundle):
+    """Fine-tuning: a reef's own labelled recordings adjust a trained network, which starts
+    from that network's weights (not new ones) and keeps its front end and classes."""
+    import tensorflow as tf
+
+    from anemonefish.model import load_bundle, read_card
+    from anemonefish.training.train import StartingPoint, train
+    from anemonefish_services.cli import build_parser
+    from anemonefish_services.cli.modeling import train_spec_from_args
+
+    start = StartingPoint.of(tiny_bundle)
+    kernel = lambda folder: tf.keras.models.load_model(folder / "model.keras").layers[0].get_weights()[0]  # noqa: E731
+    # Made as the command line makes it, so the card's command line can be checked against it.
+    still = train_spec_from_args(build_parser().parse_args(shlex.split(
+        f"train --synthetic --init-from {tiny_bundle} --seed 5 --epochs 1 --learning-rate 1e-12 --warmup-epochs 0 "
+        "--soundscapes 2 --duration 8 --validation-soundscapes 0 -o unused")), start)
+    assert still.mining_epochs == 0  # a fine-tuning default
+    card = train(tmp_path / "still", still, synthetic=True, start=start, log=lambda _: None)
+    # At a rate of 1e-12 the weights are the start's: training began from them.
+    assert np.allclose(kernel(tmp_path / "still"), kernel(tiny_bundle), atol=1e-6)
+    assert card.frontend == read_card(tiny_bundle).frontend and card.classes == read_card(tiny_bundle).classes
+    assert card.training["started_from"]["name"] == "tiny-test" and card.training["spec"]["image_height"] == 32
+    assert "tiny-test 0.0.0 trained further on synthetic soundscapes" in card.notes
+    # Its card's command line asks for the same spec again, from the same bundle.
+    command = shlex.split(card.training["reproduce"])
+    assert command[command.index("--init-from") + 1] == str(tiny_bundle)
+    assert train_spec_from_args(build_parser().parse_args(command[1:]), start) == TrainSpec(**card.training["spec"])
+    # At a real rate it learns from there, and serves like any bundle.
+    moved = train(tmp_path / "moved", still.model_copy(update={"learning_rate": 0.05}), synthetic=True, start=start,
+                  log=lambda _: None)
+    assert not np.allclose(kernel(tmp_path / "moved"), kernel(tiny_bundle), atol=1e-3)
+    assert moved.frontend == card.frontend
+    assert load_bundle(tmp_path / "moved").classifier.predict(np.zeros((1, 32, 25, 1), np.float32)).shape == (1, 3)
+
+
 @pytest.mark.parametrize("option,value", [("--chirp-fraction", "1.5"), ("--duration", "0.5"), ("--width", "1"),
                                           ("--soundscapes", "0"), ("--epochs", "0")])
 def test_train_command_names_the_option_a_bad_value_came_from(tmp_path, capsys, option, value):
@@ -383,6 +418,8 @@ def test_train_help_states_the_training_defaults():
     stated["warmup_epochs"] = f"(default {spec.warmup_epochs:g})"
     stated["image_size"] = f"(default {spec.image_height}x{spec.image_width})"
     stated["chirp_fraction"] = f"(default {spec.dataset.chirp_fraction:g})"
+    stated["learning_rate"] = f"(default {spec.learning_rate:g};"
+    stated["mining_epochs"] = f"(default {spec.mining_epochs};"
     for field, text in stated.items():
         assert text in helps[field], (field, helps[field])
 

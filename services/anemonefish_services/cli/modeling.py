@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pydantic
 
     from anemonefish.training import TrainSpec
+    from anemonefish.training.train import StartingPoint
 
 VERIFIER_GATE = VerifierConfig.model_fields["gate"].default
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
@@ -177,6 +178,16 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="per-window scaling of the images (default standardize)")
     p.add_argument("--warmup-epochs", type=float, default=None,
                    help="epochs of linear learning-rate warm-up before the cosine decay (default 1)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help=f"peak learning rate (default 0.003; {FINE_TUNE_DEFAULTS['learning_rate']:g} with --init-from)")
+    p.add_argument("--mining-epochs", type=int, default=None,
+                   help="epochs of a first model that picks hard negatives from the left-out noise "
+                        "(default 4; 0 with --init-from; 0 = no mining)")
+    p.add_argument("--init-from", default=None, metavar="BUNDLE_DIR",
+                   help="continue training that bundle's network (fine-tuning; 'shipped' for the shipped model) "
+                        "instead of a new one: its front end, classes and architecture are kept, and the "
+                        f"defaults become --epochs {FINE_TUNE_DEFAULTS['epochs']} "
+                        f"--learning-rate {FINE_TUNE_DEFAULTS['learning_rate']:g} --mining-epochs 0")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
     p.add_argument("--version", default=None)
@@ -191,8 +202,17 @@ def _timed_log() -> Callable[[str], None]:
     return lambda message: print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
-    """The training spec a ``train`` command line asks for (training defaults elsewhere)."""
+# Training continued from a bundle: a few epochs at a tenth of the rate, so the new data
+# adjusts the network rather than replacing what it learnt.
+FINE_TUNE_DEFAULTS = {"epochs": 5, "learning_rate": 3e-4, "mining_epochs": 0}
+# What a starting bundle fixes: these options cannot go with --init-from.
+_FIXED_BY_START = ("image_size", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",
+                   "normalisation")
+
+
+def train_spec_from_args(args: argparse.Namespace, start: StartingPoint | None = None) -> TrainSpec:
+    """The training spec a ``train`` command line asks for (training defaults elsewhere;
+    with ``start``, the front end that bundle fixes)."""
     from anemonefish.training import DatasetSpec, TrainSpec
 
     updates: dict = {"seed": args.seed}
@@ -205,11 +225,14 @@ def train_spec_from_args(args: argparse.Namespace) -> TrainSpec:
     spec_updates: dict = {"seed": args.seed, "dataset": DatasetSpec(**updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
+    if getattr(args, "init_from", None) is not None:
+        spec_updates.update(FINE_TUNE_DEFAULTS)
     for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",
-                  "normalisation", "warmup_epochs", "validation_soundscapes"):
-        if getattr(args, field) is not None:
+                  "normalisation", "warmup_epochs", "validation_soundscapes", "learning_rate", "mining_epochs"):
+        if getattr(args, field, None) is not None:
             spec_updates[field] = getattr(args, field)
-    return TrainSpec(**spec_updates)
+    spec = TrainSpec(**spec_updates)
+    return start.fix_spec(spec) if start is not None else spec
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -221,11 +244,30 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     from pydantic import ValidationError
 
-    from anemonefish.exceptions import AnemonefishError, AnnotationFormatError, AudioError, BundleTargetError
-    from anemonefish.training.train import train
+    from anemonefish.exceptions import (
+        AnemonefishError,
+        AnnotationFormatError,
+        AudioError,
+        BundleTargetError,
+        ModelBundleError,
+    )
+    from anemonefish.training.train import StartingPoint, train
 
+    start = None
+    if args.init_from is not None:
+        fixed = [field for field in _FIXED_BY_START if getattr(args, field) is not None]
+        if fixed:
+            option = "--" + fixed[0].replace("_", "-")
+            print(f"error: {option}: the front end and architecture are --init-from's ({args.init_from}); "
+                  "leave it out", file=sys.stderr)
+            return 2
+        try:
+            start = StartingPoint.of(None if args.init_from == "shipped" else args.init_from)
+        except ModelBundleError as exc:
+            print(f"error: --init-from: {exc}", file=sys.stderr)
+            return 2
     try:
-        spec = train_spec_from_args(args)
+        spec = train_spec_from_args(args, start)
     except ValidationError as exc:
         print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
@@ -241,6 +283,7 @@ def run_train(args: argparse.Namespace) -> int:
             version=args.version,
             log=_timed_log(),
             replace=args.overwrite,
+            start=start,
         )
     except BundleTargetError as exc:
         print(f"error: -o {exc}", file=sys.stderr)

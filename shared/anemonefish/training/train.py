@@ -155,16 +155,20 @@ def learning_rate_schedule(spec: TrainSpec, steps_per_epoch: int) -> Any:
     )
 
 
-def fit(spec: TrainSpec, data: WindowSet, log: Log = print) -> Any:
-    """Train the classifier on ``data`` (seeded, deterministic)."""
+def fit(spec: TrainSpec, data: WindowSet, log: Log = print, start: Path | None = None) -> Any:
+    """Train the classifier on ``data`` (seeded, deterministic): a new one, or the Keras
+    model saved at ``start`` further (fine-tuning; its architecture is kept)."""
     import tensorflow as tf
 
     from anemonefish.training.architecture import build_classifier
 
     make_deterministic(spec.seed)
-    model = build_classifier(
-        data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool, spec.time_pool
-    )
+    if start is not None:
+        model = tf.keras.models.load_model(start, compile=False)
+    else:
+        model = build_classifier(
+            data.images.shape[1:], len(data.classes), spec.width, spec.dense_units, spec.frequency_pool, spec.time_pool
+        )
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate_schedule(spec, int(np.ceil(len(data.labels) / spec.batch_size)))),
         loss="sparse_categorical_crossentropy",
@@ -212,7 +216,9 @@ def check_learned(model: Any, data: WindowSet, spec: TrainSpec) -> None:
         )
 
 
-def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet, log: Log = print) -> WindowSet:
+def add_hard_negatives(
+    spec: TrainSpec, data: WindowSet, spare_noise: WindowSet, log: Log = print, start: Path | None = None
+) -> WindowSet:
     """Add the left-out noise windows that a briefly trained model mistakes for calls.
 
     Most plain noise is easy and a random share of it is enough; the windows that look
@@ -221,7 +227,7 @@ def add_hard_negatives(spec: TrainSpec, data: WindowSet, spare_noise: WindowSet,
     """
     if spec.mining_epochs == 0 or len(spare_noise) == 0:
         return data
-    probe = fit(spec.model_copy(update={"epochs": spec.mining_epochs}), data, log)
+    probe = fit(spec.model_copy(update={"epochs": spec.mining_epochs}), data, log, start=start)
     fish = data.classes.index(ANEMONEFISH)
     # In slices: the pool is about twice the training set, and predict() on all of it at
     # once is where training on 600 soundscapes ran out of 24 GB.
@@ -383,6 +389,72 @@ def macs_per_window(model: Any) -> float:
     return total / 1e6
 
 
+class StartingPoint(BaseModel):
+    """A bundle whose network training continues from (fine-tuning): its front end and
+    classes come with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    card: ModelCard
+
+    @property
+    def keras_file(self) -> Path:
+        return self.path / self.card.files["keras"]
+
+    @classmethod
+    def of(cls, bundle_dir: str | Path | None) -> StartingPoint:
+        """The bundle at ``bundle_dir`` (None: the shipped one), or :class:`ModelBundleError`."""
+        from anemonefish.model import bundle_path, read_card
+
+        path = bundle_path(bundle_dir)
+        card = read_card(path)
+        if "keras" not in card.files or not (path / card.files["keras"]).is_file():
+            raise ModelBundleError(f"{path}: no Keras model in the bundle to continue training from")
+        return cls(path=path, card=card)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.card.name, "version": self.card.version, "created_at": self.card.created_at,
+                "path": str(self.path)}
+
+    def fix_spec(self, spec: TrainSpec) -> TrainSpec:
+        """``spec`` with the front-end fields this bundle fixes (so the card records what was trained)."""
+        frontend = self.card.frontend
+        height, width = frontend.image_shape
+        return spec.model_copy(update={
+            "image_height": height, "image_width": width, "n_fft": frontend.n_fft, "hop_length": frontend.hop_length,
+            "fmin": frontend.fmin, "normalisation": frontend.normalisation, "event_timing": frontend.event_timing,
+        })
+
+
+def _reproduce(spec: TrainSpec, synthetic: bool, data: bool, start: StartingPoint | None) -> str:
+    """The command line that trains the same weights (given the same DATA and starting bundle)."""
+    words = ["anemonefish train", *(["--synthetic"] if synthetic else []), *(["DATA"] if data else [])]
+    if start is not None:
+        words.append(f"--init-from {start.path}")
+    words.append(
+        f"--seed {spec.seed} --epochs {spec.epochs} --learning-rate {spec.learning_rate:g} "
+        f"--mining-epochs {spec.mining_epochs} --soundscapes {spec.dataset.soundscapes} "
+        f"--duration {spec.dataset.duration_s:g} --chirp-fraction {spec.dataset.chirp_fraction:g}"
+    )
+    if start is None:  # a starting point brings its own front end and architecture
+        words.append(
+            f"--image-size {spec.image_height}x{spec.image_width} --n-fft {spec.n_fft} --hop-length {spec.hop_length} "
+            f"--frequency-pool {spec.frequency_pool} --time-pool {spec.time_pool} --width {spec.width} "
+            f"--dense-units {spec.dense_units} --normalisation {spec.normalisation}"
+        )
+    words.append(f"--warmup-epochs {spec.warmup_epochs:g} --validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR")
+    return " ".join(words)
+
+
+def _notes_of_start(start: StartingPoint, synthetic: bool, data_dir: str | Path | None) -> str:
+    data = " and ".join(
+        ([f"labelled recordings from {Path(data_dir).name}"] if data_dir else []) + (["synthetic soundscapes"] if synthetic else [])
+    )
+    return (f"{start.card.name} {start.card.version} trained further on {data} (its weights, front end, classes "
+            f"and architecture as the start). The starting model's notes: {start.card.notes}")
+
+
 def train_synthetic(
     out_dir: str | Path,
     spec: TrainSpec | None = None,
@@ -407,19 +479,32 @@ def train(
     base_frontend: FrontEndConfig | None = None,
     log: Log = print,
     replace: bool = False,
+    start: StartingPoint | None = None,
 ) -> ModelCard:
     """Build the synthetic dataset, train, pick the threshold, and write the bundle.
 
     ``out_dir`` is checked first (:func:`~anemonefish.training.export.check_bundle_target`:
     an existing bundle is replaced only with ``replace``), and labelled recordings are read
     before the synthetic set is drawn, so a bad folder fails in seconds, not at the end.
+
+    With ``start`` training continues from that bundle's network (fine-tuning, say the
+    shipped model on a reef's own labelled recordings): its front end, classes and
+    architecture are kept, and ``spec``'s front-end and architecture fields are not used.
+    Only its own network is trained; a verifier beside it is not carried over.
     """
     from anemonefish.training.dataset import windows_from_recordings
     from anemonefish.training.export import check_bundle_target, write_bundle
 
     spec = spec or TrainSpec()
-    frontend = frontend_for(spec, base_frontend)
-    classes = list(DEFAULT_CLASSES)
+    if start is not None:
+        frontend = start.card.frontend
+        classes = list(start.card.classes)
+        spec = start.fix_spec(spec)
+        if ANEMONEFISH not in classes:
+            raise ModelBundleError(f"{start.path}: the model has no {ANEMONEFISH!r} class to train")
+    else:
+        frontend = frontend_for(spec, base_frontend)
+        classes = list(DEFAULT_CLASSES)
     started = time.perf_counter()
     if not synthetic and data_dir is None:
         raise ValueError("nothing to train on: no synthetic data and no data folder")
@@ -439,10 +524,14 @@ def train(
     if not np.any(data.labels == classes.index(ANEMONEFISH)):
         raise TrainingError(f"no {ANEMONEFISH!r} window to learn from in the training data")
     log(f"dataset: {len(data)} windows, per class {np.bincount(data.labels, minlength=len(classes)).tolist()} in {time.perf_counter() - started:.0f} s")
+    begin = start.keras_file if start is not None else None
+    if begin is not None:
+        log(f"continuing from {start.card.name} {start.card.version} ({start.path})"
+            + ("; its verifier is not carried over" if start.card.verifier is not None else ""))
     if spare_noise is not None:
-        data = add_hard_negatives(spec, data, spare_noise, log)
+        data = add_hard_negatives(spec, data, spare_noise, log, start=begin)
         del spare_noise
-    model = fit(spec, data, log)
+    model = fit(spec, data, log, start=begin)
     defaults, metrics = choose_threshold(lambda images: model.predict(images, verbose=0), spec, frontend, classes, log)
     zone_lo, zone_hi = onset_zone(frontend)
     card = ModelCard(
@@ -461,17 +550,11 @@ def train(
             "soundscape_seeds": f"[{spec.dataset.seed}, i] for i in 0..{spec.dataset.soundscapes - 1}" if synthetic else None,
             "validation_seeds": f"[{spec.seed + spec.validation_seed_offset}, i] for i in 0..{spec.validation_soundscapes - 1}",
             "train_time_s": round(time.perf_counter() - started, 1),
-            "reproduce": f"anemonefish train{' --synthetic' if synthetic else ''}{' DATA' if data_dir else ''} "
-            f"--seed {spec.seed} --epochs {spec.epochs} --soundscapes {spec.dataset.soundscapes} "
-            f"--duration {spec.dataset.duration_s:g} --chirp-fraction {spec.dataset.chirp_fraction:g} --image-size {spec.image_height}x{spec.image_width} "
-            f"--n-fft {spec.n_fft} --hop-length {spec.hop_length} --frequency-pool {spec.frequency_pool} "
-            f"--time-pool {spec.time_pool} "
-            f"--width {spec.width} --dense-units {spec.dense_units} --normalisation {spec.normalisation} "
-            f"--warmup-epochs {spec.warmup_epochs:g} "
-            f"--validation-soundscapes {spec.validation_soundscapes} -o BUNDLE_DIR",
+            "reproduce": _reproduce(spec, synthetic, data_dir is not None, start),
+            **({"started_from": start.describe()} if start is not None else {}),
         },
         metrics=metrics,
-        notes=NOTES.format(
+        notes=_notes_of_start(start, synthetic, data_dir) if start is not None else NOTES.format(
             n_fft=frontend.n_fft,
             frame_ms=1000 * frontend.n_fft / frontend.sample_rate,
             hop_ms=1000 * frontend.hop_length / frontend.sample_rate,
