@@ -441,6 +441,64 @@ def test_multiply_adds_are_read_from_the_built_network():
     assert short == pytest.approx((by_hand + (20 * 200 - 39 * 100) * 9 * 2 * 8) / 1e6)
 
 
+def test_model_retune_on_labelled_recordings_chooses_on_their_annotated_channels(tmp_path, capsys):
+    """A site's held-out labelled recordings, not the synthetic soundscapes, set the threshold of
+    a model used there: each annotated channel is scored as served (the shipped pair) against its
+    own selections."""
+    import shutil
+
+    import soundfile as sf
+
+    from anemonefish.detect import Detector
+    from anemonefish.evaluate import ScoredRecording
+    from anemonefish.formats import read_annotations
+    from anemonefish.model import DEFAULT_BUNDLE, load_bundle
+    from anemonefish.synth import SynthConfig, synthesize, write_soundscape
+    from anemonefish.training.train import choose_defaults
+    from anemonefish_services.cli import main
+
+    bundle = tmp_path / "pair"
+    shutil.copytree(DEFAULT_BUNDLE, bundle)
+    data = tmp_path / "site"
+    config = SynthConfig(duration_s=30.0, sample_rate=16000, snr_db=0.0, anemonefish_per_min=16.0)
+    write_soundscape(synthesize(config, seed=[31, 0]), data, "mono")
+    # A stereo recording whose calls are on the second channel, as its Raven table says.
+    calls, other = synthesize(config, seed=[31, 1]), synthesize(config.model_copy(update={"anemonefish_per_min": 0.0}), seed=[31, 2])
+    sf.write(data / "stereo.wav", np.stack([other.signal, calls.signal], axis=1), 16000, subtype="PCM_24")
+    _, table = write_soundscape(calls, tmp_path / "scratch", "stereo")
+    (data / "stereo.Table.1.selections.txt").write_text(table.read_text().replace("\tSpectrogram 1\t1\t", "\tSpectrogram 1\t2\t"))
+    served = load_bundle(bundle)
+    detector = Detector(served)
+
+    def scored(path, channel, table):
+        result = detector.run(path, detector.default_params.model_copy(update={"channel": channel}))
+        return ScoredRecording(scores=result.scores, annotations=read_annotations(table), duration_s=result.audio.duration_s)
+
+    mono = scored(data / "mono.wav", 0, data / "mono.Table.1.selections.txt")
+    expected, expected_metrics = choose_defaults([mono, scored(data / "stereo.wav", 1, table)], served.card.frontend,
+                                                 served.classes, log=lambda _: None)
+    _, on_first = choose_defaults([mono, scored(data / "stereo.wav", 0, table)], served.card.frontend, served.classes,
+                                  log=lambda _: None)
+    assert expected_metrics["validation_event_f1"] > 0.5  # the calls are found where the table says
+    before = json.loads((bundle / "card.json").read_text())
+    assert main(["model", "retune", str(bundle), "--data", str(data), "--write"]) == 0
+    card = json.loads((bundle / "card.json").read_text())
+    assert card["detection_defaults"] == expected
+    assert card["metrics"]["recordings_event_f1"] == pytest.approx(expected_metrics["validation_event_f1"])
+    assert card["metrics"]["recordings"] == "2 recording channel(s) from site"
+    sweep = [point["f1"] for point in card["metrics"]["recordings_sweep"]]
+    assert sweep == pytest.approx([point["f1"] for point in expected_metrics["validation_sweep"]])
+    assert sweep != pytest.approx([point["f1"] for point in on_first["validation_sweep"]])  # not the first channel's
+    assert card["metrics"]["validation_event_f1"] == before["metrics"]["validation_event_f1"]  # the synthetic one stays
+    # What train DATA/ refuses, retune refuses too, naming --data.
+    (data / "stereo.Table.1.selections.txt").write_text(table.read_text().replace("\tanemonefish\t", "\tclownfish\t"))
+    assert main(["model", "retune", str(bundle), "--data", str(data)]) == 2
+    assert "error: --data: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["model", "retune", str(bundle), "--data", str(data), "--validation-soundscapes", "3"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_model_retune_tunes_a_pair_on_the_gated_mean_of_both_networks(tmp_path, capsys):
     """The shipped pair: retune's choice is the one made on scores computed here by hand from
     the two Keras models, each on its own front end's windows, averaged where the gate opens."""

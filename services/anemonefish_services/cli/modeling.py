@@ -562,16 +562,21 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_model_import)
     tune = sub.add_parser(
         "retune",
-        help="re-choose a bundle's detection defaults on held-out synthetic soundscapes",
+        help="re-choose a bundle's detection defaults on held-out soundscapes or labelled recordings",
         description=(
-            "Score the validation soundscapes the card's training spec names with the bundle's "
-            "served model and pick smoothing, threshold and peak threshold by event F1, exactly "
-            "as training does. Prints the choice; --write puts it into card.json."
+            "Score the validation soundscapes the card's training spec names (or, with --data, "
+            "labelled recordings) with the bundle's served model and pick smoothing, threshold and "
+            "peak threshold by event F1, exactly as training does. Prints the choice; --write puts "
+            "it into card.json."
         ),
     )
     tune.add_argument("bundle", type=Path, metavar="BUNDLE_DIR")
-    tune.add_argument("--validation-soundscapes", type=int, default=None,
-                      help="how many (default: the card's training spec, else 24)")
+    on = tune.add_mutually_exclusive_group()
+    on.add_argument("--validation-soundscapes", type=int, default=None,
+                    help="how many (default: the card's training spec, else 24)")
+    on.add_argument("--data", type=Path, default=None, metavar="DATA",
+                    help="choose on these labelled recordings instead (a folder, read as train DATA/ reads it): "
+                         "a site's held-out recordings, for a model used there")
     tune.add_argument("--write", action="store_true", help="replace the card's detection defaults and validation metrics")
     tune.set_defaults(func=run_model_retune)
     pair = sub.add_parser(
@@ -692,20 +697,27 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
 
 
 def run_model_retune(args: argparse.Namespace) -> int:
-    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.exceptions import AnemonefishError, AnnotationFormatError, AudioError
     from anemonefish.training.train import retune
 
+    if args.data is not None and not args.data.is_dir():
+        print(f"error: --data: {args.data} is not a folder", file=sys.stderr)
+        return 2
     try:
         defaults, metrics = retune(
             args.bundle,
             validation_soundscapes=args.validation_soundscapes,
             write=args.write,
             log=_timed_log(),
+            data_dir=args.data,
         )
+    except (AnnotationFormatError, AudioError) as exc:  # the labelled recordings
+        print(f"error: --data: {exc}", file=sys.stderr)
+        return 2
     except (AnemonefishError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summary = {k: v for k, v in metrics.items() if k != "validation_sweep"}
+    summary = {k: v for k, v in metrics.items() if not k.endswith("_sweep")}
     print(json.dumps({"bundle": str(args.bundle), "detection_defaults": defaults, **summary}, indent=2))
     print(f"wrote {args.bundle / 'card.json'}" if args.write else "card unchanged (use --write to keep this choice)")
     return 0

@@ -246,6 +246,55 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
     return pairs, unlabelled
 
 
+def labelled_pairs(folder: str | Path, log: Callable[[str], None] = print) -> list[tuple[Path, Path]]:
+    """:func:`labelled_recordings`, refusing a folder with none and logging those without a table."""
+    pairs, unlabelled = labelled_recordings(folder)
+    if not pairs:
+        raise AnnotationFormatError(
+            f"{folder}: no audio file with an annotation table of the same name beside it "
+            f"({', '.join(ANNOTATION_SUFFIXES)})"
+        )
+    if unlabelled:
+        shown = ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
+        log(f"{len(unlabelled)} recording(s) in {folder} have no annotation table and are left out: {shown}")
+    return pairs
+
+
+def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict[int, list[Event]]:
+    """The annotated channels of one recording (0-based, in order) and each one's events,
+    labelled with the model's own class names.
+
+    A Raven table's ``Channel`` column is honoured; a table without one labels the first
+    channel. Refused, naming the table: labels that are none of ``classes`` (in any case),
+    selections on channels the file lacks, and a table where only some selections name one.
+    """
+    from anemonefish.formats import load_annotations
+
+    by_name = {c.casefold(): c for c in classes}
+    by_channel = load_annotations(table).by_channel()
+    unknown = sorted({e.label for events in by_channel.values() for e in events if e.label.casefold() not in by_name})
+    if unknown:
+        raise AnnotationFormatError(
+            f"{table}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
+            "relabel them, or their sounds would be learnt as noise"
+        )
+    channel_count = probe_audio(audio_path).channels
+    beyond = sorted(c + 1 for c in by_channel if c is not None and c >= channel_count)
+    if beyond:
+        raise AnnotationFormatError(
+            f"{table}: selections on channel(s) {beyond}, but {audio_path.name} has {channel_count} channel(s)"
+        )
+    unnamed = by_channel.pop(None, [])
+    if not by_channel:
+        by_channel = {0: unnamed}
+    elif unnamed:
+        raise AnnotationFormatError(f"{table}: some selections name a Channel and some do not")
+    return {
+        channel: [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
+        for channel, events in sorted(by_channel.items())  # type: ignore[arg-type]
+    }
+
+
 def windows_from_recordings(
     folder: str | Path,
     frontend: FrontEndConfig,
@@ -270,42 +319,12 @@ def windows_from_recordings(
     (whether they were listened to cannot be told); a table with no ``Channel`` column
     labels the first channel, the one ``detect`` reads by default.
     """
-    from anemonefish.formats import load_annotations
-
-    pairs, unlabelled = labelled_recordings(folder)
-    if not pairs:
-        raise AnnotationFormatError(
-            f"{folder}: no audio file with an annotation table of the same name beside it "
-            f"({', '.join(ANNOTATION_SUFFIXES)})"
-        )
-    if unlabelled:
-        shown = ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
-        log(f"{len(unlabelled)} recording(s) in {folder} have no annotation table and are left out: {shown}")
-    by_name = {c.casefold(): c for c in classes}
+    pairs = labelled_pairs(folder, log)
     extractor = FeatureExtractor(frontend.model_copy(update={"stride_s": train_stride_s}))
     images, labels, weights, origin = [], [], [], []
     channels_read = 0
     for index, (audio_path, table) in enumerate(pairs):
-        by_channel = load_annotations(table).by_channel()
-        unknown = sorted({e.label for events in by_channel.values() for e in events if e.label.casefold() not in by_name})
-        if unknown:
-            raise AnnotationFormatError(
-                f"{table}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
-                "relabel them, or their sounds would be learnt as noise"
-            )
-        channel_count = probe_audio(audio_path).channels
-        beyond = sorted(c + 1 for c in by_channel if c is not None and c >= channel_count)
-        if beyond:
-            raise AnnotationFormatError(
-                f"{table}: selections on channel(s) {beyond}, but {audio_path.name} has {channel_count} channel(s)"
-            )
-        unnamed = by_channel.pop(None, [])
-        if not by_channel:
-            by_channel = {0: unnamed}
-        elif unnamed:
-            raise AnnotationFormatError(f"{table}: some selections name a Channel and some do not")
-        for channel, events in sorted(by_channel.items()):
-            events = [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
+        for channel, events in labelled_channels(audio_path, table, classes).items():
             _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
             window_images, starts = extractor.windows_from_signal(audio)
             y, w = window_labels(events, starts, frontend, classes, ignore_s)

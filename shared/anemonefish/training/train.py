@@ -279,6 +279,22 @@ def served_validation_recordings(bundle: ModelBundle, spec: TrainSpec, snrs: tup
     return out
 
 
+def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log = print) -> list[ScoredRecording]:
+    """Each annotated channel of the labelled recordings below ``folder`` (as ``train DATA/``
+    reads them), scored by the detector as it serves ``bundle``, with that channel's truth."""
+    from anemonefish.detect import Detector
+    from anemonefish.training.dataset import labelled_channels, labelled_pairs
+
+    detector = Detector(bundle)
+    out = []
+    for audio_path, table in labelled_pairs(folder, log):
+        for channel, events in labelled_channels(audio_path, table, list(bundle.classes)).items():
+            result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
+            out.append(ScoredRecording(scores=result.scores, annotations=events, duration_s=result.audio.duration_s))
+    log(f"labelled recordings in {folder}: {len(out)} recording channel(s) scored")
+    return out
+
+
 def choose_threshold(score: Scorer, spec: TrainSpec, frontend: FrontEndConfig, classes: list[str], log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pick smoothing, threshold and peak threshold by the event-level F1 on held-out soundscapes.
 
@@ -321,7 +337,13 @@ def choose_defaults(recordings: list[ScoredRecording], frontend: FrontEndConfig,
     }
 
 
-def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, write: bool = False, log: Log = print) -> tuple[dict[str, Any], dict[str, Any]]:
+def retune(
+    bundle_dir: str | Path,
+    validation_soundscapes: int | None = None,
+    write: bool = False,
+    log: Log = print,
+    data_dir: str | Path | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Re-choose a bundle's detection defaults exactly as training does, with the served model.
 
     Makes :func:`choose_threshold`'s choice on the validation soundscapes the card's
@@ -330,6 +352,11 @@ def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, wr
     detector as it serves the bundle: LiteRT, no TensorFlow, and a bundle with a verifier
     as the gated pair. With ``write`` the card's ``detection_defaults`` and validation
     metrics are replaced.
+
+    With ``data_dir`` the choice is made on labelled recordings instead (read as
+    ``train DATA/`` reads them): a site's own held-out recordings, for a model to be used
+    there. Their metrics go into the card under ``recordings_*``, beside the synthetic
+    validation's.
     """
     from anemonefish.model import load_bundle
     from anemonefish.training.export import update_card
@@ -337,6 +364,14 @@ def retune(bundle_dir: str | Path, validation_soundscapes: int | None = None, wr
     bundle = load_bundle(bundle_dir)
     if ANEMONEFISH not in bundle.classes:
         raise ModelBundleError(f"{bundle_dir}: the model has no {ANEMONEFISH!r} class to tune a threshold for")
+    if data_dir is not None:
+        scored = served_labelled_recordings(bundle, data_dir, log)
+        defaults, metrics = choose_defaults(scored, bundle.card.frontend, bundle.classes, log)
+        metrics = {"recordings": f"{len(scored)} recording channel(s) from {Path(data_dir).name}",
+                   **{key.replace("validation_", "recordings_"): value for key, value in metrics.items()}}
+        if write:
+            update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
+        return defaults, metrics
     recorded = bundle.card.training.get("spec")
     spec = TrainSpec.model_validate(recorded) if recorded else TrainSpec()
     count = validation_soundscapes if validation_soundscapes is not None else spec.validation_soundscapes
