@@ -15,6 +15,7 @@ always give the same samples and annotations.
 from __future__ import annotations
 
 import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -499,6 +500,9 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
 # soundscape is built whole in memory (float64 per component: ~4.4 GB for 8 minutes at
 # 48 kHz), so one hour in one piece would need ~30 GB; 10 minutes keep the 8-minute demo whole.
 LONG_PART_S = 600.0
+# The most sample bytes a plain WAV holds (its chunk sizes are 32-bit, less the header's).
+WAV_MAX_DATA_BYTES = 2**32 - 1 - 1024
+_SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
 
 
 def write_recording(
@@ -512,7 +516,9 @@ def write_recording(
     soundscape (seed ``[*seed, part]``: its own level, background and call rates, as a
     recorder's hours differ), written one at a time; its truth is theirs, shifted to the
     part's start. No labelled sound crosses a part's edge (a soundscape keeps its first and
-    last second free of them). Nothing is half-written: the files appear when complete.
+    last second free of them). Past 4 GB of samples (8 h at 48 kHz, 24-bit) the file is
+    written as RF64, since a WAV's sizes are 32-bit. Nothing is half-written: the files
+    appear when complete.
     """
     import soundfile as sf
 
@@ -529,9 +535,13 @@ def write_recording(
     total = int(round(config.duration_s * sr))
     edges = [round(i * total / parts) for i in range(parts + 1)]
     events: list[SynthEvent] = []
-    base = [seed] if isinstance(seed, int) else list(seed)
+    base = [int(seed)] if isinstance(seed, numbers.Integral) else list(seed)
+    # A WAV's sizes are 32-bit: past 4 GB of samples the file is RF64 (any WAV reader of note
+    # reads it; libsndfile knows it by its header whatever the name).
+    data_bytes = total * _SAMPLE_BYTES.get(subtype, 8)
+    container = "RF64" if data_bytes > WAV_MAX_DATA_BYTES else "WAV"
     try:
-        with sf.SoundFile(tmp_wav, "w", sr, 1, subtype, format="WAV") as sink:
+        with sf.SoundFile(tmp_wav, "w", sr, 1, subtype, format=container) as sink:
             for part, (lo, hi) in enumerate(zip(edges, edges[1:])):
                 scape = synthesize(config.model_copy(update={"duration_s": (hi - lo) / sr}), seed=[*base, part])
                 sink.write(scape.signal[: hi - lo])

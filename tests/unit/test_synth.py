@@ -118,6 +118,13 @@ def test_a_long_recording_is_written_part_by_part_with_its_truth_shifted(tmp_pat
     assert truth == expected and len(expected) >= 5 and len(events) == len(expected)
     assert all(e.start >= lo / sr + 1.0 - 1e-6 or e.end <= lo / sr for e in events for lo in edges[1:-1])
     assert not list(tmp_path.glob(".*part"))
+    # Past what a WAV's 32-bit sizes hold it is RF64, the same samples; numpy seeds work too.
+    monkeypatch.setattr(synth, "WAV_MAX_DATA_BYTES", 25 * 16000 * 3 - 1)
+    wav, _, again = write_recording(config, np.array([4, 1]), tmp_path, "big", part_s=10.0)
+    assert sf.info(wav).format == "RF64" and np.array_equal(sf.read(wav, dtype="float32")[0], data)
+    assert again == events
+    assert write_recording(config, np.int64(7), tmp_path, "npseed", part_s=10.0)[2] == write_recording(
+        config, 7, tmp_path, "intseed", part_s=10.0)[2]
     # Up to one part it is the plain soundscape, sample for sample.
     built.clear()
     wav, _, events = write_recording(SHORT, 2, tmp_path, "short", part_s=20.0)
