@@ -180,6 +180,25 @@ def _staged(path: Path, text: str) -> Path:
     return tmp
 
 
+# Names only detect gives its documents; its Raven table and Audacity labels bear the names
+# people give their own annotation tables too.
+DETECT_ONLY_SUFFIXES = tuple(_SUFFIXES[fmt] for fmt in ("json", "csv", "scores"))
+
+
+def is_detect_output(path: Path) -> bool:
+    """Whether ``path`` is recognisably one of detect's documents: by a name only detect gives,
+    or a Raven table with detect's exact header. Audacity labels cannot be told from a person's."""
+    if path.name.endswith(DETECT_ONLY_SUFFIXES):
+        return True
+    if not path.name.endswith(_SUFFIXES["raven"]):
+        return False
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.readline().rstrip("\r\n") == "\t".join(RAVEN_COLUMNS)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
     """The files of ``formats`` for ``stem`` that already exist in ``outdir``."""
     return [path for fmt in formats if (path := Path(outdir) / document_name(stem, fmt)).exists()]

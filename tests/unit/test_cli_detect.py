@@ -171,6 +171,15 @@ def test_skip_existing_resumes_a_run_over_a_folder(
     with pytest.raises(SystemExit):
         main([*base, str(folder), "--skip-existing", "--overwrite"])
     assert "not allowed with argument" in capsys.readouterr().err
+    # A Raven truth table bears the name detect gives its table: it is not a result to skip by.
+    truth = folder / "a.Table.1.selections.txt"
+    truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
+    raven = ["detect", "--model", str(tiny_bundle), "--format", "raven", "--skip-existing", str(folder / "a.wav")]
+    assert main([*raven, "-o", str(folder)]) == 1
+    assert f"{truth} exists; not replacing it" in capsys.readouterr().err
+    assert main([*raven, "-o", str(out), "-q"]) == 0  # detect's own table, written now ...
+    assert main([*raven, "-o", str(out)]) == 0  # ... is
+    assert "1 recording(s) skipped" in capsys.readouterr().err
 
 
 def test_an_unusable_output_folder_is_blamed_on_o_before_any_decoding(

@@ -156,6 +156,9 @@ def test_train_init_from_fine_tunes_a_bundle_and_refuses_what_the_bundle_fixes(
     assert _error(capsys).startswith("error: --image-size: ")
     assert main(["train", str(data), "--init-from", str(tmp_path / "nothing"), "-o", str(out)]) == 2
     assert _error(capsys) == f"error: --init-from: {tmp_path / 'nothing'}: not a model bundle folder (no such folder)"
+    birds = build_tiny_bundle(tmp_path / "birds", classes=("noise", "songbird"))
+    assert main(["train", str(data), "--init-from", str(birds), "-o", str(out)]) == 2
+    assert _error(capsys) == f"error: --init-from: {birds}: the model has no 'anemonefish' class to train"
     assert not out.exists()
     assert main([*base, "--epochs", "1", "--validation-soundscapes", "0"]) == 0
     card = json.loads((out / "card.json").read_text())

@@ -258,12 +258,14 @@ def test_folders_pair_by_the_path_below_them_and_say_what_is_left_unpaired(tmp_p
     # Text beside the truth tables that is no annotation table is not a recording left unscored.
     (ann / "LICENSE.txt").write_text("Creative Commons Attribution 4.0\nYou are free to share.\n")
     (ann / "site-a" / "notes.csv").write_text("site,depth\nsite-a,12\n")
+    (ann / "site-e").mkdir()
+    (ann / "site-e" / "reef.labels.txt").write_text("1.0 1.2 anemonefish\n")  # spaces, not tabs: still a table
     assert main(["evaluate", "--detections", str(det), "--annotations", str(ann), "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert [f["detections"] for f in report["files"]] == [str(det / "site-a" / "reef.events.json"), str(det / "site-b" / "reef.events.json")]
     assert (report["overall"]["true_positives"], report["overall"]["false_negatives"]) == (1, 1)
-    assert "1 recording(s) with annotations but no detection document (not scored): site-c/reef" in captured.err
+    assert "2 recording(s) with annotations but no detection document (not scored): site-c/reef, site-e/reef" in captured.err
     assert "1 recording(s) with a detection document but no annotation table (not scored): site-d/reef" in captured.err
 
 

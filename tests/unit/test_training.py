@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 
 import numpy as np
 import pytest
@@ -285,6 +286,28 @@ def test_training_continues_from_a_bundle_with_its_front_end_and_weights(tmp_pat
     assert load_bundle(tmp_path / "moved").classifier.predict(np.zeros((1, 32, 25, 1), np.float32)).shape == (1, 3)
 
 
+def test_shipped_as_a_starting_point_is_the_installed_bundle_with_its_own_architecture(tmp_path, tiny_bundle, monkeypatch):
+    """'shipped' is the package's bundle even where ANEMONEFISH_MODEL_DIR serves another, and the
+    spec recorded for a fine-tuned network is the start's architecture, not the defaults."""
+    from anemonefish.model import DEFAULT_BUNDLE
+    from anemonefish.training.train import StartingPoint, _reproduce
+
+    monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", str(tiny_bundle))
+    shipped = StartingPoint.of("shipped")
+    assert shipped.path == DEFAULT_BUNDLE and shipped.card.name == "anemonefish-cnn"
+    assert "--init-from shipped " in _reproduce(shipped.fix_spec(TrainSpec()), False, True, shipped)
+    verifier = StartingPoint.of(DEFAULT_BUNDLE / "verifier").fix_spec(TrainSpec())
+    recorded = json.loads((DEFAULT_BUNDLE / "verifier" / "card.json").read_text())["training"]["spec"]
+    assert (verifier.frequency_pool, verifier.time_pool, verifier.image_width) == (1, 4, 200)
+    assert (verifier.width, verifier.dense_units) == (recorded["width"], recorded["dense_units"])
+    # A path with a space survives the reproduce line.
+    spaced = tmp_path / "my bundle"
+    shutil.copytree(tiny_bundle, spaced)
+    command = shlex.split(_reproduce(TrainSpec(learning_rate=0.00012345678), False, True, StartingPoint.of(spaced)))
+    assert command[command.index("--init-from") + 1] == str(spaced)
+    assert float(command[command.index("--learning-rate") + 1]) == 0.00012345678
+
+
 @pytest.mark.parametrize("option,value", [("--chirp-fraction", "1.5"), ("--duration", "0.5"), ("--width", "1"),
                                           ("--soundscapes", "0"), ("--epochs", "0")])
 def test_train_command_names_the_option_a_bad_value_came_from(tmp_path, capsys, option, value):
@@ -441,6 +464,21 @@ def test_multiply_adds_are_read_from_the_built_network():
     assert short == pytest.approx((by_hand + (20 * 200 - 39 * 100) * 9 * 2 * 8) / 1e6)
 
 
+def test_model_retune_reads_a_spec_recorded_with_another_front_end(tmp_path, tiny_bundle, capsys):
+    """A network fine-tuned from a bundle with another front end (fmax 4000, fmin 2100) records
+    that front end in its spec; retune needs only the spec's validation settings, and had failed
+    checking the rest against the default front end (fmin must be below fmax)."""
+    from anemonefish_services.cli import main
+
+    bundle = tmp_path / "high"
+    shutil.copytree(tiny_bundle, bundle)
+    card = json.loads((bundle / "card.json").read_text())
+    card["training"] = {"spec": {**TrainSpec().model_dump(mode="json"), "fmin": 2100.0, "validation_soundscapes": 1}}
+    (bundle / "card.json").write_text(json.dumps(card))
+    assert main(["model", "retune", str(bundle)]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.split("\ncard unchanged")[0])["detection_defaults"]["threshold"] > 0
+
+
 def test_model_retune_on_labelled_recordings_chooses_on_their_annotated_channels(tmp_path, capsys):
     """A site's held-out labelled recordings, not the synthetic soundscapes, set the threshold of
     a model used there: each annotated channel is scored as served (the shipped pair) against its
@@ -497,6 +535,12 @@ def test_model_retune_on_labelled_recordings_chooses_on_their_annotated_channels
     with pytest.raises(SystemExit):
         main(["model", "retune", str(bundle), "--data", str(data), "--validation-soundscapes", "3"])
     assert "not allowed with argument" in capsys.readouterr().err
+    # With no call to find every setting scores F1 1: no choice is made, nothing is written.
+    quiet = tmp_path / "quiet"
+    write_soundscape(synthesize(config.model_copy(update={"anemonefish_per_min": 0.0}), seed=[31, 3]), quiet, "reef")
+    assert main(["model", "retune", str(bundle), "--data", str(quiet), "--write"]) == 2
+    assert f"error: --data: {quiet}: no 'anemonefish' selection to choose a threshold on" in capsys.readouterr().err
+    assert json.loads((bundle / "card.json").read_text())["detection_defaults"] == expected
 
 
 def test_model_retune_tunes_a_pair_on_the_gated_mean_of_both_networks(tmp_path, capsys):

@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, existing_documents, write_documents
+    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -249,8 +249,9 @@ def run(args: argparse.Namespace) -> int:
         for item in inputs:
             path = item.source
             existing = [] if args.overwrite else existing_documents(args.outdir, item.stem, formats)
-            # Documents are written all or none, so a complete set is an earlier run's whole result.
-            if args.skip_existing and len(existing) == len(formats):
+            # Documents are written all or none, so a complete set is an earlier run's whole result;
+            # but a truth table can bear the Raven or Audacity name, so the set must show it is detect's.
+            if args.skip_existing and len(existing) == len(formats) and any(map(is_detect_output, existing)):
                 skipped += 1
                 continue
             if existing:

@@ -262,7 +262,7 @@ def run_train(args: argparse.Namespace) -> int:
                   "leave it out", file=sys.stderr)
             return 2
         try:
-            start = StartingPoint.of(None if args.init_from == "shipped" else args.init_from)
+            start = StartingPoint.of(args.init_from)
         except ModelBundleError as exc:
             print(f"error: --init-from: {exc}", file=sys.stderr)
             return 2
@@ -301,15 +301,12 @@ def run_train(args: argparse.Namespace) -> int:
 # --- evaluate -------------------------------------------------------------------------
 
 
-# Files only ``detect`` writes: never annotations. (Its Raven table and Audacity labels bear
-# the names people give their own annotation tables, so those are told apart by content.)
-DETECTION_ONLY_SUFFIXES = (".events.json", ".events.csv", ".scores.csv")
-
-
 def recording_stem(path: Path) -> str:
     """``reef`` for reef.events.json, reef.Table.1.selections.txt, reef.labels.txt, reef.csv..."""
+    from anemonefish.formats import DETECT_ONLY_SUFFIXES
+
     name = path.name
-    for suffix in (*DETECTION_ONLY_SUFFIXES, *ANNOTATION_SUFFIXES):
+    for suffix in (*DETECT_ONLY_SUFFIXES, *ANNOTATION_SUFFIXES):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
@@ -334,6 +331,8 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
     ``truth/site-a/reef.Table.1.selections.txt``. A recording with several candidate tables
     is refused rather than paired with whichever sorts first.
     """
+    from anemonefish.formats import DETECT_ONLY_SUFFIXES
+
     if detections.is_file() and annotations.is_file():
         return Pairing([(detections, annotations)], [], [])
     if not (detections.is_dir() and annotations.is_dir()):
@@ -341,7 +340,9 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
     dets = {_recording_key(p, detections): p for p in sorted(detections.rglob("*.events.json")) if p.is_file()}
     candidates: dict[str, list[Path]] = {}
     for p in sorted(annotations.rglob("*")):
-        if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith(DETECTION_ONLY_SUFFIXES):
+        # Files only detect writes are never annotations; its Raven table and Audacity labels
+        # bear the names people give their own tables, so those are told apart by content later.
+        if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith(DETECT_ONLY_SUFFIXES):
             candidates.setdefault(_recording_key(p, annotations), []).append(p)
     pairs = []
     for key in sorted(dets):
@@ -353,9 +354,15 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
             )
         if tables:
             pairs.append((dets[key], tables[0]))
-    # A LICENSE or README .txt beside the recordings is not a recording left unscored.
-    undetected = [key for key in sorted(set(candidates) - set(dets)) if any(map(_is_annotation_table, candidates[key]))]
+    # A LICENSE or README .txt beside the recordings is not a recording left unscored; a file
+    # named as a table is one, even when it does not parse.
+    undetected = [key for key in sorted(set(candidates) - set(dets))
+                  if any(_named_as_table(p) or _is_annotation_table(p) for p in candidates[key])]
     return Pairing(pairs, sorted(set(dets) - set(candidates)), undetected)
+
+
+def _named_as_table(path: Path) -> bool:
+    return path.name.endswith((".selections.txt", ".labels.txt"))
 
 
 def _is_annotation_table(path: Path) -> bool:

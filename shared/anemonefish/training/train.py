@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from anemonefish import __version__
 from anemonefish.card import FrontEndConfig, ModelCard, Normalisation
 from anemonefish.evaluate import ScoredRecording, best_threshold, threshold_sweep
 from anemonefish.events import Event, onset_zone
-from anemonefish.exceptions import ModelBundleError, TrainingError
+from anemonefish.exceptions import AnnotationFormatError, ModelBundleError, TrainingError
 from anemonefish.features import FeatureExtractor
 from anemonefish.model import ModelBundle
 from anemonefish.params import DetectionParams
@@ -43,6 +44,12 @@ SMOOTHING_CHOICES = (1, 2, 3, 5)
 # development set a looser 0.9 found a few more pops but quintupled the false events on
 # real sea noise, which the synthetic validation cannot see.
 PEAK_CHOICES = (0.99, None)
+# ``--init-from shipped``: the bundle installed with the package.
+SHIPPED = "shipped"
+# TrainSpec fields that describe the network's shape, and those that describe its front end
+# (a bundle training continues from fixes both; retune needs neither).
+ARCHITECTURE_FIELDS = ("width", "dense_units", "frequency_pool", "time_pool")
+FRONT_END_FIELDS = ("image_height", "image_width", "n_fft", "hop_length", "fmin", "normalisation", "event_timing")
 # Windows scored at once when mining hard negatives.
 MINING_SLICE = 4096
 # A trained model whose class probabilities vary less than this (standard deviation over
@@ -292,6 +299,9 @@ def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log
             result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
             out.append(ScoredRecording(scores=result.scores, annotations=events, duration_s=result.audio.duration_s))
     log(f"labelled recordings in {folder}: {len(out)} recording channel(s) scored")
+    if not any(e.label == ANEMONEFISH for recording in out for e in recording.annotations):
+        # With no call to find, every setting scores F1 1 and the choice would mean nothing.
+        raise AnnotationFormatError(f"{folder}: no {ANEMONEFISH!r} selection to choose a threshold on")
     return out
 
 
@@ -373,7 +383,9 @@ def retune(
             update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
         return defaults, metrics
     recorded = bundle.card.training.get("spec")
-    spec = TrainSpec.model_validate(recorded) if recorded else TrainSpec()
+    # Only the validation soundscapes' settings are wanted: the front end is the bundle's own,
+    # and a spec recorded from a bundle with another front end would not pass the default's checks.
+    spec = TrainSpec.model_validate({k: v for k, v in recorded.items() if k not in FRONT_END_FIELDS}) if recorded else TrainSpec()
     count = validation_soundscapes if validation_soundscapes is not None else spec.validation_soundscapes
     if count < 1:
         raise ValueError("retuning needs at least one validation soundscape")
@@ -425,40 +437,48 @@ def macs_per_window(model: Any) -> float:
 
 
 class StartingPoint(BaseModel):
-    """A bundle whose network training continues from (fine-tuning): its front end and
-    classes come with it."""
+    """A bundle whose network training continues from (fine-tuning): its front end,
+    classes and architecture come with it."""
 
     model_config = ConfigDict(frozen=True)
 
     path: Path
     card: ModelCard
+    named: str = Field(description="How it was asked for: 'shipped' or the folder as given.")
 
     @property
     def keras_file(self) -> Path:
         return self.path / self.card.files["keras"]
 
     @classmethod
-    def of(cls, bundle_dir: str | Path | None) -> StartingPoint:
-        """The bundle at ``bundle_dir`` (None: the shipped one), or :class:`ModelBundleError`."""
-        from anemonefish.model import bundle_path, read_card
+    def of(cls, bundle_dir: str | Path) -> StartingPoint:
+        """The bundle at ``bundle_dir`` (``shipped``: the one installed with the package, whatever
+        ``ANEMONEFISH_MODEL_DIR`` says), or :class:`ModelBundleError` saying why it cannot be one."""
+        from anemonefish.model import DEFAULT_BUNDLE, read_card
 
-        path = bundle_path(bundle_dir)
+        path = DEFAULT_BUNDLE if str(bundle_dir) == SHIPPED else Path(bundle_dir)
         card = read_card(path)
         if "keras" not in card.files or not (path / card.files["keras"]).is_file():
-            raise ModelBundleError(f"{path}: no Keras model in the bundle to continue training from")
-        return cls(path=path, card=card)
+            raise ModelBundleError(f"{bundle_dir}: no Keras model in the bundle to continue training from")
+        if ANEMONEFISH not in card.classes:
+            raise ModelBundleError(f"{bundle_dir}: the model has no {ANEMONEFISH!r} class to train")
+        return cls(path=path, card=card, named=str(bundle_dir))
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.card.name, "version": self.card.version, "created_at": self.card.created_at,
                 "path": str(self.path)}
 
     def fix_spec(self, spec: TrainSpec) -> TrainSpec:
-        """``spec`` with the front-end fields this bundle fixes (so the card records what was trained)."""
+        """``spec`` with what this bundle fixes: its front end, and the architecture its own
+        card records (so the new card says what was trained)."""
         frontend = self.card.frontend
         height, width = frontend.image_shape
+        recorded = self.card.training.get("spec") or {}
+        architecture = {field: recorded[field] for field in ARCHITECTURE_FIELDS if field in recorded}
         return spec.model_copy(update={
-            "image_height": height, "image_width": width, "n_fft": frontend.n_fft, "hop_length": frontend.hop_length,
-            "fmin": frontend.fmin, "normalisation": frontend.normalisation, "event_timing": frontend.event_timing,
+            **architecture, "image_height": height, "image_width": width, "n_fft": frontend.n_fft,
+            "hop_length": frontend.hop_length, "fmin": frontend.fmin, "normalisation": frontend.normalisation,
+            "event_timing": frontend.event_timing,
         })
 
 
@@ -466,9 +486,9 @@ def _reproduce(spec: TrainSpec, synthetic: bool, data: bool, start: StartingPoin
     """The command line that trains the same weights (given the same DATA and starting bundle)."""
     words = ["anemonefish train", *(["--synthetic"] if synthetic else []), *(["DATA"] if data else [])]
     if start is not None:
-        words.append(f"--init-from {start.path}")
+        words.append(f"--init-from {shlex.quote(start.named)}")
     words.append(
-        f"--seed {spec.seed} --epochs {spec.epochs} --learning-rate {spec.learning_rate:g} "
+        f"--seed {spec.seed} --epochs {spec.epochs} --learning-rate {spec.learning_rate!r} "
         f"--mining-epochs {spec.mining_epochs} --soundscapes {spec.dataset.soundscapes} "
         f"--duration {spec.dataset.duration_s:g} --chirp-fraction {spec.dataset.chirp_fraction:g}"
     )
@@ -535,8 +555,6 @@ def train(
         frontend = start.card.frontend
         classes = list(start.card.classes)
         spec = start.fix_spec(spec)
-        if ANEMONEFISH not in classes:
-            raise ModelBundleError(f"{start.path}: the model has no {ANEMONEFISH!r} class to train")
     else:
         frontend = frontend_for(spec, base_frontend)
         classes = list(DEFAULT_CLASSES)
