@@ -22,6 +22,10 @@ from anemonefish_services.local.moto_server import MotoServer, ensure_local_cred
 from anemonefish_services.local.resources import QueueSettings, ResourceNames, create_resources
 
 DEFAULT_TENANT = "local-tenant"
+# Messages per worker invocation, as the environments' worker_batch_size (infra/environments):
+# with 10, a job could sit late in batch after batch, released for want of time each time, and
+# reach the DLQ with no error of its own.
+WORKER_BATCH_SIZE = 1
 
 
 @dataclass
@@ -125,7 +129,7 @@ def serve_existing(
     def new_worker() -> SqsPoller:
         return SqsPoller(
             sqs, settings.jobs_queue_url, worker_handler, function_name=f"{names.prefix}-worker",
-            timeout_s=worker_timeout_s, region=settings.region,
+            timeout_s=worker_timeout_s, batch_size=WORKER_BATCH_SIZE, region=settings.region,
             init=thread_detector,  # load the model before the first message, as a Lambda's init phase does
         )
 
