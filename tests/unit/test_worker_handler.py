@@ -82,10 +82,17 @@ def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, mo
     key = _stage_job("job-transient")
     monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(ConnectionResetError("network blip")))
     deps.worker_deps.cache_clear()
+    from anemonefish_services.logic import process_job
+
+    emitted = []
+    monkeypatch.setattr(process_job.metrics, "add_metric", lambda **metric: emitted.append(metric))
     response = handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     job = deps.worker_deps().repo.get("job-transient")
     assert job.status is JobStatus.QUEUED and job.lease_owner is None and job.attempts == 1
+    # What reading the upload cost is recorded for a failed attempt too: one GET of its 104 bytes.
+    read = {m["name"]: m["value"] for m in emitted if m["name"].startswith("Input")}
+    assert read == {"InputBytesRead": 104, "InputGetRequests": 1}
 
 
 def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, monkeypatch):

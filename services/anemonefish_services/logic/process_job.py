@@ -159,6 +159,15 @@ class _JobMonitor:
 AUDIO_ERROR_DIGEST_BYTES = 64 * 1024 * 1024
 
 
+def _record_input_read(source: S3SeekableReader) -> None:
+    """What reading the upload cost this attempt, whatever its end: more bytes than the object
+    holds means re-reads (a decoder seeking back); GETs are what S3 bills."""
+    metrics.add_metric(name="InputBytesRead", unit=MetricUnit.Bytes, value=source.bytes_fetched)
+    metrics.add_metric(name="InputGetRequests", unit=MetricUnit.Count, value=source.get_requests)
+    logger.info("input read", extra={"bytes_read": source.bytes_fetched, "get_requests": source.get_requests,
+                                     "object_bytes": source.size})
+
+
 def _check_upload_digest(job: JobRecord, source: S3SeekableReader, monitor: _JobMonitor) -> None:
     """The upload is the file the client hashed (``sha256`` given at ``POST /jobs``)."""
     if not job.sha256:
@@ -312,6 +321,7 @@ def process_upload(
             _check_upload_digest(claimed, source, monitor)  # before any result is written
         finally:
             source.close()
+            _record_input_read(source)
     except DetectionCancelled:
         if monitor.stop_reason in (_StopReason.TIME, _StopReason.TOO_LONG):
             return _out_of_time(claimed, monitor, deps, owner)
