@@ -168,6 +168,37 @@ def test_train_init_from_fine_tunes_a_bundle_and_refuses_what_the_bundle_fixes(
     assert card["training"]["started_from"]["path"] == str(tiny_bundle)
 
 
+def test_train_init_from_a_pair_fine_tunes_both_networks_and_pairs_them_again(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped bundle is a pair, worth more than either network: fine-tuning it must not
+    come back as its first network alone."""
+    import tensorflow as tf
+
+    from anemonefish.model import load_bundle
+    from anemonefish.training.export import attach_verifier
+
+    second = build_tiny_bundle(tmp_path / "second", seed=3)
+    pair = tmp_path / "pair"
+    attach_verifier(tiny_bundle, second, pair, gate=0.07, detection_defaults={"threshold": 0.33, "smoothing_windows": 2})
+    data = _labelled(tmp_path / "data")
+    out = tmp_path / "nested" / "tuned-pair"
+    assert main(["train", str(data), "--init-from", str(pair), "--epochs", "1", "--validation-soundscapes", "0",
+                 "-o", str(out)]) == 0
+    tuned = load_bundle(out)
+    assert tuned.card.verifier is not None and tuned.card.verifier.gate == 0.07
+    assert tuned.card.detection_defaults["threshold"] == 0.33  # no validation: the start's own choice
+    assert tuned.card.training["started_from"]["path"] == str(pair)
+    verifier_card = json.loads((out / "verifier" / "card.json").read_text())
+    assert verifier_card["training"]["started_from"]["path"] == str(pair / "verifier")
+    # Each network went on from its own weights: the verifier's from the second bundle's, not the first's.
+    first_kernel = lambda folder: tf.keras.models.load_model(folder / "model.keras").layers[0].get_weights()[0]  # noqa: E731
+    moved = np.abs(first_kernel(out / "verifier") - first_kernel(second)).max()
+    assert moved < np.abs(first_kernel(out / "verifier") - first_kernel(tiny_bundle)).max()
+    assert not [p for p in (tmp_path / "nested").iterdir() if p.name != "tuned-pair"]  # no scratch left
+    assert "training its first network, then its verifier" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [

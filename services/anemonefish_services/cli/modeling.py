@@ -251,7 +251,7 @@ def run_train(args: argparse.Namespace) -> int:
         BundleTargetError,
         ModelBundleError,
     )
-    from anemonefish.training.train import StartingPoint, train
+    from anemonefish.training.train import StartingPoint, fine_tune, train
 
     start = None
     if args.init_from is not None:
@@ -274,17 +274,12 @@ def run_train(args: argparse.Namespace) -> int:
     # train() checks -o and reads DATA before it draws the synthetic set (minutes), so these
     # fail in seconds.
     try:
-        card = train(
-            args.output,
-            spec,
-            synthetic=args.synthetic,
-            data_dir=args.data,
-            name=args.name,
-            version=args.version,
-            log=_timed_log(),
-            replace=args.overwrite,
-            start=start,
-        )
+        if start is not None:
+            card = fine_tune(args.output, spec, start, synthetic=args.synthetic, data_dir=args.data, name=args.name,
+                             version=args.version, log=_timed_log(), replace=args.overwrite)
+        else:
+            card = train(args.output, spec, synthetic=args.synthetic, data_dir=args.data, name=args.name,
+                         version=args.version, log=_timed_log(), replace=args.overwrite)
     except BundleTargetError as exc:
         print(f"error: -o {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -510,6 +512,51 @@ def _notes_of_start(start: StartingPoint, synthetic: bool, data_dir: str | Path 
             f"and architecture as the start). The starting model's notes: {start.card.notes}")
 
 
+def fine_tune(
+    out_dir: str | Path,
+    spec: TrainSpec,
+    start: StartingPoint,
+    synthetic: bool = False,
+    data_dir: str | Path | None = None,
+    name: str = "anemonefish-cnn",
+    version: str | None = None,
+    log: Log = print,
+    replace: bool = False,
+) -> ModelCard:
+    """Train ``start``'s network further (:func:`train` with ``start``); a pair, both networks.
+
+    A pair (the shipped bundle) is worth more than either of its networks, so each is
+    trained further on the same data with the same settings, each from its own weights and
+    through its own front end, and the two are paired again with the start's gate. The
+    pair's detection defaults are then chosen as served (gated mean), as ``model retune``
+    does, on the validation soundscapes; with none, the start's own defaults are kept.
+    """
+    from anemonefish.training.export import attach_verifier, check_bundle_target
+
+    if start.card.verifier is None:
+        return train(out_dir, spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
+                     replace=replace, start=start)
+    out = check_bundle_target(out_dir, replace)
+    second = StartingPoint.of(start.path / start.card.verifier.path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        log("the start is a pair: training its first network, then its verifier")
+        train(scratch / "first", spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
+              start=start)
+        train(scratch / "verifier", second.fix_spec(spec), synthetic=synthetic, data_dir=data_dir,
+              name=f"{name}-verifier", version=version, log=log, start=second)
+        attach_verifier(scratch / "first", scratch / "verifier", out, gate=start.card.verifier.gate,
+                        detection_defaults=dict(start.card.detection_defaults), replace=replace)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if spec.validation_soundscapes > 0:
+        retune(out, write=True, log=log)
+    from anemonefish.model import read_card
+
+    return read_card(out)
+
+
 def train_synthetic(
     out_dir: str | Path,
     spec: TrainSpec | None = None,
@@ -545,7 +592,7 @@ def train(
     With ``start`` training continues from that bundle's network (fine-tuning, say the
     shipped model on a reef's own labelled recordings): its front end, classes and
     architecture are kept, and ``spec``'s front-end and architecture fields are not used.
-    Only its own network is trained; a verifier beside it is not carried over.
+    Only its own network is trained; :func:`fine_tune` trains both networks of a pair.
     """
     from anemonefish.training.dataset import windows_from_recordings
     from anemonefish.training.export import check_bundle_target, write_bundle
@@ -579,8 +626,7 @@ def train(
     log(f"dataset: {len(data)} windows, per class {np.bincount(data.labels, minlength=len(classes)).tolist()} in {time.perf_counter() - started:.0f} s")
     begin = start.keras_file if start is not None else None
     if begin is not None:
-        log(f"continuing from {start.card.name} {start.card.version} ({start.path})"
-            + ("; its verifier is not carried over" if start.card.verifier is not None else ""))
+        log(f"continuing from {start.card.name} {start.card.version} ({start.path})")
     if spare_noise is not None:
         data = add_hard_negatives(spec, data, spare_noise, log, start=begin)
         del spare_noise
