@@ -197,6 +197,14 @@ def test_train_init_from_a_pair_fine_tunes_both_networks_and_pairs_them_again(
     assert moved < np.abs(first_kernel(out / "verifier") - first_kernel(tiny_bundle)).max()
     assert not [p for p in (tmp_path / "nested").iterdir() if p.name != "tuned-pair"]  # no scratch left
     assert "training its first network, then its verifier" in capsys.readouterr().err
+    # With validation soundscapes, the pair's defaults are chosen as the pair is served.
+    from anemonefish.training.train import retune
+
+    assert main(["train", str(data), "--init-from", str(pair), "--epochs", "1", "--validation-soundscapes", "1",
+                 "-o", str(out), "--overwrite"]) == 0
+    card = json.loads((out / "card.json").read_text())
+    assert "validation_sweep" in card["metrics"] and card["training"]["spec"]["validation_soundscapes"] == 1
+    assert card["detection_defaults"] == retune(out, log=lambda _: None)[0]
 
 
 @pytest.mark.parametrize(

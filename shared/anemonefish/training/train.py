@@ -540,11 +540,14 @@ def fine_tune(
     second = StartingPoint.of(start.path / start.card.verifier.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # The verifier's own threshold choice would be thrown away (the pair's is made below); the
+    # first network's spec is the pair card's, which retune reads, so it keeps its validation.
+    alone = spec.model_copy(update={"validation_soundscapes": 0})
     try:
         log("the start is a pair: training its first network, then its verifier")
         train(scratch / "first", spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
               start=start)
-        train(scratch / "verifier", second.fix_spec(spec), synthetic=synthetic, data_dir=data_dir,
+        train(scratch / "verifier", second.fix_spec(alone), synthetic=synthetic, data_dir=data_dir,
               name=f"{name}-verifier", version=version, log=log, start=second)
         attach_verifier(scratch / "first", scratch / "verifier", out, gate=start.card.verifier.gate,
                         detection_defaults=dict(start.card.detection_defaults), replace=replace)
