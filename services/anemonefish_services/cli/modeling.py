@@ -184,8 +184,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                    help="epochs of a first model that picks hard negatives from the left-out noise "
                         "(default 4; 0 with --init-from; 0 = no mining)")
     p.add_argument("--init-from", default=None, metavar="BUNDLE_DIR",
-                   help="continue training that bundle's network (fine-tuning; 'shipped' for the shipped model) "
-                        "instead of a new one: its front end, classes and architecture are kept, and the "
+                   help="continue training that bundle's network instead of a new one (fine-tuning; 'shipped' "
+                        "for the shipped model; a pair, both its networks): its front end, classes and "
+                        "architecture are kept, and the "
                         f"defaults become --epochs {FINE_TUNE_DEFAULTS['epochs']} "
                         f"--learning-rate {FINE_TUNE_DEFAULTS['learning_rate']:g} --mining-epochs 0")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
