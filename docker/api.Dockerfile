@@ -21,4 +21,9 @@ RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src \
     && rm -rf /tmp/src \
     && find "${LAMBDA_TASK_ROOT}/anemonefish/models" -type f ! -name card.json -delete
 
+# The card of the model the worker serves (the same MODEL_BUNDLE as the worker's build).
+ARG MODEL_BUNDLE=shared/anemonefish/models/default
+COPY ${MODEL_BUNDLE}/card.json /opt/anemonefish-model/card.json
+ENV ANEMONEFISH_MODEL_DIR=/opt/anemonefish-model
+
 CMD ["anemonefish_services.api.handler.lambda_handler"]

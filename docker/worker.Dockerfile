@@ -22,4 +22,11 @@ COPY shared /tmp/src/shared
 COPY services /tmp/src/services
 RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src && rm -rf /tmp/src
 
+# The model the worker serves: the shipped bundle, or another folder of the build context
+# (a site's fine-tuned bundle):  --build-arg MODEL_BUNDLE=models/my-reef  (the API image
+# takes the same argument, for its card).
+ARG MODEL_BUNDLE=shared/anemonefish/models/default
+COPY ${MODEL_BUNDLE} /opt/anemonefish-model
+ENV ANEMONEFISH_MODEL_DIR=/opt/anemonefish-model
+
 CMD ["anemonefish_services.worker.handler.lambda_handler"]

@@ -46,6 +46,18 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return found
 
 
+def _with_build_args(dockerfile: Path) -> list[tuple[str, str]]:
+    """The instructions with ``${ARG}`` replaced by the ARG's default, as a plain build has them."""
+    defaults: dict[str, str] = {}
+    out = []
+    for keyword, args in _instructions(dockerfile):
+        if keyword == "ARG" and "=" in args:
+            name, _, value = args.partition("=")
+            defaults[name] = value
+        out.append((keyword, re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), args)))
+    return out
+
+
 def _requirement_names(lines: list[str]) -> set[str]:
     return {re.split(r"[<>=!~\[ ;]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
             for line in lines if line.strip() and not line.strip().startswith("#")}
@@ -53,7 +65,7 @@ def _requirement_names(lines: list[str]) -> set[str]:
 
 @pytest.mark.parametrize("image", sorted(LAMBDA_IMAGES))
 def test_lambda_image_builds_on_the_lambda_python_base(image: str) -> None:
-    steps = _instructions(LAMBDA_IMAGES[image])
+    steps = _with_build_args(LAMBDA_IMAGES[image])
     assert steps[0] == ("FROM", "public.ecr.aws/lambda/python:3.11")
     for keyword, args in steps:
         if keyword == "COPY":
@@ -63,6 +75,23 @@ def test_lambda_image_builds_on_the_lambda_python_base(image: str) -> None:
     assert cmd == [HANDLERS_BY_IMAGE[image][0]]
     assert any(keyword == "RUN" and "-r /tmp/requirements.txt" in args for keyword, args in steps)
     assert any(keyword == "RUN" and "--no-deps" in args for keyword, args in steps)
+
+
+@pytest.mark.parametrize("image", sorted(LAMBDA_IMAGES))
+def test_both_images_take_the_served_model_from_one_build_argument(image: str) -> None:
+    """A site's fine-tuned bundle is served by building with --build-arg MODEL_BUNDLE=...: the worker
+    loads it and the API checks target_class against its card, and both default to the shipped one."""
+    from anemonefish.model import DEFAULT_BUNDLE, read_card
+
+    steps = _with_build_args(LAMBDA_IMAGES[image])
+    (copied,) = [args.split() for keyword, args in steps if keyword == "COPY" and "/opt/anemonefish-model" in args]
+    source, target = copied
+    env = " ".join(args for keyword, args in steps if keyword == "ENV")
+    assert "ANEMONEFISH_MODEL_DIR=/opt/anemonefish-model" in env and target.startswith("/opt/anemonefish-model")
+    bundle = REPO / source if image == "worker" else (REPO / source).parent
+    assert bundle.resolve() == DEFAULT_BUNDLE.resolve() and read_card(bundle).name == read_card(DEFAULT_BUNDLE).name
+    if image == "api":
+        assert source.endswith("/card.json") and target == "/opt/anemonefish-model/card.json"  # the card only
 
 
 def test_worker_image_limits_blas_threads() -> None:
