@@ -189,6 +189,7 @@ def test_train_init_from_a_pair_fine_tunes_both_networks_and_pairs_them_again(
     assert tuned.card.verifier is not None and tuned.card.verifier.gate == 0.07
     assert tuned.card.detection_defaults["threshold"] == 0.33  # no validation: the start's own choice
     assert tuned.card.training["started_from"]["path"] == str(pair)
+    assert tuned.card.version == "0.0.0+tuned"  # the start's version, marked
     verifier_card = json.loads((out / "verifier" / "card.json").read_text())
     assert verifier_card["training"]["started_from"]["path"] == str(pair / "verifier")
     # Each network went on from its own weights: the verifier's from the second bundle's, not the first's.

@@ -191,7 +191,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                         f"--learning-rate {FINE_TUNE_DEFAULTS['learning_rate']:g} --mining-epochs 0")
     p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
     p.add_argument("--name", default="anemonefish-cnn")
-    p.add_argument("--version", default=None)
+    p.add_argument("--version", default=None, help="default: the package's; with --init-from, the start's marked +tuned")
     p.add_argument("--overwrite", action="store_true", help="replace BUNDLE_DIR if it is a model bundle already")
     p.set_defaults(func=run_train)
 

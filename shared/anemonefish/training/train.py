@@ -533,6 +533,8 @@ def fine_tune(
     """
     from anemonefish.training.export import attach_verifier, check_bundle_target
 
+    # Told apart from the start by default: the same name, its version marked as trained further.
+    version = version or f"{start.card.version}+tuned"
     if start.card.verifier is None:
         return train(out_dir, spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
                      replace=replace, start=start)
