@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -520,42 +522,31 @@ def write_recording(
     written as RF64, since a WAV's sizes are 32-bit. Nothing is half-written: the files
     appear when complete.
     """
-    import soundfile as sf
-
     parts = max(1, math.ceil(config.duration_s / part_s - 1e-9))
     if parts == 1:
         scape = synthesize(config, seed=seed)
         wav, table = write_soundscape(scape, out_dir, name, subtype)
         return wav, table, scape.events
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    wav, table = out / f"{name}.wav", out / f"{name}.Table.1.selections.txt"
-    tmp_wav, tmp_table = out / f".{name}.wav.part", out / f".{name}.txt.part"
     sr = config.sample_rate
     total = int(round(config.duration_s * sr))
     edges = [round(i * total / parts) for i in range(parts + 1)]
-    events: list[SynthEvent] = []
     base = [int(seed)] if isinstance(seed, numbers.Integral) else list(seed)
     # A WAV's sizes are 32-bit: past 4 GB of samples the file is RF64 (any WAV reader of note
     # reads it; libsndfile knows it by its header whatever the name).
-    data_bytes = total * _SAMPLE_BYTES.get(subtype, 8)
-    container = "RF64" if data_bytes > WAV_MAX_DATA_BYTES else "WAV"
-    try:
-        with sf.SoundFile(tmp_wav, "w", sr, 1, subtype, format=container) as sink:
-            for part, (lo, hi) in enumerate(zip(edges, edges[1:])):
-                scape = synthesize(config.model_copy(update={"duration_s": (hi - lo) / sr}), seed=[*base, part])
-                sink.write(scape.signal[: hi - lo])
-                offset = lo / sr
-                events += [e.model_copy(update={"start": round(e.start + offset, 6), "end": round(e.end + offset, 6)})
-                           for e in scape.events]
-                del scape
-        tmp_table.write_text(raven_truth_table(events, wav.name), encoding="utf-8")
-        tmp_wav.replace(wav)
-        tmp_table.replace(table)
-    finally:
-        tmp_wav.unlink(missing_ok=True)
-        tmp_table.unlink(missing_ok=True)
-    return wav, table, events
+    container = "RF64" if total * _SAMPLE_BYTES.get(subtype, 8) > WAV_MAX_DATA_BYTES else "WAV"
+
+    def fill(sink: Any) -> list[SynthEvent]:
+        events: list[SynthEvent] = []
+        for part, (lo, hi) in enumerate(zip(edges, edges[1:])):
+            scape = synthesize(config.model_copy(update={"duration_s": (hi - lo) / sr}), seed=[*base, part])
+            sink.write(scape.signal[: hi - lo])
+            offset = lo / sr
+            events += [e.model_copy(update={"start": round(e.start + offset, 6), "end": round(e.end + offset, 6)})
+                       for e in scape.events]
+            del scape
+        return events
+
+    return _write_staged(out_dir, name, sr, subtype, container, fill)
 
 
 def soundscape_seed(base_seed: int, index: int) -> list[int]:
@@ -570,19 +561,36 @@ def write_soundscape(
 
     Files are written to a temporary name and renamed, so nothing is ever half-written.
     """
+    def fill(sink: Any) -> list[SynthEvent]:
+        sink.write(scape.signal)
+        return scape.events
+
+    wav, table, _ = _write_staged(out_dir, name, scape.sample_rate, subtype, "WAV", fill)
+    return wav, table
+
+
+def _write_staged(
+    out_dir: str | Path, name: str, sample_rate: int, subtype: str, container: str,
+    fill: Callable[[Any], list[SynthEvent]],
+) -> tuple[Path, Path, list[SynthEvent]]:
+    """``name.wav`` (``fill`` writes its samples and returns its truth) and the truth's Raven
+    table, both written under temporary names and renamed when complete; none left on failure."""
     import soundfile as sf
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    wav = out / f"{name}.wav"
-    table = out / f"{name}.Table.1.selections.txt"
-    tmp_wav = out / f".{name}.wav.part"
-    sf.write(tmp_wav, scape.signal, scape.sample_rate, subtype=subtype, format="WAV")
-    tmp_table = out / f".{name}.txt.part"
-    tmp_table.write_text(raven_truth_table(scape.events, f"{name}.wav"), encoding="utf-8")
-    tmp_wav.replace(wav)
-    tmp_table.replace(table)
-    return wav, table
+    wav, table = out / f"{name}.wav", out / f"{name}.Table.1.selections.txt"
+    tmp_wav, tmp_table = out / f".{name}.wav.part", out / f".{name}.txt.part"
+    try:
+        with sf.SoundFile(tmp_wav, "w", sample_rate, 1, subtype, format=container) as sink:
+            events = fill(sink)
+        tmp_table.write_text(raven_truth_table(events, wav.name), encoding="utf-8")
+        tmp_wav.replace(wav)
+        tmp_table.replace(table)
+    finally:
+        tmp_wav.unlink(missing_ok=True)
+        tmp_table.unlink(missing_ok=True)
+    return wav, table, events
 
 
 # Frequency box of each kind in the Raven table (Hz), for people who open it in Raven.

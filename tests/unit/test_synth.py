@@ -131,6 +131,19 @@ def test_a_long_recording_is_written_part_by_part_with_its_truth_shifted(tmp_pat
     assert built == [(20.0, 2)] and np.array_equal(sf.read(wav, dtype="float32")[0], sf.read(write_soundscape(real(SHORT, 2), tmp_path, "ref")[0], dtype="float32")[0])
 
 
+def test_a_write_that_fails_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The samples are staged, then the table: a failure between them left the staged WAV."""
+    import anemonefish.synth as synth
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(synth, "raven_truth_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_soundscape(synthesize(SHORT, seed=2), tmp_path, "reef")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_configs_are_rejected_with_the_field_named():
     with pytest.raises(ValidationError, match="snr_band_hz"):
         SynthConfig(snr_band_hz=(2000.0, 200.0))
