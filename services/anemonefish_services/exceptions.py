@@ -97,13 +97,6 @@ class WorkerTimeRunningOutError(TransientJobError):
     code = "worker_timeout"
 
 
-class RecordingTooLongError(ServiceError):
-    """Two whole attempts in a row ran out of the worker's time (or were projected to): every
-    attempt starts from the recording's beginning, so another would end the same way."""
-
-    code = "recording_too_long"
-
-
 class LeaseStillLiveError(TransientJobError):
     """The message's job is held by a live lease: look again when the lease would expire."""
 

@@ -499,8 +499,9 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
 
 
 # Longer recordings are written as consecutive soundscapes of at most this length: a
-# soundscape is built whole in memory (float64 per component: ~4.4 GB for 8 minutes at
-# 48 kHz), so one hour in one piece would need ~30 GB; 10 minutes keep the 8-minute demo whole.
+# soundscape is built whole in memory (float64 per component: 4.4 GB for the demo's 8 minutes
+# at 48 kHz, measured once), so one hour in one piece would need about 30 GB (by that figure,
+# not measured); 10 minutes keep the 8-minute demo whole.
 LONG_PART_S = 600.0
 # The most sample bytes a plain WAV holds (its chunk sizes are 32-bit, less the header's).
 WAV_MAX_DATA_BYTES = 2**32 - 1 - 1024

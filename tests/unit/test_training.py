@@ -297,9 +297,15 @@ def test_shipped_as_a_starting_point_is_the_installed_bundle_with_its_own_archit
     assert shipped.path == DEFAULT_BUNDLE and shipped.card.name == "anemonefish-cnn"
     assert "--init-from shipped " in _reproduce(shipped.fix_spec(TrainSpec()), False, True, shipped)
     verifier = StartingPoint.of(DEFAULT_BUNDLE / "verifier").fix_spec(TrainSpec())
-    recorded = json.loads((DEFAULT_BUNDLE / "verifier" / "card.json").read_text())["training"]["spec"]
     assert (verifier.frequency_pool, verifier.time_pool, verifier.image_width) == (1, 4, 200)
-    assert (verifier.width, verifier.dense_units) == (recorded["width"], recorded["dense_units"])
+    wide = tmp_path / "wide"
+    shutil.copytree(tiny_bundle, wide)
+    card = json.loads((wide / "card.json").read_text())
+    card["training"] = {"spec": {"width": 6, "dense_units": 12, "frequency_pool": 3, "time_pool": 1}}
+    (wide / "card.json").write_text(json.dumps(card))
+    fixed = StartingPoint.of(wide).fix_spec(TrainSpec())  # none of these is TrainSpec's default
+    assert (fixed.width, fixed.dense_units, fixed.frequency_pool, fixed.time_pool) == (6, 12, 3, 1)
+    assert (fixed.image_height, fixed.image_width, fixed.n_fft, fixed.fmin) == (32, 25, 1024, 0.0)
     # A path with a space survives the reproduce line.
     spaced = tmp_path / "my bundle"
     shutil.copytree(tiny_bundle, spaced)

@@ -76,13 +76,13 @@ variable "worker_memory_mb" {
 }
 
 variable "worker_timeout_seconds" {
-  description = "Timeout of the worker (the queue's visibility timeout is derived from it)."
+  description = "Timeout of the worker (the queue's visibility timeout is derived from it). The worker keeps WORKER_SAFETY_MARGIN_S (30 s) to write results and starts no job with less than twice that left, so under 120 s little or nothing would run."
   type        = number
   default     = 900
 
   validation {
-    condition     = var.worker_timeout_seconds >= 60 && var.worker_timeout_seconds <= 900
-    error_message = "worker_timeout_seconds must be between 60 and 900."
+    condition     = var.worker_timeout_seconds >= 120 && var.worker_timeout_seconds <= 900
+    error_message = "worker_timeout_seconds must be between 120 and 900: the worker starts no job with less than twice its 30 s safety margin left."
   }
 }
 

@@ -226,11 +226,11 @@ def train_spec_from_args(args: argparse.Namespace, start: StartingPoint | None =
     spec_updates: dict = {"seed": args.seed, "dataset": DatasetSpec(**updates)}
     if args.image_size is not None:
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
-    if getattr(args, "init_from", None) is not None:
+    if start is not None:
         spec_updates.update(FINE_TUNE_DEFAULTS)
     for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",
                   "normalisation", "warmup_epochs", "validation_soundscapes", "learning_rate", "mining_epochs"):
-        if getattr(args, field, None) is not None:
+        if getattr(args, field) is not None:
             spec_updates[field] = getattr(args, field)
     spec = TrainSpec(**spec_updates)
     return start.fix_spec(spec) if start is not None else spec

@@ -37,7 +37,6 @@ from anemonefish_services.exceptions import (
     LeaseLostError,
     LeaseStillLiveError,
     NotificationPendingError,
-    RecordingTooLongError,
     UploadChecksumMismatchError,
     WorkerTimeRunningOutError,
 )
@@ -112,16 +111,15 @@ class _JobMonitor:
         self.elapsed_s = 0.0
         self.projected_s = 0.0  # the whole recording's time at the rate so far, once known
         self._last_write = 0.0
-        self._written = 0.0  # the fraction last written
         self._last_visibility = float("-inf")  # extend at the first block, then every half-lease
 
     def progress(self, fraction: float) -> None:
         settings = self.deps.settings
         self.fraction = fraction
         now = time.monotonic()
-        # The interval, and the end once (the "between blocks" of hashing come at 1.0 too).
-        if now - self._last_write >= settings.progress_interval_s or (fraction >= 1.0 > self._written):
-            self._last_write, self._written = now, fraction
+        # On the interval only: the end is written by _finish, whose heartbeat checks ownership.
+        if now - self._last_write >= settings.progress_interval_s:
+            self._last_write = now
             if self.deps.repo.heartbeat(self.job_id, self.invocation.owner, progress=fraction, lease_s=settings.lease_s) is None:
                 current = self.deps.repo.get(self.job_id)
                 cancelled = current is not None and current.status is JobStatus.CANCELLED
@@ -190,14 +188,14 @@ def _out_of_time(job: JobRecord, monitor: _JobMonitor, deps: WorkerDeps, owner: 
     else:
         why = f"the invocation ran out of time at {monitor.fraction:.0%} of the recording"
         fits = monitor.fraction
-    if monitor.whole_attempt and job.timed_out_attempt is not None and job.timed_out_attempt == job.attempts - 1:
+    if monitor.whole_attempt and job.timed_out_attempt == job.attempts - 1:
         parts = max(2, math.ceil(1 / (max(fits, 0.01) * SPLIT_HEADROOM)))
-        too_long = RecordingTooLongError(
+        return _fail(
+            job, "recording_too_long",
             f"{job.filename} is too long for one worker: two attempts in a row ran out of time (the last: {why}). "
             f"Each attempt starts from the beginning, so split the recording into at least {parts} parts and "
-            "submit each as a job"
+            "submit each as a job", deps, owner,
         )
-        return _fail(job, too_long.code, too_long.message, deps, owner)
     deps.repo.release(
         job.job_id, owner, f"{WorkerTimeRunningOutError.code}: {why}",
         timed_out_attempt=job.attempts if monitor.whole_attempt else None,

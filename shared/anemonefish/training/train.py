@@ -48,8 +48,9 @@ SMOOTHING_CHOICES = (1, 2, 3, 5)
 PEAK_CHOICES = (0.99, None)
 # ``--init-from shipped``: the bundle installed with the package.
 SHIPPED = "shipped"
-# TrainSpec fields that describe the network's shape, and those that describe its front end
-# (a bundle training continues from fixes both; retune needs neither).
+# TrainSpec fields that describe the network's shape, and those that set its front end (the
+# FrontEndConfig fields of the same names); a bundle training continues from fixes both,
+# retune needs neither.
 ARCHITECTURE_FIELDS = ("width", "dense_units", "frequency_pool", "time_pool")
 FRONT_END_FIELDS = ("image_height", "image_width", "n_fft", "hop_length", "fmin", "normalisation", "event_timing")
 # Windows scored at once when mining hard negatives.
@@ -120,18 +121,7 @@ class TrainSpec(BaseModel):
 
 def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEndConfig:
     base = base or FrontEndConfig()
-    return FrontEndConfig.model_validate(
-        {
-            **base.model_dump(),
-            "image_height": spec.image_height,
-            "image_width": spec.image_width,
-            "n_fft": spec.n_fft,
-            "hop_length": spec.hop_length,
-            "fmin": spec.fmin,
-            "event_timing": spec.event_timing,
-            "normalisation": spec.normalisation,
-        }
-    )
+    return FrontEndConfig.model_validate({**base.model_dump(), **{f: getattr(spec, f) for f in FRONT_END_FIELDS}})
 
 
 def make_deterministic(seed: int) -> None:
@@ -294,16 +284,17 @@ def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log
     from anemonefish.detect import Detector
     from anemonefish.training.dataset import labelled_channels, labelled_pairs
 
-    detector = Detector(bundle)
-    out = []
-    for audio_path, table in labelled_pairs(folder, log):
-        for channel, events in labelled_channels(audio_path, table, list(bundle.classes)).items():
-            result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
-            out.append(ScoredRecording(scores=result.scores, annotations=events, duration_s=result.audio.duration_s))
-    log(f"labelled recordings in {folder}: {len(out)} recording channel(s) scored")
-    if not any(e.label == ANEMONEFISH for recording in out for e in recording.annotations):
+    labelled = [(audio_path, channel, events) for audio_path, table in labelled_pairs(folder, log)
+                for channel, events in labelled_channels(audio_path, table, list(bundle.classes)).items()]
+    if not any(e.label == ANEMONEFISH for _, _, events in labelled for e in events):
         # With no call to find, every setting scores F1 1 and the choice would mean nothing.
         raise AnnotationFormatError(f"{folder}: no {ANEMONEFISH!r} selection to choose a threshold on")
+    detector = Detector(bundle)
+    out = []
+    for audio_path, channel, events in labelled:
+        result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
+        out.append(ScoredRecording(scores=result.scores, annotations=events, duration_s=result.audio.duration_s))
+    log(f"labelled recordings in {folder}: {len(out)} recording channel(s) scored")
     return out
 
 
@@ -474,14 +465,11 @@ class StartingPoint(BaseModel):
         """``spec`` with what this bundle fixes: its front end, and the architecture its own
         card records (so the new card says what was trained)."""
         frontend = self.card.frontend
-        height, width = frontend.image_shape
         recorded = self.card.training.get("spec") or {}
         architecture = {field: recorded[field] for field in ARCHITECTURE_FIELDS if field in recorded}
-        return spec.model_copy(update={
-            **architecture, "image_height": height, "image_width": width, "n_fft": frontend.n_fft,
-            "hop_length": frontend.hop_length, "fmin": frontend.fmin, "normalisation": frontend.normalisation,
-            "event_timing": frontend.event_timing,
-        })
+        fixed = {field: getattr(frontend, field) for field in FRONT_END_FIELDS}
+        fixed["image_height"], fixed["image_width"] = frontend.image_shape  # None in a card: the native size
+        return spec.model_copy(update={**architecture, **fixed})
 
 
 def _reproduce(spec: TrainSpec, synthetic: bool, data: bool, start: StartingPoint | None) -> str:
@@ -534,7 +522,7 @@ def fine_tune(
     from anemonefish.training.export import attach_verifier, check_bundle_target
 
     # Told apart from the start by default: the same name, its version marked as trained further.
-    version = version or f"{start.card.version}+tuned"
+    version = version or (start.card.version if start.card.version.endswith("+tuned") else f"{start.card.version}+tuned")
     if start.card.verifier is None:
         return train(out_dir, spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
                      replace=replace, start=start)
@@ -542,15 +530,15 @@ def fine_tune(
     second = StartingPoint.of(start.path / start.card.verifier.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    # The verifier's own threshold choice would be thrown away (the pair's is made below); the
-    # first network's spec is the pair card's, which retune reads, so it keeps its validation.
-    alone = spec.model_copy(update={"validation_soundscapes": 0})
     try:
+        # Neither network chooses its own defaults: the pair's are chosen below, as it is served.
+        # The first network's card keeps the spec as asked (the pair's card is its), which
+        # retune reads for the validation soundscapes.
         log("the start is a pair: training its first network, then its verifier")
         train(scratch / "first", spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
-              start=start)
-        train(scratch / "verifier", second.fix_spec(alone), synthetic=synthetic, data_dir=data_dir,
-              name=f"{name}-verifier", version=version, log=log, start=second)
+              start=start, choose=False)
+        train(scratch / "verifier", spec.model_copy(update={"validation_soundscapes": 0}), synthetic=synthetic,
+              data_dir=data_dir, name=f"{name}-verifier", version=version, log=log, start=second, choose=False)
         attach_verifier(scratch / "first", scratch / "verifier", out, gate=start.card.verifier.gate,
                         detection_defaults=dict(start.card.detection_defaults), replace=replace)
     finally:
@@ -587,6 +575,7 @@ def train(
     log: Log = print,
     replace: bool = False,
     start: StartingPoint | None = None,
+    choose: bool = True,
 ) -> ModelCard:
     """Build the synthetic dataset, train, pick the threshold, and write the bundle.
 
@@ -598,6 +587,8 @@ def train(
     shipped model on a reef's own labelled recordings): its front end, classes and
     architecture are kept, and ``spec``'s front-end and architecture fields are not used.
     Only its own network is trained; :func:`fine_tune` trains both networks of a pair.
+    With ``choose=False`` the detection defaults are not chosen on the validation
+    soundscapes (a pair's first network: the pair's are chosen once it is whole).
     """
     from anemonefish.training.dataset import windows_from_recordings
     from anemonefish.training.export import check_bundle_target, write_bundle
@@ -636,7 +627,8 @@ def train(
         data = add_hard_negatives(spec, data, spare_noise, log, start=begin)
         del spare_noise
     model = fit(spec, data, log, start=begin)
-    defaults, metrics = choose_threshold(lambda images: model.predict(images, verbose=0), spec, frontend, classes, log)
+    scored = spec if choose else spec.model_copy(update={"validation_soundscapes": 0})
+    defaults, metrics = choose_threshold(lambda images: model.predict(images, verbose=0), scored, frontend, classes, log)
     zone_lo, zone_hi = onset_zone(frontend)
     card = ModelCard(
         name=name,
