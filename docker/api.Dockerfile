@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # The API Lambda (also runs the upload sweeper with another CMD). It imports the library's
 # formats and parameter models, so it installs the same runtime requirements as the worker;
-# it drops the model's networks, which only the worker loads, and keeps the cards, whose
-# classes POST /jobs checks params.target_class against.
+# of the served model it keeps only the card, whose classes POST /jobs checks
+# params.target_class against (the networks are the worker's).
 # Build from the repository root:  docker build -f docker/api.Dockerfile -t anemonefish-api .
 FROM public.ecr.aws/lambda/python:3.11
 
@@ -19,7 +19,7 @@ COPY shared /tmp/src/shared
 COPY services /tmp/src/services
 RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src \
     && rm -rf /tmp/src \
-    && find "${LAMBDA_TASK_ROOT}/anemonefish/models" -type f ! -name card.json -delete
+    && rm -rf "${LAMBDA_TASK_ROOT}/anemonefish/models"
 
 # The card of the model the worker serves (the same MODEL_BUNDLE as the worker's build).
 ARG MODEL_BUNDLE=shared/anemonefish/models/default

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# The detection worker Lambda (also the DLQ consumer): light inference runtime (LiteRT, no
-# TensorFlow) and the model bundle shipped in the package.
+# The detection worker Lambda: light inference runtime (LiteRT, no TensorFlow) and the model
+# bundle it serves (MODEL_BUNDLE, below: the shipped one unless the build names another).
 # Build from the repository root:  docker build -f docker/worker.Dockerfile -t anemonefish-worker .
 FROM public.ecr.aws/lambda/python:3.11
 
@@ -16,11 +16,13 @@ COPY docker/requirements.txt /tmp/requirements.txt
 # than Amazon Linux 2's must fail the build, not the first invocation.
 RUN pip install --only-binary=:all: --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
 
-# The package (code and the model bundle as package data); dependencies are already there.
+# The package; its dependencies are already there.
 COPY pyproject.toml README.md /tmp/src/
 COPY shared /tmp/src/shared
 COPY services /tmp/src/services
-RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src && rm -rf /tmp/src
+# The package's own copy of the shipped bundle goes: the served one is copied below.
+RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src && rm -rf /tmp/src \
+    && rm -rf "${LAMBDA_TASK_ROOT}/anemonefish/models"
 
 # The model the worker serves: the shipped bundle, or another folder of the build context
 # (a site's fine-tuned bundle):  --build-arg MODEL_BUNDLE=models/my-reef  (the API image
