@@ -3,7 +3,7 @@
 
 import config from "./config.js";
 import { ApiClient, ApiError, describeError } from "./api.js";
-import { PendingStore, Upload } from "./upload.js";
+import { PendingStore, Upload, fileKey } from "./upload.js";
 import { hashFile } from "./checksum.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
@@ -67,7 +67,6 @@ const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size)
 // Files whose job is being created (hashed, then POST /jobs): until their upload has saved its
 // record, the same file dropped again would get a second job.
 const preparing = new Set();
-const fileKey = (file) => `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
 
 class JobCard {
   constructor(file, title) {
@@ -193,7 +192,7 @@ class JobCard {
       const hashAlong = job.upload.method === "MULTIPART" && (resumeRecord || this.file.size > HASH_FIRST_MAX_BYTES);
       this.checksum = hashAlong ? hashFile(this.file, (done) => {
         // Shown only while the upload waits for it (its parts are all up by then).
-        if (this.upload && this.upload.waitingForChecksum) {
+        if (this.upload && this.upload.state === "completing") {
           this.say(`Finishing the file's checksum… ${percentOf(done, this.file.size)}`);
         }
       }) : null;

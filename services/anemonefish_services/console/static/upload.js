@@ -25,6 +25,9 @@ const STALL_MS = 120_000;
 // the same file again (a page cannot reopen a file by itself). One entry per upload: with one
 // shared map, two tabs each read it, changed it and wrote it back, and one lost its record.
 const LEGACY_UPLOADS_KEY = "anemonefish.console.uploads"; // that shared map, before
+// What makes two picks "the same file": name, size and modification time.
+export const fileKey = (file) => `${file.name}\u0000${file.size}\u0000${file.lastModified}`;
+
 export class PendingStore {
   constructor(storage = window.localStorage, prefix = "anemonefish.console.upload:") {
     this.storage = storage;
@@ -70,8 +73,9 @@ export class PendingStore {
 
   // The interrupted upload of this very file (same name, size and modification time).
   match(file) {
+    const key = fileKey(file);
     return Object.values(this.all()).find(
-      (r) => r.name === file.name && r.size === file.size && r.last_modified === file.lastModified,
+      (r) => fileKey({ name: r.name, size: r.size, lastModified: r.last_modified }) === key,
     ) || null;
   }
 }
@@ -332,14 +336,12 @@ export class Upload extends EventTarget {
     if (missing.length) throw new Error(`Parts ${missing.slice(0, 5).join(", ")} are not uploaded; press Retry.`);
     let sha256 = null;
     if (this.checksum) {
+      // The checksum's progress is shown while the state is "completing" (app.js).
       this.setState("completing", "Finishing the file's checksum…");
-      this.waitingForChecksum = true;
       try {
         sha256 = await this.checksum;
       } catch {
         sha256 = null; // the upload stands without it; S3 and TLS still checked every part
-      } finally {
-        this.waitingForChecksum = false;
       }
       if (signal.aborted) return;
     }
