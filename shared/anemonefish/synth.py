@@ -57,6 +57,10 @@ class SynthConfig(BaseModel):
     biological_per_min: float = Field(6.0, ge=0, description="Fish grunts and knocks.")
     whistles_per_min: float = Field(1.0, ge=0)
     chirp_fraction: float = Field(0.6, ge=0, le=1, description="Chirps among anemonefish calls.")
+    anemonefish_f0_hz: tuple[float, float] = Field(
+        (370.0, 900.0), description="Range of a call's dominant frequency: 370-900 Hz across 55-130 mm fish "
+        "(the sounds page); it falls with body size, so a site of smaller fish calls higher."
+    )
     min_gap_s: float = Field(1.5, ge=0, description="Least silence between two labelled sounds.")
     shrimp_per_s: tuple[float, float] = Field((2.0, 150.0), description="Range of click rates.")
     boat_probability: float = Field(0.25, ge=0, le=1)
@@ -74,6 +78,8 @@ class SynthConfig(BaseModel):
             raise ValueError("snr_band_hz must be (low, high) with low < high")
         if self.snr_range_db[0] > self.snr_range_db[1]:
             raise ValueError("snr_range_db must be (low, high)")
+        if not 0 < self.anemonefish_f0_hz[0] <= self.anemonefish_f0_hz[1] < 0.45 * self.sample_rate:
+            raise ValueError("anemonefish_f0_hz must be (low, high) with 0 < low <= high < 0.45 x sample_rate")
         return self
 
 
@@ -278,7 +284,7 @@ class _Builder:
         """A pop (1-2 pulses) or chirp (3-8): damped sinusoids at one f0 per call."""
         rng, sr = self.rng, self.sr
         n_pulses = int(rng.integers(1, 3)) if kind == "pop" else int(rng.integers(3, 9))
-        f0 = rng.uniform(370.0, 900.0)
+        f0 = rng.uniform(*self.cfg.anemonefish_f0_hz)
         pulse_s = rng.uniform(0.010, 0.040)
         period = rng.uniform(0.025, 0.050)
         harmonic = rng.uniform(0.0, 0.5) if rng.random() < 0.7 else 0.0

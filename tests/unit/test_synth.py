@@ -61,9 +61,12 @@ def test_every_call_is_scaled_to_the_requested_in_band_snr(snr_db):
         assert e.snr_db == snr_db
 
 
-def test_anemonefish_energy_sits_at_the_annotated_f0():
-    scape = synthesize(SHORT.model_copy(update={"snr_db": 10.0}), seed=5, keep_parts=True)
+@pytest.mark.parametrize("f0_hz", [(370.0, 900.0), (1000.0, 1500.0)])
+def test_anemonefish_energy_sits_at_the_annotated_f0(f0_hz):
+    """Also where a site's smaller fish call higher than the published 370-900 Hz."""
+    scape = synthesize(SHORT.model_copy(update={"snr_db": 10.0, "anemonefish_f0_hz": f0_hz}), seed=5, keep_parts=True)
     sr = scape.sample_rate
+    assert scape.labelled("anemonefish") and all(f0_hz[0] <= e.f0 <= f0_hz[1] for e in scape.labelled("anemonefish"))
     for e in scape.labelled("anemonefish"):
         seg = scape.foreground[round(e.start * sr) : round(e.end * sr)]
         n = 1 << 15
@@ -161,6 +164,8 @@ def test_bad_configs_are_rejected_with_the_field_named():
         SynthConfig(snr_band_hz=(2000.0, 200.0))
     with pytest.raises(ValidationError, match="duration_s"):
         SynthConfig(duration_s=0.1)
+    with pytest.raises(ValidationError, match="anemonefish_f0_hz"):
+        SynthConfig(sample_rate=4000, anemonefish_f0_hz=(1000.0, 2500.0))  # above what 4 kHz holds
 
 
 def test_synth_command_writes_count_soundscapes(tmp_path, capsys):
