@@ -1,6 +1,6 @@
 """``make bench``: run the benchmark suites and write benchmarks/results.json (docs/benchmarks.md summarises it by hand).
 
-Usage: python -m benchmarks.run [suite ...]   (suites: detection, quality, pipeline, s3read; default all)
+Usage: python -m benchmarks.run [suite ...]   (suites: detection, quality, pipeline, s3read, finetune; default all)
 Suites that are not run keep their previous figures in results.json.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
-SUITES = ("detection", "quality", "pipeline", "s3read")
+SUITES = ("detection", "quality", "pipeline", "s3read", "finetune")
 
 
 def machine() -> dict[str, object]:
