@@ -52,12 +52,15 @@ def _score(bundle: Path | None, test: Path) -> dict[str, float]:
     from anemonefish.evaluate import combine, evaluate_events
     from anemonefish.formats import read_annotations
     from anemonefish.model import load_bundle
+    from benchmarks.quality import f1_interval
 
     detector = Detector(load_bundle(bundle))
     per_file = [evaluate_events(detector.run(wav).events, read_annotations(wav.with_name(f"{wav.stem}.Table.1.selections.txt")))
                 for wav in sorted(test.glob("*.wav"))]
     pooled = combine(per_file)
-    return {"f1": round(pooled.f1, 3), "precision": round(pooled.precision, 3), "recall": round(pooled.recall, 3),
+    # The quality suite's bootstrap over the test soundscapes (their counts paired).
+    return {"f1": round(pooled.f1, 3), "f1_bootstrap": f1_interval(per_file),
+            "precision": round(pooled.precision, 3), "recall": round(pooled.recall, 3),
             "calls": pooled.true_positives + pooled.false_negatives, "false_events": pooled.false_positives,
             "threshold": detector.default_params.threshold, "smoothing": detector.default_params.smoothing_windows}
 

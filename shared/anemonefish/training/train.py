@@ -519,6 +519,7 @@ def fine_tune(
     pair's detection defaults are then chosen as served (gated mean), as ``model retune``
     does, on the validation soundscapes; with none, the start's own defaults are kept.
     """
+    from anemonefish.model import read_card
     from anemonefish.training.export import attach_verifier, check_bundle_target
 
     # Told apart from the start by default: the same name, its version marked as trained further.
@@ -537,16 +538,14 @@ def fine_tune(
         log("the start is a pair: training its first network, then its verifier")
         train(scratch / "first", spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
               start=start, choose=False)
-        train(scratch / "verifier", spec.model_copy(update={"validation_soundscapes": 0}), synthetic=synthetic,
-              data_dir=data_dir, name=f"{name}-verifier", version=version, log=log, start=second, choose=False)
+        train(scratch / "verifier", spec, synthetic=synthetic, data_dir=data_dir, name=f"{name}-verifier",
+              version=version, log=log, start=second, choose=False)
         attach_verifier(scratch / "first", scratch / "verifier", out, gate=start.card.verifier.gate,
                         detection_defaults=dict(start.card.detection_defaults), replace=replace)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if spec.validation_soundscapes > 0:
         retune(out, write=True, log=log)
-    from anemonefish.model import read_card
-
     return read_card(out)
 
 
