@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from rich.console import Console
 
 
-def test_demo_runs_the_whole_async_path(tmp_path: Path) -> None:
+def test_demo_runs_the_whole_async_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from anemonefish_services.local.demo import run_demo
 
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     out = io.StringIO()
     code = run_demo(tmp_path / "results", duration_s=40.0, console=Console(file=out, width=200))
     text = out.getvalue()
@@ -27,3 +33,5 @@ def test_demo_runs_the_whole_async_path(tmp_path: Path) -> None:
     assert "SUCCEEDED" in text and "verified (standardwebhooks)" in text
     assert "calls planted in the recording" in text
     assert text.rstrip().endswith("local stack stopped")
+    # The generated recording was scratch: nothing is left behind in the temp folder.
+    assert not list(scratch.iterdir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ def run_demo(
 ) -> int:
     """Run the demo; with ``stay_up``, keep the stack (and its console) running until it returns."""
     console = console or Console()
+    # The generated recording is scratch (45 MB at the default length, GBs with --duration);
+    # what the user keeps is the documents in ``outdir``.
     workdir = Path(tempfile.mkdtemp(prefix="anemonefish-demo-"))
     console.rule("[bold]anemonefish demo: the async pipeline on the local stack")
     started = time.monotonic()
@@ -92,6 +95,7 @@ def run_demo(
         if receiver is not None:
             receiver.stop()
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         console.print("local stack stopped")
 
 
