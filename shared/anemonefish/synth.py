@@ -505,9 +505,12 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
 
 
 # Longer recordings are written as consecutive soundscapes of at most this length: a
-# soundscape is built whole in memory (float64 per component: 4.4 GB for the demo's 8 minutes
-# at 48 kHz, measured once), so one hour in one piece would need about 30 GB (by that figure,
-# not measured); 10 minutes keep the 8-minute demo whole.
+# soundscape is built whole in memory (float64 per component, and whole-length FFTs: 4.4 GB
+# for the demo's 8 minutes at 48 kHz, measured once, 3.5 GB of it the FFT of its boat's noise,
+# whose 20.8 M samples are a prime, so pocketfft takes Bluestein's padded route), so one hour
+# in one piece would need about 30 GB (by that figure, not measured); 10 minutes keep the
+# 8-minute demo whole. The lengths stay as they are: other ones would change every soundscape
+# with a boat, and the shipped model's training data with them.
 LONG_PART_S = 600.0
 # The most sample bytes a plain WAV holds (its chunk sizes are 32-bit, less the header's).
 WAV_MAX_DATA_BYTES = 2**32 - 1 - 1024
