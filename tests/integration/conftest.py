@@ -17,7 +17,7 @@ import pytest
 import requests
 import soundfile as sf
 
-TEST_KEYS = {"key-a": "tenant-a", "key-b": "tenant-b", "key-pages": "tenant-pages"}
+TEST_KEYS = {"key-a": "tenant-a", "key-b": "tenant-b", "key-pages": "tenant-pages", "key-cli": "tenant-cli"}
 PART_MIN = 64 * 1024
 
 

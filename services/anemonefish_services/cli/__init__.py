@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "anemonefish_services.cli.detect",  # detect
     "anemonefish_services.cli.modeling",  # synth, train, evaluate, model import
     "anemonefish_services.cli.pipeline",  # local up, submit, demo
+    "anemonefish_services.cli.jobs",  # jobs list|show|fetch|cancel
 )
 
 

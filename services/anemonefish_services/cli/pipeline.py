@@ -9,6 +9,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anemonefish_services.client.api import ApiClient
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     submit = subparsers.add_parser("submit", help="submit recordings to the pipeline and fetch the results")
     submit.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    submit.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
-                        help="API URL (env ANEMONEFISH_API_URL)")
-    submit.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"), help="API key (env ANEMONEFISH_API_KEY)")
+    add_api_options(submit)
     submit.add_argument("-o", "--outdir", type=Path, default=Path("results"),
                         help="where result documents go (default: results)")
     submit.add_argument("--webhook", default=None, help="https URL to call when each job finishes")
@@ -47,6 +49,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="keep the stack and its browser console up afterwards until Ctrl-C "
                            "(default: when run from a terminal)")
     demo.set_defaults(func=_demo)
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """``--api`` and ``--api-key``, defaulting to the environment (the local stack prints both)."""
+    parser.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
+                        help="API URL (env ANEMONEFISH_API_URL)")
+    parser.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"),
+                        help="API key (env ANEMONEFISH_API_KEY)")
+
+
+def api_client(args: argparse.Namespace) -> ApiClient | None:
+    """The client for ``add_api_options``' values; None (said on stderr) without a key."""
+    from anemonefish_services.client.api import ApiClient
+
+    if not args.api_key:
+        print("error: no API key: pass --api-key or set ANEMONEFISH_API_KEY", file=sys.stderr)
+        return None
+    return ApiClient(args.api, args.api_key)
 
 
 def _wait_for_interrupt() -> None:
@@ -92,11 +112,11 @@ def _local_up(args: argparse.Namespace) -> int:
 def _submit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from anemonefish_services.client.api import ApiClient, ApiError
+    from anemonefish_services.client.api import ApiError
     from anemonefish_services.client.submit import events_table, submit_files
 
-    if not args.api_key:
-        print("error: no API key: pass --api-key or set ANEMONEFISH_API_KEY", file=sys.stderr)
+    client = api_client(args)
+    if client is None:
         return 2
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
@@ -112,7 +132,7 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     files = [item.source for item in inputs]
     if not args.overwrite:
-        taken = [(path, found) for path in files if (found := _files_not_ours(args.outdir, path))]
+        taken = [(path, found) for path in files if (found := files_not_ours(args.outdir, path))]
         for path, found in taken:
             print(f"error: {path}: {found} exists; not replacing it (--overwrite replaces it)", file=sys.stderr)
         if taken:
@@ -124,7 +144,7 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     console = Console()
     try:
-        subs = submit_files(ApiClient(args.api, args.api_key), files, args.outdir, params=params,
+        subs = submit_files(client, files, args.outdir, params=params,
                             webhook_url=args.webhook, new=args.new, checksum=args.checksum)
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -136,10 +156,11 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
-def _files_not_ours(outdir: Path, path: Path) -> Path | None:
-    """A file in ``outdir`` that ``path``'s results would replace and no earlier submit of it
-    wrote (a Raven truth table shares the results' name), or None. A result document there
-    for a recording of this name means the others are an earlier run's: a rerun replaces them."""
+def files_not_ours(outdir: Path, path: Path) -> Path | None:
+    """A file in ``outdir`` that ``path``'s results would replace and no earlier submit (or
+    ``jobs fetch``) of it wrote (a Raven truth table shares the results' name), or None. A
+    result document there for a recording of this name means the others are an earlier
+    run's: a rerun replaces them."""
     from anemonefish.formats import FORMATS, document_name
 
     existing = [target for fmt in FORMATS if (target := outdir / document_name(path.stem, fmt)).exists()]

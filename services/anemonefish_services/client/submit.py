@@ -20,10 +20,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from anemonefish_services.client.api import ApiClient, ApiError
+from anemonefish_services.client.jobs import TERMINAL, download_results
 from anemonefish_services.client.upload import file_fingerprint, upload_multipart, upload_single
-
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
-
 
 @dataclass
 class Submission:
@@ -55,16 +53,6 @@ def _sha256_with_progress(path: Path, advance: Callable[[int], None], chunk: int
             hasher.update(piece)
             advance(len(piece))
     return hasher.hexdigest()
-
-
-def _download(url: str, target: Path) -> None:
-    with requests.get(url, stream=True, timeout=60) as response:
-        response.raise_for_status()
-        tmp = target.with_suffix(target.suffix + ".part")
-        with tmp.open("wb") as out:
-            for chunk in response.iter_content(1 << 16):
-                out.write(chunk)
-        tmp.replace(target)  # never a half-written document
 
 
 def submit_files(
@@ -157,13 +145,7 @@ def submit_files(
 
 
 def _fetch_results(sub: Submission, outdir: Path) -> None:
-    from anemonefish.formats import document_name  # the offline detect command's file names
-
-    stem = sub.path.stem
-    for fmt, url in ((sub.job.get("result") or {}).get("links") or {}).items():
-        target = outdir / document_name(stem, fmt)
-        _download(url, target)
-        sub.documents[fmt] = target
+    sub.documents = download_results(sub.job, sub.path.stem, outdir)
     if "json" in sub.documents:
         sub.events = json.loads(sub.documents["json"].read_text()).get("events", [])
 

@@ -1,0 +1,120 @@
+"""``anemonefish jobs``: jobs created elsewhere, listed, shown, fetched and cancelled over the
+local stack's HTTP API (its own key, so the listing holds only this file's jobs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from anemonefish_services.cli import main
+
+KEY = "key-cli"
+
+
+@pytest.fixture
+def cli(pipeline, monkeypatch):
+    monkeypatch.setenv("ANEMONEFISH_API_URL", pipeline.api_url)
+    monkeypatch.setenv("ANEMONEFISH_API_KEY", KEY)
+    return main
+
+
+def _submitted(cli, tmp_path, name, data, capsys):
+    recording = tmp_path / name
+    recording.write_bytes(data)
+    assert cli(["submit", str(recording), "-o", str(tmp_path / "submitted"), "--new"]) == 0
+    capsys.readouterr()
+    return recording
+
+
+def test_a_finished_job_is_listed_shown_and_fetched_as_submit_saved_it(cli, pipeline, short_wav, tmp_path, capsys):
+    recording = _submitted(cli, tmp_path, "reef night.wav", short_wav, capsys)
+    waiting = pipeline.call("POST", "/jobs", key=KEY, json={"filename": "later.wav", "size_bytes": 100}).json()
+
+    assert cli(["jobs", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [j["filename"] for j in listed[:2]] == ["later.wav", "reef night.wav"]  # newest first
+    done = listed[1]
+    assert done["status"] == "SUCCEEDED" and listed[0]["status"] == "AWAITING_UPLOAD"
+    assert cli(["jobs", "list", "--limit", "1"]) == 0  # piped: tab-separated, one line a job
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split("\t")[:3] == ["job id", "created (UTC)", "status"]
+    assert [row.split("\t")[:4:2] for row in rows] == [[waiting["job_id"], "AWAITING_UPLOAD"]]
+
+    assert cli(["jobs", "show", done["job_id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "SUCCEEDED" in shown and "reef night.wav" in shown
+    assert f"{done['result']['events_count']} call(s)" in shown and "json, csv, raven, audacity, scores" in shown
+
+    out = tmp_path / "fetched"
+    assert cli(["jobs", "fetch", done["job_id"], "-o", str(out)]) == 0
+    assert done["job_id"] in capsys.readouterr().out
+    submitted = tmp_path / "submitted"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in submitted.iterdir())
+    for document in out.iterdir():  # the same documents, under the same names
+        assert document.read_bytes() == (submitted / document.name).read_bytes(), document.name
+    # Fetching again replaces its own results; a file that is not an earlier result is kept.
+    assert cli(["jobs", "fetch", done["job_id"], "-o", str(out)]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "reef night.Table.1.selections.txt").write_text("a truth table\n")
+    assert cli(["jobs", "fetch", done["job_id"], "-o", str(elsewhere)]) == 1
+    assert "not replacing it (--overwrite replaces it)" in capsys.readouterr().err
+    assert (elsewhere / "reef night.Table.1.selections.txt").read_text() == "a truth table\n"
+    assert recording.exists()
+
+
+def test_unfinished_unknown_and_foreign_jobs_are_errors_naming_the_job(cli, pipeline, tmp_path, capsys):
+    waiting = pipeline.call("POST", "/jobs", key=KEY, json={"filename": "pending.wav", "size_bytes": 100}).json()
+    foreign = pipeline.call("POST", "/jobs", key="key-b", json={"filename": "theirs.wav", "size_bytes": 100}).json()
+    job_id = waiting["job_id"]
+
+    assert cli(["jobs", "fetch", job_id, "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {job_id}: pending.wav is AWAITING_UPLOAD, no results; --wait waits for it" in err
+    assert cli(["jobs", "fetch", job_id, "--wait", "--timeout", "0.5", "-o", str(tmp_path / "out")]) == 1
+    assert f"error: {job_id}: job {job_id} is still AWAITING_UPLOAD after 0.5 s" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+    for command in (["jobs", "show", foreign["job_id"]], ["jobs", "fetch", foreign["job_id"]],
+                    ["jobs", "cancel", foreign["job_id"]]):
+        assert cli(command) == 1
+        assert f"error: {foreign['job_id']}: 404" in capsys.readouterr().err
+    assert pipeline.call("GET", f"/jobs/{foreign['job_id']}", key="key-b").json()["status"] == "AWAITING_UPLOAD"
+
+    assert cli(["jobs", "cancel", job_id]) == 0
+    assert f"{job_id}: CANCELLED" in capsys.readouterr().out
+    assert cli(["jobs", "cancel", job_id]) == 1
+    assert f"error: {job_id}: already CANCELLED; only a job that has not finished can be cancelled" in capsys.readouterr().err
+    # --wait ends at once for a job that has ended, and says how it ended.
+    assert cli(["jobs", "fetch", job_id, "--wait", "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {job_id}: pending.wav is CANCELLED" in err and "--wait" not in err
+    assert cli(["jobs", "list", "--api-key", "wrong"]) == 1
+    assert "error: 403 forbidden: invalid API key" in capsys.readouterr().err
+
+
+def test_fetch_waits_for_a_job_being_uploaded_and_refuses_two_jobs_of_one_recording_in_one_folder(
+    cli, pipeline, short_wav, tmp_path, capsys
+):
+    import threading
+
+    import requests
+
+    first = pipeline.call("POST", "/jobs", key=KEY, json={"filename": "twice.wav", "size_bytes": len(short_wav)}).json()
+    second = pipeline.call("POST", "/jobs", key=KEY, json={"filename": "twice.wav", "size_bytes": len(short_wav)}).json()
+    for created in (first, second):
+        assert requests.put(created["upload"]["url"], data=short_wav, timeout=30).status_code == 200
+    # The uploads are in; the worker picks them up while fetch waits.
+    outcome: list[int] = []
+    fetcher = threading.Thread(target=lambda: outcome.append(
+        cli(["jobs", "fetch", first["job_id"], second["job_id"], "--wait", "--timeout", "60", "-o", str(tmp_path / "out")])))
+    fetcher.start()
+    fetcher.join(90)
+    assert outcome == [1]
+    captured = capsys.readouterr()
+    assert f"{first['job_id']}: twice.wav:" in captured.out
+    assert (f"error: {second['job_id']}: its results would replace those of job {first['job_id']}"
+            in captured.err)
+    document = json.loads((tmp_path / "out" / "twice.events.json").read_text())
+    assert document["job_id"] == first["job_id"]

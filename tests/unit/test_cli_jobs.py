@@ -1,0 +1,54 @@
+"""``anemonefish jobs``: paging through the key's jobs, and the listing on a narrow terminal
+(the commands against a live API are in tests/integration/test_pipeline_jobs_cli.py)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from anemonefish_services.client.jobs import recent_jobs
+
+
+class _PagedApi:
+    """The API's GET /jobs: pages of at most ``limit``, a token while more remain."""
+
+    def __init__(self, total: int) -> None:
+        self.jobs = [{"job_id": f"job-{i:03d}"} for i in range(total)]
+        self.asked: list[tuple[int, str | None]] = []
+
+    def list_jobs(self, limit: int = 20, next_token: str | None = None) -> dict[str, Any]:
+        assert 1 <= limit <= 100, "the API refuses a page over 100"
+        self.asked.append((limit, next_token))
+        start = int(next_token or 0)
+        end = start + limit
+        return {"jobs": self.jobs[start:end], "next_token": str(end) if end < len(self.jobs) else None}
+
+
+@pytest.mark.parametrize(("total", "limit", "pages"), [(250, 230, [(100, None), (100, "100"), (30, "200")]),
+                                                       (5, 20, [(20, None)]), (100, 100, [(100, None)])])
+def test_recent_jobs_pages_until_the_limit_or_the_last_page(total: int, limit: int, pages: list) -> None:
+    api = _PagedApi(total)
+    jobs = recent_jobs(api, limit)  # type: ignore[arg-type]
+    assert [j["job_id"] for j in jobs] == [j["job_id"] for j in api.jobs[:limit]]
+    assert api.asked == pages
+
+
+def test_on_a_narrow_terminal_the_listing_keeps_job_ids_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    import rich.console
+
+    from anemonefish_services.cli import jobs as jobs_cli
+
+    job = {"job_id": "0b6c2f7e-3a43-4a8e-9a55-1c6f1f0d7e21", "created_at": "2026-12-07T06:00:00.123456Z",
+           "status": "AWAITING_UPLOAD", "filename": "a rather long recording name from site B.wav"}
+    monkeypatch.setattr(jobs_cli, "api_client", lambda args: object())
+    monkeypatch.setattr("anemonefish_services.client.jobs.recent_jobs", lambda client, limit: [job] * 2)
+    screen = io.StringIO()
+    real_console = rich.console.Console
+    monkeypatch.setattr(rich.console, "Console", lambda: real_console(file=screen, width=60, force_terminal=True))
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert jobs_cli._list(argparse.Namespace(limit=2, json=False, api="http://api", api_key="k")) == 0
+    assert screen.getvalue().count(job["job_id"]) == 2
