@@ -118,12 +118,14 @@ def evaluate_events(
 
     ``label=None`` compares every event regardless of label. Events of other labels are
     ignored on both sides (a detector of anemonefish is not penalised for fish grunts in
-    the truth, but a detection on a grunt is a false positive).
+    the truth, but a detection on a grunt is a false positive). Labels match whatever
+    their case (an analyst's ``Anemonefish`` is the model's ``anemonefish``), as in training.
     """
     if collar_s < 0:
         raise ValueError("collar_s must be >= 0")
-    dets = [d for d in detections if label is None or d.label == label]
-    refs = [a for a in annotations if label is None or a.label == label]
+    wanted = None if label is None else label.casefold()
+    dets = [d for d in detections if wanted is None or d.label.casefold() == wanted]
+    refs = [a for a in annotations if wanted is None or a.label.casefold() == wanted]
     matches = _maximum_matching(_candidates(refs, dets, collar_s), len(dets))
     metrics = EventMetrics.from_counts(label, collar_s, len(matches), len(dets), len(refs))
     metrics.matches = matches

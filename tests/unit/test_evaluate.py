@@ -352,3 +352,39 @@ def test_a_truth_table_with_nothing_on_the_analysed_channel_is_named_in_a_warnin
     assert json.loads(captured.out)["overall"]["false_positives"] == 1
     assert (f"warning: {tmp_path / 'ann' / 'reef.Table.1.selections.txt'} has selections on channel(s) 0 only "
             "(counted from 0, as --channel), none on the analysed channel 2") in captured.err
+
+
+def test_labels_match_whatever_their_case():
+    """An analyst's "Anemonefish" is the model's "anemonefish", as training reads it."""
+    truth = [ev(1, 1.2, "Anemonefish"), ev(4, 4.5, "BIOLOGICAL")]
+    dets = [ev(1, 1.3), ev(4, 4.4, "biological")]
+    m = evaluate_events(dets, truth)
+    assert (m.true_positives, m.false_positives, m.false_negatives) == (1, 0, 0)
+    assert evaluate_events(dets, truth, label="Biological").true_positives == 1
+
+
+def test_a_truth_without_the_label_compared_is_named_and_a_sweep_of_another_class_refused(tmp_path, capsys):
+    """A perfect F1 over no truth at all (the real reef table labels its fish FS) must not pass
+    unremarked, and a sweep must score the class the table above it scores."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "det" / "reef.events.json", [(2.4, 2.8)])
+    _scores_document(tmp_path / "det" / "reef.scores.csv", _scores_with_calls(100, {10: 0.9, 11: 0.9}))
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH.replace("\tanemonefish", "\tFS"))
+    args = ["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["false_positives"] == 1
+    assert ("warning: no truth selection is labelled 'anemonefish' (theirs: FS (1)), so every detection counts as "
+            "a false one") in captured.err
+    # Capitalised as an analyst writes it: the same calls, no warning.
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH.replace("\tanemonefish", "\tAnemonefish"))
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["overall"]["true_positives"] == 1 and "warning" not in captured.err
+    assert main(args + ["--sweep", "--label", "ANEMONEFISH"]) == 0
+    assert json.loads(capsys.readouterr().out)["sweep"]
+    assert main(args + ["--sweep", "--label", "biological"]) == 2
+    assert ("error: --sweep: the detections are of 'anemonefish' (their target_class), not --label 'biological'"
+            in capsys.readouterr().err)

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, get_args
@@ -437,6 +438,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         recordings = []
         settings = classes = None
         unsure = []
+        truth_labels: Counter[str] = Counter()  # every truth selection scored, by label
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
             detections = load_annotations(det_path, default_label=args.label)
@@ -453,6 +455,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 print(f"warning: {ann_path} has selections on channel(s) "
                       f"{', '.join(str(c) for c in sorted(truth_table.channels))} only (counted from 0, as --channel), "
                       f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
+            truth_labels.update(e.label for e in truth)
             detected = detections.events()
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
@@ -487,10 +490,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
             shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
             print(f"warning: {len(unsure)} truth table(s) name several channels and their detections name none, "
                   f"so every channel's selections were scored (give --channel): {shown}", file=sys.stderr)
+        if truth_labels and not any(label.casefold() == args.label.casefold() for label in truth_labels):
+            found = ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
+            print(f"warning: no truth selection is labelled {args.label!r} (theirs: {found}), so every detection "
+                  "counts as a false one; --label names the label compared", file=sys.stderr)
         pooled = combine([m for _, m in per_file])
         sweep = []
         if args.sweep:
             params, frontend = settings
+            # The sweep re-runs the documents' post-processing, which finds their target class
+            # only: against another label its table and the one above would disagree.
+            if params.target_class.casefold() != args.label.casefold():
+                raise AnemonefishError(
+                    f"--sweep: the detections are of {params.target_class!r} (their target_class), not --label "
+                    f"{args.label!r}; sweep another class on results of detect --target-class {args.label}"
+                )
             sweep = threshold_sweep(recordings, classes, frontend, params, collar_s=args.collar)
     except (AnemonefishError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
