@@ -267,6 +267,10 @@ def test_folders_pair_by_the_path_below_them_and_say_what_is_left_unpaired(tmp_p
     assert (report["overall"]["true_positives"], report["overall"]["false_negatives"]) == (1, 1)
     assert "2 recording(s) with annotations but no detection document (not scored): site-c/reef, site-e/reef" in captured.err
     assert "1 recording(s) with a detection document but no annotation table (not scored): site-d/reef" in captured.err
+    # The table names each row by its path below the folder, so the two sites' rows differ.
+    assert main(["evaluate", "--detections", str(det), "--annotations", str(ann)]) == 0
+    table = capsys.readouterr().out
+    assert "site-a/reef.events.json" in table and "site-b/reef.events.json" in table
 
 
 def test_detects_own_tables_are_never_taken_for_annotations(tmp_path, capsys):

@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
                 result = detector.run(path, params, progress=lambda f, t=task: progress.update(t, completed=f))
                 written = write_documents(result, args.outdir, item.stem, formats)
             except (AnemonefishError, OSError) as exc:
-                message = str(exc) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
+                message = _naming_path(str(exc), path) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue
@@ -301,3 +301,10 @@ if __name__ == "__main__":  # pragma: no cover
     from anemonefish_services.cli import main
 
     sys.exit(main(["detect", *sys.argv[1:]]))
+
+
+def _naming_path(message: str, path: Path) -> str:
+    """The library's error, naming the file by the path given rather than its bare name, so two
+    recorders' ``20240101_000000.wav`` can be told apart."""
+    bare = f"{path.name}: "
+    return f"{path}: {message[len(bare):]}" if message.startswith(bare) else f"{path}: {message}"

@@ -526,7 +526,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     table = Table(title=f"{args.label} events, onset collar {args.collar} s")
     for column in ("detections", "TP", "FP", "FN", "precision", "recall", "F1"):
         table.add_column(column)
-    rows = [(str(p.name), m) for p, m in per_file] + ([("overall", pooled)] if len(per_file) > 1 else [])
+    # Below the folder given: two sites' rec.events.json are two rows that can be told apart.
+    rows = [(str(p.relative_to(args.detections) if args.detections.is_dir() else p.name), m) for p, m in per_file]
+    rows += [("overall", pooled)] if len(per_file) > 1 else []
     for name, m in rows:
         table.add_row(name, str(m.true_positives), str(m.false_positives), str(m.false_negatives), f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")
     console.print(table)
