@@ -8,6 +8,7 @@ binary file object (the worker passes a ranged-read S3 object).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +60,17 @@ class AudioInfo:
     format: str
     subtype: str
     channel: int = 0
+    # Set when the header promises more than the file holds (a half-copied file): the
+    # frames it declares. libsndfile reads what is there without a word.
+    declared_frames: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.declared_frames is not None
 
     def as_document(self) -> dict[str, object]:
         """The ``audio`` object of the result document."""
-        return {
+        document: dict[str, object] = {
             "filename": self.filename,
             "duration_s": round(self.duration_s, 6),
             "sample_rate": self.sample_rate,
@@ -71,6 +79,16 @@ class AudioInfo:
             "format": self.format,
             "subtype": self.subtype,
         }
+        if self.declared_frames is not None:
+            document["declared_duration_s"] = round(self.declared_frames / self.sample_rate, 6)
+        return document
+
+    def truncation_warning(self) -> str | None:
+        """One line saying the file is shorter than its header says, or None."""
+        if self.declared_frames is None:
+            return None
+        return (f"{self.filename}: its header declares {self.declared_frames / self.sample_rate:.1f} s of audio but "
+                f"the file ends after {self.duration_s:.1f} s (a truncated copy?); what is there was analysed")
 
 
 def _source_name(source: AudioSource) -> str:
@@ -149,7 +167,30 @@ def _info(handle: sf.SoundFile, name: str, channel: int) -> AudioInfo:
         format=handle.format,
         subtype=handle.subtype,
         channel=channel,
+        declared_frames=_declared_frames(handle),
     )
+
+
+# The container's size as its header gives it and as the file bears it, in libsndfile's log
+# (WAV "RIFF", RF64 "Riff size", W64 "riff", AIFF "FORM"): the only place it tells of a
+# file cut short, whose frames it silently clamps to what is there.
+_CONTAINER_SIZE = re.compile(r"^\s*(?:RIFF|Riff size|riff|FORM)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                 "FLOAT": 4, "DOUBLE": 8}
+
+
+def _declared_frames(handle: sf.SoundFile) -> int | None:
+    """The frames an uncompressed file's header declares, when the file holds fewer."""
+    sample_bytes = _SAMPLE_BYTES.get(handle.subtype)
+    found = _CONTAINER_SIZE.search(handle.extra_info) if sample_bytes else None
+    if found is None:
+        return None
+    declared, present = int(found.group(1)), int(found.group(2))
+    # All ones (0x7FFFFFFF, 0xFFFFFFFF) is a streaming writer's "length unknown", not a promise.
+    if declared <= present or (declared + 1) & declared == 0:
+        return None
+    missing_frames = (declared - present) // (sample_bytes * handle.channels)
+    return handle.frames + missing_frames if missing_frames > 0 else None
 
 
 def stream_audio(

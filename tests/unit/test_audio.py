@@ -209,3 +209,36 @@ def test_streaming_memory_does_not_grow_with_length(tmp_path: Path) -> None:
     # 10x the audio, yet the peak is set by the block size; a full read would be 38 MB
     assert peak_long < 1.5 * peak_short + 1_000_000
     assert peak_long < 10_000_000
+
+
+@pytest.mark.parametrize(("fmt", "subtype", "channels"), [("WAV", "PCM_16", 1), ("WAV", "FLOAT", 2), ("RF64", "PCM_24", 1),
+                                                          ("W64", "PCM_16", 2), ("AIFF", "PCM_16", 1)])
+def test_a_file_cut_short_is_read_as_far_as_it_goes_and_says_what_its_header_declared(
+    tmp_path: Path, fmt: str, subtype: str, channels: int
+) -> None:
+    """A half-copied recording: libsndfile reads what is there without a word, so the info says it."""
+    rate = 8000
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros((10 * rate, channels), dtype=np.float32), rate, format=fmt, subtype=subtype)
+    whole = buffer.getvalue()
+    (tmp_path / "whole").write_bytes(whole)
+    (tmp_path / "cut").write_bytes(whole[: len(whole) * 4 // 10])
+    complete, cut = probe_audio(tmp_path / "whole"), probe_audio(tmp_path / "cut")
+    assert not complete.truncated and "declared_duration_s" not in complete.as_document()
+    assert cut.truncated and 3.9 < cut.duration_s < 4.0
+    assert cut.as_document()["declared_duration_s"] == pytest.approx(10.0, abs=2 / rate)
+    assert cut.truncation_warning() == (
+        f"cut: its header declares 10.0 s of audio but the file ends after {cut.duration_s:.1f} s (a truncated copy?); "
+        "what is there was analysed")
+
+
+def test_a_streaming_writers_unknown_length_is_no_truncation(tmp_path: Path) -> None:
+    """Recorders that stream write all ones for sizes they do not know yet: no promise made."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(8000, dtype=np.float32), 8000, format="WAV", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    data[4:8] = (0x7FFFFFFF).to_bytes(4, "little")  # RIFF size (libsndfile itself passes over 0xFFFFFFFF)
+    data[40:44] = (0x7FFFFFFF).to_bytes(4, "little")  # data size
+    (tmp_path / "stream.wav").write_bytes(bytes(data))
+    info = probe_audio(tmp_path / "stream.wav")
+    assert info.frames == 8000 and not info.truncated

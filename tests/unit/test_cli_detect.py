@@ -269,3 +269,23 @@ def test_folders_find_every_format_libsndfile_reads(tmp_path: Path, tiny_bundle:
     out = tmp_path / "out"
     assert main(["detect", str(folder), "-o", str(out), "--model", str(tiny_bundle), "--format", "json", "-q"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.events.json", "b.events.json"]
+
+
+def test_a_recording_cut_short_is_analysed_with_a_warning_and_its_document_says_so(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole = write_tone_wav(tmp_path / "whole.wav", 6.0, sr=8000).read_bytes()
+    cut = tmp_path / "site-a" / "half.wav"
+    cut.parent.mkdir()
+    cut.write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "out"
+    assert main(["detect", str(cut), "-o", str(out), "--model", str(tiny_bundle), "-q"]) == 0  # warned even so
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {cut}: its header declares 6.0 s of audio but the file ends after 3.0 s (a truncated copy?); "
+        "what is there was analysed"]
+    assert main(["detect", str(cut), "-o", str(out), "--model", str(tiny_bundle), "--overwrite"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads((out / "half.events.json").read_text())
+    assert document["audio"]["declared_duration_s"] == 6.0 and document["audio"]["duration_s"] == pytest.approx(3.0, abs=0.01)
+    # The summary names every document written, not only the JSON.
+    assert str(out / "half.labels.txt") in captured.out and str(out / "half.events.csv") in captured.out

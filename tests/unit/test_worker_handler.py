@@ -417,3 +417,31 @@ def test_hashing_a_long_unread_tail_stops_for_time_like_detection(worker, monkey
     assert handler.lambda_handler(event, _TickingContext(100.0, tick_s=15.0)) == RETRY
     job = deps.worker_deps().repo.get("job-tail")
     assert job.status is JobStatus.QUEUED and job.last_error.startswith("worker_timeout:")
+
+
+def test_a_recording_cut_short_succeeds_with_what_it_holds_and_its_document_says_what_was_declared(worker, tmp_path):
+    """Hashes and sizes only prove the upload is the file; a file half-copied before the upload is
+    still analysed as far as it goes, and its result says how long its header promised."""
+    from support import write_tone_wav
+
+    handler, deps = worker
+    whole = write_tone_wav(tmp_path / "a.wav", 8.0, sr=16000).read_bytes()
+    cut = whole[: len(whole) // 2]
+    key = _stage_job("job-cut")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket="anemonefish-local-input", Key=key, Body=cut)
+    repo = deps.worker_deps().repo
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    table.update_item(TableName=deps.worker_deps().settings.jobs_table, Key={"job_id": {"S": "job-cut"}},
+                      UpdateExpression="SET size_bytes = :n", ExpressionAttributeValues={":n": {"N": str(len(cut))}})
+    event = _event(key)
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["object"]["size"] = len(cut)
+    event["Records"][0]["body"] = json.dumps(body)
+    assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    job = repo.get("job-cut")
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    document = json.loads(s3.get_object(Bucket=deps.worker_deps().settings.output_bucket,
+                                        Key=job.result.documents["json"])["Body"].read())
+    assert document["audio"]["declared_duration_s"] == 8.0
+    assert document["audio"]["duration_s"] == pytest.approx(4.0, abs=0.01)

@@ -270,6 +270,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             finally:
                 progress.remove_task(task)
+            if warning := result.audio.truncation_warning():  # even with -q: the results are partial
+                err.print(f"warning: {_naming_path(warning, path)}", markup=False, highlight=False)
             summaries.append((path, result, written))
 
     if not args.quiet:
@@ -287,7 +289,8 @@ def run(args: argparse.Namespace) -> int:
             for e in result.events:
                 table.add_row(f"{e.start:.2f}", f"{e.end:.2f}", e.label, f"{e.confidence:.2f}")
             out.print(table)
-            out.print(f"  results: {written.get('json', next(iter(written.values())))}", markup=False, highlight=False, soft_wrap=True)
+            out.print(f"  results: {', '.join(str(p) for p in written.values())}", markup=False, highlight=False,
+                      soft_wrap=True)
     if skipped and not args.quiet:
         err.print(f"{skipped} recording(s) skipped: their results exist (--skip-existing)", highlight=False)
     if failures:
@@ -297,14 +300,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    from anemonefish_services.cli import main
-
-    sys.exit(main(["detect", *sys.argv[1:]]))
-
-
 def _naming_path(message: str, path: Path) -> str:
     """The library's error, naming the file by the path given rather than its bare name, so two
     recorders' ``20240101_000000.wav`` can be told apart."""
     bare = f"{path.name}: "
     return f"{path}: {message[len(bare):]}" if message.startswith(bare) else f"{path}: {message}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from anemonefish_services.cli import main
+
+    sys.exit(main(["detect", *sys.argv[1:]]))
