@@ -138,12 +138,17 @@ def test_existing_files_are_not_replaced_without_overwrite(
     truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
     before = truth.read_text()
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
-    [line] = _errors(capsys)
-    assert str(truth) in line and "--overwrite" in line
+    # Not detect's: the refusal does not point at --overwrite, which would replace the truth.
+    assert _errors(capsys) == [f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth "
+                               "table?); not replacing it: write the results elsewhere with -o"]
     assert truth.read_text() == before
     assert not (tmp_path / "one.events.json").exists()  # nothing of that recording's set is written
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]) == 0
     assert truth.read_text() != before and (tmp_path / "one.events.json").exists()
+    # detect's own earlier results: --overwrite is the way to replace them.
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
+    [line] = _errors(capsys)
+    assert line == f"error: {recording}: {tmp_path / 'one.events.json'} exists; not replacing it (--overwrite replaces earlier results)"
 
 
 def test_skip_existing_resumes_a_run_over_a_folder(
@@ -177,7 +182,7 @@ def test_skip_existing_resumes_a_run_over_a_folder(
     truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
     raven = ["detect", "--model", str(tiny_bundle), "--format", "raven", "--skip-existing", str(folder / "a.wav")]
     assert main([*raven, "-o", str(folder)]) == 1
-    assert f"{truth} exists; not replacing it" in capsys.readouterr().err
+    assert f"{truth} exists and is not recognisably detect's output (a truth table?)" in capsys.readouterr().err
     assert main([*raven, "-o", str(out), "-q"]) == 0  # detect's own table, written now ...
     assert main([*raven, "-o", str(out)]) == 0  # ... is
     assert "1 recording(s) skipped" in capsys.readouterr().err

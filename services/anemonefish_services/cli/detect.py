@@ -255,7 +255,12 @@ def run(args: argparse.Namespace) -> int:
                 skipped += 1
                 continue
             if existing:
-                message = f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
+                # Sets are written whole, so one file of detect's makes them an earlier run's; with
+                # none, they may be truth tables under detect's names, which --overwrite would lose.
+                message = (f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
+                           if any(map(is_detect_output, existing)) else
+                           f"{path}: {existing[0]} exists and is not recognisably detect's output (a truth table?); "
+                           "not replacing it: write the results elsewhere with -o")
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue
