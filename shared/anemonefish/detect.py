@@ -187,6 +187,18 @@ class DetectionResult:
     def real_time_factor(self) -> float:
         return self.audio.duration_s / self.processing_time_s if self.processing_time_s else float("inf")
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the events do not show: a file cut short, a recording that cannot hold the
+        model's whole band. Each names the file; the results stand."""
+        found = [warning] if (warning := self.audio.truncation_warning()) else []
+        nyquist = self.audio.sample_rate / 2
+        if nyquist < self.frontend.fmax:
+            found.append(f"{self.audio.filename}: recorded at {self.audio.sample_rate} Hz, it holds sound up to "
+                         f"{nyquist:.0f} Hz only, but the model listens up to {self.frontend.fmax:.0f} Hz: calls "
+                         f"above {nyquist:.0f} Hz cannot be found in it")
+        return found
+
     def with_params(self, params: DetectionParams) -> DetectionResult:
         """Re-run the post-processing with other parameters on the stored scores (no decoding)."""
         events = scores_to_events(self.scores, self.classes, self.frontend, params, self.audio.duration_s)

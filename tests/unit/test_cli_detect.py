@@ -294,3 +294,17 @@ def test_a_recording_cut_short_is_analysed_with_a_warning_and_its_document_says_
     assert document["audio"]["declared_duration_s"] == 6.0 and document["audio"]["duration_s"] == pytest.approx(3.0, abs=0.01)
     # The summary names every document written, not only the JSON.
     assert str(out / "half.labels.txt") in captured.out and str(out / "half.events.csv") in captured.out
+
+
+def test_a_recording_too_slow_for_the_models_band_is_analysed_with_a_warning(
+    tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anemonefish.model import read_card
+
+    fmax = read_card(tiny_bundle).frontend.fmax
+    slow = write_tone_wav(tmp_path / "slow.wav", 3.0, sr=int(fmax))  # Nyquist at half the band's top
+    fast = write_tone_wav(tmp_path / "fast.wav", 3.0, sr=int(4 * fmax))
+    assert main(["detect", str(slow), str(fast), "-o", str(tmp_path / "out"), "--model", str(tiny_bundle), "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {slow}: recorded at {int(fmax)} Hz, it holds sound up to {fmax / 2:.0f} Hz only, but the model "
+        f"listens up to {fmax:.0f} Hz: calls above {fmax / 2:.0f} Hz cannot be found in it"]

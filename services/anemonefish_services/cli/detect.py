@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             finally:
                 progress.remove_task(task)
-            if warning := result.audio.truncation_warning():  # even with -q: the results are partial
+            for warning in result.warnings:  # even with -q: the results are partial
                 err.print(f"warning: {_naming_path(warning, path)}", markup=False, highlight=False)
             summaries.append((path, result, written))
 

@@ -375,10 +375,8 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
     duration = float(result.audio.duration_s)
-    if result.audio.truncated:  # analysed as far as it goes; its events.json says so too
-        logger.warning("recording shorter than its header declares", extra={
-            "job_id": job.job_id, "duration_s": duration,
-            "declared_duration_s": result.audio.as_document()["declared_duration_s"]})
+    for warning in result.warnings:  # e.g. cut short (its events.json says so too): the results stand
+        logger.warning("recording analysed with a warning", extra={"job_id": job.job_id, "warning": warning})
     logger.info(
         "job succeeded",
         extra={
