@@ -180,6 +180,17 @@ def test_synth_command_writes_count_soundscapes(tmp_path, capsys):
     assert len(tables) == 2
     expected = synthesize(SynthConfig(duration_s=4, sample_rate=8000, snr_db=3), seed=soundscape_seed(9, 1))
     assert len(read_annotations(tables[1])) == len(expected.events)
+    # A rerun would replace the truth tables (perhaps corrected by hand): refused, nothing written.
+    tables[0].write_text("corrected by hand\n")
+    wavs[1].unlink()
+    assert main(["synth", str(tmp_path), "--duration", "4", "--count", "2", "--seed", "9", "--sample-rate", "8000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {wavs[0]}, {tables[0]}, {tables[1]} exist(s); not replacing (--overwrite replaces them)")
+    assert tables[0].read_text() == "corrected by hand\n" and not wavs[1].exists()
+    assert main(["synth", str(tmp_path), "--duration", "4", "--count", "2", "--seed", "9", "--sample-rate", "8000",
+                 "--snr-db", "3", "--overwrite"]) == 0
+    assert wavs[1].exists() and len(read_annotations(tables[0])) == len(
+        synthesize(SynthConfig(duration_s=4, sample_rate=8000, snr_db=3), seed=soundscape_seed(9, 0)).events)
     assert main(["synth", str(tmp_path), "--count", "0"]) == 2
     capsys.readouterr()
     assert main(["synth", str(tmp_path / "short"), "--duration", "1"]) == 2

@@ -57,10 +57,15 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed; soundscape i uses [seed, i] (default 0)")
     p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
     p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
-    p.add_argument("--anemonefish-per-min", type=float, default=None)
-    p.add_argument("--biological-per-min", type=float, default=None)
+    p.add_argument("--anemonefish-per-min", type=float, default=None,
+                   help="mean rate of anemonefish calls (default: 8-24 a minute, drawn per soundscape); every labelled "
+                        "sound keeps a second of quiet from the next, which caps the rate actually reached")
+    p.add_argument("--biological-per-min", type=float, default=None,
+                   help="mean rate of other fish sounds (default: 2-16 a minute); capped the same way")
     p.add_argument("--subtype", default="PCM_24", choices=["PCM_16", "PCM_24", "FLOAT"])
     p.add_argument("--prefix", default="soundscape", help="file name prefix (default soundscape)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace soundscapes and truth tables of the same names (default: refuse, naming them)")
     p.set_defaults(func=run_synth)
 
 
@@ -92,6 +97,7 @@ def option_at_fault(exc: pydantic.ValidationError, options: dict[str, str] | Non
 def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from anemonefish.formats import document_name  # Raven's table name, which synth's truth bears too
     from anemonefish.synth import ANEMONEFISH, MAX_SEED, SynthConfig, soundscape_seed, write_recording
 
     if args.count < 1:
@@ -120,11 +126,18 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
     width = len(str(args.count - 1))
-    for index in range(args.count):
-        wav, table, events = write_recording(
-            config, soundscape_seed(args.seed, index), args.outdir, f"{args.prefix}_{args.seed}_{index:0{width}d}",
-            args.subtype,
-        )
+    names = [f"{args.prefix}_{args.seed}_{index:0{width}d}" for index in range(args.count)]
+    if not args.overwrite:
+        # A truth table someone corrected by hand must not be lost to a rerun; checked before
+        # anything is written, so a refused run leaves the folder as it was.
+        taken = [path for name in names for path in (args.outdir / f"{name}.wav", args.outdir / document_name(name, "raven"))
+                 if path.exists()]
+        if taken:
+            shown = ", ".join(str(path) for path in taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+            print(f"error: {shown} exist(s); not replacing (--overwrite replaces them)", file=sys.stderr)
+            return 2
+    for index, name in enumerate(names):
+        wav, table, events = write_recording(config, soundscape_seed(args.seed, index), args.outdir, name, args.subtype)
         calls = sum(e.label == ANEMONEFISH for e in events)
         print(f"{wav}  {calls} anemonefish calls, {len(events) - calls} other labelled sounds -> {table.name}")
     return 0
