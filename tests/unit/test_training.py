@@ -347,7 +347,7 @@ def test_validation_keeps_the_peak_rule_only_when_it_finds_a_call_smoothing_lose
 
     monkeypatch.setattr(train_module, "PEAK_CHOICES", (None,))
     defaults, metrics = train_module.choose_threshold(score, spec, frontend, list(DEFAULT_CLASSES), log=lambda _: None)
-    assert "peak_threshold" not in defaults and metrics["validation_event_f1"] < 1.0
+    assert defaults["peak_threshold"] is None and metrics["validation_event_f1"] < 1.0
 
 
 def test_model_retune_makes_trainings_choice_with_the_served_model(tmp_path, capsys):

@@ -329,9 +329,10 @@ def choose_defaults(recordings: list[ScoredRecording], frontend: FrontEndConfig,
             if best is None or point.f1 >= best[2].f1:
                 best = (smoothing, peak, point)
     smoothing, peak, point = best
-    defaults = {**DETECTION_DEFAULTS, "smoothing_windows": smoothing, "threshold": point.threshold}
-    if peak is not None:
-        defaults["peak_threshold"] = peak
+    # The peak rule always named, off as null: a card (and retune's print-out) that left it out
+    # hid that a rule the previous defaults had was switched off.
+    defaults = {**DETECTION_DEFAULTS, "smoothing_windows": smoothing, "threshold": point.threshold,
+                "peak_threshold": peak}
     return defaults, {
         "validation_event_f1": point.f1,
         "validation_precision": point.precision,
