@@ -382,7 +382,9 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:
-        return AnnotationTable(_read_table(stripped, "\t", where, "Begin Time (s)", "End Time (s)", default_label))
+        # Raven writes tabs; a table saved again as CSV (a spreadsheet's round trip) has commas.
+        delimiter = "\t" if "\t" in first else ","
+        return AnnotationTable(_read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label))
     if first.lower().startswith("start,") or ",start," in first.lower():
         header = next(csv.reader([first]))
         start_col = next(c for c in header if c.lower() == "start")

@@ -81,6 +81,15 @@ def test_reads_the_real_raven_table() -> None:
     assert events[0].confidence == pytest.approx(0.998350977897644)
 
 
+def test_the_real_raven_table_saved_again_as_csv_reads_the_same() -> None:
+    """A spreadsheet's round trip turns Raven's tabs into commas; the columns stay Raven's."""
+    rows = list(csv.reader(io.StringIO(REAL_RAVEN.read_text()), delimiter="\t"))
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    as_csv = parse_annotations(buffer.getvalue(), "reef.csv")
+    assert [(e.start, e.end, e.label) for e in as_csv] == [(e.start, e.end, e.label) for e in read_annotations(REAL_RAVEN)]
+
+
 @pytest.mark.parametrize("fmt", ["raven", "audacity", "csv", "json"])
 def test_every_event_format_round_trips(result: DetectionResult, fmt: str) -> None:
     parsed = parse_annotations(render_document(result, fmt))
