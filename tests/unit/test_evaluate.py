@@ -392,3 +392,31 @@ def test_a_truth_without_the_label_compared_is_named_and_a_sweep_of_another_clas
     assert main(args + ["--sweep", "--label", "biological"]) == 2
     assert ("error: --sweep: the detections are of 'anemonefish' (their target_class), not --label 'biological'"
             in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "raven", "audacity"])
+def test_folders_of_detect_tables_alone_are_scored_like_result_documents(tmp_path, capsys, fmt):
+    """detect --format raven (or csv, or audacity) writes no .events.json: its tables are the detections."""
+    from anemonefish.audio import AudioInfo
+    from anemonefish.detect import DetectionResult
+    from anemonefish.formats import write_documents
+    from anemonefish_services.cli import main
+
+    result = DetectionResult(
+        audio=AudioInfo("reef.wav", 20.8, 48000, 1, 20.8 * 48000, "WAV", "PCM_16"),
+        model={"name": "m", "version": "1", "classes": ["noise", "anemonefish", "biological"]},
+        params=DetectionParams(), frontend=FrontEndConfig(), classes=["noise", "anemonefish", "biological"],
+        events=[ev(2.4, 2.8), ev(9.0, 9.3)], scores=np.zeros((1, 3), np.float32), window_starts=np.zeros(1),
+        processing_time_s=1.0,
+    )
+    ann = tmp_path / "ann"
+    for site in ("site-a", "site-b"):
+        (ann / site).mkdir(parents=True)
+        (ann / site / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
+    scores = {}
+    for which in ("json", fmt):
+        write_documents(result, tmp_path / which / "site-a", "reef", [which])
+        assert main(["evaluate", "--detections", str(tmp_path / which), "--annotations", str(ann), "--json"]) == 0
+        scores[which] = json.loads(capsys.readouterr().out)["overall"]
+    assert scores[fmt] == scores["json"]
+    assert (scores["json"]["true_positives"], scores["json"]["false_positives"]) == (1, 1)

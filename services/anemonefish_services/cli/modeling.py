@@ -341,13 +341,23 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
     ``truth/site-a/reef.Table.1.selections.txt``. A recording with several candidate tables
     is refused rather than paired with whichever sorts first.
     """
-    from anemonefish.formats import DETECT_ONLY_SUFFIXES
+    from anemonefish.formats import DETECT_ONLY_SUFFIXES, document_name, is_detect_output
 
     if detections.is_file() and annotations.is_file():
         return Pairing([(detections, annotations)], [], [])
     if not (detections.is_dir() and annotations.is_dir()):
         raise ValueError("--detections and --annotations must both be files or both be folders")
-    dets = {_recording_key(p, detections): p for p in sorted(detections.rglob("*.events.json")) if p.is_file()}
+    # Each recording's detections from the richest document detect left: its result document,
+    # else its CSV, Raven table (by detect's header) or Audacity labels (--format raven alone,
+    # say). Labels cannot be told from a person's, so not where the truth lies too.
+    apart = detections.resolve() != annotations.resolve()
+    dets: dict[str, Path] = {}
+    for fmt in ("json", "csv", "raven", "audacity"):
+        if fmt == "audacity" and not apart:
+            continue
+        for p in sorted(detections.rglob("*" + document_name("", fmt))):
+            if p.is_file() and (fmt != "raven" or is_detect_output(p)):
+                dets.setdefault(_recording_key(p, detections), p)
     candidates: dict[str, list[Path]] = {}
     for p in sorted(annotations.rglob("*")):
         # Files only detect writes are never annotations; its Raven table and Audacity labels
@@ -394,7 +404,8 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
             "Compare detection documents (*.events.json, or any annotation table) with annotations "
             "(Raven selection tables, Audacity labels, CSV). A detection matches an annotation when "
             "they overlap and their onsets are within the collar; matching is one-to-one. Folders "
-            "are paired by recording name. --sweep re-runs the post-processing on the stored window "
+            "are paired by recording name (a recording's detections: its .events.json, else detect's "
+            ".events.csv, Raven table or Audacity labels). --sweep re-runs the post-processing on the stored window "
             "scores (<name>.scores.csv beside each detection document, written by detect --format "
             "...,scores) over thresholds 0.05..0.95."
         ),
@@ -444,7 +455,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             print(f"warning: {len(keys)} recording(s) with {what}: {shown}", file=sys.stderr)
     if not pairing.pairs:
-        print("error: no detection document has an annotation table of the same recording name", file=sys.stderr)
+        print("error: no detection document (detect's .events.json, .events.csv, Raven table or Audacity labels) has "
+              "an annotation table of the same recording name", file=sys.stderr)
         return 2
     try:
         per_file = []
