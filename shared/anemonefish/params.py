@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class DetectionParams(BaseModel):
     """Post-processing of the per-window scores into events (seed defaults)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN passes no bound check by name ("should be less than or equal to 1" for threshold nan).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="Score above which a window is a call.")
     min_event_s: float = Field(0.2, ge=0.0, le=60.0, description="Shorter events are dropped (s).")

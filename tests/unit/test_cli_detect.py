@@ -88,7 +88,9 @@ def test_peak_threshold_can_be_set_and_switched_off(tmp_path: Path, recordings: 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [(["--threshold", "2"], "--threshold"), (["--peak-threshold", "2"], "--peak-threshold"),
-     (["--format", "json,xlsx"], "xlsx"), (["--target-class", "whale"], "whale")],
+     (["--format", "json,xlsx"], "xlsx"), (["--target-class", "whale"], "whale"),
+     (["--threshold", "nan"], "error: --threshold: Input should be a finite number"),
+     (["--min-gap-s", "inf"], "error: --min-gap-s: Input should be a finite number")],
 )
 def test_bad_options_are_named(tmp_path: Path, tiny_bundle: Path, extra: list[str], message: str,
                                capsys: pytest.CaptureFixture[str]) -> None:

@@ -378,3 +378,19 @@ def test_one_table_beside_two_recordings_of_one_name_is_refused(
     line = _error(capsys)
     assert "rec0.Table.1.selections.txt: names both rec0.flac and rec0.wav" in line
     assert not (tmp_path / "b").exists()
+
+
+def test_model_import_refuses_an_output_folder_before_loading_tensorflow(tmp_path: Path) -> None:
+    """-o is checked before any work: TensorFlow's import alone takes seconds."""
+    import subprocess
+    import sys
+
+    (tmp_path / "model.keras").write_bytes(b"not read")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("not a bundle")
+    script = ("import sys; from anemonefish_services.cli import main; "
+              f"code = main(['model', 'import', {str(tmp_path / 'model.keras')!r}, '-o', {str(tmp_path / 'taken')!r}]); "
+              "print(code, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["2", "False"], run.stderr
+    assert str(tmp_path / "taken") in run.stderr

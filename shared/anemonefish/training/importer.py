@@ -59,14 +59,14 @@ def import_keras_model(
     taken from the model's input when the front end leaves it unset. A model whose last
     layer emits logits needs ``outputs_logits=True`` (a softmax is appended).
     """
-    from tensorflow import keras
-
     from anemonefish.training.export import check_bundle_target, write_bundle
 
     source = Path(path)
     if not source.is_file():
         raise ModelBundleError(f"{source}: no such model file")
-    check_bundle_target(out_dir, replace)
+    check_bundle_target(out_dir, replace)  # before TensorFlow's seconds of import
+    from tensorflow import keras
+
     try:
         model = keras.models.load_model(source, compile=False)
     except Exception as exc:  # Keras raises many types for a bad file
