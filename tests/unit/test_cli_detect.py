@@ -214,7 +214,7 @@ def test_names_with_brackets_are_printed_as_they_are(
                  "--model", str(tiny_bundle), "--format", "json"]) == 1
     captured = capsys.readouterr()
     assert f"error: {tmp_path / 'bad [site A].wav'}: not a recognised audio format" in captured.err
-    assert "ok [site B].wav: " in captured.out and str(out / "ok [site B].events.json") in captured.out
+    assert f"{tmp_path / 'ok [site B].wav'}: " in captured.out and str(out / "ok [site B].events.json") in captured.out
 
 
 def test_folders_follow_links_once_and_skip_hidden_files(

@@ -282,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for path, result, written in summaries:
             out.print(
-                f"{path.name}: {len(result.events)} event(s), {result.audio.duration_s:.1f} s of audio "
+                f"{path}: {len(result.events)} event(s), {result.audio.duration_s:.1f} s of audio "
                 f"in {result.processing_time_s:.2f} s ({result.real_time_factor:.0f}x real time)",
                 markup=False,
                 highlight=False,
