@@ -186,3 +186,25 @@ def test_params_that_name_no_target_class_leave_it_to_the_models_card(api, monke
     status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000, "params": {"target_class": "anemonefish"}})
     assert status == 400 and body["error"]["details"]["classes"] == ["noise", "clownfish"]
     assert served_classes() == ["noise", "anemonefish", "biological"]  # the shipped card, untouched
+
+
+def test_openapi_document_declares_the_errors_the_api_sends_and_no_defaults_it_does_not_serve(api):
+    """A client generated from the document must read the API's errors, and must not fill in
+    defaults that are not the served model's (the seed's 0.5 / 5 windows, where the card says 0.4 / 3)."""
+    _, doc = api("GET", "/openapi.json", key=None)
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if (path, method) == ("/jobs", "post"):
+                assert {"200", "201", "415", "422", "501"} <= set(responses)
+                assert responses["422"]["content"]["application/json"]["schema"] == error
+            else:
+                assert "422" not in responses, (path, method)
+            if path != "/health":
+                assert responses["400"]["content"]["application/json"]["schema"] == error
+                assert "500" in responses
+    schemas = doc["components"]["schemas"]
+    assert not {"HTTPValidationError", "ValidationError", "ResponseValidationError"} & set(schemas)
+    assert all("default" not in field for field in schemas["DetectionParams"]["properties"].values())
+    assert "served model" in schemas["DetectionParams"]["description"]

@@ -4,6 +4,7 @@ function, shape the response. The local stack serves this very handler."""
 from __future__ import annotations
 
 import functools
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -14,6 +15,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anemonefish_services.api.auth import resolve_tenant
+from anemonefish_services.api.openapi import correct as correct_openapi
+from anemonefish_services.api.openapi import error_response
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import JobNotFoundError, ServiceError, WebhooksNotConfiguredError
@@ -26,7 +29,6 @@ from anemonefish_services.models.api import (
     CompleteUploadRequest,
     CreateJobRequest,
     CreateJobResponse,
-    ErrorResponse,
     JobListResponse,
     JobView,
     PartUrlsRequest,
@@ -138,14 +140,19 @@ def _own_job(job_id: str) -> JobRecord:
     return job
 
 
-def _responses(status: int, model: type, description: str) -> dict[int, Any]:
+def _responses(status: int, model: type, description: str, *, body: bool = False,
+               more: dict[int, Any] | None = None) -> dict[int, Any]:
+    """The route's answer and every error it can send (``body``: it reads a JSON body)."""
     return {
         status: {"description": description, "content": {"application/json": {"model": model}}},
-        400: {"description": "Invalid request (the field at fault is named)", "content": {"application/json": {"model": ErrorResponse}}},
-        401: {"description": "No API key", "content": {"application/json": {"model": ErrorResponse}}},
-        403: {"description": "Invalid API key", "content": {"application/json": {"model": ErrorResponse}}},
-        404: {"description": "No such job (or not yours)", "content": {"application/json": {"model": ErrorResponse}}},
-        409: {"description": "The job's state does not allow this", "content": {"application/json": {"model": ErrorResponse}}},
+        **(more or {}),
+        400: error_response("Invalid request (the field at fault is named)"),
+        401: error_response("No API key"),
+        403: error_response("Invalid API key"),
+        404: error_response("No such job (or not yours)"),
+        409: error_response("The job's state does not allow this"),
+        **({415: error_response("The body is not JSON (Content-Type)")} if body else {}),
+        500: error_response("internal_error"),
     }
 
 
@@ -157,7 +164,8 @@ def health():  # noqa: ANN201 (powertools would model a Response annotation)
 @app.get(
     "/webhook-secret",
     summary="The caller's webhook signing secret",
-    responses=_responses(200, WebhookSecretResponse, "The secret this tenant's webhooks are signed with"),
+    responses=_responses(200, WebhookSecretResponse, "The secret this tenant's webhooks are signed with", more={
+        501: error_response("webhooks_not_configured: this service sends no webhooks")}),
 )
 def get_webhook_secret():  # noqa: ANN201 (powertools would model a Response annotation)
     settings = get_settings()
@@ -171,14 +179,14 @@ def openapi():  # noqa: ANN201 (powertools would model a Response annotation)
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(
+        body=correct_openapi(json.loads(app.get_openapi_json_schema(
             title=API_TITLE,
             version="1.0.0",
             description="Asynchronous detection of anemonefish calls in underwater recordings: create a job, "
             "upload straight to S3 with presigned URLs, poll for the results. See docs/api.md.",
             security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
             security=[{"apiKey": []}],
-        ),
+        ))),
     )
 
 
@@ -187,7 +195,11 @@ def openapi():  # noqa: ANN201 (powertools would model a Response annotation)
     summary="Create a job and get upload instructions",
     description="One presigned PUT for small files; a multipart upload (with the first batch of part URLs) "
     "for large ones. An Idempotency-Key makes retries return the same job.",
-    responses=_responses(201, CreateJobResponse, "The job and how to upload its file"),
+    responses=_responses(201, CreateJobResponse, "The job and how to upload its file", body=True, more={
+        200: {"description": "The job this Idempotency-Key created before (upload instructions while it awaits "
+                             "its upload)", "content": {"application/json": {"model": CreateJobResponse}}},
+        501: error_response("webhooks_not_configured: a webhook was asked of a service without a signing secret"),
+    }),
 )
 def post_job(
     body: CreateJobRequest,
@@ -234,7 +246,7 @@ def delete_job(job_id: str):  # noqa: ANN201 (powertools would model a Response 
 @app.post(
     "/jobs/<job_id>/upload/parts",
     summary="Presign more part URLs of a multipart upload",
-    responses=_responses(200, PartUrlsResponse, "Fresh part URLs"),
+    responses=_responses(200, PartUrlsResponse, "Fresh part URLs", body=True),
 )
 def post_parts(job_id: str, body: PartUrlsRequest):  # noqa: ANN201 (powertools would model a Response annotation)
     return _json(200, sign_parts(_own_job(job_id), body.part_numbers, settings=get_settings(), storage=_storage()))
@@ -252,7 +264,7 @@ def get_parts(job_id: str):  # noqa: ANN201 (powertools would model a Response a
 @app.post(
     "/jobs/<job_id>/upload/complete",
     summary="Complete a multipart upload",
-    responses=_responses(202, JobView, "Accepted: the job is queued"),
+    responses=_responses(202, JobView, "Accepted: the job is queued", body=True),
 )
 def post_complete(job_id: str, body: CompleteUploadRequest):  # noqa: ANN201 (powertools would model a Response annotation)
     job = complete_upload(_own_job(job_id), body, repo=_repo(), storage=_storage())
