@@ -206,5 +206,42 @@ def test_openapi_document_declares_the_errors_the_api_sends_and_no_defaults_it_d
                 assert "500" in responses
     schemas = doc["components"]["schemas"]
     assert not {"HTTPValidationError", "ValidationError", "ResponseValidationError"} & set(schemas)
-    assert all("default" not in field for field in schemas["DetectionParams"]["properties"].values())
-    assert "served model" in schemas["DetectionParams"]["description"]
+    assert all("default" not in field for field in schemas["JobParams"]["properties"].values())
+    assert "served model" in schemas["JobParams"]["description"]
+
+
+def test_a_replay_offers_upload_urls_only_while_the_job_awaits_its_file(api):
+    """A URL for a finished or cancelled job would let a replay overwrite the recording (single
+    PUT) or point at an aborted multipart upload."""
+    for size in (10, 2_000_000):  # PUT, multipart
+        key = {"Idempotency-Key": f"replay-{size}"}
+        body = {"filename": "a.wav", "size_bytes": size}
+        status, first = api("POST", "/jobs", body, headers=key)
+        assert status == 201 and first["upload"]["method"] in ("PUT", "MULTIPART")
+        status, again = api("POST", "/jobs", body, headers=key)
+        assert status == 200 and again["upload"]["method"] == first["upload"]["method"]
+        assert api("DELETE", f"/jobs/{first['job_id']}")[0] == 200
+        status, closed = api("POST", "/jobs", body, headers=key)
+        assert status == 200 and closed["status"] == "CANCELLED" and closed["upload"] is None
+
+
+def test_a_retry_that_writes_empty_params_or_nulls_is_the_same_request(api):
+    key = {"Idempotency-Key": "same-request"}
+    status, first = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10}, headers=key)
+    assert status == 201
+    for variant in ({"params": {}}, {"sha256": None, "webhook": None, "content_type": None}):
+        status, again = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10, **variant}, headers=key)
+        assert (status, again["job_id"]) == (200, first["job_id"]), variant
+    status, other = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10, "params": {"threshold": 0.4}}, headers=key)
+    assert status == 422 and other["error"]["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"filename": "a.wav", "size_bytes": "100"}, "size_bytes"),
+    ({"filename": "a.wav", "size_bytes": 100, "params": {"threshold": True}}, "params.threshold"),
+    ({"filename": "a.wav", "size_bytes": 100, "params": {"threshold": "0.5"}}, "params.threshold"),
+    ({"filename": "a.wav", "size_bytes": 100, "params": {"smoothing_windows": "3"}}, "params.smoothing_windows"),
+])
+def test_a_value_of_the_wrong_json_type_is_a_400_naming_it_not_coerced(api, body, field):
+    status, answer = api("POST", "/jobs", body)
+    assert status == 400 and [d["field"] for d in answer["error"]["details"]] == [field], answer

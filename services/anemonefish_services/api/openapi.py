@@ -47,7 +47,7 @@ def correct(document: dict[str, Any]) -> dict[str, Any]:
     # A job's params override the served model's card defaults (threshold 0.4 and smoothing 3
     # for the shipped pair), not the library's seed defaults the model class carries: a
     # client filling in those would change its results.
-    params = schemas.get("DetectionParams")
+    params = schemas.get("JobParams")
     if params is not None:
         for field in params.get("properties", {}).values():
             field.pop("default", None)

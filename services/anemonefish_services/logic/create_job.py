@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -51,7 +52,11 @@ def served_classes() -> list[str] | None:
 
 
 def fingerprint(request: CreateJobRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    """The request as it bears on the job: ``"params": {}`` or a null field asks what leaving
+    it out asks, so a retry that writes it either way is the same request."""
+    material = request.model_dump(mode="json", exclude_none=True)
+    material["params"] = request.params.model_dump(mode="json", exclude_unset=True) if request.params else {}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 def upload_instructions(job: JobRecord, settings: Settings, storage: Storage) -> PutUpload | MultipartUpload:
@@ -78,8 +83,12 @@ def _respond_for_existing(
         raise IdempotencyKeyReusedError(
             "this Idempotency-Key was used with a different request", details={"job_id": existing.job_id}
         )
+    # Upload URLs only while the job waits for its file: a URL handed out for a finished job
+    # would let a replay overwrite the recording its results were made from.
+    waiting = existing.status is JobStatus.AWAITING_UPLOAD
     return CreateJobResponse(
-        job_id=existing.job_id, status=existing.status, upload=upload_instructions(existing, settings, storage)
+        job_id=existing.job_id, status=existing.status,
+        upload=upload_instructions(existing, settings, storage) if waiting else None,
     )
 
 

@@ -9,7 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from anemonefish_services.models.job import JobStatus
 
-_REQUEST = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# Strict: a request's JSON types are its types (api.md: a wrong type is a 400), so "100" is
+# no size and true no threshold, where pydantic's lax mode would take them.
+_REQUEST = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 # Hex SHA-256 of the whole file, either case (kept in lower case).
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
@@ -23,6 +25,12 @@ class WebhookSpec(BaseModel):
     )
 
 
+class JobParams(DetectionParams):
+    """The detection parameters a job overrides, as strictly typed as the rest of a request."""
+
+    model_config = ConfigDict(strict=True)
+
+
 class CreateJobRequest(BaseModel):
     model_config = _REQUEST
 
@@ -32,7 +40,7 @@ class CreateJobRequest(BaseModel):
     sha256: Sha256Hex | None = Field(
         None, description="Hex SHA-256 of the file: the worker fails an upload that is not this file."
     )
-    params: DetectionParams | None = Field(None, description="Detection parameters overriding the defaults.")
+    params: JobParams | None = Field(None, description="Detection parameters overriding the served model's defaults.")
     webhook: WebhookSpec | None = None
 
     @field_validator("filename")
@@ -69,7 +77,9 @@ class MultipartUpload(BaseModel):
 class CreateJobResponse(BaseModel):
     job_id: str
     status: JobStatus
-    upload: PutUpload | MultipartUpload
+    upload: PutUpload | MultipartUpload | None = Field(
+        description="How to upload the file; null when a repeated Idempotency-Key finds a job past its upload."
+    )
 
 
 class WebhookSecretResponse(BaseModel):
