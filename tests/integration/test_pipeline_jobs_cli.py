@@ -118,3 +118,17 @@ def test_fetch_waits_for_a_job_being_uploaded_and_refuses_two_jobs_of_one_record
             in captured.err)
     document = json.loads((tmp_path / "out" / "twice.events.json").read_text())
     assert document["job_id"] == first["job_id"]
+
+
+def test_a_rerun_of_submit_on_a_failed_job_says_how_to_submit_it_again(cli, tmp_path, capsys):
+    """The same file and request find the same job: its failure comes back, with the way out."""
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio " * 200)
+    assert cli(["submit", str(broken), "-o", str(tmp_path / "out")]) == 1
+    first = capsys.readouterr().out
+    assert "FAILED" in first and "unsupported_audio" in first and "--new" not in first
+    assert cli(["submit", str(broken), "-o", str(tmp_path / "out")]) == 1
+    again = " ".join(capsys.readouterr().out.split())  # the table wraps long reasons
+    assert "an earlier submit of this file created, which ended FAILED: --new submits the file again" in again
+    assert cli(["jobs", "fetch", "some-job", "--timeout", "5"]) == 2
+    assert "error: --timeout: it limits --wait, which was not given" in capsys.readouterr().err

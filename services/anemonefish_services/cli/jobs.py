@@ -148,6 +148,9 @@ def _fetch(args: argparse.Namespace) -> int:
     from anemonefish_services.client.api import ApiError
     from anemonefish_services.client.jobs import download_results, result_stem, wait_for_job
 
+    if args.timeout is not None and not args.wait:
+        _error("--timeout: it limits --wait, which was not given")
+        return 2
     client = api_client(args)
     if client is None:
         return 2

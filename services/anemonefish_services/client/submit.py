@@ -34,6 +34,7 @@ class Submission:
     error: str | None = None
     submitted_at: float = 0.0
     finished_at: float = 0.0
+    earlier: bool = False  # the job an earlier run of submit created for this file and request
 
 
 def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
@@ -101,6 +102,7 @@ def submit_files(
                     bars.advance(task, n)
 
                 if created["status"] != "AWAITING_UPLOAD":
+                    sub.earlier = True
                     bars.update(task, completed=size)  # already uploaded by an earlier run
                 elif created["upload"]["method"] == "PUT":
                     upload_single(sub.path, created["upload"], advance)
@@ -110,7 +112,8 @@ def submit_files(
             except Exception as exc:  # one file's failure never stops the others
                 # Before the job exists the API refused the request (a key, a webhook): no upload was tried.
                 sub.status = "UPLOAD_FAILED" if sub.job_id else "NOT_CREATED"
-                sub.error = str(exc)
+                sub.error = (f"cannot reach the API at {client.api_url} ({type(exc).__name__})"
+                             if isinstance(exc, requests.ConnectionError) and not sub.job_id else str(exc))
                 bars.update(task, stage="[red]upload failed" if sub.job_id else "[red]job not created")
 
         with ThreadPoolExecutor(max_workers=min(4, len(subs)) or 1) as pool:
@@ -137,6 +140,11 @@ def submit_files(
                         _fetch_results(sub, outdir)
                     elif job.get("error"):
                         sub.error = f"{job['error']['code']}: {job['error']['message']}"
+                    if sub.status != "SUCCEEDED" and sub.earlier:
+                        # The same file and request find the same job again: say how to retry it.
+                        sub.error = (f"{sub.error}; " if sub.error else "") + (
+                            f"this is the job an earlier submit of this file created, which ended {sub.status}: "
+                            "--new submits the file again as a new job")
             if pending:
                 time.sleep(poll_interval_s)
         for i in pending:
@@ -156,8 +164,8 @@ def events_table(subs: Sequence[Submission], max_rows: int = 25) -> Table:
         table.add_column(name, justify="right" if "(" in name or name == "confidence" else "left")
     for sub in subs:
         name = escape(sub.path.name)  # "[site A].wav" is not markup
-        if sub.status != "SUCCEEDED":
-            table.add_row(name, "", "", f"[red]{sub.status}", escape(sub.error or ""))
+        if sub.status != "SUCCEEDED":  # the reason under label, the widest column, not under confidence
+            table.add_row(name, "", "", f"[red]{sub.status}[/]" + (f": {escape(sub.error)}" if sub.error else ""), "")
             continue
         for event in sub.events[:max_rows]:
             conf = event.get("confidence")
