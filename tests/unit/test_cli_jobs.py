@@ -35,7 +35,7 @@ def test_recent_jobs_pages_until_the_limit_or_the_last_page(total: int, limit: i
     assert api.asked == pages
 
 
-def test_on_a_narrow_terminal_the_listing_keeps_job_ids_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_a_terminal_each_job_is_two_lines_that_fit_with_nothing_cut(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
     import rich.console
@@ -48,7 +48,9 @@ def test_on_a_narrow_terminal_the_listing_keeps_job_ids_whole(monkeypatch: pytes
     monkeypatch.setattr("anemonefish_services.client.jobs.recent_jobs", lambda client, limit: [job] * 2)
     screen = io.StringIO()
     real_console = rich.console.Console
-    monkeypatch.setattr(rich.console, "Console", lambda: real_console(file=screen, width=60, force_terminal=True))
+    monkeypatch.setattr(rich.console, "Console", lambda **kwargs: real_console(file=screen, width=80, **kwargs))
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert jobs_cli._list(argparse.Namespace(limit=2, json=False, api="http://api", api_key="k")) == 0
-    assert screen.getvalue().count(job["job_id"]) == 2
+    lines = screen.getvalue().splitlines()
+    # Two lines a job, none wider than the terminal, nothing cut: id and state, then time and file.
+    assert lines == [f"{job['job_id']}  AWAITING_UPLOAD", f"    2026-12-07 06:00 UTC  {job['filename']}"] * 2

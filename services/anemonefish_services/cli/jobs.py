@@ -68,7 +68,6 @@ def _reason(exc: Exception, args: argparse.Namespace) -> str:
 def _list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     from anemonefish_services.client.api import ApiError
     from anemonefish_services.client.jobs import recent_jobs
@@ -91,14 +90,16 @@ def _list(args: argparse.Namespace) -> int:
         for row in rows:
             print("\t".join(" ".join(cell.split()) if cell else cell for cell in row))  # no tab or newline inside
         return 0
-    table = Table(title=f"{len(jobs)} most recent job(s)" if jobs else "no jobs for this key")
-    for index, name in enumerate(header):
-        # Ids whole, whatever the terminal's width: they are copied into the other commands.
-        whole = max((len(row[index]) for row in rows), default=0) if index == 0 else None
-        table.add_column(name, justify="right" if name == "calls" else "left", no_wrap=name != "file", min_width=whole)
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    Console().print(table)
+    # On a terminal: two lines a job, readable at any width (a six-column table is not at 80):
+    # the id whole (it is copied into the other commands), how the job stands, and its file.
+    console = Console(highlight=False)
+    if not jobs:
+        console.print("no jobs for this key")
+    colours = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "EXPIRED": "yellow"}
+    for job_id, created, status, filename, calls, error in rows:
+        outcome = f"{status}, {calls} call(s)" if calls else f"{status} ({error})" if error else status
+        console.print(f"{job_id}  [{colours.get(status, 'cyan')}]{escape(outcome)}[/]")
+        console.print(f"    {created[:16]} UTC  {escape(filename)}", soft_wrap=True)
     return 0
 
 
