@@ -36,7 +36,8 @@ def api(monkeypatch):
             hdrs = [("Content-Type", "application/json"), *((headers or {}).items())]
             if key:
                 hdrs.append(("x-api-key", key))
-            event = build_proxy_event(method, path, hdrs, json.dumps(body).encode() if body is not None else b"", "127.0.0.1")
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+            event = build_proxy_event(method, path, hdrs, raw, "127.0.0.1")
             response = handler.lambda_handler(event, LocalLambdaContext(function_name="api"))
             return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
@@ -245,3 +246,9 @@ def test_a_retry_that_writes_empty_params_or_nulls_is_the_same_request(api):
 def test_a_value_of_the_wrong_json_type_is_a_400_naming_it_not_coerced(api, body, field):
     status, answer = api("POST", "/jobs", body)
     assert status == 400 and [d["field"] for d in answer["error"]["details"]] == [field], answer
+
+
+def test_a_body_that_is_not_json_is_a_400_blaming_the_body(api):
+    status, answer = api("POST", "/jobs", b'{"filename": "a.wav", "size_bytes": 1')
+    assert status == 400 and answer["error"]["code"] == "invalid_request"
+    assert [d["field"] for d in answer["error"]["details"]] == ["body"], answer

@@ -109,7 +109,9 @@ def _validation_error(exc: RequestValidationError) -> Response:
     # 400 naming each field at fault (powertools' default is a terse 422).
     problems = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header", "path")]
+        # JSON that does not parse: its loc holds the character offset, which names no field.
+        loc = [] if err.get("type") == "json_invalid" else [
+            str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header", "path")]
         problems.append({"field": ".".join(loc) or "body", "message": err.get("msg", err.get("type", "invalid"))})
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return _error(400, "invalid_request", f"invalid request: {summary}", problems)

@@ -173,8 +173,8 @@ def _check_upload_digest(job: JobRecord, source: S3SeekableReader, monitor: _Job
     actual = source.hexdigest(between_blocks=monitor.between_blocks)
     if actual != job.sha256.lower():
         raise UploadChecksumMismatchError(
-            f"the uploaded {job.filename} has SHA-256 {actual}, not the {job.sha256.lower()} the job was "
-            "created with: it was damaged or replaced on its way; upload it again as a new job"
+            f"the uploaded {job.filename} has SHA-256 {actual}, not the {job.sha256.lower()} given for it: it "
+            "was damaged or replaced on its way; upload it again as a new job"
         )
 
 
