@@ -252,3 +252,9 @@ def test_a_body_that_is_not_json_is_a_400_blaming_the_body(api):
     status, answer = api("POST", "/jobs", b'{"filename": "a.wav", "size_bytes": 1')
     assert status == 400 and answer["error"]["code"] == "invalid_request"
     assert [d["field"] for d in answer["error"]["details"]] == ["body"], answer
+
+
+def test_a_misspelt_list_parameter_is_a_400_naming_it_not_ignored(api):
+    status, answer = api("GET", "/jobs?limt=5")
+    assert status == 400 and answer["error"]["details"] == {"field": "limt"}, answer
+    assert api("GET", "/jobs?limit=5")[0] == 200

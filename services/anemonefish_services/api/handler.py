@@ -19,7 +19,12 @@ from anemonefish_services.api.openapi import correct as correct_openapi
 from anemonefish_services.api.openapi import error_response
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
-from anemonefish_services.exceptions import JobNotFoundError, ServiceError, WebhooksNotConfiguredError
+from anemonefish_services.exceptions import (
+    InvalidRequestError,
+    JobNotFoundError,
+    ServiceError,
+    WebhooksNotConfiguredError,
+)
 from anemonefish_services.logic.cancel import cancel_job
 from anemonefish_services.logic.create_job import create_job
 from anemonefish_services.logic.uploads import complete_upload, list_uploaded_parts, sign_parts
@@ -230,6 +235,11 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ):  # noqa: ANN201 (powertools would model a Response annotation)
+    # A misspelt parameter (?limt=5) would otherwise be ignored without a word.
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - {"limit", "next_token"})
+    if unknown:
+        raise InvalidRequestError(f"unknown query parameter {unknown[0]!r}: GET /jobs takes limit and next_token",
+                                  details={"field": unknown[0]})
     jobs, token = _repo().list_for_tenant(_tenant(), limit=limit, next_token=next_token)
     return _json(200, JobListResponse(jobs=[job_view(j, None) for j in jobs], next_token=token))
 
