@@ -202,3 +202,41 @@ def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -
     # (An untrained bundle may find no events: Audacity labels are then legitimately empty.)
     assert report["documents"]["json"] > 0 and report["documents"]["csv"] > 0, report
     assert all(report["handlers"].values()), report["handlers"]
+
+
+def _dockerignore_sends(path: str, patterns: list[str]) -> bool:
+    """Whether Docker sends ``path`` (relative to the context) past a .dockerignore: the last
+    pattern matching the path or one of its parent folders decides, ``!`` re-including."""
+    def regex(pattern: str) -> re.Pattern[str]:
+        out = re.escape(pattern.strip("/"))
+        out = out.replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*").replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        return re.compile(out + r"\Z")
+
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    sent = True
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        if any(regex(pattern[1:] if negate else pattern).match(prefix) for prefix in prefixes):
+            sent = negate
+    return sent
+
+
+@pytest.mark.parametrize("image", sorted(LAMBDA_IMAGES))
+def test_the_build_context_sends_what_the_image_copies_and_the_documented_model_folder(image: str) -> None:
+    """A .dockerignore that kept models/ out made the documented --build-arg MODEL_BUNDLE=models/my-reef
+    fail with "not found"; the shipped bundle and the package must get through as well."""
+    ignore = LAMBDA_IMAGES[image].with_name(LAMBDA_IMAGES[image].name + ".dockerignore")
+    patterns = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    copied = [source for keyword, args in _with_build_args(LAMBDA_IMAGES[image]) if keyword == "COPY"
+              for source in args.split()[:-1] if not source.startswith("--")]
+    for source in copied:
+        files = [p for p in (REPO / source).rglob("*") if p.is_file()] if (REPO / source).is_dir() else [REPO / source]
+        for file in files:
+            relative = file.relative_to(REPO).as_posix()
+            if "__pycache__" not in relative and not relative.endswith(".pyc"):
+                assert _dockerignore_sends(relative, patterns), f"{image}: {relative} is copied but not sent"
+    for documented in ("models/my-reef/card.json", "models/my-reef/model.tflite", "models/my-reef/verifier/card.json"):
+        assert _dockerignore_sends(documented, patterns), documented
+    for private in ("tests/unit/test_api_handler.py", ".venv/bin/python", "shared/anemonefish/__pycache__/x.pyc"):
+        assert not _dockerignore_sends(private, patterns), private
