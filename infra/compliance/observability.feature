@@ -8,7 +8,7 @@ Feature: Operators hear about trouble and can look back
 
     Examples:
       | metric                             |
-      | ApproximateNumberOfMessagesVisible |
+      | NumberOfMessagesReceived           |
       | ApproximateAgeOfOldestMessage      |
       | Errors                             |
       | Throttles                          |

@@ -272,8 +272,64 @@ def test_console_files_and_config_are_deployed(env_name: str, plans: Any) -> Non
     # Module scripts (the checksum worker and its vendored SHA-256 among them) must be served as JavaScript.
     assert all(values["content_type"].startswith("text/javascript") for key, values in objects.items() if key.endswith(".js"))
     assert "vendor/noble-hashes/sha2.js" in objects
+    # Revalidated on each load: CloudFront's policy kept an upgrade's old app.js for a day.
+    assert {values.get("cache_control") for values in objects.values()} == {"no-cache"}
     # config.js carries this deployment's API URL (known after apply), never the page's own origin.
     assert objects["config.js"]["content"] == "(known after apply)"
     plan = load_plan(plans(env_name))
     console_call = plan["configuration"]["root_module"]["module_calls"]["pipeline"]["module"]["module_calls"]["console"]
     assert "module.api.invoke_url" in console_call["expressions"]["api_base_url"]["references"]
+
+
+def test_an_environment_sizes_its_functions_through_its_own_variables(initialized: Any, tmp_path: Path) -> None:
+    """deploy.md names sizing variables an environment may set: they used to stop at the pipeline
+    module (Terraform only warned of an undeclared variable, and the default stood)."""
+    from infra_helpers import PLAN_VARS, terraform_bin
+
+    env_dir = initialized("prod")
+    binary = tmp_path / "sized.tfplan"
+    sizing = {"worker_memory_mb": 4096, "worker_timeout_seconds": 600, "api_reserved_concurrency": 7,
+              "dlq_batch_size": 5, "dlq_timeout_seconds": 120, "sweeper_timeout_seconds": 90}
+    run([terraform_bin(), "plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", f"-out={binary}",
+         *PLAN_VARS["prod"], *(f"-var={name}={value}" for name, value in sizing.items())], cwd=env_dir)
+    plan = json.loads(run([terraform_bin(), "show", "-json", "-no-color", str(binary)], cwd=env_dir).stdout)
+    functions = _functions(plan)
+    assert (functions["anemonefish-prod-worker"]["memory_size"], functions["anemonefish-prod-worker"]["timeout"]) == (4096, 600)
+    assert functions["anemonefish-prod-api"]["reserved_concurrent_executions"] == 7
+    assert functions["anemonefish-prod-sweeper"]["timeout"] == 90
+    assert functions["anemonefish-prod-dlq-consumer"]["timeout"] == 120
+    mappings = {r["name"]: r["values"] for r in planned_resources(plan, "aws_lambda_event_source_mapping")}
+    assert mappings["dlq"]["batch_size"] == 5
+    queues = {r["values"]["name"]: r["values"] for r in planned_resources(plan, "aws_sqs_queue")}
+    assert queues["anemonefish-prod-jobs"]["visibility_timeout_seconds"] == 6 * 600
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_the_alarms_watch_what_moves_when_jobs_are_lost(env_name: str, plans: Any) -> None:
+    """The DLQ consumer empties the dead-letter queue within seconds, so its depth never showed a
+    lost job; dead letters are counted as received, and the consumer's and sweeper's errors alarm."""
+    plan = load_plan(plans(env_name))
+    alarms = {r["values"]["alarm_name"].removeprefix(f"anemonefish-{env_name}-"): r["values"]
+              for r in planned_resources(plan, "aws_cloudwatch_metric_alarm")}
+    dead = alarms["dead-letters"]
+    assert (dead["namespace"], dead["metric_name"], dead["statistic"]) == ("AWS/SQS", "NumberOfMessagesReceived", "Sum")
+    assert dead["dimensions"] == {"QueueName": f"anemonefish-{env_name}-jobs-dlq"}
+    for role in ("dlq-consumer", "sweeper"):
+        alarm = alarms[f"{role}-errors"]
+        assert alarm["metric_name"] == "Errors" and alarm["dimensions"] == {"FunctionName": f"anemonefish-{env_name}-{role}"}
+    assert all(alarm["alarm_actions"] for alarm in alarms.values())
+
+
+def test_the_account_wide_api_gateway_logging_role_writes_for_every_environment(plans: Any) -> None:
+    """One role per account and region serves every API there: scoped to one environment's log
+    groups, the environment that leaves the role to another could not log."""
+    def documents(module: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [r for r in module.get("resources", []) if r["address"].endswith("data.aws_iam_policy_document.cloudwatch")]
+        return found + [d for child in module.get("child_modules", []) for d in documents(child)]
+
+    plan = load_plan(plans("prod"))
+    (document,) = documents(plan["prior_state"]["values"]["root_module"])
+    (statement,) = json.loads(document["values"]["json"])["Statement"]
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    assert any(r.endswith(":log-group:/aws/apigateway/anemonefish-*-api/access") for r in resources), resources
+    assert any(r.endswith(":log-group:API-Gateway-Execution-Logs_*") for r in resources), resources

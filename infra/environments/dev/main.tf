@@ -26,6 +26,17 @@ module "pipeline" {
   worker_reserved_concurrency = 4
   worker_batch_size           = 1
   worker_maximum_concurrency  = 4
+  worker_memory_mb            = var.worker_memory_mb
+  worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
+  api_memory_mb               = var.api_memory_mb
+  api_timeout_seconds         = var.api_timeout_seconds
+  api_reserved_concurrency    = var.api_reserved_concurrency
+  dlq_memory_mb               = var.dlq_memory_mb
+  dlq_batch_size              = var.dlq_batch_size
+  dlq_reserved_concurrency    = var.dlq_reserved_concurrency
+  sweeper_timeout_seconds     = var.sweeper_timeout_seconds
+  worker_timeout_seconds      = var.worker_timeout_seconds
+  dlq_timeout_seconds         = var.dlq_timeout_seconds
 
   console_static_dir    = "${path.root}/../../../services/anemonefish_services/console/static"
   webhook_secret        = var.webhook_secret

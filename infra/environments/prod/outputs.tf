@@ -69,7 +69,7 @@ output "dashboard_name" {
 }
 
 output "function_names" {
-  description = "Lambda function names (api, worker, dlq)."
+  description = "Lambda function names (api, worker, dlq, sweeper)."
   value       = module.pipeline.function_names
 }
 

@@ -122,7 +122,7 @@ resource "aws_iam_role" "cloudwatch" {
   count = var.manage_account_logging_role ? 1 : 0
 
   name               = "${var.name_prefix}-apigateway-logs"
-  description        = "Lets API Gateway write access logs of ${var.name_prefix}"
+  description        = "Lets API Gateway write the logs of the account's ${var.account_logging_project} APIs"
   assume_role_policy = data.aws_iam_policy_document.assume_apigateway.json
   tags               = var.tags
 }
@@ -139,10 +139,13 @@ data "aws_iam_policy_document" "cloudwatch" {
       "logs:GetLogEvents",
       "logs:FilterLogEvents",
     ]
+    # The role is the account's, not this API's: it writes for every environment's API in the
+    # account and region (execution log groups are named by API id, unknown to this one).
     resources = [
-      aws_cloudwatch_log_group.access.arn,
-      "${aws_cloudwatch_log_group.access.arn}:*",
-      "arn:${data.aws_partition.current.partition}:logs:*:*:log-group:API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/*",
+      "arn:${data.aws_partition.current.partition}:logs:*:*:log-group:/aws/apigateway/${var.account_logging_project}-*-api/access",
+      "arn:${data.aws_partition.current.partition}:logs:*:*:log-group:/aws/apigateway/${var.account_logging_project}-*-api/access:*",
+      "arn:${data.aws_partition.current.partition}:logs:*:*:log-group:API-Gateway-Execution-Logs_*",
+      "arn:${data.aws_partition.current.partition}:logs:*:*:log-group:API-Gateway-Execution-Logs_*:*",
     ]
   }
 }

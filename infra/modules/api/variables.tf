@@ -93,6 +93,11 @@ variable "manage_account_logging_role" {
   default     = true
 }
 
+variable "account_logging_project" {
+  description = "Project whose environments share the account: the account-wide logging role (one per account and region, serving every API there) may write the access logs of each of its environments, so an environment that leaves the role to another still logs."
+  type        = string
+}
+
 variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)

@@ -12,7 +12,7 @@ locals {
 resource "aws_kms_key" "console" {
   description             = "${var.name_prefix}: console files"
   enable_key_rotation     = true
-  deletion_window_in_days = 30
+  deletion_window_in_days = var.kms_deletion_window_in_days
   tags                    = var.tags
 }
 
@@ -126,7 +126,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "console" {
     }
 
     abort_incomplete_multipart_upload {
-      days_after_initiation = 1
+      days_after_initiation = var.abort_incomplete_upload_days
     }
   }
 
@@ -249,8 +249,11 @@ resource "aws_s3_object" "static" {
   source       = "${var.static_dir}/${each.value}"
   source_hash  = filemd5("${var.static_dir}/${each.value}")
   content_type = lookup(local.content_types, reverse(split(".", each.value))[0], "application/octet-stream")
-  kms_key_id   = aws_kms_key.console.arn
-  tags         = var.tags
+  # Revalidated on every load (a 304 while unchanged): CloudFront's cache policy would
+  # otherwise keep serving the old app.js for a day after an upgrade.
+  cache_control = "no-cache"
+  kms_key_id    = aws_kms_key.console.arn
+  tags          = var.tags
 }
 
 resource "aws_s3_object" "config" {

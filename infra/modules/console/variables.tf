@@ -59,3 +59,15 @@ variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)
 }
+
+variable "kms_deletion_window_in_days" {
+  description = "Waiting period before the console files' KMS key is deleted, 7-30 days."
+  type        = number
+  default     = 30
+}
+
+variable "abort_incomplete_upload_days" {
+  description = "Days after which an incomplete multipart upload to the console bucket is aborted."
+  type        = number
+  default     = 1
+}

@@ -99,8 +99,14 @@ data "aws_iam_policy_document" "api" {
 
   statement {
     sid       = "ReadWriteJobs"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-    resources = [var.jobs_table_arn, var.jobs_listing_index_arn]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.jobs_table_arn]
+  }
+
+  statement {
+    sid       = "ListJobs" # GET /jobs queries the listing index only
+    actions   = ["dynamodb:Query"]
+    resources = [var.jobs_listing_index_arn]
   }
 
   # Presigned PUT / multipart URLs carry this role's authority: it must be allowed to upload.
@@ -179,7 +185,7 @@ data "aws_iam_policy_document" "worker" {
 
   statement {
     sid       = "WriteResults"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    actions   = ["s3:PutObject"] # one put_object a document
     resources = [local.output_results_arn]
   }
 
@@ -330,7 +336,7 @@ locals {
       memory      = var.api_memory_mb
       timeout     = var.api_timeout_seconds
       concurrency = var.api_reserved_concurrency
-      storage     = 512
+      storage     = var.small_ephemeral_storage_mb
       description = "HTTP API: jobs, presigned uploads, results"
     }
     worker = {
@@ -348,7 +354,7 @@ locals {
       memory      = var.dlq_memory_mb
       timeout     = var.dlq_timeout_seconds
       concurrency = var.dlq_reserved_concurrency
-      storage     = 512
+      storage     = var.small_ephemeral_storage_mb
       description = "Fails the jobs whose messages reached the dead-letter queue"
     }
     sweeper = {
@@ -356,8 +362,8 @@ locals {
       handler     = var.sweeper_handler
       memory      = var.dlq_memory_mb
       timeout     = var.sweeper_timeout_seconds
-      concurrency = 1
-      storage     = 512
+      concurrency = var.sweeper_reserved_concurrency
+      storage     = var.small_ephemeral_storage_mb
       description = "Expires jobs whose upload never arrived"
     }
   }
@@ -423,7 +429,7 @@ resource "aws_lambda_event_source_mapping" "dlq" {
   function_response_types = ["ReportBatchItemFailures"]
 
   scaling_config {
-    maximum_concurrency = max(2, var.dlq_reserved_concurrency)
+    maximum_concurrency = max(2, var.dlq_reserved_concurrency) # an SQS event source's least is 2
   }
 
   tags = var.tags

@@ -73,12 +73,14 @@ variable "worker_memory_mb" {
   description = "Memory of the worker; Lambda gives CPU in proportion (10240 MB = 6 vCPUs)."
   type        = number
   default     = 10240
+  nullable    = false
 }
 
 variable "worker_timeout_seconds" {
   description = "Timeout of the worker (the queue's visibility timeout is derived from it). The worker keeps WORKER_SAFETY_MARGIN_S (30 s) to write results and starts no job with less than twice that left, so under 120 s little or nothing would run."
   type        = number
   default     = 900
+  nullable    = false
 
   validation {
     condition     = var.worker_timeout_seconds >= 120 && var.worker_timeout_seconds <= 900
@@ -90,6 +92,7 @@ variable "worker_ephemeral_storage_mb" {
   description = "Size of /tmp for the worker (result documents and decoder buffers)."
   type        = number
   default     = 10240
+  nullable    = false
 
   validation {
     condition     = var.worker_ephemeral_storage_mb >= 512 && var.worker_ephemeral_storage_mb <= 10240
@@ -129,30 +132,35 @@ variable "api_memory_mb" {
   description = "Memory of the API function."
   type        = number
   default     = 512
+  nullable    = false
 }
 
 variable "api_timeout_seconds" {
   description = "Timeout of the API function (API Gateway stops waiting after 29 s)."
   type        = number
   default     = 29
+  nullable    = false
 }
 
 variable "api_reserved_concurrency" {
   description = "Reserved concurrency of the API function."
   type        = number
   default     = 20
+  nullable    = false
 }
 
 variable "dlq_memory_mb" {
   description = "Memory of the DLQ consumer."
   type        = number
   default     = 256
+  nullable    = false
 }
 
 variable "dlq_timeout_seconds" {
   description = "Timeout of the DLQ consumer: each dead letter it fails notifies its job (a webhook may take up to 8 s), one after another."
   type        = number
   default     = 180
+  nullable    = false
 
   validation {
     condition     = var.dlq_timeout_seconds >= 60 && var.dlq_timeout_seconds <= 900
@@ -164,6 +172,7 @@ variable "dlq_batch_size" {
   description = "Dead letters per DLQ consumer invocation; with dlq_timeout_seconds it must leave about 15 s a letter."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.dlq_batch_size >= 1 && var.dlq_batch_size <= 10
@@ -175,6 +184,7 @@ variable "sweeper_timeout_seconds" {
   description = "Timeout of the scheduled sweeper (re-drives stalled jobs, then expires uploads and notifies each, one after another)."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = var.sweeper_timeout_seconds >= 60 && var.sweeper_timeout_seconds <= 900
@@ -186,6 +196,7 @@ variable "dlq_reserved_concurrency" {
   description = "Reserved concurrency of the DLQ consumer."
   type        = number
   default     = 2
+  nullable    = false
 }
 
 variable "log_retention_days" {
@@ -319,4 +330,16 @@ variable "log_level" {
 variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)
+}
+
+variable "small_ephemeral_storage_mb" {
+  description = "Size of /tmp for the API, the DLQ consumer and the sweeper, which write nothing there (512 MB is Lambda's least)."
+  type        = number
+  default     = 512
+}
+
+variable "sweeper_reserved_concurrency" {
+  description = "Reserved concurrency of the sweeper: 1, so two scheduled sweeps never re-drive the same stalled job at once."
+  type        = number
+  default     = 1
 }

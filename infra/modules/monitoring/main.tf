@@ -15,11 +15,13 @@ resource "aws_sns_topic_subscription" "email" {
 
 locals {
   alarms = {
-    dlq-not-empty = {
-      description = "Messages reached the dead-letter queue: jobs failed after every retry."
+    # Received, not visible: the DLQ consumer takes each dead letter within seconds (to fail
+    # its job and notify), so the queue's depth would read 0 while jobs were being lost.
+    dead-letters = {
+      description = "Job messages reached the dead-letter queue: jobs failed after every retry."
       namespace   = "AWS/SQS"
-      metric      = "ApproximateNumberOfMessagesVisible"
-      statistic   = "Maximum"
+      metric      = "NumberOfMessagesReceived"
+      statistic   = "Sum"
       threshold   = 0
       dimensions  = { QueueName = var.dlq_name }
     }
@@ -32,12 +34,28 @@ locals {
       dimensions  = { QueueName = var.jobs_queue_name }
     }
     worker-errors = {
-      description = "Worker invocations failed."
+      description = "Worker invocations failed (a crash, a time-out). A job that fails is a batch item failure, not an error: after its retries it reaches the dead-letters alarm."
       namespace   = "AWS/Lambda"
       metric      = "Errors"
       statistic   = "Sum"
       threshold   = var.worker_error_threshold
       dimensions  = { FunctionName = var.worker_function_name }
+    }
+    dlq-consumer-errors = {
+      description = "DLQ consumer invocations failed: dead letters may not fail their jobs or notify."
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      statistic   = "Sum"
+      threshold   = 0
+      dimensions  = { FunctionName = var.dlq_function_name }
+    }
+    sweeper-errors = {
+      description = "Sweeper invocations failed: stalled jobs may not be re-driven nor expired uploads closed."
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      statistic   = "Sum"
+      threshold   = 0
+      dimensions  = { FunctionName = var.sweeper_function_name }
     }
     worker-throttles = {
       description = "Worker invocations were throttled (reserved concurrency too low for the load)."
@@ -68,7 +86,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   statistic           = each.value.statistic
   dimensions          = each.value.dimensions
   period              = var.period_seconds
-  evaluation_periods  = 1
+  evaluation_periods  = var.evaluation_periods
   threshold           = each.value.threshold
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
@@ -91,7 +109,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           metrics = [
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.jobs_queue_name],
             ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", var.jobs_queue_name, { yAxis = "right" }],
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.dlq_name],
+            ["AWS/SQS", "NumberOfMessagesReceived", "QueueName", var.dlq_name, { stat = "Sum", label = "dead letters" }],
           ]
         }
       },

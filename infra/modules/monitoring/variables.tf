@@ -28,6 +28,22 @@ variable "worker_function_name" {
   type        = string
 }
 
+variable "dlq_function_name" {
+  description = "Name of the DLQ consumer function (its errors alarm)."
+  type        = string
+}
+
+variable "sweeper_function_name" {
+  description = "Name of the scheduled sweeper function (its errors alarm)."
+  type        = string
+}
+
+variable "evaluation_periods" {
+  description = "Periods over threshold before an alarm fires (1: at once; every alarm here means a job may be lost or late)."
+  type        = number
+  default     = 1
+}
+
 variable "api_function_name" {
   description = "Name of the API function."
   type        = string

@@ -91,6 +91,15 @@ module "functions" {
   api_image_uri               = var.api_image_uri
   worker_timeout_seconds      = var.worker_timeout_seconds
   dlq_timeout_seconds         = var.dlq_timeout_seconds
+  worker_memory_mb            = var.worker_memory_mb
+  worker_ephemeral_storage_mb = var.worker_ephemeral_storage_mb
+  api_memory_mb               = var.api_memory_mb
+  api_timeout_seconds         = var.api_timeout_seconds
+  api_reserved_concurrency    = var.api_reserved_concurrency
+  dlq_memory_mb               = var.dlq_memory_mb
+  dlq_batch_size              = var.dlq_batch_size
+  dlq_reserved_concurrency    = var.dlq_reserved_concurrency
+  sweeper_timeout_seconds     = var.sweeper_timeout_seconds
   worker_reserved_concurrency = var.worker_reserved_concurrency
   worker_batch_size           = var.worker_batch_size
   worker_maximum_concurrency  = var.worker_maximum_concurrency
@@ -132,6 +141,7 @@ module "api" {
   quota_limit                 = var.quota_limit
   gateway_response_origin     = module.console.origin
   manage_account_logging_role = var.manage_api_gateway_account_role
+  account_logging_project     = var.project
   log_retention_days          = var.log_retention_days
   kms_key_arn                 = module.kms.key_arn
   tags                        = var.tags
@@ -146,6 +156,8 @@ module "monitoring" {
   jobs_queue_name       = module.queue.jobs_queue_name
   dlq_name              = module.queue.dlq_name
   worker_function_name  = module.functions.worker_function_name
+  dlq_function_name     = module.functions.function_names["dlq"]
+  sweeper_function_name = module.functions.function_names["sweeper"]
   api_function_name     = module.functions.api_function_name
   rest_api_name         = module.api.rest_api_name
   api_stage_name        = module.api.stage_name

@@ -111,12 +111,68 @@ variable "worker_timeout_seconds" {
   description = "Timeout of the worker (the queue's visibility timeout is six times this)."
   type        = number
   default     = 900
+  nullable    = false
 }
 
 variable "dlq_timeout_seconds" {
   description = "Timeout of the DLQ consumer (the dead-letter queue's visibility timeout is six times this, and never under the worker's timeout)."
   type        = number
   default     = 180
+  nullable    = false
+}
+
+variable "worker_memory_mb" {
+  description = "Memory of the worker (null: the functions module's 10240 MB; Lambda gives CPU in proportion)."
+  type        = number
+  default     = null
+}
+
+variable "worker_ephemeral_storage_mb" {
+  description = "Size of the worker's /tmp (null: the functions module's 10240 MB)."
+  type        = number
+  default     = null
+}
+
+variable "api_memory_mb" {
+  description = "Memory of the API function (null: the functions module's 512 MB)."
+  type        = number
+  default     = null
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the API function (null: the functions module's 29 s, API Gateway's limit)."
+  type        = number
+  default     = null
+}
+
+variable "api_reserved_concurrency" {
+  description = "Reserved concurrency of the API function (null: the functions module's 20)."
+  type        = number
+  default     = null
+}
+
+variable "dlq_memory_mb" {
+  description = "Memory of the DLQ consumer and the sweeper (null: the functions module's 256 MB)."
+  type        = number
+  default     = null
+}
+
+variable "dlq_batch_size" {
+  description = "Dead letters per DLQ consumer invocation (null: the functions module's 10)."
+  type        = number
+  default     = null
+}
+
+variable "dlq_reserved_concurrency" {
+  description = "Reserved concurrency of the DLQ consumer (null: the functions module's 2)."
+  type        = number
+  default     = null
+}
+
+variable "sweeper_timeout_seconds" {
+  description = "Timeout of the scheduled sweeper (null: the functions module's 300 s)."
+  type        = number
+  default     = null
 }
 
 variable "max_receive_count" {

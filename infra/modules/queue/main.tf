@@ -34,7 +34,7 @@ resource "aws_sqs_queue" "jobs" {
   name                              = var.queue_name
   visibility_timeout_seconds        = local.visibility_timeout_seconds
   message_retention_seconds         = var.message_retention_seconds
-  receive_wait_time_seconds         = 20
+  receive_wait_time_seconds         = var.receive_wait_time_seconds
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
 

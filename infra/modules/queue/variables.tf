@@ -90,3 +90,9 @@ variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)
 }
+
+variable "receive_wait_time_seconds" {
+  description = "Long polling of the jobs queue, 0-20 s (20: fewest empty receives)."
+  type        = number
+  default     = 20
+}

@@ -103,7 +103,7 @@ locals {
       id              = "expire-uploads"
       prefix          = var.upload_prefix
       expiration_days = var.input_expiration_days
-      noncurrent_days = 1
+      noncurrent_days = var.input_noncurrent_version_expiration_days
     }
     output = {
       id              = "expire-results"

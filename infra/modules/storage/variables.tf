@@ -101,3 +101,9 @@ variable "tags" {
   description = "Tags applied to every taggable resource."
   type        = map(string)
 }
+
+variable "input_noncurrent_version_expiration_days" {
+  description = "Days an overwritten or deleted upload's old version is kept (a recording is read once, by its job)."
+  type        = number
+  default     = 1
+}
