@@ -138,6 +138,12 @@ console-vendor:
 console-screenshot: install browser
 	ANEMONEFISH_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest tests/browser -k multipart_upload
 
+# The Lambda images' full pin set with hashes, resolved by pip for their platform (after a
+# change to docker/requirements.txt; tests/infra/test_images.py checks the two agree).
+.PHONY: image-lock
+image-lock: install
+	$(BIN)/python docker/lock_requirements.py
+
 # --- tests --------------------------------------------------------------------------
 test: install browser $(TEST_DEPS)
 	$(BIN)/python -m pytest

@@ -9,10 +9,13 @@ FROM public.ecr.aws/lambda/python:3.11
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-COPY docker/requirements.txt /tmp/requirements.txt
-# Binary wheels only: the base image has no compiler, and a wheel that needs a newer glibc
-# than Amazon Linux 2's must fail the build, not the first invocation.
-RUN pip install --only-binary=:all: --target "${LAMBDA_TASK_ROOT}" -r /tmp/requirements.txt
+COPY docker/requirements.lock /tmp/requirements.lock
+# Every package pinned with its wheel's hash (requirements.lock, made from requirements.txt by
+# make image-lock), so two builds of one release install the same bytes. Binary wheels only:
+# the base image has no compiler, and a wheel that needs a newer glibc than Amazon Linux 2's
+# must fail the build, not the first invocation.
+RUN pip install --only-binary=:all: --require-hashes --no-deps --target "${LAMBDA_TASK_ROOT}" \
+    -r /tmp/requirements.lock
 
 COPY pyproject.toml README.md /tmp/src/
 COPY shared /tmp/src/shared

@@ -5,6 +5,7 @@ detection (in a fresh virtualenv, without TensorFlow)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.infra
 DOCKER = REPO / "docker"
 LAMBDA_IMAGES = {"worker": DOCKER / "worker.Dockerfile", "api": DOCKER / "api.Dockerfile"}
 REQUIREMENTS = DOCKER / "requirements.txt"
+LOCK = DOCKER / "requirements.lock"
 # Handlers that run on each image (image CMD, or overridden by Terraform's image_config).
 HANDLERS_BY_IMAGE = {
     "worker": ["anemonefish_services.worker.handler.lambda_handler"],
@@ -33,6 +35,13 @@ HANDLERS_BY_IMAGE = {
             "anemonefish_services.worker.dlq.lambda_handler",
             "anemonefish_services.worker.sweeper.lambda_handler"],
 }
+
+
+def _lock_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("lock_requirements", DOCKER / "lock_requirements.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
@@ -73,7 +82,8 @@ def test_lambda_image_builds_on_the_lambda_python_base(image: str) -> None:
                 assert (REPO / source).exists(), f"{image}: COPY {source} does not exist in the repository"
     (cmd,) = [json.loads(args) for keyword, args in steps if keyword == "CMD"]
     assert cmd == [HANDLERS_BY_IMAGE[image][0]]
-    assert any(keyword == "RUN" and "-r /tmp/requirements.txt" in args for keyword, args in steps)
+    assert any(keyword == "RUN" and "--require-hashes --no-deps" in args and "-r /tmp/requirements.lock" in args
+               for keyword, args in steps)
     assert any(keyword == "RUN" and "--no-deps" in args for keyword, args in steps)
 
 
@@ -161,8 +171,7 @@ print(json.dumps({"duration_s": result.audio.duration_s, "events": len(result.ev
 
 
 # What `pip` in the Lambda python:3.11 base (Amazon Linux 2, glibc 2.26) may install.
-LAMBDA_PLATFORM = ["--platform", "manylinux_2_26_x86_64", "--platform", "manylinux_2_17_x86_64",
-                   "--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.11"]
+LAMBDA_PLATFORM = _lock_tool().LAMBDA_PLATFORM
 
 
 def _pip(python: Path, *args: str) -> None:
@@ -174,13 +183,15 @@ def _pip(python: Path, *args: str) -> None:
 
 @pytest.mark.slow
 def test_image_requirements_run_a_detection_without_tensorflow(tmp_path: Path) -> None:
-    """As the Dockerfiles do: requirements into a task root for the Lambda platform (binary
-    wheels only), the package with --no-deps on top; then a detection runs from there."""
+    """As the Dockerfiles do: the lock into a task root for the Lambda platform (binary wheels
+    only, each checked against its hash, nothing beyond it), the package with --no-deps on top;
+    then a detection runs from there, so the lock holds everything the images need."""
     env_dir = tmp_path / "image-venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
     task_root = tmp_path / "task-root"
-    _pip(python, "--only-binary=:all:", *LAMBDA_PLATFORM, "--target", str(task_root), "-r", str(REQUIREMENTS))
+    _pip(python, "--only-binary=:all:", "--require-hashes", "--no-deps", *LAMBDA_PLATFORM, "--target", str(task_root),
+         "-r", str(LOCK))
     _pip(python, "--no-deps", "--target", str(task_root), str(REPO))
 
     rate = 48000
@@ -240,3 +251,16 @@ def test_the_build_context_sends_what_the_image_copies_and_the_documented_model_
         assert _dockerignore_sends(documented, patterns), documented
     for private in ("tests/unit/test_api_handler.py", ".venv/bin/python", "shared/anemonefish/__pycache__/x.pyc"):
         assert not _dockerignore_sends(private, patterns), private
+
+
+def test_the_lock_pins_what_requirements_txt_pins_and_hashes_every_package() -> None:
+    """requirements.lock is made from requirements.txt (make image-lock): a pin changed in one
+    and not the other would build images with other versions than the file says."""
+    def pins(text: str) -> dict[str, str]:
+        found = re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)", text, flags=re.MULTILINE)
+        return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in found}
+
+    locked, wanted = pins(LOCK.read_text()), pins(REQUIREMENTS.read_text())
+    assert {name: locked.get(name) for name in wanted} == wanted, "run make image-lock"
+    entries = re.findall(r"^[A-Za-z0-9_.\-]+==\S+ \\\n    --hash=sha256:[0-9a-f]{64}$", LOCK.read_text(), flags=re.MULTILINE)
+    assert len(entries) == len(locked) > len(wanted)  # the dependencies' dependencies too
