@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_api_options(parser: argparse.ArgumentParser) -> None:
     """``--api`` and ``--api-key``, defaulting to the environment (the local stack prints both)."""
     parser.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
-                        help="API URL (env ANEMONEFISH_API_URL)")
+                        help="API URL (default: env ANEMONEFISH_API_URL, else the local stack's http://127.0.0.1:8080)")
     parser.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"),
                         help="API key (env ANEMONEFISH_API_KEY)")
 
