@@ -241,6 +241,23 @@ def test_single_put_of_a_corrupt_recording_shows_why_the_job_failed(page: Page, 
     expect(card.locator("[data-testid=results]")).to_have_count(0)
 
 
+def test_a_recording_cut_short_shows_its_results_with_the_warning(page: Page, stack, tmp_path: Path, model) -> None:
+    """A half-copied file is analysed as far as it goes; the card must say it is not the whole."""
+    import numpy as np
+    import soundfile as sf
+
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.zeros(16000 * 6, dtype=np.float32), 16000, subtype="PCM_16")
+    cut = tmp_path / "half copied.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    open_console(page, stack)
+    card = pick(page, cut)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    warning = card.locator("[data-testid=result-warning]")
+    expect(warning).to_have_count(1)
+    expect(warning).to_contain_text("half copied.wav: its header declares 6.0 s of audio but the file ends after 3.0 s")
+
+
 def test_status_follows_the_worker_progress_live(page: Page, stack, model, tmp_path: Path) -> None:
     # A long, light recording (20 min at 4 kHz, ~10 MB): detection takes a few seconds, and
     # the page polls every 0.25 s, so it sees the job RUNNING with the worker's progress.

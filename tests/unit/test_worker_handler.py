@@ -445,3 +445,9 @@ def test_a_recording_cut_short_succeeds_with_what_it_holds_and_its_document_says
                                         Key=job.result.documents["json"])["Body"].read())
     assert document["audio"]["declared_duration_s"] == 8.0
     assert document["audio"]["duration_s"] == pytest.approx(4.0, abs=0.01)
+    # The job says so too, for clients that read only GET /jobs/{id} (the console shows it).
+    [warning] = job.result.warnings
+    assert warning.startswith("a.wav: its header declares 8.0 s of audio but the file ends after 4.0 s")
+    from anemonefish_services.logic.views import job_view
+
+    assert job_view(job, None).result.warnings == [warning]

@@ -367,6 +367,7 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
         audio_duration_s=round(float(result.audio.duration_s), 3),
         processing_time_s=round(float(result.processing_time_s), 3),
         documents=documents,
+        warnings=result.warnings,
     )
     done = deps.repo.succeed(job.job_id, owner, job_result)
     if done is None:

@@ -27,6 +27,7 @@ def job_view(job: JobRecord, storage: Storage | None) -> JobView:
             processing_time_s=job.result.processing_time_s,
             links=links,
             links_expire_in_s=storage.settings.presign_expires_s if links and storage is not None else None,
+            warnings=job.result.warnings,
         )
     progress = None
     if job.progress is not None and job.status in (JobStatus.RUNNING, JobStatus.SUCCEEDED):

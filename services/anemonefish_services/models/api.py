@@ -149,6 +149,11 @@ class ResultView(BaseModel):
     links_expire_in_s: int | None = Field(
         None, description="Seconds the links stay valid from this answer (None: no links, as in lists)."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the events do not show: a recording cut short (its header promised more audio), or "
+        "one whose sample rate cannot hold the model's band. The results stand.",
+    )
 
 
 class ErrorView(BaseModel):

@@ -40,6 +40,7 @@ class JobResult(BaseModel):
     audio_duration_s: float
     processing_time_s: float
     documents: dict[str, str]
+    warnings: list[str] = Field(default_factory=list)  # the detection's (a recording cut short, ...)
 
 
 class JobRecord(BaseModel):

@@ -124,6 +124,11 @@ export function renderResults(job, doc) {
     }
   };
   const parts = [summary];
+  // The detection's warnings (a file cut short, a sample rate below the model's band): the
+  // events stand, but the user must know what they do not cover.
+  for (const warning of (job.result && job.result.warnings) || []) {
+    parts.push(el("p", { className: "warning", role: "note", "data-testid": "result-warning" }, `Warning: ${warning}`));
+  }
   if (duration > 0) parts.push(renderTimeline(events, duration, pick));
   parts.push(events.length
     ? el("div", { className: "table-wrap" }, table)
