@@ -451,3 +451,6 @@ def test_a_recording_cut_short_succeeds_with_what_it_holds_and_its_document_says
     from anemonefish_services.logic.views import job_view
 
     assert job_view(job, None).result.warnings == [warning]
+    from anemonefish_services.logic.notify import job_event
+
+    assert job_event(job).data.result.warnings == (warning,)  # webhooks and SNS carry it as well

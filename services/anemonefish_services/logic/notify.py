@@ -36,6 +36,7 @@ def job_event(job: JobRecord) -> JobEvent:
             events_count=job.result.events_count,
             audio_duration_s=job.result.audio_duration_s,
             processing_time_s=job.result.processing_time_s,
+            warnings=tuple(job.result.warnings),
         )
     if job.error is not None and job.status.value != "SUCCEEDED":
         error = ErrorSummary(code=job.error.code, message=job.error.message)

@@ -31,6 +31,7 @@ class ResultSummary(BaseModel):
     events_count: int = Field(ge=0)
     audio_duration_s: float | None = Field(default=None, ge=0)
     processing_time_s: float | None = Field(default=None, ge=0)
+    warnings: tuple[str, ...] = ()  # the detection's, as GET /jobs/{id} gives them
 
 
 class ErrorSummary(BaseModel):
