@@ -121,8 +121,9 @@ def page(browser, request):
     messages: list[str] = []
     page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
     page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-    # A reload mid-upload asks "leave the page?": the tests mean to leave.
-    page.on("dialog", lambda d: d.accept())
+    # A reload mid-upload asks "leave the page?": the tests mean to leave. A confirm (cancel,
+    # discard) is each test's to answer.
+    page.on("dialog", lambda d: d.accept() if d.type == "beforeunload" else None)
     yield page
     name = request.node.name
     (OUTPUT_DIR / f"{name}.console.log").write_text("\n".join(messages))

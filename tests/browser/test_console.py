@@ -328,6 +328,13 @@ def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, mod
     page.set_input_files("#file-input", str(recording))
     second = page.locator(".card").first
     expect(second).to_have_attribute("data-parts-done", "1", timeout=60_000)
+    # Cancel sits beside Pause: it asks first, and answering no leaves the upload going.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    second.locator("button[data-action=cancel]").click()
+    expect(second).to_have_attribute("data-upload-state", "uploading")
+    assert asked and asked[0].startswith(f"Cancel the job for {recording.name}? The ") and "already sent will be discarded" in asked[0]
+    page.once("dialog", lambda dialog: dialog.accept())
     second.locator("button[data-action=cancel]").click()
     expect(second).to_have_attribute("data-upload-state", "cancelled")
     expect(second.locator(".message")).to_contain_text("Cancelled")
@@ -572,6 +579,7 @@ def test_cancel_and_pause_wait_for_the_job_and_cancel_stays_until_it_ends(page: 
     expect(cancel).to_be_enabled()
     deletes: list[str] = []
     page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    page.once("dialog", lambda dialog: dialog.accept())
     cancel.click()
     expect(card).to_have_attribute("data-job-status", "CANCELLED")
     assert len(deletes) == 1
@@ -702,6 +710,7 @@ def test_each_saved_upload_has_its_own_entry_and_older_saved_lists_are_taken_ove
     other = page.context.new_page()
     other.goto(stack.base_url + "/")
     expect(other.locator("body")).to_have_attribute("data-ready", "true")
+    other.once("dialog", lambda dialog: dialog.accept())  # a discard asks first
     other.locator("#pending-list li[data-job-id='job-a'] button").click()
     expect(other.locator("#pending-list li")).to_have_count(1)
     page.reload()
@@ -823,3 +832,85 @@ def test_the_same_file_added_again_while_it_is_being_checked_gets_no_second_job(
     held[0].continue_()
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
     assert len(posts) == 1 and page.locator(".card").count() == 1
+
+
+def test_an_upload_under_way_in_another_tab_is_not_offered_for_discard_nor_started_twice(
+    page: Page, stack, recording: Path
+) -> None:
+    """A second tab listed a first tab's running upload as interrupted, and its Discard
+    cancelled it under the first tab's feet."""
+    held: list[Route] = []
+    page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: held.append(route))
+    open_console(page, stack)
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-parts-done", "1", timeout=60_000)
+    job_id = card.get_attribute("data-job-id")
+
+    other = page.context.new_page()
+    other.goto(stack.base_url + "/")
+    expect(other.locator("body")).to_have_attribute("data-ready", "true")
+    entry = other.locator(f"#pending-list li[data-job-id='{job_id}']")
+    expect(entry).to_contain_text("being uploaded in another tab of this browser")
+    expect(entry.locator("button")).to_have_count(0)
+    other.set_input_files("#file-input", str(recording))  # the same file: no second upload of it
+    expect(other.locator("#notice")).to_contain_text(f"{recording.name} is being uploaded in another tab")
+    expect(other.locator(".card")).to_have_count(0)
+
+    page.close()  # the uploading tab goes: now it is an interrupted upload, to resume or discard
+    expect(entry.locator("button")).to_have_text("Discard", timeout=20_000)
+    expect(entry).to_contain_text("pick or drop the same file to resume")
+    other.close()
+
+
+def test_settings_the_browser_cannot_read_refuse_the_files_and_errors_before_a_job_can_be_cleared(
+    page: Page, stack, recording: Path
+) -> None:
+    """A number field holding "0.5e" reads as blank: the job would have run with the model's value."""
+    open_console(page, stack)
+    page.locator("details.params summary").click()
+    page.locator("#param-min-event").press_sequentially("0.5e")
+    page.set_input_files("#file-input", str(recording))
+    expect(page.locator("#notice")).to_contain_text('Detection settings: "shortest event (s)" is not a number')
+    expect(page.locator(".card")).to_have_count(0)
+    page.locator("#param-min-event").fill("")
+    # A card refused before its job existed (here: the key is refused) can be cleared away.
+    page.fill("#api-key", "not-a-key")
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(".card").first
+    expect(card).to_have_attribute("data-job-status", "ERROR", timeout=30_000)
+    remove = card.locator("button[data-action=remove]")
+    expect(remove).to_be_enabled()
+    remove.click()
+    expect(page.locator(".card")).to_have_count(0)
+    # ... and the refused key was not kept for the next visit.
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#key-status")).not_to_have_text("Key accepted.")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    assert page.input_value("#api-key") == stack.api_key
+
+
+def test_screen_readers_hear_each_job_end_naming_its_file(page: Page, stack, model, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    short = tmp_path / "reef short.wav"
+    sf.write(short, (0.01 * np.random.default_rng(1).standard_normal(16000 * 3)).astype(np.float32), 16000)
+    open_console(page, stack)
+    heard: list[str] = []
+    page.expose_function("heard", lambda text: heard.append(text))
+    page.evaluate("""() => new MutationObserver(() => {
+        const text = document.querySelector('#announcer').textContent;
+        if (text) window.heard(text);
+    }).observe(document.querySelector('#announcer'), {childList: true, characterData: true, subtree: true})""")
+    assert page.get_attribute("#announcer", "aria-live") == "polite"
+    card = pick(page, short)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    expect(card.locator("[data-testid=results]")).to_be_visible()
+    deadline = time.monotonic() + 10
+    while not any(text.startswith("reef short.wav: done, ") for text in heard) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert any(text.startswith("reef short.wav: done, ") and text.endswith(" found") for text in heard), heard
+    assert "reef short.wav: succeeded" in heard
+    # The timeline's markers are not tab stops: the table holds every event for the keyboard.
+    assert all(m.get_attribute("tabindex") == "-1" for m in card.locator(".timeline-event").all())

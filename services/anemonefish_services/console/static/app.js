@@ -30,6 +30,13 @@ const HASH_FIRST_MAX_BYTES = 1024 * 1024 *
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
+// Uploads of this page under way: each tab stamps its own every few seconds, so another tab
+// lists them as being uploaded there, not as interrupted (whose Discard would cancel them).
+const LIVE_PREFIX = "anemonefish.console.live:";
+const LIVE_EVERY_MS = 4000;
+const LIVE_FRESH_MS = 12000;
+// Files whose upload this page finished: added again, they become a new job, said so.
+const finishedFiles = new Map(); // fileKey -> job id
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -60,6 +67,30 @@ function showNotice(text, kind = "error") {
   notice.hidden = !text;
 }
 
+function liveElsewhere(jobId) {
+  if (cards.has(jobId)) return false;
+  const at = Number(window.localStorage.getItem(LIVE_PREFIX + jobId));
+  return at > 0 && Date.now() - at < LIVE_FRESH_MS;
+}
+
+function stampLiveUploads() {
+  for (const [jobId, card] of cards) {
+    if (card.upload && !["uploaded", "cancelled"].includes(card.upload.state)) {
+      window.localStorage.setItem(LIVE_PREFIX + jobId, String(Date.now()));
+    } else {
+      window.localStorage.removeItem(LIVE_PREFIX + jobId);
+    }
+  }
+}
+
+// Status changes, each naming its file, for screen readers: the cards' badges are not live
+// regions (a card's message is, but says nothing of success and names no file).
+function announce(text) {
+  const region = $("#announcer");
+  region.textContent = "";
+  window.setTimeout(() => { region.textContent = text; }, 50); // a change, even for the same words
+}
+
 // A file moved or deleted since it was picked: refused before a job exists for it.
 const unreadable = (file, err) => new Error(`${file.name} cannot be read (${err.message}). Pick it again.`);
 const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size))}%`;
@@ -71,6 +102,7 @@ const preparing = new Set();
 class JobCard {
   constructor(file, title) {
     this.file = file;
+    this.title = title || file.name;
     this.upload = null;
     this.jobId = null;
     this.polling = false;
@@ -119,6 +151,9 @@ class JobCard {
   }
 
   setStatus(status) {
+    if (this.node.dataset.jobStatus !== status && status !== "AWAITING_UPLOAD") {
+      announce(`${this.title}: ${status.toLowerCase().replace(/_/g, " ")}`);
+    }
     this.statusBadge.textContent = status;
     this.statusBadge.className = `badge status-${status.toLowerCase()}`;
     this.node.dataset.jobStatus = status;
@@ -205,6 +240,7 @@ class JobCard {
       this.upload.addEventListener("change", () => this.onUploadChange());
       this.ticker = setInterval(() => this.renderProgress(), 250);
       this.upload.start(); // saves its record at once: the same file now finds this card
+      stampLiveUploads(); // other tabs see it as being uploaded here at once
     } catch (err) {
       if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
       this.fail(describeError(err, { filename: this.file.name, sizeLabel: formatBytes(this.file.size) }));
@@ -218,7 +254,12 @@ class JobCard {
     this.setStatus("ERROR");
     this.say(text, "error");
     this.pauseButton.disabled = true;
-    this.cancelButton.disabled = !this.jobId;
+    this.cancelButton.disabled = false;
+    if (!this.jobId) { // no job to cancel: the card can only be cleared away
+      this.cancelButton.textContent = "Remove";
+      this.cancelButton.dataset.action = "remove";
+      this.cancelButton.classList.remove("danger");
+    }
   }
 
   // The upload is over (or was never this page's): only Cancel stays, until the job ends.
@@ -248,6 +289,7 @@ class JobCard {
     if (state === "uploading" && !this.ticker) this.ticker = setInterval(() => this.renderProgress(), 250);
     if (["uploaded", "failed", "cancelled"].includes(state)) this.ticker = null;
     if (state === "uploaded") {
+      finishedFiles.set(fileKey(this.file), this.jobId);
       this.uploadDone();
       this.say("Uploaded. Waiting for the worker…");
       this.follow();
@@ -284,6 +326,14 @@ class JobCard {
   }
 
   async cancel() {
+    if (!this.jobId) { // refused before its job existed: nothing to cancel, only to clear away
+      this.node.remove();
+      return;
+    }
+    // Cancel sits beside Pause, and a multi-GB upload is hours to send again.
+    const sent = this.upload && this.upload.loaded > 0 && !["uploaded", "cancelled"].includes(this.upload.state)
+      ? ` The ${formatBytes(this.upload.loaded)} already sent will be discarded.` : "";
+    if (!window.confirm(`Cancel the job for ${this.title}?${sent} Its results will not be made.`)) return;
     if (this.upload && !["uploaded", "failed"].includes(this.upload.state)) {
       await this.upload.cancel();
       this.forget();
@@ -361,7 +411,9 @@ class JobCard {
     } else if (job.status === "QUEUED") {
       this.workerText.textContent = "queued for a worker…";
     } else if (job.status === "AWAITING_UPLOAD") {
-      this.workerText.textContent = "waiting for the upload to arrive in S3…";
+      this.workerText.textContent = this.upload ? "waiting for the upload to arrive in S3…"
+        : "waiting for its upload, which another tab or browser started: if that one is gone, cancel this " +
+          "job and add the file again";
     } else {
       this.workerBar.hidden = true;
       this.workerText.textContent = "";
@@ -436,6 +488,8 @@ class JobCard {
       try {
         const doc = await fetchResultDocument(job);
         this.resultArea.replaceChildren(renderResults(job, doc), this.links(job));
+        const found = Array.isArray(doc.events) ? doc.events.length : 0;
+        announce(`${this.title}: done, ${found} event${found === 1 ? "" : "s"} found`);
       } catch (err) {
         this.say(err.message, "error");
       }
@@ -449,6 +503,15 @@ class JobCard {
       this.say("The job was cancelled.");
     }
   }
+}
+
+// A settings field whose text is no number (say "0.5e"): the browser reads it as blank, so
+// the job would quietly run with the model's value. Its label, or null.
+function unreadableSetting() {
+  for (const input of document.querySelectorAll("[data-param]")) {
+    if (input.validity.badInput) return input.closest("label").firstChild.textContent.trim();
+  }
+  return null;
 }
 
 // The detection parameters filled in (numbers only; blank fields are left to the model).
@@ -470,6 +533,11 @@ function addFiles(files) {
     $("#api-key").focus();
     return;
   }
+  const unreadable = unreadableSetting();
+  if (unreadable) {
+    showNotice(`Detection settings: "${unreadable}" is not a number. Correct it or clear it, then add the files again.`);
+    return;
+  }
   showNotice("");
   for (const file of files) {
     if (preparing.has(fileKey(file))) {
@@ -477,6 +545,14 @@ function addFiles(files) {
       continue;
     }
     const pending = store.match(file);
+    if (pending && liveElsewhere(pending.job_id)) {
+      showNotice(`${file.name} is being uploaded in another tab of this browser.`, "info");
+      continue;
+    }
+    if (!pending && finishedFiles.has(fileKey(file))) {
+      showNotice(`${file.name} was already uploaded on this page (job ${finishedFiles.get(fileKey(file))}); ` +
+        "it is analysed again as a new job.", "info");
+    }
     const card = pending && cards.get(pending.job_id);
     if (card) { // already on the page: pick it up there rather than start a second job
       if (card.upload && ["failed", "paused"].includes(card.upload.state)) card.togglePause();
@@ -489,14 +565,25 @@ function addFiles(files) {
 }
 
 // Uploads interrupted by a reload or a closed tab: the same file resumes them.
+let pendingShown = null;
+
 function renderPending() {
   const records = Object.values(store.all()).filter((r) => !cards.has(r.job_id));
+  // Rebuilt only when it changes: it is checked every few seconds, and a rebuild would take
+  // the keyboard focus off its buttons.
+  const shown = JSON.stringify(records.map((r) => [r.job_id, liveElsewhere(r.job_id)]));
+  if (shown === pendingShown) return;
+  pendingShown = shown;
   const section = $("#pending");
   section.hidden = records.length === 0;
-  $("#pending-list").replaceChildren(...records.map((r) => el("li", { "data-job-id": r.job_id },
+  $("#pending-list").replaceChildren(...records.map((r) => liveElsewhere(r.job_id)
+    ? el("li", { "data-job-id": r.job_id, "data-live": "true" },
+      el("strong", {}, r.name), ` (${formatBytes(r.size)}) — being uploaded in another tab of this browser.`)
+    : el("li", { "data-job-id": r.job_id },
     el("strong", {}, r.name), ` (${formatBytes(r.size)}) — pick or drop the same file to resume. `,
     el("button", {
-      type: "button", className: "danger", onclick: async () => {
+      type: "button", className: "danger", "aria-label": `Discard the upload of ${r.name}`, onclick: async () => {
+        if (!window.confirm(`Discard the interrupted upload of ${r.name}? Its job is cancelled and the parts sent are removed.`)) return;
         store.remove(r.job_id);
         try {
           await api().cancelJob(r.job_id);
@@ -531,6 +618,7 @@ async function loadRecentJobs() {
           card.follow();
           loadRecentJobs();
         },
+        "aria-label": `Show ${job.filename || job.job_id}`,
       }, "Show"))));
     $("#recent").hidden = jobs.length === 0;
   } catch (err) {
@@ -542,14 +630,16 @@ async function checkKey() {
   const client = api();
   if (!client.apiKey) {
     setKeyStatus("No key yet.", "");
-    return;
+    return false;
   }
   try {
     await client.listJobs();
     setKeyStatus("Key accepted.", "ok");
     loadRecentJobs();
+    return true;
   } catch (err) {
     setKeyStatus(describeError(err), "error");
+    return !(err instanceof ApiError && err.kind === "auth"); // a refused key is not kept
   }
 }
 
@@ -561,10 +651,10 @@ function setup() {
     window.localStorage.removeItem(LEGACY_KEY_STORAGE);
   }
   keyInput.value = window.localStorage.getItem(KEY_STORAGE) || "";
-  $("#key-form").addEventListener("submit", (event) => {
+  $("#key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    window.localStorage.setItem(KEY_STORAGE, keyInput.value.trim());
-    checkKey();
+    const key = keyInput.value.trim();
+    if (await checkKey()) window.localStorage.setItem(KEY_STORAGE, key);
   });
   $("#forget-key").addEventListener("click", () => {
     window.localStorage.removeItem(KEY_STORAGE);
@@ -616,6 +706,17 @@ function setup() {
       event.preventDefault();
       event.returnValue = ""; // older browsers ask only when this is set
     }
+  });
+
+  // Other tabs' uploads come and go: their stamps and records change this tab's list.
+  window.setInterval(() => { stampLiveUploads(); renderPending(); }, LIVE_EVERY_MS);
+  window.addEventListener("storage", (event) => {
+    if (event.key === null || event.key.startsWith(LIVE_PREFIX) || event.key.startsWith("anemonefish.console.upload:")) {
+      renderPending();
+    }
+  });
+  window.addEventListener("pagehide", () => {
+    for (const jobId of cards.keys()) window.localStorage.removeItem(LIVE_PREFIX + jobId);
   });
 
   renderPending();

@@ -80,7 +80,10 @@ export function renderTimeline(events, duration, onPick) {
       title: `${event.label} ${formatTimestamp(event.start)}–${formatTimestamp(event.end)} ` +
         `(confidence ${confidence.toFixed(2)})`,
       "data-index": index,
-      "aria-label": `event ${index + 1} at ${formatTimestamp(event.start)}`,
+      // Not a tab stop each (hundreds in a long recording, all before the download links):
+      // the table below holds every event for the keyboard and for screen readers.
+      tabindex: -1,
+      "aria-hidden": "true",
       onclick: () => onPick(index),
     }));
   });

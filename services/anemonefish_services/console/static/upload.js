@@ -326,6 +326,7 @@ export class Upload extends EventTarget {
     if (this.resumeFromServer) {
       await this.syncUploadedParts();
       this.resumeFromServer = false;
+      this.samples = []; // the parts S3 already held were not sent now: no part of the pace
       if (signal.aborted) return;
     }
     const workers = [];
