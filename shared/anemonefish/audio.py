@@ -171,26 +171,39 @@ def _info(handle: sf.SoundFile, name: str, channel: int) -> AudioInfo:
     )
 
 
-# The container's size as its header gives it and as the file bears it, in libsndfile's log
-# (WAV "RIFF", RF64 "Riff size", W64 "riff", AIFF "FORM"): the only place it tells of a
-# file cut short, whose frames it silently clamps to what is there.
-_CONTAINER_SIZE = re.compile(r"^\s*(?:RIFF|Riff size|riff|FORM)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
-_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
-                 "FLOAT": 4, "DOUBLE": 8}
+# Sizes as a file's header gives them and as the file bears them, from libsndfile's log: the
+# only place it tells of a file cut short, whose frames it silently clamps to what is there.
+# WAV and AIFF log their audio chunk's ("data", "SSND"), so metadata after the audio (LIST,
+# iXML, GUANO) neither counts as audio nor, cut, as a cut; RF64 and W64 log only the
+# container's ("Riff size", "riff").
+_AUDIO_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+_CONTAINER_SIZE = re.compile(r"^\s*(?:Riff size|riff)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# What streaming writers put where they do not know the length yet (SoX's 0x7ffff000, all ones).
+_UNKNOWN_SIZES = frozenset({0x7FFFF000, 0x7FFFFFFF, 0xFFFFFFFF, 2**64 - 1})
+SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                "FLOAT": 4, "DOUBLE": 8}
 
 
 def _declared_frames(handle: sf.SoundFile) -> int | None:
     """The frames an uncompressed file's header declares, when the file holds fewer."""
-    sample_bytes = _SAMPLE_BYTES.get(handle.subtype)
-    found = _CONTAINER_SIZE.search(handle.extra_info) if sample_bytes else None
-    if found is None:
+    sample_bytes = SAMPLE_BYTES.get(handle.subtype)
+    if sample_bytes is None:
         return None
-    declared, present = int(found.group(1)), int(found.group(2))
-    # All ones (0x7FFFFFFF, 0xFFFFFFFF) is a streaming writer's "length unknown", not a promise.
-    if declared <= present or (declared + 1) & declared == 0:
-        return None
-    missing_frames = (declared - present) // (sample_bytes * handle.channels)
-    return handle.frames + missing_frames if missing_frames > 0 else None
+    frame_bytes = sample_bytes * handle.channels
+    if handle.format in ("WAV", "WAVEX", "AIFF"):
+        found = _AUDIO_CHUNK.search(handle.extra_info)
+        if found is None or int(found.group(2)) in _UNKNOWN_SIZES:
+            return None
+        # An SSND chunk's size counts its 8 bytes of offset and block size before the audio.
+        declared = (int(found.group(2)) - (8 if found.group(1) == "SSND" else 0)) // frame_bytes
+        return declared if declared > handle.frames else None
+    if handle.format in ("RF64", "W64"):
+        found = _CONTAINER_SIZE.search(handle.extra_info)
+        if found is None or int(found.group(1)) in _UNKNOWN_SIZES:
+            return None
+        missing_frames = (int(found.group(1)) - int(found.group(2))) // frame_bytes
+        return handle.frames + missing_frames if missing_frames > 0 else None
+    return None
 
 
 def stream_audio(

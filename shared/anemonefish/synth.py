@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from anemonefish.audio import SAMPLE_BYTES
+
 ANEMONEFISH = "anemonefish"
 BIOLOGICAL = "biological"
 # Seeds are 0..2**32-1: numpy takes no negative seed, TensorFlow no larger one.
@@ -514,7 +516,6 @@ def synthesize(config: SynthConfig | None = None, seed: int | list[int] = 0, kee
 LONG_PART_S = 600.0
 # The most sample bytes a plain WAV holds (its chunk sizes are 32-bit, less the header's).
 WAV_MAX_DATA_BYTES = 2**32 - 1 - 1024
-_SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
 
 
 def write_recording(
@@ -543,7 +544,7 @@ def write_recording(
     base = [int(seed)] if isinstance(seed, numbers.Integral) else list(seed)
     # A WAV's sizes are 32-bit: past 4 GB of samples the file is RF64 (any WAV reader of note
     # reads it; libsndfile knows it by its header whatever the name).
-    container = "RF64" if total * _SAMPLE_BYTES.get(subtype, 8) > WAV_MAX_DATA_BYTES else "WAV"
+    container = "RF64" if total * SAMPLE_BYTES.get(subtype, 8) > WAV_MAX_DATA_BYTES else "WAV"
 
     def fill(sink: Any) -> list[SynthEvent]:
         events: list[SynthEvent] = []

@@ -233,12 +233,31 @@ def test_a_file_cut_short_is_read_as_far_as_it_goes_and_says_what_its_header_dec
 
 
 def test_a_streaming_writers_unknown_length_is_no_truncation(tmp_path: Path) -> None:
-    """Recorders that stream write all ones for sizes they do not know yet: no promise made."""
+    """SoX writes 0x7ffff000 as the data size it does not know yet (RIFF: that plus 36)."""
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros(8000, dtype=np.float32), 8000, format="WAV", subtype="PCM_16")
     data = bytearray(buffer.getvalue())
-    data[4:8] = (0x7FFFFFFF).to_bytes(4, "little")  # RIFF size (libsndfile itself passes over 0xFFFFFFFF)
-    data[40:44] = (0x7FFFFFFF).to_bytes(4, "little")  # data size
+    assert data[36:40] == b"data"
+    data[40:44] = (0x7FFFF000).to_bytes(4, "little")
+    data[4:8] = (0x7FFFF000 + 36).to_bytes(4, "little")
     (tmp_path / "stream.wav").write_bytes(bytes(data))
     info = probe_audio(tmp_path / "stream.wav")
     assert info.frames == 8000 and not info.truncated
+
+
+def test_metadata_after_the_audio_is_no_audio_whether_whole_or_cut(tmp_path: Path) -> None:
+    """A LIST (or iXML, GUANO) chunk after the data: cut inside it, the audio is whole; cut in the
+    audio, the header still declares the audio's length only."""
+    rate = 8000
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(10 * rate, dtype=np.float32), rate, format="WAV", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    payload = b"INFOICMT" + (100_000).to_bytes(4, "little") + b"x" * 100_000
+    data += b"LIST" + len(payload).to_bytes(4, "little") + payload
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    audio_end = 44 + 10 * rate * 2
+    (tmp_path / "meta-cut.wav").write_bytes(bytes(data[: audio_end + 50_000]))
+    (tmp_path / "audio-cut.wav").write_bytes(bytes(data[: 44 + 4 * rate * 2]))
+    assert not probe_audio(tmp_path / "meta-cut.wav").truncated
+    cut = probe_audio(tmp_path / "audio-cut.wav")
+    assert cut.declared_frames == 10 * rate and cut.frames == 4 * rate
