@@ -30,11 +30,13 @@ const HASH_FIRST_MAX_BYTES = 1024 * 1024 *
 
 const store = new PendingStore();
 const cards = new Map(); // job id -> JobCard
-// Uploads of this page under way: each tab stamps its own every few seconds, so another tab
-// lists them as being uploaded there, not as interrupted (whose Discard would cancel them).
-const LIVE_PREFIX = "anemonefish.console.live:";
-const LIVE_EVERY_MS = 4000;
-const LIVE_FRESH_MS = 12000;
+// Uploads under way: the tab uploading one holds a Web Lock named for its job until the upload
+// ends (the browser frees it when the tab closes or crashes), so another tab lists it as being
+// uploaded there, not as interrupted, whose Discard would cancel it. A lock, not a timestamp
+// a timer renews: browsers slow a background tab's timers to one a minute, and a multi-GB
+// upload spends hours in a background tab.
+const LOCK_PREFIX = "anemonefish.console.upload-lock:";
+const PENDING_REFRESH_MS = 4000;
 // Files whose upload this page finished: added again, they become a new job, said so.
 const finishedFiles = new Map(); // fileKey -> job id
 
@@ -67,20 +69,12 @@ function showNotice(text, kind = "error") {
   notice.hidden = !text;
 }
 
-function liveElsewhere(jobId) {
-  if (cards.has(jobId)) return false;
-  const at = Number(window.localStorage.getItem(LIVE_PREFIX + jobId));
-  return at > 0 && Date.now() - at < LIVE_FRESH_MS;
-}
-
-function stampLiveUploads() {
-  for (const [jobId, card] of cards) {
-    if (card.upload && !["uploaded", "cancelled"].includes(card.upload.state)) {
-      window.localStorage.setItem(LIVE_PREFIX + jobId, String(Date.now()));
-    } else {
-      window.localStorage.removeItem(LIVE_PREFIX + jobId);
-    }
-  }
+// Job ids whose upload another tab of this browser holds (none where Web Locks are missing).
+async function uploadsElsewhere() {
+  if (!navigator.locks) return new Set();
+  const { held = [] } = await navigator.locks.query();
+  return new Set(held.map((lock) => lock.name).filter((name) => name.startsWith(LOCK_PREFIX))
+    .map((name) => name.slice(LOCK_PREFIX.length)).filter((jobId) => !cards.has(jobId)));
 }
 
 // Status changes, each naming its file, for screen readers: the cards' badges are not live
@@ -240,13 +234,21 @@ class JobCard {
       this.upload.addEventListener("change", () => this.onUploadChange());
       this.ticker = setInterval(() => this.renderProgress(), 250);
       this.upload.start(); // saves its record at once: the same file now finds this card
-      stampLiveUploads(); // other tabs see it as being uploaded here at once
+      this.holdUploadLock();
     } catch (err) {
       if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
       this.fail(describeError(err, { filename: this.file.name, sizeLabel: formatBytes(this.file.size) }));
     } finally {
       preparing.delete(key);
     }
+  }
+
+  // Held until the upload ends here (uploaded or cancelled); freed with the tab otherwise.
+  holdUploadLock() {
+    if (!navigator.locks || this.releaseLock) return;
+    navigator.locks.request(LOCK_PREFIX + this.jobId, () => new Promise((release) => {
+      this.releaseLock = release;
+    }));
   }
 
   fail(text) {
@@ -288,6 +290,7 @@ class JobCard {
     if (state === "uploading") this.setStatus("AWAITING_UPLOAD"); // a retry after a failure
     if (state === "uploading" && !this.ticker) this.ticker = setInterval(() => this.renderProgress(), 250);
     if (["uploaded", "failed", "cancelled"].includes(state)) this.ticker = null;
+    if (["uploaded", "cancelled"].includes(state) && this.releaseLock) this.releaseLock();
     if (state === "uploaded") {
       finishedFiles.set(fileKey(this.file), this.jobId);
       this.uploadDone();
@@ -527,7 +530,7 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function addFiles(files) {
+async function addFiles(files) {
   if (!$("#api-key").value.trim()) {
     showNotice("Enter your API key first, then add the files again.");
     $("#api-key").focus();
@@ -539,13 +542,14 @@ function addFiles(files) {
     return;
   }
   showNotice("");
+  const elsewhere = await uploadsElsewhere();
   for (const file of files) {
     if (preparing.has(fileKey(file))) {
       showNotice(`${file.name} is already being prepared below.`, "info");
       continue;
     }
     const pending = store.match(file);
-    if (pending && liveElsewhere(pending.job_id)) {
+    if (pending && elsewhere.has(pending.job_id)) {
       showNotice(`${file.name} is being uploaded in another tab of this browser.`, "info");
       continue;
     }
@@ -567,16 +571,17 @@ function addFiles(files) {
 // Uploads interrupted by a reload or a closed tab: the same file resumes them.
 let pendingShown = null;
 
-function renderPending() {
+async function renderPending() {
+  const elsewhere = await uploadsElsewhere();
   const records = Object.values(store.all()).filter((r) => !cards.has(r.job_id));
   // Rebuilt only when it changes: it is checked every few seconds, and a rebuild would take
   // the keyboard focus off its buttons.
-  const shown = JSON.stringify(records.map((r) => [r.job_id, liveElsewhere(r.job_id)]));
+  const shown = JSON.stringify(records.map((r) => [r.job_id, elsewhere.has(r.job_id)]));
   if (shown === pendingShown) return;
   pendingShown = shown;
   const section = $("#pending");
   section.hidden = records.length === 0;
-  $("#pending-list").replaceChildren(...records.map((r) => liveElsewhere(r.job_id)
+  $("#pending-list").replaceChildren(...records.map((r) => elsewhere.has(r.job_id)
     ? el("li", { "data-job-id": r.job_id, "data-live": "true" },
       el("strong", {}, r.name), ` (${formatBytes(r.size)}) — being uploaded in another tab of this browser.`)
     : el("li", { "data-job-id": r.job_id },
@@ -584,6 +589,11 @@ function renderPending() {
     el("button", {
       type: "button", className: "danger", "aria-label": `Discard the upload of ${r.name}`, onclick: async () => {
         if (!window.confirm(`Discard the interrupted upload of ${r.name}? Its job is cancelled and the parts sent are removed.`)) return;
+        // Taken up meanwhile (here or in another tab, while the question was open): keep it.
+        if (cards.has(r.job_id) || (await uploadsElsewhere()).has(r.job_id)) {
+          renderPending();
+          return;
+        }
         store.remove(r.job_id);
         try {
           await api().cancelJob(r.job_id);
@@ -654,7 +664,8 @@ function setup() {
   $("#key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const key = keyInput.value.trim();
-    if (await checkKey()) window.localStorage.setItem(KEY_STORAGE, key);
+    // Kept unless refused, and unless Forget (or another key) came while it was being checked.
+    if (await checkKey() && keyInput.value.trim() === key) window.localStorage.setItem(KEY_STORAGE, key);
   });
   $("#forget-key").addEventListener("click", () => {
     window.localStorage.removeItem(KEY_STORAGE);
@@ -708,15 +719,11 @@ function setup() {
     }
   });
 
-  // Other tabs' uploads come and go: their stamps and records change this tab's list.
-  window.setInterval(() => { stampLiveUploads(); renderPending(); }, LIVE_EVERY_MS);
+  // Other tabs' uploads come and go: their records (storage events) and their locks (asked
+  // again every few seconds; a freed lock sends no event) change this tab's list.
+  window.setInterval(() => renderPending(), PENDING_REFRESH_MS);
   window.addEventListener("storage", (event) => {
-    if (event.key === null || event.key.startsWith(LIVE_PREFIX) || event.key.startsWith("anemonefish.console.upload:")) {
-      renderPending();
-    }
-  });
-  window.addEventListener("pagehide", () => {
-    for (const jobId of cards.keys()) window.localStorage.removeItem(LIVE_PREFIX + jobId);
+    if (event.key === null || event.key.startsWith("anemonefish.console.upload:")) renderPending();
   });
 
   renderPending();
