@@ -49,5 +49,11 @@ def render(pins: list[tuple[str, str, str]]) -> str:
 
 
 if __name__ == "__main__":
+    # pip weighs environment markers (python_version, platform_system) against the interpreter
+    # running it, not the --python-version and --platform it is given (pypa/pip#11010): only
+    # the images' own Python on Linux resolves what the images install.
+    if sys.version_info[:2] != (3, 11) or not sys.platform.startswith("linux"):
+        sys.exit(f"make the lock with Python 3.11 on Linux, as in the images (this is {sys.version.split()[0]} "
+                 f"on {sys.platform})")
     LOCK.write_text(render(resolve()))
     print(f"wrote {LOCK}")

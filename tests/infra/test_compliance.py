@@ -314,6 +314,8 @@ def test_the_alarms_watch_what_moves_when_jobs_are_lost(env_name: str, plans: An
     dead = alarms["dead-letters"]
     assert (dead["namespace"], dead["metric_name"], dead["statistic"]) == ("AWS/SQS", "NumberOfMessagesReceived", "Sum")
     assert dead["dimensions"] == {"QueueName": f"anemonefish-{env_name}-jobs-dlq"}
+    unread = alarms["dead-letters-unread"]  # a consumer that stopped taking them
+    assert (unread["metric_name"], unread["dimensions"]) == ("ApproximateAgeOfOldestMessage", dead["dimensions"])
     for role in ("dlq-consumer", "sweeper"):
         alarm = alarms[f"{role}-errors"]
         assert alarm["metric_name"] == "Errors" and alarm["dimensions"] == {"FunctionName": f"anemonefish-{env_name}-{role}"}

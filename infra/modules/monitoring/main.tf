@@ -25,6 +25,15 @@ locals {
       threshold   = 0
       dimensions  = { QueueName = var.dlq_name }
     }
+    # ... and dead letters no consumer takes (its event source disabled or failing) still age.
+    dead-letters-unread = {
+      description = "A dead letter has waited unread: the DLQ consumer is not taking them, so their jobs are not failed nor notified."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateAgeOfOldestMessage"
+      statistic   = "Maximum"
+      threshold   = var.dlq_oldest_message_age_threshold_seconds
+      dimensions  = { QueueName = var.dlq_name }
+    }
     jobs-queue-oldest-message-age = {
       description = "The oldest job waited too long: the workers are not keeping up or are failing."
       namespace   = "AWS/SQS"

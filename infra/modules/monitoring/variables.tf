@@ -38,6 +38,12 @@ variable "sweeper_function_name" {
   type        = string
 }
 
+variable "dlq_oldest_message_age_threshold_seconds" {
+  description = "Age of the oldest unread dead letter that raises an alarm (the consumer takes each within seconds)."
+  type        = number
+  default     = 600
+}
+
 variable "evaluation_periods" {
   description = "Periods over threshold before an alarm fires (1: at once; every alarm here means a job may be lost or late)."
   type        = number
