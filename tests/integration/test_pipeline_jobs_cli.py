@@ -132,3 +132,36 @@ def test_a_rerun_of_submit_on_a_failed_job_says_how_to_submit_it_again(cli, tmp_
     assert "an earlier submit of this file created, which ended FAILED: --new submits the file again" in again
     assert cli(["jobs", "fetch", "some-job", "--timeout", "5"]) == 2
     assert "error: --timeout: it limits --wait, which was not given" in capsys.readouterr().err
+
+
+def test_a_job_whose_filename_names_a_folder_is_fetched_again_into_the_same_place(cli, pipeline, short_wav, tmp_path, capsys):
+    import requests
+
+    created = pipeline.call("POST", "/jobs", key=KEY,
+                            json={"filename": "site-a/nested.wav", "size_bytes": len(short_wav)}).json()
+    assert requests.put(created["upload"]["url"], data=short_wav, timeout=30).status_code == 200
+    out = tmp_path / "out"
+    assert cli(["jobs", "fetch", created["job_id"], "--wait", "--timeout", "60", "-o", str(out)]) == 0
+    assert (out / "nested.events.json").exists()
+    # Its own earlier result: replaced, not refused as someone else's file.
+    assert cli(["jobs", "fetch", created["job_id"], "-o", str(out)]) == 0, capsys.readouterr().err
+
+
+def test_a_jobs_warnings_are_printed_by_show_fetch_and_submit(cli, tmp_path, capsys):
+    """The console shows a job's warnings; the commands must not leave them in the JSON only."""
+    import numpy as np
+    import soundfile as sf
+
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.zeros(16000 * 6, dtype=np.float32), 16000, subtype="PCM_16")
+    cut = tmp_path / "half.wav"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert cli(["submit", str(cut), "-o", str(tmp_path / "out"), "--new"]) == 0
+    captured = capsys.readouterr()
+    expected = "half.wav: its header declares 6.0 s of audio but the file ends after 3.0 s"
+    assert f"warning: {cut}: {expected}" in captured.err
+    job_id = json.loads((tmp_path / "out" / "half.events.json").read_text())["job_id"]
+    assert cli(["jobs", "show", job_id]) == 0
+    assert f"warning   {expected}" in capsys.readouterr().out
+    assert cli(["jobs", "fetch", job_id, "-o", str(tmp_path / "again")]) == 0
+    assert f"warning: {job_id}: {expected}" in capsys.readouterr().err

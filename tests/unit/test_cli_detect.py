@@ -151,6 +151,15 @@ def test_existing_files_are_not_replaced_without_overwrite(
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
     [line] = _errors(capsys)
     assert line == f"error: {recording}: {tmp_path / 'one.events.json'} exists; not replacing it (--overwrite replaces earlier results)"
+    # An earlier run wrote only its JSON beside a truth table: the table is still not detect's.
+    for made in tmp_path.glob("one.*"):
+        if made != recording:
+            made.unlink()
+    truth.write_text(before)
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--format", "json"]) == 0
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
+    [line] = _errors(capsys)
+    assert line.startswith(f"error: {recording}: {truth} exists and is not recognisably detect's output")
 
 
 def test_skip_existing_resumes_a_run_over_a_folder(

@@ -420,3 +420,24 @@ def test_folders_of_detect_tables_alone_are_scored_like_result_documents(tmp_pat
         scores[which] = json.loads(capsys.readouterr().out)["overall"]
     assert scores[fmt] == scores["json"]
     assert (scores["json"]["true_positives"], scores["json"]["false_positives"]) == (1, 1)
+
+
+def test_detects_raven_table_taken_as_detections_is_not_also_a_truth_candidate(tmp_path, capsys):
+    """One folder for both: detect's Raven table (no .events.json beside it) is the detections,
+    and the person's labels the truth, not "several annotation tables"."""
+    from anemonefish.audio import AudioInfo
+    from anemonefish.detect import DetectionResult
+    from anemonefish.formats import write_documents
+    from anemonefish_services.cli import main
+
+    result = DetectionResult(
+        audio=AudioInfo("reef.wav", 20.8, 48000, 1, 20.8 * 48000, "WAV", "PCM_16"),
+        model={"name": "m", "version": "1", "classes": ["noise", "anemonefish", "biological"]},
+        params=DetectionParams(), frontend=FrontEndConfig(), classes=["noise", "anemonefish", "biological"],
+        events=[ev(2.4, 2.8)], scores=np.zeros((1, 3), np.float32), window_starts=np.zeros(1), processing_time_s=1.0,
+    )
+    folder = tmp_path / "same"
+    write_documents(result, folder, "reef", ["raven"])
+    (folder / "reef.labels.txt").write_text("2.45\t2.6\tanemonefish\n")
+    assert main(["evaluate", "--detections", str(folder), "--annotations", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["true_positives"] == 1

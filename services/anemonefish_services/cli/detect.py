@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, write_documents
+    from anemonefish.formats import FORMATS, document_name, existing_documents, is_detect_output, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -255,12 +255,16 @@ def run(args: argparse.Namespace) -> int:
                 skipped += 1
                 continue
             if existing:
-                # Sets are written whole, so one file of detect's makes them an earlier run's; with
-                # none, they may be truth tables under detect's names, which --overwrite would lose.
-                message = (f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
-                           if any(map(is_detect_output, existing)) else
-                           f"{path}: {existing[0]} exists and is not recognisably detect's output (a truth table?); "
-                           "not replacing it: write the results elsewhere with -o")
+                # A Raven table without detect's header is someone's (a truth table under Raven's own
+                # name), and so is a set with nothing of detect's in it: --overwrite would lose them.
+                # (Audacity labels cannot be told from a person's; beside detect's files they are its.)
+                foreign = [found for found in existing
+                           if found.name.endswith(document_name("", "raven")) and not is_detect_output(found)]
+                if not foreign and not any(map(is_detect_output, existing)):
+                    foreign = existing[:1]
+                message = (f"{path}: {foreign[0]} exists and is not recognisably detect's output (a truth table?); "
+                           "not replacing it: write the results elsewhere with -o" if foreign else
+                           f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)")
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue

@@ -139,6 +139,7 @@ def describe(job: dict[str, Any]) -> str:
                      f"detected in {result['processing_time_s']:.2f} s")
         if links := result.get("links"):
             lines.append(f"documents {', '.join(links)} (anemonefish jobs fetch {job['job_id']})")
+        lines += [f"warning   {warning}" for warning in result.get("warnings") or []]
     if error := job.get("error"):
         lines.append(f"error     {error['code']}: {error['message']}")
     return "\n".join(lines)
@@ -190,6 +191,8 @@ def _fetch(args: argparse.Namespace) -> int:
         saved_as[stem] = job_id
         print(f"{job_id}: {job['filename']}: {job['result']['events_count']} call(s) -> "
               f"{', '.join(str(p) for p in documents.values())}")
+        for warning in job["result"].get("warnings") or []:  # the results stand, but say what they miss
+            print(f"warning: {job_id}: {warning}", file=sys.stderr)
     return 1 if failed else 0
 
 

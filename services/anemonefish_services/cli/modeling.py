@@ -359,10 +359,12 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
             if p.is_file() and (fmt != "raven" or is_detect_output(p)):
                 dets.setdefault(_recording_key(p, detections), p)
     candidates: dict[str, list[Path]] = {}
+    chosen = set(dets.values())  # taken as detections: not truth as well (one folder for both)
     for p in sorted(annotations.rglob("*")):
         # Files only detect writes are never annotations; its Raven table and Audacity labels
         # bear the names people give their own tables, so those are told apart by content later.
-        if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith(DETECT_ONLY_SUFFIXES):
+        if (p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not p.name.endswith(DETECT_ONLY_SUFFIXES)
+                and p not in chosen):
             candidates.setdefault(_recording_key(p, annotations), []).append(p)
     pairs = []
     for key in sorted(dets):

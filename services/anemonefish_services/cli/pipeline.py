@@ -153,6 +153,8 @@ def _submit(args: argparse.Namespace) -> int:
     for sub in subs:
         where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
         console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False)
+        for warning in (sub.job.get("result") or {}).get("warnings") or []:
+            print(f"warning: {sub.path}: {warning}", file=sys.stderr)
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
@@ -168,7 +170,8 @@ def files_not_ours(outdir: Path, path: Path) -> Path | None:
         return None
     try:
         earlier = json.loads((outdir / document_name(path.stem, "json")).read_text(encoding="utf-8"))
-        if earlier["audio"]["filename"] == path.name and "events" in earlier:
+        # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
+        if Path(earlier["audio"]["filename"]).name == path.name and "events" in earlier:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         pass
