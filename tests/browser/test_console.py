@@ -141,6 +141,50 @@ def test_reload_mid_upload_resumes_from_the_parts_in_s3(page: Page, stack, recor
     screenshot("console-resumed")
 
 
+def test_parts_s3_held_before_a_reload_are_not_counted_in_the_upload_speed(page: Page, stack, recording: Path) -> None:
+    """After a reload the page learns which parts S3 holds; those bytes were sent before, so
+    the pace shown must not take them for bytes sent in the last moments."""
+    def hold_parts_after_the_second(route: Route) -> None:
+        if (part_number(route.request.url) or 0) <= 2:
+            route.continue_()
+        # else never answered: the reload cuts these uploads off
+
+    page.route(lambda url: part_number(url) is not None, hold_parts_after_the_second)
+    open_console(page, stack)
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
+    job_id = card.get_attribute("data-job-id")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.unroute_all(behavior="ignoreErrors")
+    page.wait_for_load_state("networkidle")
+
+    # The listing of S3's parts answers late, so the page shows the pace for a while before it
+    # knows of them; no part goes up afterwards, so only the listed parts could move the pace.
+    def answer_late(route: Route) -> None:
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route(lambda url: url.endswith("/upload/parts"), answer_late)
+    page.route(lambda url: part_number(url) is not None, lambda route: None)
+    page.evaluate("""() => {
+        window.progressTexts = [];
+        new MutationObserver(() => {
+            const node = document.querySelector(".card .progress-text");
+            if (node && node.textContent !== window.progressTexts.at(-1)) window.progressTexts.push(node.textContent);
+        }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    }""")
+    page.set_input_files("#file-input", str(recording))
+    card = page.locator(f".card[data-job-id='{job_id}']")
+    expect(card).to_have_attribute("data-parts-done", "2", timeout=30_000)
+    page.wait_for_timeout(300)
+    texts: list[str] = page.evaluate("window.progressTexts")
+    assert any("part 0 of" in text for text in texts), f"the pace was shown before the listing: {texts}"
+    after_listing = [text for text in texts if "part 2 of" in text]
+    assert after_listing, texts
+    assert "estimating" in after_listing[0], f"the parts S3 held were counted as just sent: {after_listing[0]!r}"
+
+
 def test_expired_part_url_is_renewed_and_failed_parts_are_retried(page: Page, stack, recording: Path, model) -> None:
     # S3 answers an expired presigned URL with 403, and one signed by a role session that has
     # ended since with 400 ExpiredToken; a flaky network drops a request.

@@ -326,7 +326,6 @@ export class Upload extends EventTarget {
     if (this.resumeFromServer) {
       await this.syncUploadedParts();
       this.resumeFromServer = false;
-      this.samples = []; // the parts S3 already held were not sent now: no part of the pace
       if (signal.aborted) return;
     }
     const workers = [];
@@ -381,6 +380,9 @@ export class Upload extends EventTarget {
         part.etag = item.etag;
       }
     }
+    // The parts S3 already held were not sent now: no part of the pace. Reset before the
+    // change event, whose render would otherwise read them as sent in the last moments.
+    this.samples = [];
     this.dispatchEvent(new CustomEvent("change", { detail: { state: this.state } }));
   }
 
