@@ -319,3 +319,17 @@ def test_a_recording_too_slow_for_the_models_band_is_analysed_with_a_warning(
     assert capsys.readouterr().err.splitlines() == [
         f"warning: {slow}: recorded at {int(fmax)} Hz, it holds sound up to {fmax / 2:.0f} Hz only, but the model "
         f"listens up to {fmax:.0f} Hz: calls above {fmax / 2:.0f} Hz cannot be found in it"]
+
+
+def test_a_model_chosen_by_the_environment_is_named_on_stderr(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Set for the local stack, the variable also steers offline detect: the user is told.
+    monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", str(tiny_bundle))
+    assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "env")]) == 0
+    assert f"model: tiny-test from ANEMONEFISH_MODEL_DIR={tiny_bundle}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "env" / "one.events.json").read_text())["model"]["name"] == "tiny-test"
+    # Named on the command line, or quiet: nothing to point out.
+    assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "named"), "--model", str(tiny_bundle)]) == 0
+    assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "quiet"), "-q"]) == 0
+    assert "ANEMONEFISH_MODEL_DIR" not in capsys.readouterr().err

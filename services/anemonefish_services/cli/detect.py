@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="json,csv,raven,audacity",
         help="comma-separated: json,csv,raven,audacity,scores (default: json,csv,raven,audacity)",
     )
-    parser.add_argument("--model", type=Path, default=None, help="model bundle folder (default: the shipped model)")
+    parser.add_argument("--model", type=Path, default=None, help="model bundle folder (default: $ANEMONEFISH_MODEL_DIR if set, else the shipped model)")
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--min-event-s", type=float, default=None)
     parser.add_argument("--min-gap-s", type=float, default=None)
@@ -226,6 +226,9 @@ def run(args: argparse.Namespace) -> int:
     if params.target_class not in bundle.classes:
         err.print(f"error: --target-class: {params.target_class!r} is not one of {bundle.classes}")
         return 2
+    if args.model is None and os.environ.get("ANEMONEFISH_MODEL_DIR") and not args.quiet:
+        # Chosen by the environment, perhaps set for the local stack long ago: say so.
+        err.print(f"model: {bundle.card.name} from ANEMONEFISH_MODEL_DIR={bundle.path}", markup=False, highlight=False)
 
     if (problem := _unusable_outdir(args.outdir)) is not None:
         err.print(f"error: -o {args.outdir}: {problem}", markup=False, highlight=False)
