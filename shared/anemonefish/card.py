@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Normalisation = Literal["standardize", "minmax", "none"]
-EventTiming = Literal["centre", "containment"]
+EventTiming = Literal["centre", "containment", "overlap"]
 
 
 class FrontEndConfig(BaseModel):
@@ -41,7 +41,14 @@ class FrontEndConfig(BaseModel):
         description="What an active window says about time, so runs of windows map to events: "
         "'centre' - each window stands for the stride-long slice at its centre (a model whose "
         "positive windows hold a call's onset in that zone); 'containment' - a positive window "
-        "contains the whole call, so the call lies where the run's windows overlap.",
+        "contains the whole call, so the call lies where the run's windows overlap; 'overlap' - a "
+        "positive window overlaps the sound by at least MIN_OVERLAP_S (or half the sound).",
+    )
+    class_event_timing: dict[str, EventTiming] = Field(
+        default_factory=dict,
+        description="Classes whose positive windows mean something else than event_timing says: "
+        "the product's training marks anemonefish by its onset ('centre') but other fish sounds "
+        "by overlap, so events of those are timed as 'overlap'.",
     )
     image_height: int | None = Field(
         None, gt=0, description="Frequency rows after resize; None keeps the native bins."
@@ -49,6 +56,10 @@ class FrontEndConfig(BaseModel):
     image_width: int | None = Field(
         None, gt=0, description="Time columns after resize; None keeps the native frames."
     )
+
+    def timing_for(self, class_name: str) -> EventTiming:
+        """What a positive window of ``class_name`` says about time."""
+        return self.class_event_timing.get(class_name, self.event_timing)
 
     @model_validator(mode="after")
     def _check(self) -> FrontEndConfig:

@@ -14,6 +14,9 @@ windows mean (the card's ``event_timing``):
   would). The first and last windows also stand for the recording's edges they alone cover.
 - ``containment``: a positive window contains the whole call, so the call lies where all
   windows of the run overlap (see :func:`_contained_span`).
+- ``overlap``: a positive window overlaps the sound by at least ``MIN_OVERLAP_S``, as the
+  product's training marks sounds other than anemonefish (see :func:`_overlapped_span`).
+  The card's ``class_event_timing`` says which classes are timed so.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from anemonefish.params import DetectionParams
 
 # Window times are multiples of the stride: 1.4 - 1.2 is 0.19999... in floating point.
 _EPS = 1e-9
+
+# A window overlapping a sound by this much (or by half of a shorter sound) is positive for
+# an 'overlap'-timed class: training labels by it, and events are placed by it.
+MIN_OVERLAP_S = 0.1
 
 
 class Event(BaseModel):
@@ -79,6 +86,22 @@ def _contained_span(first: int, final: int, window: float, stride: float) -> tup
     return start, end
 
 
+def _overlapped_span(first: int, final: int, window: float, stride: float) -> tuple[float, float]:
+    """Where a sound lies if the windows ``first..final`` are those overlapping it by ``MIN_OVERLAP_S``.
+
+    The first of them ends ``MIN_OVERLAP_S`` after the sound starts, at most a stride later
+    than that (the window before it overlapped less), so the start is placed half a stride
+    before; the end likewise after the last window's start. Spans are at least a stride wide,
+    as for containment.
+    """
+    start = first * stride + window - MIN_OVERLAP_S - stride / 2
+    end = final * stride + MIN_OVERLAP_S + stride / 2
+    if end - start < stride:
+        middle = (start + end) / 2
+        start, end = middle - stride / 2, middle + stride / 2
+    return start, end
+
+
 def onset_zone(frontend: FrontEndConfig) -> tuple[float, float]:
     """Call onsets (s after a window's start) for which a ``centre``-timed model's window is positive.
 
@@ -125,9 +148,12 @@ def scores_to_events(
     last = len(scores) - 1
     end_of_audio = duration_s if duration_s is not None else last * stride + window
     spans: list[list[float]] = []
+    timing = frontend.timing_for(params.target_class)
     for first, final in runs:
-        if frontend.event_timing == "containment":
+        if timing == "containment":
             start, end = _contained_span(first, final, window, stride)
+        elif timing == "overlap":
+            start, end = _overlapped_span(first, final, window, stride)
         else:
             start = 0.0 if first == 0 else first * stride + (window - stride) / 2
             end = end_of_audio if final == last else final * stride + (window + stride) / 2

@@ -78,7 +78,7 @@ def result_document(result: DetectionResult, job_id: str | None = None) -> dict[
         "job_id": job_id,
         "audio": result.audio.as_document(),
         "model": result.model,
-        # With the window grid and what a window's score says about time (event_timing),
+        # With the window grid and what a window's score of the target class says about time,
         # the stored scores can be turned into events again (``anemonefish evaluate --sweep``).
         "params": {
             **result.params.model_dump(),
@@ -87,7 +87,7 @@ def result_document(result: DetectionResult, job_id: str | None = None) -> dict[
             "model_sample_rate": frontend.sample_rate,
             "fmin": frontend.fmin,
             "fmax": frontend.fmax,
-            "event_timing": frontend.event_timing,
+            "event_timing": frontend.timing_for(result.params.target_class),
         },
         "processing_time_s": round(result.processing_time_s, 4),
         "real_time_factor": round(result.real_time_factor, 1),

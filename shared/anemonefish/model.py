@@ -131,7 +131,7 @@ def check_verifier(card: ModelCard, verifier: ModelBundle, where: str) -> None:
         raise ModelBundleError(f"{where}: the verifier's classes {verifier.classes} differ from the bundle's {card.classes}")
     ours, theirs = card.frontend, verifier.card.frontend
     # The same windows, and the same meaning of a positive one (events use our timing).
-    for name in ("sample_rate", "window_s", "stride_s", "event_timing"):
+    for name in ("sample_rate", "window_s", "stride_s", "event_timing", "class_event_timing"):
         if getattr(ours, name) != getattr(theirs, name):
             raise ModelBundleError(
                 f"{where}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -156,6 +157,13 @@ def test_the_result_document_says_how_windows_became_events(result: DetectionRes
     """``evaluate --sweep`` re-runs the post-processing from it, and that depends on the event timing."""
     params = result_document(result)["params"]
     assert params["event_timing"] == result.frontend.event_timing
+    # The timing of the class the events are of, which is all a sweep re-runs.
+    other = dataclasses.replace(
+        result,
+        params=result.params.model_copy(update={"target_class": "biological"}),
+        frontend=result.frontend.model_copy(update={"class_event_timing": {"biological": "overlap"}}),
+    )
+    assert result_document(other)["params"]["event_timing"] == "overlap"
     assert (params["fmin"], params["fmax"], params["window_s"], params["stride_s"]) == (
         result.frontend.fmin, result.frontend.fmax, result.frontend.window_s, result.frontend.stride_s,
     )

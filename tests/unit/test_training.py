@@ -57,6 +57,27 @@ def test_biological_sounds_label_windows_only_if_the_front_end_sees_them():
     assert labels.tolist() == [2, 0, 2]  # a whistle above fmax is noise to the model
 
 
+@pytest.mark.parametrize("length_s", [0.12, 0.3, 0.7, 1.6])
+@pytest.mark.parametrize("offset_s", [0.0, 0.05, 0.1, 0.15])
+def test_fish_sounds_as_labelled_come_back_as_events_at_their_place(length_s: float, offset_s: float):
+    """Windows labelled 'biological' as training labels them, read back by the events' timing
+    for that class, give an event at the sound: the two halves agree on what a window means."""
+    from anemonefish.events import scores_to_events
+    from anemonefish.params import DetectionParams
+
+    frontend = frontend_for(TrainSpec())
+    assert frontend.timing_for("biological") == "overlap" and frontend.timing_for("anemonefish") == "centre"
+    sound = Event(start=5.0 + offset_s, end=5.0 + offset_s + length_s, label="biological")
+    starts = np.round(np.arange(0, 12, frontend.stride_s), 6)
+    labels, _ = window_labels([sound], starts, frontend, DEFAULT_CLASSES)
+    scores = np.eye(3, dtype=np.float32)[labels]
+    params = DetectionParams(target_class="biological", smoothing_windows=1, peak_threshold=None)
+    (event,) = scores_to_events(scores, DEFAULT_CLASSES, frontend, params)
+    assert abs(event.start - sound.start) <= frontend.stride_s / 2 + 1e-6  # within the grid's resolution
+    assert abs(event.end - sound.end) <= frontend.stride_s / 2 + 1e-6 or length_s < frontend.stride_s
+    assert event.start < sound.end and event.end > sound.start
+
+
 @pytest.mark.parametrize("chirp_fraction", [0.0, 1.0])
 def test_chirp_fraction_decides_which_calls_the_soundscapes_hold(chirp_fraction):
     from anemonefish.synth import synthesize

@@ -83,6 +83,7 @@ def test_gate_follows_the_target_class(tmp_path, tiny_bundle, tiny_verifier):
         (lambda card: card["frontend"].update(stride_s=0.4), "stride_s"),
         (lambda card: card["frontend"].update(sample_rate=8000), "sample_rate"),
         (lambda card: card["frontend"].update(event_timing="containment"), "event_timing"),
+        (lambda card: card["frontend"].update(class_event_timing={"biological": "containment"}), "class_event_timing"),
         (lambda card: card.update(verifier={"path": "verifier"}), "cannot have a verifier"),
     ],
 )

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, get_args
 
-from anemonefish.card import Normalisation, VerifierConfig
+from anemonefish.card import EventTiming, Normalisation, VerifierConfig
+from anemonefish.synth import SynthConfig
 
 # TensorFlow's C++ start-up chatter (oneDNN, absl, graph attributes) as the Makefile keeps it
 # quiet: the commands that load it (train, model import/retune) print their own progress.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from anemonefish.training.train import StartingPoint
 
 VERIFIER_GATE = VerifierConfig.model_fields["gate"].default
+_SYNTH_DEFAULTS = SynthConfig()  # the generator's own defaults, which synth's help quotes
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
 
 
@@ -58,10 +60,12 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
     p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
     p.add_argument("--anemonefish-per-min", type=float, default=None,
-                   help="mean rate of anemonefish calls (default: 8-24 a minute, drawn per soundscape); every labelled "
-                        "sound keeps a second of quiet from the next, which caps the rate actually reached")
+                   help=f"mean rate of anemonefish calls (default {_SYNTH_DEFAULTS.anemonefish_per_min:g} a minute); "
+                        f"every labelled sound keeps {_SYNTH_DEFAULTS.min_gap_s:g} s of quiet from the next, which caps "
+                        "the rate actually reached")
     p.add_argument("--biological-per-min", type=float, default=None,
-                   help="mean rate of other fish sounds (default: 2-16 a minute); capped the same way")
+                   help=f"mean rate of other fish sounds (default {_SYNTH_DEFAULTS.biological_per_min:g} a minute); "
+                        "capped the same way")
     p.add_argument("--subtype", default="PCM_24", choices=["PCM_16", "PCM_24", "FLOAT"])
     p.add_argument("--prefix", default="soundscape", help="file name prefix (default soundscape)")
     p.add_argument("--overwrite", action="store_true",
@@ -98,7 +102,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.formats import document_name  # Raven's table name, which synth's truth bears too
-    from anemonefish.synth import ANEMONEFISH, MAX_SEED, SynthConfig, soundscape_seed, write_recording
+    from anemonefish.synth import ANEMONEFISH, MAX_SEED, soundscape_seed, write_recording
 
     if args.count < 1:
         print("error: --count must be at least 1", file=sys.stderr)
@@ -596,9 +600,10 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--stride-s", type=float, default=None, help="default: the library's")
     imp.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH, e.g. 256x256 (default: the model's input)")
     imp.add_argument("--normalisation", choices=get_args(Normalisation), default="standardize")
-    imp.add_argument("--event-timing", choices=["centre", "containment"], default="centre",
-                     help="what a positive window means: its centre slice holds a call (centre) or it "
-                          "contains the whole call (containment); see docs/detection.md")
+    imp.add_argument("--event-timing", choices=get_args(EventTiming), default="centre",
+                     help="what a positive window means: its centre slice holds a call (centre), it "
+                          "contains the whole call (containment) or it overlaps a call by 0.1 s or more "
+                          "(overlap); see docs/detection.md")
     imp.add_argument("--classes", default="noise,anemonefish,biological", help="comma-separated, in output order")
     imp.add_argument("--logits", action="store_true", help="the model outputs logits: append a softmax")
     imp.add_argument("--threshold", type=float, default=None, help="default detection threshold for the card")

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from anemonefish.audio import AUDIO_SUFFIXES, probe_audio, read_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.exceptions import AnnotationFormatError
-from anemonefish.events import Event, onset_zone
+from anemonefish.events import MIN_OVERLAP_S, Event, onset_zone
 from anemonefish.features import FeatureExtractor
 from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, MAX_SEED, SynthConfig, SynthEvent, soundscape_seed, synthesize
 
@@ -127,7 +127,7 @@ def window_labels(
             if e.label != BIOLOGICAL or getattr(e, "f0", 0.0) >= frontend.fmax:
                 continue
             overlap = min(e.end, end) - max(e.start, s)
-            if overlap >= min(0.1, 0.5 * (e.end - e.start)):
+            if overlap >= min(MIN_OVERLAP_S, 0.5 * (e.end - e.start)):
                 labels[i] = bio
                 break
     return labels, weights

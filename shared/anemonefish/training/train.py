@@ -22,7 +22,7 @@ from anemonefish.exceptions import AnnotationFormatError, ModelBundleError, Trai
 from anemonefish.features import FeatureExtractor
 from anemonefish.model import ModelBundle
 from anemonefish.params import DetectionParams
-from anemonefish.synth import ANEMONEFISH, MAX_SEED, Soundscape, SynthConfig, soundscape_seed, synthesize
+from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, MAX_SEED, Soundscape, SynthConfig, soundscape_seed, synthesize
 from anemonefish.training.dataset import (
     DEFAULT_CLASSES,
     DatasetSpec,
@@ -121,7 +121,12 @@ class TrainSpec(BaseModel):
 
 def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEndConfig:
     base = base or FrontEndConfig()
-    return FrontEndConfig.model_validate({**base.model_dump(), **{f: getattr(spec, f) for f in FRONT_END_FIELDS}})
+    return FrontEndConfig.model_validate({
+        **base.model_dump(),
+        **{f: getattr(spec, f) for f in FRONT_END_FIELDS},
+        # window_labels marks other fish sounds by overlap, whatever the anemonefish timing.
+        "class_event_timing": {BIOLOGICAL: "overlap"},
+    })
 
 
 def make_deterministic(seed: int) -> None:
