@@ -394,3 +394,29 @@ def test_model_import_refuses_an_output_folder_before_loading_tensorflow(tmp_pat
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.stdout.split() == ["2", "False"], run.stderr
     assert str(tmp_path / "taken") in run.stderr
+
+
+def test_model_info_says_which_bundle_would_serve_and_what_it_is(
+    tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anemonefish.model import DEFAULT_BUNDLE
+
+    monkeypatch.delenv("ANEMONEFISH_MODEL_DIR", raising=False)
+    assert main(["model", "info"]) == 0
+    shipped = capsys.readouterr().out
+    card = json.loads((DEFAULT_BUNDLE / "card.json").read_text())
+    assert f"{DEFAULT_BUNDLE} (the shipped pair)" in shipped
+    assert f"threshold {card['detection_defaults']['threshold']}" in shipped
+    assert "verifier:  verifier/" in shipped and "biological: overlap" in shipped
+    assert f"event_f1_snr_-6dB: {card['metrics']['event_f1_snr_-6dB']:.3f}" in shipped
+
+    monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", str(tiny_bundle))
+    assert main(["model", "info", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["path"] == str(tiny_bundle) and document["card"]["name"] == "tiny-test"
+    assert "verifier_card" not in document
+    assert main(["model", "info"]) == 0
+    assert "(ANEMONEFISH_MODEL_DIR)" in capsys.readouterr().out
+
+    assert main(["model", "info", str(tmp_path)]) == 2
+    assert str(tmp_path) in _error(capsys)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, get_args
 
-from anemonefish.card import EventTiming, Normalisation, VerifierConfig
+from anemonefish.card import EventTiming, FrontEndConfig, Normalisation, VerifierConfig
 from anemonefish.synth import SynthConfig
 
 # TensorFlow's C++ start-up chatter (oneDNN, absl, graph attributes) as the Makefile keeps it
@@ -652,6 +652,15 @@ def _register_model(subparsers: argparse._SubParsersAction) -> None:
     pair.add_argument("--version", default=None, help="default: BUNDLE_DIR's")
     pair.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it is a model bundle (BUNDLE_DIR itself, say)")
     pair.set_defaults(func=run_model_add_verifier)
+    info = sub.add_parser(
+        "info",
+        help="what a bundle is: its networks, front end, detection defaults, training and measured quality",
+        description="Print a bundle's card in brief: the one detect and the local stack would serve by default "
+                    "(ANEMONEFISH_MODEL_DIR, else the shipped pair), or BUNDLE_DIR.",
+    )
+    info.add_argument("bundle", type=Path, nargs="?", default=None, metavar="BUNDLE_DIR")
+    info.add_argument("--json", action="store_true", help="the cards themselves (the verifier's under verifier_card)")
+    info.set_defaults(func=run_model_info)
 
 
 def run_model_import(args: argparse.Namespace) -> int:
@@ -772,3 +781,63 @@ def run_model_retune(args: argparse.Namespace) -> int:
     print(json.dumps({"bundle": str(args.bundle), "detection_defaults": defaults, **summary}, indent=2))
     print(f"wrote {args.bundle / 'card.json'}" if args.write else "card unchanged (use --write to keep this choice)")
     return 0
+
+
+def run_model_info(args: argparse.Namespace) -> int:
+    from anemonefish.exceptions import AnemonefishError
+    from anemonefish.model import DEFAULT_BUNDLE, ModelBundle, bundle_path, read_card
+
+    where = bundle_path(args.bundle)
+    try:
+        bundle = ModelBundle(path=where, card=read_card(where))
+        verifier = bundle.verifier  # read and checked against the first network's card
+    except AnemonefishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        document = {"path": str(where), "card": bundle.card.model_dump(mode="json")}
+        if verifier is not None:
+            document["verifier_card"] = verifier.card.model_dump(mode="json")
+        print(json.dumps(document, indent=2))
+        return 0
+    source = ("BUNDLE_DIR" if args.bundle is not None
+              else "the shipped pair" if where == DEFAULT_BUNDLE else "ANEMONEFISH_MODEL_DIR")
+    card = bundle.card
+    lines = [
+        ("bundle", f"{where} ({source})"),
+        ("model", f"{card.name} {card.version}" + (f", created {card.created_at}" if card.created_at else "")),
+        ("classes", ", ".join(card.classes)),
+        ("front end", _describe_frontend(card.frontend)),
+    ]
+    if verifier is not None and card.verifier is not None:
+        lines.append(("verifier", f"{card.verifier.path}/ for windows whose target-class score reaches "
+                                  f"{card.verifier.gate:g}: {_describe_frontend(verifier.card.frontend)}"))
+    defaults = card.detection_defaults
+    lines.append(("defaults", ", ".join(f"{k} {'off' if v is None else v}" for k, v in defaults.items()) or
+                  "none in the card (the library's)"))
+    training = card.training
+    if training:
+        what = [str(training[k]) for k in ("data", "started_from") if training.get(k)]
+        if training.get("seed") is not None:
+            what.append(f"seed {training['seed']}")
+        if training.get("windows"):
+            what.append(f"{training['windows']:,} windows")
+        lines.append(("training", "; ".join(what) or "recorded in the card"))
+        if training.get("reproduce"):
+            lines.append(("reproduce", str(training["reproduce"])))
+    scalars = {k: v for k, v in card.metrics.items() if not isinstance(v, (list, dict))}
+    for index, (key, value) in enumerate(scalars.items()):
+        lines.append(("metrics" if index == 0 else "", f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}"))
+    width = max(len(label) for label, _ in lines) + 1
+    for label, text in lines:
+        print(f"{(label + ':') if label else '':<{width}} {text}")
+    return 0
+
+
+def _describe_frontend(frontend: FrontEndConfig) -> str:
+    image = (f"{frontend.image_height}x{frontend.image_width} image" if frontend.image_height and frontend.image_width
+             else "native-size image")
+    timing = frontend.event_timing + "".join(f", {name}: {kind}" for name, kind in frontend.class_event_timing.items())
+    return (f"{frontend.sample_rate} Hz, {frontend.n_fft}-point frames every {frontend.hop_length}, "
+            f"{frontend.fmin:g}-{frontend.fmax:g} Hz, {frontend.window_s:g} s windows every {frontend.stride_s:g} s, "
+            f"{image}, {frontend.normalisation}; event timing {timing}")
