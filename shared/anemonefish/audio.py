@@ -112,11 +112,15 @@ def _check_not_empty(source: AudioSource, name: str) -> None:
 
 def _translate(exc: Exception, name: str, source: AudioSource | None = None) -> Exception:
     code = getattr(exc, "code", None)
-    message = str(exc)
+    # libsndfile's own words: soundfile's str() adds "Error opening <the file object ...>:",
+    # which would put a Python object's repr into a job's error.
+    message = getattr(exc, "error_string", None) or str(exc)
     if code == _SF_ERR_UNRECOGNISED_FORMAT or "not recognised" in message.lower():
         return UnsupportedAudioError(f"{name}: not a recognised audio format")
-    if "does not exist" in message and isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
-        # What libsndfile says when its MP3 decoder finds no frame in a file named .mp3
+    is_path = isinstance(source, (str, os.PathLike))
+    if "does not exist" in message and (not is_path or os.path.isfile(source)):  # type: ignore[arg-type]
+        # What libsndfile says when its MP3 decoder finds no frame in a file named .mp3 (or
+        # in any file object: it exists, being open)
         return UnsupportedAudioError(f"{name}: not a recognised audio format (no valid audio data in it)")
     if code == _SF_ERR_UNSUPPORTED_ENCODING:
         return UnsupportedAudioError(f"{name}: unsupported audio encoding ({message})")

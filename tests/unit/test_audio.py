@@ -13,6 +13,7 @@ import soxr
 
 from anemonefish.audio import probe_audio, read_audio, stream_audio
 from anemonefish.exceptions import (
+    AudioError,
     CorruptAudioError,
     EmptyAudioError,
     InvalidChannelError,
@@ -126,6 +127,30 @@ def test_a_file_named_mp3_without_mp3_frames_is_one_clear_error_and_silent(
     assert str(raised.value).startswith("fake.mp3: not a recognised audio format")
     assert "does not exist" not in str(raised.value)
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "reason"),
+    [
+        (b"\xff\xfb\x90\x64" + bytes(range(256)) * 400, UnsupportedAudioError, "not a recognised audio format"),
+        # A WAV header that says it has no channels
+        (b"RIFF" + (44).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little") + bytes.fromhex("0100 0000")
+         + (48000).to_bytes(4, "little") + bytes(6) + (16).to_bytes(2, "little") + b"data" + (8).to_bytes(4, "little")
+         + bytes(8), AudioError, "Channel count is zero"),
+    ],
+    ids=["mp3-junk", "no-channels"],
+)
+def test_a_file_object_that_is_not_audio_is_named_by_the_recordings_name_alone(
+    content: bytes, error: type[Exception], reason: str
+) -> None:
+    """The worker decodes from an S3 reader: its errors must read as the file's, with no Python object in them."""
+    source = io.BytesIO(content)
+    source.name = "junk.mp3"
+    with pytest.raises(error) as raised:
+        probe_audio(source)
+    message = str(raised.value)
+    assert message.startswith("junk.mp3: ") and reason in message
+    assert "<" not in message and "object at" not in message and "does not exist" not in message
 
 
 def test_a_file_name_that_is_not_utf8_decodes(tmp_path: Path) -> None:
