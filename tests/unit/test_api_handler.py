@@ -254,6 +254,13 @@ def test_a_body_that_is_not_json_is_a_400_blaming_the_body(api):
     assert [d["field"] for d in answer["error"]["details"]] == ["body"], answer
 
 
+@pytest.mark.parametrize("raw", [b"\xff\xfe{", '{"filename": "caf\u00e9.wav", "size_bytes": 10}'.encode("latin-1")])
+def test_a_body_that_is_not_utf8_is_a_400_blaming_the_body(api, raw):
+    status, answer = api("POST", "/jobs", raw)
+    assert status == 400 and answer["error"]["code"] == "invalid_request", answer
+    assert [d["field"] for d in answer["error"]["details"]] == ["body"] and "UTF-8" in answer["error"]["message"]
+
+
 def test_a_misspelt_list_parameter_is_a_400_naming_it_not_ignored(api):
     status, answer = api("GET", "/jobs?limt=5")
     assert status == 400 and answer["error"]["details"] == {"field": "limt"}, answer

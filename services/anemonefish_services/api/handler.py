@@ -122,6 +122,17 @@ def _validation_error(exc: RequestValidationError) -> Response:
     return _error(400, "invalid_request", f"invalid request: {summary}", problems)
 
 
+@app.exception_handler(UnicodeDecodeError)
+def _undecodable(exc: UnicodeDecodeError) -> Response:
+    """JSON is UTF-8 (RFC 8259): a body in another encoding is the request's fault, not ours."""
+    try:
+        _ = app.current_event.decoded_body
+    except UnicodeDecodeError:
+        return _error(400, "invalid_request", "invalid request: body: not UTF-8 (JSON is sent as UTF-8)",
+                      [{"field": "body", "message": "not UTF-8 (JSON is sent as UTF-8)"}])
+    return _unexpected(exc)  # raised by something else than the body
+
+
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unhandled error")
