@@ -121,6 +121,22 @@ def test_the_worker_may_read_the_object_version_it_pins(plans: Any) -> None:
                for actions, refs in _grants(plan, "worker"))
 
 
+def test_the_worker_may_take_back_the_results_of_a_job_cancelled_while_they_were_written(plans: Any) -> None:
+    """process_job._finish deletes the documents it wrote when the job turned out cancelled;
+    without the grant that delete is AccessDenied in AWS and the results stay."""
+    plan = load_plan(plans("dev"))
+    assert any({"s3:PutObject", "s3:DeleteObject"} <= actions and "local.output_results_arn" in refs
+               for actions, refs in _grants(plan, "worker"))
+
+
+def test_the_sweeper_may_look_for_an_upload_before_it_expires_the_job(plans: Any) -> None:
+    """logic.expire queues an overdue job whose upload is there after all: HeadObject needs
+    s3:GetObject, and a missing upload is a 404 (expire it) only with s3:ListBucket."""
+    grants = _grants(load_plan(plans("dev")), "sweeper")
+    assert any("s3:GetObject" in actions and "local.input_uploads_arn" in refs for actions, refs in grants)
+    assert any("s3:ListBucket" in actions and "var.input_bucket_arn" in refs for actions, refs in grants)
+
+
 def test_the_api_and_the_worker_may_tell_a_missing_upload_from_a_forbidden_one(plans: Any) -> None:
     """HeadObject on a missing key answers 404 only to a caller with s3:ListBucket, else 403:
     the worker fails such a job upload_missing, the API answers a repeated complete 400."""

@@ -454,3 +454,76 @@ def test_a_recording_cut_short_succeeds_with_what_it_holds_and_its_document_says
     from anemonefish_services.logic.notify import job_event
 
     assert job_event(job).data.result.warnings == (warning,)  # webhooks and SNS carry it as well
+
+
+def _staged_recording(deps, tmp_path, job_id: str, seconds: float = 3.0) -> tuple[str, dict]:  # noqa: ANN001
+    """A job whose upload is a real short WAV (its declared size the file's), and its S3 event."""
+    from support import write_tone_wav
+
+    body = write_tone_wav(tmp_path / f"{job_id}.wav", seconds, sr=16000).read_bytes()
+    key = _stage_job(job_id)
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket="anemonefish-local-input", Key=key, Body=body)
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=deps.worker_deps().settings.jobs_table, Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET size_bytes = :n", ExpressionAttributeValues={":n": {"N": str(len(body))}})
+    event = _event(key)
+    message = json.loads(event["Records"][0]["body"])
+    message["Records"][0]["s3"]["object"]["size"] = len(body)
+    event["Records"][0]["body"] = json.dumps(message)
+    return key, event
+
+
+def test_a_job_cancelled_while_its_results_are_written_keeps_none_of_them(worker, tmp_path, monkeypatch):
+    handler, deps = worker
+    _, event = _staged_recording(deps, tmp_path, "job-late-cancel")
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.logic.cancel import cancel_job
+
+    settings = deps.worker_deps().settings
+    repo = deps.worker_deps().repo
+    put_result = Storage.put_result
+
+    def cancel_after_the_first_document(self, key, body, content_type):  # noqa: ANN001
+        put_result(self, key, body, content_type)
+        if repo.get("job-late-cancel").status is JobStatus.RUNNING:  # DELETE /jobs/{id} lands now
+            cancel_job(repo.get("job-late-cancel"), settings=settings, repo=repo, storage=self)
+
+    monkeypatch.setattr(Storage, "put_result", cancel_after_the_first_document)
+    assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert repo.get("job-late-cancel").status is JobStatus.CANCELLED
+    listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(
+        Bucket=settings.output_bucket, Prefix="results/job-late-cancel/")
+    assert listing.get("KeyCount", 0) == 0
+
+
+def test_the_size_checked_is_the_object_read_not_the_one_the_event_names(worker, tmp_path):
+    """A second PUT to the job's URL replaces the object under the first PUT's event."""
+    handler, deps = worker
+    key, event = _staged_recording(deps, tmp_path, "job-replaced")
+    other = (tmp_path / "job-replaced.wav").read_bytes()[:-4000]  # another, shorter recording
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket="anemonefish-local-input", Key=key, Body=other)
+    assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-replaced")
+    assert job.status is JobStatus.FAILED and job.error.code == "upload_size_mismatch"
+    assert f"has {len(other)} bytes" in job.error.message
+
+
+def test_a_job_given_up_says_how_often_it_ran_and_why_without_naming_buckets(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-unlucky")
+    settings = deps.worker_deps().settings
+    error = ConnectionResetError(f"reading s3://{settings.input_bucket}/{key}: reset; writing to {settings.output_bucket}")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(error))
+    deps.worker_deps.cache_clear()
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))["batchItemFailures"]
+    from anemonefish_services.worker import dlq
+
+    dead = _event(key)
+    dead["Records"][0]["attributes"]["ApproximateReceiveCount"] = "4"  # the DLQ's receive counts too
+    assert dlq.lambda_handler(dead, LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-unlucky")
+    assert job.status is JobStatus.FAILED and job.error.code == "processing_failed"
+    message = job.error.message
+    assert message.startswith("processing kept failing after 1 attempt;")
+    assert "reading a.wav: reset; writing to the output bucket" in message
+    assert settings.input_bucket not in message and settings.output_bucket not in message

@@ -208,3 +208,22 @@ def test_the_dead_letter_consumer_and_the_sweeper_notify_within_a_brief_budget(r
     assert _sweeps(repo, _Queue(), 1, settings)[0]["failed"] == ["lost"]
     assert budgets == [notify.BRIEF_WEBHOOK_POLICY.total_timeout_s] * 2 and budgets[0] <= 10
     assert repo.get("dead").notified_at and repo.get("lost").notified_at
+
+
+def test_the_deadline_sweep_queues_a_job_whose_upload_is_there_and_expires_the_others(repo, monkeypatch):
+    """A PUT near the deadline whose event waits behind a backlog: the upload arrived, the job is not expired."""
+    import boto3
+
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.logic import expire
+
+    monkeypatch.setattr(expire, "notify_terminal", lambda *args, **kwargs: None)
+    settings = Settings(aws_endpoint_url=None)
+    for job_id in ("arrived", "lost"):
+        repo.create(_job(job_id))
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=settings.input_bucket, Key="uploads/arrived/a.wav", Body=b"0123456789")
+    expired = expire.expire_overdue_uploads(settings=settings, repo=repo, storage=Storage(settings), now=time.time() + 61)
+    assert expired == ["lost"]
+    assert repo.get("lost").status is JobStatus.EXPIRED
+    assert repo.get("arrived").status is JobStatus.QUEUED  # the worker's; the stalled sweep re-drives it if its event is lost

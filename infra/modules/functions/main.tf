@@ -184,8 +184,10 @@ data "aws_iam_policy_document" "worker" {
   }
 
   statement {
-    sid       = "WriteResults"
-    actions   = ["s3:PutObject"] # one put_object a document
+    sid = "WriteResults"
+    # One put_object a document; delete_objects takes them back from a job cancelled while
+    # they were being written.
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = [local.output_results_arn]
   }
 
@@ -283,6 +285,20 @@ data "aws_iam_policy_document" "sweeper" {
     sid       = "AbortAbandonedUploads"
     actions   = ["s3:AbortMultipartUpload"]
     resources = [local.input_uploads_arn]
+  }
+
+  # An overdue job whose upload is there after all is queued, not expired (logic.expire):
+  # HeadObject needs GetObject, and ListBucket makes a missing upload a 404, not a 403.
+  statement {
+    sid       = "NoticeArrivedUploads"
+    actions   = ["s3:GetObject"]
+    resources = [local.input_uploads_arn]
+  }
+
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [var.input_bucket_arn]
   }
 
   statement {

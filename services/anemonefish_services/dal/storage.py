@@ -119,6 +119,12 @@ class Storage:
             Bucket=self.settings.output_bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type
         )
 
+    def delete_results(self, keys: list[str]) -> None:
+        """Remove result documents (a job cancelled while they were being written has none)."""
+        if keys:
+            self.s3.delete_objects(Bucket=self.settings.output_bucket,
+                                   Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
+
     def presign_get(self, key: str, *, download_name: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.settings.output_bucket, "Key": key}
         if download_name:

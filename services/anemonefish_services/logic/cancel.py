@@ -18,7 +18,8 @@ def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, stor
         raise InvalidJobStateError(
             f"the job is already {current.status.value}", details={"status": current.status.value}
         )
-    # A running worker notices at its next progress write and stops without writing results.
+    # A running worker notices at its next progress write and stops without writing results
+    # (or, if it was writing them, takes them back: process_job._finish).
     if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
         abort_upload(storage, cancelled)
     logger.info("job cancelled", extra={"previous_status": job.status.value})

@@ -10,7 +10,7 @@ from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.exceptions import TransientJobError
 from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.logic.stalled import redrive_message
-from anemonefish_services.models.job import JobError, JobStatus
+from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
 from anemonefish_services.settings import Settings
 
@@ -38,15 +38,23 @@ def fail_dead_lettered(
             repo.note_redrive(job_id, job.updated_at)
             logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
             return False
-    tries = f" after {receive_count} attempts" if receive_count else ""
-    last = f" (last error: {job.last_error})" if job.last_error else ""
-    failed = repo.fail(
-        job_id,
-        JobError(code="processing_failed", message=f"processing kept failing{tries}; the job was given up{last}"),
-    )
+    failed = repo.fail(job_id, JobError(code="processing_failed", message=_given_up_message(job)))
     if failed is None:
         return False
-    logger.error("dead-lettered job marked FAILED", extra={"receive_count": receive_count})
+    logger.error("dead-lettered job marked FAILED",
+                 extra={"receive_count": receive_count, "attempts": job.attempts, "last_error": job.last_error})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     notify_terminal(failed, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
     return True
+
+
+def _given_up_message(job: JobRecord) -> str:
+    """What the client is told. Attempts are the job's own claims: a dead letter's receive
+    count also counts deliveries that never started it, and the DLQ's own receive."""
+    if job.attempts == 0:
+        tries = "the worker could not start it"
+    else:
+        tries = f"processing kept failing after {job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+    # The worker words its reasons for the client (no bucket names: process_job._reason).
+    last = f" (last error: {job.last_error})" if job.last_error else ""
+    return f"{tries}; the job was given up{last}"

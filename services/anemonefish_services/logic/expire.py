@@ -20,6 +20,13 @@ def expire_overdue_uploads(
     expired: list[str] = []
     for job in repo.uploads_overdue(now):
         with job_context(job.job_id):
+            if storage.head_input(job.input_key) is not None:
+                # It arrived, its event still queued behind others (a PUT near the deadline, by a
+                # URL an idempotent retry renewed): the worker's, not expired. Should its event be
+                # lost, the stalled-job sweep re-drives a QUEUED job no worker touches.
+                if repo.mark_queued(job.job_id) is not None:
+                    logger.info("upload arrived by its deadline's sweep: job queued, not expired")
+                continue
             done = repo.expire(job.job_id, now)
             if done is None:  # the upload arrived (or a cancel) in the meantime
                 continue

@@ -296,6 +296,13 @@ def process_upload(
         source = S3SeekableReader(
             deps.storage.s3, settings.input_bucket, key, digest="sha256" if claimed.sha256 else None
         )
+        if source.size != claimed.size_bytes:
+            # The object read, not the event's: a second PUT to the same URL replaces the object
+            # under an earlier event, and a sweeper's re-drive carries the job's own size.
+            source.close()
+            return _fail(claimed, "upload_size_mismatch",
+                         f"the uploaded object has {source.size} bytes, the job declared {claimed.size_bytes}",
+                         deps, owner)
         try:
             try:
                 result = detector.run(
@@ -334,10 +341,10 @@ def process_upload(
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return _fail(claimed, "upload_missing", f"the uploaded recording {claimed.filename} is gone", deps, owner)
-        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
+        deps.repo.release(job_id, owner, _reason(exc, claimed, settings))
         raise
     except Exception as exc:
-        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
+        deps.repo.release(job_id, owner, _reason(exc, claimed, settings))
         raise
 
     try:
@@ -345,8 +352,18 @@ def process_upload(
     except LeaseLostError:
         return Outcome.DUPLICATE
     except Exception as exc:
-        deps.repo.release(job_id, owner, f"{type(exc).__name__}: {exc}")
+        deps.repo.release(job_id, owner, _reason(exc, claimed, settings))
         raise
+
+
+def _reason(exc: Exception, job: JobRecord, settings: Settings) -> str:
+    """A transient failure as the client may read it once retries run out (logic/dlq.py): the
+    error's kind and words, with the recording's name for its S3 address and no bucket names."""
+    text = f"{type(exc).__name__}: {exc}".replace(f"s3://{settings.input_bucket}/{job.input_key}", job.filename)
+    for bucket, called in ((settings.input_bucket, "the input bucket"), (settings.output_bucket, "the output bucket")):
+        if bucket:
+            text = text.replace(bucket, called)
+    return text
 
 
 def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcome:
@@ -373,6 +390,9 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
     if done is None:
         current = deps.repo.get(job.job_id)
         if current is not None and current.status is JobStatus.CANCELLED:
+            # Cancelled while they were being written: a cancelled job has no results. (A job
+            # taken over keeps them: its new worker writes the same documents under the same keys.)
+            deps.storage.delete_results(list(documents.values()))
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
     duration = float(result.audio.duration_s)
