@@ -21,7 +21,7 @@ import numpy as np
 from anemonefish.audio import AudioInfo, AudioSource, CountedBlocks, stream_audio
 from anemonefish.card import FrontEndConfig
 from anemonefish.events import Event, class_index, scores_to_events
-from anemonefish.exceptions import AudioTooShortError, DetectionCancelled
+from anemonefish.exceptions import AudioTooShortError, DetectionCancelled, UnsupportedAudioError
 from anemonefish.features import DeferredWindows, FeatureExtractor, WindowBatch
 from anemonefish.model import LiteRTClassifier, ModelBundle
 from anemonefish.params import DetectionParams
@@ -231,6 +231,13 @@ class Detector:
         info, blocks = stream_audio(source, self.frontend.sample_rate, params.channel, self.block_s)
         if filename:
             info = AudioInfo(**{**info.__dict__, "filename": filename})
+        if info.sample_rate / 2 <= self.frontend.fmin:
+            # Not one bin the model reads (a header's rate of 1 Hz, say): refused, not analysed
+            # as hours of silence with a warning.
+            raise UnsupportedAudioError(
+                f"{info.filename}: recorded at {info.sample_rate} Hz, it holds sound up to {info.sample_rate / 2:g} Hz "
+                f"only, below the model's band ({self.frontend.fmin:g}-{self.frontend.fmax:g} Hz)"
+            )
         if info.duration_s < self.frontend.window_s:
             raise AudioTooShortError(
                 f"{info.filename}: {info.duration_s:.3f} s of audio is shorter than one "

@@ -333,3 +333,20 @@ def test_a_model_chosen_by_the_environment_is_named_on_stderr(
     assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "named"), "--model", str(tiny_bundle)]) == 0
     assert main(["detect", str(recordings / "one.wav"), "-o", str(tmp_path / "quiet"), "-q"]) == 0
     assert "ANEMONEFISH_MODEL_DIR" not in capsys.readouterr().err
+
+
+def test_a_recording_whose_rate_holds_nothing_of_the_models_band_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header's absurd rate (1 Hz, 100 Hz) is not hours of silence analysed with a warning."""
+    from anemonefish.model import DEFAULT_BUNDLE, read_card
+
+    monkeypatch.delenv("ANEMONEFISH_MODEL_DIR", raising=False)
+    fmin = read_card(DEFAULT_BUNDLE).frontend.fmin
+    assert fmin > 0
+    slow = write_tone_wav(tmp_path / "slow.wav", 30.0, sr=int(fmin))  # Nyquist at half the band's floor
+    assert main(["detect", str(slow), "-o", str(tmp_path / "out"), "-q"]) == 1
+    line, summary = capsys.readouterr().err.splitlines()
+    assert summary == "1 input(s) failed, 0 processed"
+    assert line.startswith(f"error: {slow}: recorded at {int(fmin)} Hz") and "below the model's band" in line
+    assert not (tmp_path / "out" / "slow.events.json").exists()
