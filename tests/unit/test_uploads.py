@@ -73,6 +73,16 @@ def test_a_cancelled_or_expired_upload_stays_closed(status):
         complete_upload(job, PARTS, repo=_Repo(job), storage=_Storage(None))
 
 
+@pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.EXPIRED])
+def test_a_complete_whose_upload_a_cancel_aborted_meanwhile_is_a_409_not_an_incomplete_upload(status):
+    """DELETE /jobs/{id} lands between this call's state check and S3's complete."""
+    repo = _Repo(_job())
+    started = repo.job
+    repo.job = started.model_copy(update={"status": status})  # the cancel's write, after the check
+    with pytest.raises(InvalidJobStateError, match=status.value):
+        complete_upload(started, PARTS, repo=repo, storage=_Storage(None))
+
+
 class _RepoThatMovesOn(_Repo):
     """The first complete's S3 event is claimed while a retried complete is on its way."""
 
