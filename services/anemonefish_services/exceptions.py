@@ -120,3 +120,9 @@ class UploadChecksumMismatchError(ServiceError):
     damaged or replaced on its way. Permanent: the job fails and nothing is written."""
 
     code = "checksum_mismatch"
+
+
+class ResultsNotDeletedError(ServiceError):
+    """S3 refused to delete some result documents (its DeleteObjects lists them as errors)."""
+
+    code = "results_not_deleted"

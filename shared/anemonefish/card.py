@@ -168,6 +168,18 @@ class ModelCard(BaseModel):
     notes: str = ""
     created_at: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fish_sounds_timed_as_trained(cls, data: Any) -> Any:
+        """Cards ``anemonefish train`` wrote before ``class_event_timing`` existed (they record
+        ``training.spec``): that training already labelled other fish sounds by overlap."""
+        if not isinstance(data, dict) or not isinstance(data.get("frontend"), dict):
+            return data
+        trained_here = isinstance(data.get("training"), dict) and "spec" in data["training"]
+        if trained_here and "class_event_timing" not in data["frontend"] and "biological" in (data.get("classes") or []):
+            data = {**data, "frontend": {**data["frontend"], "class_event_timing": {"biological": "overlap"}}}
+        return data
+
     @model_validator(mode="after")
     def _files_are_in_the_bundle(self) -> ModelCard:
         # Bundles are copied file by file (add-verifier): a name must not lead elsewhere.

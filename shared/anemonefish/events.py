@@ -86,16 +86,20 @@ def _contained_span(first: int, final: int, window: float, stride: float) -> tup
     return start, end
 
 
-def _overlapped_span(first: int, final: int, window: float, stride: float) -> tuple[float, float]:
+def _overlapped_span(
+    first: int, final: int, window: float, stride: float, start_edge: float | None, end_edge: float | None
+) -> tuple[float, float]:
     """Where a sound lies if the windows ``first..final`` are those overlapping it by ``MIN_OVERLAP_S``.
 
     The first of them ends ``MIN_OVERLAP_S`` after the sound starts, at most a stride later
     than that (the window before it overlapped less), so the start is placed half a stride
-    before; the end likewise after the last window's start. Spans are at least a stride wide,
-    as for containment.
+    before; the end likewise after the last window's start. A run that begins at the
+    recording's first window (or ends at its last) may hold a sound the edge cut: it reaches
+    that edge (``start_edge``, ``end_edge``; None elsewhere). Spans are at least a stride
+    wide, as for containment.
     """
-    start = first * stride + window - MIN_OVERLAP_S - stride / 2
-    end = final * stride + MIN_OVERLAP_S + stride / 2
+    start = first * stride + window - MIN_OVERLAP_S - stride / 2 if start_edge is None else start_edge
+    end = final * stride + MIN_OVERLAP_S + stride / 2 if end_edge is None else end_edge
     if end - start < stride:
         middle = (start + end) / 2
         start, end = middle - stride / 2, middle + stride / 2
@@ -153,7 +157,8 @@ def scores_to_events(
         if timing == "containment":
             start, end = _contained_span(first, final, window, stride)
         elif timing == "overlap":
-            start, end = _overlapped_span(first, final, window, stride)
+            start, end = _overlapped_span(first, final, window, stride, 0.0 if first == 0 else None,
+                                          end_of_audio if final == last else None)
         else:
             start = 0.0 if first == 0 else first * stride + (window - stride) / 2
             end = end_of_audio if final == last else final * stride + (window + stride) / 2

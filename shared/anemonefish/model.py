@@ -133,9 +133,11 @@ def check_verifier(card: ModelCard, verifier: ModelBundle, where: str) -> None:
     # The same windows, and the same meaning of a positive one (events use our timing).
     for name in ("sample_rate", "window_s", "stride_s", "event_timing", "class_event_timing"):
         if getattr(ours, name) != getattr(theirs, name):
+            why = ("both networks' positive windows must mean the same, as their scores are averaged"
+                   if "timing" in name else "both networks must score the same windows")
             raise ModelBundleError(
                 f"{where}: the verifier's {name} {getattr(theirs, name)} differs from the bundle's "
-                f"{getattr(ours, name)}; both networks must score the same windows"
+                f"{getattr(ours, name)}; {why}"
             )
 
 

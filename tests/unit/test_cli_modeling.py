@@ -164,7 +164,9 @@ def test_train_init_from_fine_tunes_a_bundle_and_refuses_what_the_bundle_fixes(
     card = json.loads((out / "card.json").read_text())
     # The fine-tuning defaults: a tenth of the rate, no mining; the front end is the bundle's.
     assert (card["training"]["spec"]["learning_rate"], card["training"]["spec"]["mining_epochs"]) == (3e-4, 0)
-    assert card["frontend"] == json.loads((tiny_bundle / "card.json").read_text())["frontend"]
+    # The front end is the bundle's; its other fish sounds are now timed as this training labelled them.
+    start_frontend = json.loads((tiny_bundle / "card.json").read_text())["frontend"]
+    assert card["frontend"] == {**start_frontend, "class_event_timing": {"biological": "overlap"}}
     assert card["training"]["started_from"]["path"] == str(tiny_bundle)
 
 

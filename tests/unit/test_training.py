@@ -78,6 +78,53 @@ def test_fish_sounds_as_labelled_come_back_as_events_at_their_place(length_s: fl
     assert event.start < sound.end and event.end > sound.start
 
 
+@pytest.mark.parametrize(("sound", "duration"), [((0.0, 0.3), 10.0), ((0.0, 1.5), 10.0), ((0.3, 0.6), 10.0),
+                                                ((9.7, 10.0), 10.0), ((8.5, 10.0), 10.0)])
+def test_fish_sounds_at_the_recordings_edges_come_back_as_events_over_them(sound, duration):
+    """The first and last windows also hold what the recording's edges cut: their events reach the edges."""
+    from anemonefish.events import scores_to_events
+    from anemonefish.params import DetectionParams
+
+    frontend = frontend_for(TrainSpec())
+    truth = Event(start=sound[0], end=sound[1], label="biological")
+    starts = np.round(np.arange(0, duration - frontend.window_s + 1e-9, frontend.stride_s), 6)
+    labels, _ = window_labels([truth], starts, frontend, DEFAULT_CLASSES)
+    scores = np.eye(3, dtype=np.float32)[labels]
+    params = DetectionParams(target_class="biological", smoothing_windows=1, peak_threshold=None)
+    (event,) = scores_to_events(scores, DEFAULT_CLASSES, frontend, params, duration)
+    assert event.start <= truth.start + frontend.stride_s / 2 and event.end >= truth.end - frontend.stride_s / 2
+    if truth.start >= frontend.window_s:  # past the first window, which cannot tell where in it a sound began
+        assert abs(event.start - truth.start) <= 0.2  # the onset collar
+
+
+@pytest.mark.parametrize("timing", ["containment", "overlap"])
+def test_calls_are_labelled_as_the_front_ends_timing_reads_them(timing):
+    """A fine-tuned imported model keeps its timing: its windows are labelled by it, or its
+    events would be placed by a rule its training did not follow."""
+    from anemonefish.events import scores_to_events
+    from anemonefish.params import DetectionParams
+
+    frontend = frontend_for(TrainSpec()).model_copy(update={"event_timing": timing})
+    pop = Event(start=5.0, end=5.1, label="anemonefish")
+    starts = np.round(np.arange(0, 12, frontend.stride_s), 6)
+    labels, weights = window_labels([pop], starts, frontend, DEFAULT_CLASSES)
+    scores = np.eye(3, dtype=np.float32)[np.where(weights > 0, labels, 0)]
+    (event,) = scores_to_events(scores, DEFAULT_CLASSES, frontend, DetectionParams(smoothing_windows=1, peak_threshold=None))
+    assert event.start < pop.end and event.end > pop.start and abs(event.start - pop.start) <= 0.2
+
+
+def test_cards_trained_before_fish_sounds_had_their_own_timing_get_it_when_read():
+    """A bundle `anemonefish train` wrote earlier labelled other fish sounds by overlap too."""
+    from anemonefish.card import ModelCard
+    from anemonefish.model import DEFAULT_BUNDLE
+
+    card = json.loads((DEFAULT_BUNDLE / "card.json").read_text())
+    del card["frontend"]["class_event_timing"]
+    assert ModelCard.model_validate_json(json.dumps(card)).frontend.timing_for("biological") == "overlap"
+    imported = {**card, "training": {"imported_from": "best_model.keras"}}  # not ours: its timing is its own
+    assert ModelCard.model_validate_json(json.dumps(imported)).frontend.timing_for("biological") == "centre"
+
+
 @pytest.mark.parametrize("chirp_fraction", [0.0, 1.0])
 def test_chirp_fraction_decides_which_calls_the_soundscapes_hold(chirp_fraction):
     from anemonefish.synth import synthesize
@@ -292,7 +339,10 @@ def test_training_continues_from_a_bundle_with_its_front_end_and_weights(tmp_pat
     card = train(tmp_path / "still", still, synthetic=True, start=start, log=lambda _: None)
     # At a rate of 1e-12 the weights are the start's: training began from them.
     assert np.allclose(kernel(tmp_path / "still"), kernel(tiny_bundle), atol=1e-6)
-    assert card.frontend == read_card(tiny_bundle).frontend and card.classes == read_card(tiny_bundle).classes
+    # The start's front end, with other fish sounds timed as this training labels them.
+    start_frontend = read_card(tiny_bundle).frontend
+    assert card.frontend == start_frontend.model_copy(update={"class_event_timing": {"biological": "overlap"}})
+    assert card.classes == read_card(tiny_bundle).classes
     assert card.training["started_from"]["name"] == "tiny-test" and card.training["spec"]["image_height"] == 32
     assert "tiny-test 0.0.0 trained further on synthetic soundscapes" in card.notes
     # Its card's command line asks for the same spec again, from the same bundle.

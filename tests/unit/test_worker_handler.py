@@ -527,3 +527,44 @@ def test_a_job_given_up_says_how_often_it_ran_and_why_without_naming_buckets(wor
     assert message.startswith("processing kept failing after 1 attempt;")
     assert "reading a.wav: reset; writing to the output bucket" in message
     assert settings.input_bucket not in message and settings.output_bucket not in message
+
+
+def test_an_s3_event_whose_size_a_later_put_outdated_still_runs_on_the_right_object(worker, tmp_path):
+    """A first PUT of the wrong file, then the right one: the first event's size is stale, the object right."""
+    handler, deps = worker
+    _, event = _staged_recording(deps, tmp_path, "job-second-put")
+    message = json.loads(event["Records"][0]["body"])
+    message["Records"][0]["s3"]["object"]["size"] -= 4000  # what the first, wrong PUT had
+    event["Records"][0]["body"] = json.dumps(message)
+    assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-second-put")
+    assert job.status is JobStatus.SUCCEEDED, job.error
+
+
+def test_results_s3_refuses_to_delete_are_reported_and_the_job_stays_cancelled(worker, tmp_path, monkeypatch):
+    """DeleteObjects answers 200 and lists what it could not delete: that is an error, not success."""
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.exceptions import ResultsNotDeletedError
+    from anemonefish_services.logic.cancel import cancel_job
+
+    handler, deps = worker
+    settings, repo = deps.worker_deps().settings, deps.worker_deps().repo
+    storage = Storage(settings)
+    monkeypatch.setattr(storage.s3, "delete_objects", lambda **kwargs: {
+        "Errors": [{"Key": "results/j/events.json", "Code": "AccessDenied", "Message": "denied"}]})
+    with pytest.raises(ResultsNotDeletedError, match="results/j/events.json \\(AccessDenied\\)"):
+        storage.delete_results(["results/j/events.json"])
+
+    # In the worker: the job is cancelled either way, and the message is not retried for it.
+    _, event = _staged_recording(deps, tmp_path, "job-undeletable")
+    put_result = Storage.put_result
+
+    def cancel_after_the_first_document(self, key, body, content_type):  # noqa: ANN001
+        put_result(self, key, body, content_type)
+        if repo.get("job-undeletable").status is JobStatus.RUNNING:
+            cancel_job(repo.get("job-undeletable"), settings=settings, repo=repo, storage=self)
+
+    monkeypatch.setattr(Storage, "put_result", cancel_after_the_first_document)
+    monkeypatch.setattr(Storage, "delete_results", lambda self, keys: (_ for _ in ()).throw(ResultsNotDeletedError("denied")))
+    assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert repo.get("job-undeletable").status is JobStatus.CANCELLED

@@ -227,3 +227,26 @@ def test_the_deadline_sweep_queues_a_job_whose_upload_is_there_and_expires_the_o
     assert expired == ["lost"]
     assert repo.get("lost").status is JobStatus.EXPIRED
     assert repo.get("arrived").status is JobStatus.QUEUED  # the worker's; the stalled sweep re-drives it if its event is lost
+
+
+def test_a_job_whose_upload_cannot_be_looked_for_waits_and_the_others_still_expire(repo, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.logic import expire
+
+    monkeypatch.setattr(expire, "notify_terminal", lambda *args, **kwargs: None)
+    settings = Settings(aws_endpoint_url=None)
+    for job_id in ("throttled", "lost"):
+        repo.create(_job(job_id))
+    storage = Storage(settings)
+    real_head = storage.head_input
+
+    def head(key):  # noqa: ANN001
+        if "throttled" in key:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "HeadObject")
+        return real_head(key)
+
+    monkeypatch.setattr(storage, "head_input", head)
+    assert expire.expire_overdue_uploads(settings=settings, repo=repo, storage=storage, now=time.time() + 61) == ["lost"]
+    assert repo.get("throttled").status is JobStatus.AWAITING_UPLOAD  # the next sweep looks again

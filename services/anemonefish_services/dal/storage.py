@@ -10,6 +10,7 @@ from anemonefish.formats import document_name
 from botocore.exceptions import ClientError
 
 from anemonefish_services import aws
+from anemonefish_services.exceptions import ResultsNotDeletedError
 from anemonefish_services.settings import Settings
 
 UPLOAD_PREFIX = "uploads/"
@@ -121,9 +122,14 @@ class Storage:
 
     def delete_results(self, keys: list[str]) -> None:
         """Remove result documents (a job cancelled while they were being written has none)."""
-        if keys:
-            self.s3.delete_objects(Bucket=self.settings.output_bucket,
-                                   Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
+        if not keys:
+            return
+        answer = self.s3.delete_objects(Bucket=self.settings.output_bucket,
+                                        Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True})
+        # S3 answers 200 and lists the keys it could not delete (AccessDenied, SlowDown).
+        if errors := answer.get("Errors"):
+            raise ResultsNotDeletedError(
+                "could not delete " + ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in errors))
 
     def presign_get(self, key: str, *, download_name: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.settings.output_bucket, "Key": key}

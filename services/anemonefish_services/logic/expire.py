@@ -20,7 +20,12 @@ def expire_overdue_uploads(
     expired: list[str] = []
     for job in repo.uploads_overdue(now):
         with job_context(job.job_id):
-            if storage.head_input(job.input_key) is not None:
+            try:
+                arrived = storage.head_input(job.input_key) is not None
+            except Exception:  # throttled, say: this job waits for the next sweep, the others go on
+                logger.exception("could not look for the upload; the next sweep will")
+                continue
+            if arrived:
                 # It arrived, its event still queued behind others (a PUT near the deadline, by a
                 # URL an idempotent retry renewed): the worker's, not expired. Should its event be
                 # lost, the stalled-job sweep re-drives a QUEUED job no worker touches.

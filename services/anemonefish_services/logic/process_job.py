@@ -238,7 +238,7 @@ def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
 
 
 def process_upload(
-    job_id: str, key: str, deps: WorkerDeps, invocation: Invocation, *, object_size: int | None = None
+    job_id: str, key: str, deps: WorkerDeps, invocation: Invocation
 ) -> Outcome:
     job = deps.repo.get(job_id)
     if job is None or job.input_key != key:
@@ -279,9 +279,6 @@ def process_upload(
         logger.info("job is running under another worker's lease; duplicate delivery dropped",
                     extra={"lease_owner": current.lease_owner})
         return Outcome.DUPLICATE
-    if object_size is not None and object_size != claimed.size_bytes:
-        return _fail(claimed, "upload_size_mismatch",
-                     f"the uploaded object has {object_size} bytes, the job declared {claimed.size_bytes}", deps, invocation.owner)
     if claimed.attempts > 1:
         logger.info("job taken over or retried", extra={"attempt": claimed.attempts})
     metrics.add_metric(name="JobsStarted", unit=MetricUnit.Count, value=1)
@@ -297,8 +294,9 @@ def process_upload(
             deps.storage.s3, settings.input_bucket, key, digest="sha256" if claimed.sha256 else None
         )
         if source.size != claimed.size_bytes:
-            # The object read, not the event's: a second PUT to the same URL replaces the object
-            # under an earlier event, and a sweeper's re-drive carries the job's own size.
+            # The object read, not the event's size: a second PUT to the same URL replaces the
+            # object under an earlier event (either may be the right one), and a re-drive
+            # carries the job's own size.
             source.close()
             return _fail(claimed, "upload_size_mismatch",
                          f"the uploaded object has {source.size} bytes, the job declared {claimed.size_bytes}",
@@ -360,7 +358,8 @@ def _reason(exc: Exception, job: JobRecord, settings: Settings) -> str:
     """A transient failure as the client may read it once retries run out (logic/dlq.py): the
     error's kind and words, with the recording's name for its S3 address and no bucket names."""
     text = f"{type(exc).__name__}: {exc}".replace(f"s3://{settings.input_bucket}/{job.input_key}", job.filename)
-    for bucket, called in ((settings.input_bucket, "the input bucket"), (settings.output_bucket, "the output bucket")):
+    named = ((settings.input_bucket, "the input bucket"), (settings.output_bucket, "the output bucket"))
+    for bucket, called in sorted(named, key=lambda pair: -len(pair[0])):  # a name inside the other's goes last
         if bucket:
             text = text.replace(bucket, called)
     return text
@@ -392,7 +391,10 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
         if current is not None and current.status is JobStatus.CANCELLED:
             # Cancelled while they were being written: a cancelled job has no results. (A job
             # taken over keeps them: its new worker writes the same documents under the same keys.)
-            deps.storage.delete_results(list(documents.values()))
+            try:
+                deps.storage.delete_results(list(documents.values()))
+            except Exception:  # the job is cancelled either way; a retry would not come back here
+                logger.exception("could not delete the results of a job cancelled while they were written")
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
     duration = float(result.audio.duration_s)

@@ -57,7 +57,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             message_id=record.message_id,
         )
         with job_context(job_id):
-            outcome = process_upload(job_id, upload.key, deps, invocation, object_size=upload.size)
+            outcome = process_upload(job_id, upload.key, deps, invocation)
             logger.info("record processed", extra={"outcome": outcome.value, "event_name": upload.event_name})
 
 

@@ -15,7 +15,10 @@ call's onset -- inside the 0.2 s onset collar of the evaluation, and early enoug
 the event overlaps even a short pop. A window that holds a call
 elsewhere is *not* anemonefish (the classifier answers "a call starts here"). Windows whose
 call onset lies within ``ignore_s`` of the zone's edges carry no weight: either answer is
-right there.
+right there. That is the ``centre`` timing; a front end whose anemonefish timing is
+``containment`` or ``overlap`` (an imported model, fine-tuned) labels its calls as that
+timing reads them. Other fish sounds (``biological``) are always labelled by overlap, and
+the card says so (``class_event_timing``).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def window_labels(
     fish = classes.index(ANEMONEFISH)
     bio = classes.index(BIOLOGICAL) if BIOLOGICAL in classes else None
     zone_lo, zone_hi = onset_zone(frontend)
-    containment = frontend.event_timing == "containment"
+    timing = frontend.timing_for(ANEMONEFISH)
     for i, s in enumerate(starts):
         end = s + window
         positive = False
@@ -101,13 +104,19 @@ def window_labels(
         for e in events:
             if e.label != ANEMONEFISH or e.end <= s or e.start >= end:
                 continue
-            if containment:
+            if timing == "containment":
                 # The whole call inside the window; a call cut by the window's edge is
                 # neither answer (don't care), so the run's edges stay sharp.
                 if e.start >= s - ignore_s / 2 and e.end <= end + ignore_s / 2:
                     positive = True
                 else:
                     unsure = True
+                continue
+            if timing == "overlap":
+                if min(e.end, end) - max(e.start, s) >= min(MIN_OVERLAP_S, 0.5 * (e.end - e.start)):
+                    positive = True
+                else:
+                    unsure = True  # in the window, by less than the rule asks
                 continue
             onset = e.start - s
             if zone_lo + ignore_s < onset <= zone_hi - ignore_s:

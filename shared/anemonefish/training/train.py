@@ -92,7 +92,7 @@ class TrainSpec(BaseModel):
     hop_length: int = Field(64, gt=0)
     fmin: float = Field(100.0, ge=0)
     normalisation: Normalisation = Field("standardize", description="Per-window scaling (see FrontEndConfig.normalisation).")
-    event_timing: str = Field("centre", pattern="^(centre|containment)$",
+    event_timing: str = Field("centre", pattern="^(centre|containment|overlap)$",
                               description="What a positive window means (see FrontEndConfig.event_timing).")
     dataset: DatasetSpec = DatasetSpec()
     mining_epochs: int = Field(
@@ -121,12 +121,14 @@ class TrainSpec(BaseModel):
 
 def frontend_for(spec: TrainSpec, base: FrontEndConfig | None = None) -> FrontEndConfig:
     base = base or FrontEndConfig()
-    return FrontEndConfig.model_validate({
-        **base.model_dump(),
-        **{f: getattr(spec, f) for f in FRONT_END_FIELDS},
-        # window_labels marks other fish sounds by overlap, whatever the anemonefish timing.
-        "class_event_timing": {BIOLOGICAL: "overlap"},
-    })
+    chosen = FrontEndConfig.model_validate({**base.model_dump(), **{f: getattr(spec, f) for f in FRONT_END_FIELDS}})
+    return with_overlap_timed_fish_sounds(chosen)
+
+
+def with_overlap_timed_fish_sounds(frontend: FrontEndConfig) -> FrontEndConfig:
+    """``frontend`` as this training leaves it: window_labels marks other fish sounds by
+    overlap, whatever the anemonefish timing, so their events must be placed so."""
+    return frontend.model_copy(update={"class_event_timing": {**frontend.class_event_timing, BIOLOGICAL: "overlap"}})
 
 
 def make_deterministic(seed: int) -> None:
@@ -600,7 +602,8 @@ def train(
 
     spec = spec or TrainSpec()
     if start is not None:
-        frontend = start.card.frontend
+        # Its front end, and what its windows of other fish sounds mean as this training labels them.
+        frontend = with_overlap_timed_fish_sounds(start.card.frontend)
         classes = list(start.card.classes)
         spec = start.fix_spec(spec)
     else:
