@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from anemonefish import __version__
 from anemonefish.detect import DetectionResult
@@ -234,7 +234,14 @@ def _float(value: str | None, where: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise AnnotationFormatError(f"{where}: {value!r} is not a number") from None
+        pass
+    text = value.strip()
+    if text.count(",") == 1 and "." not in text:  # a decimal comma ("12,5"), as in ';'-separated files
+        try:
+            return float(text.replace(",", "."))
+        except ValueError:
+            pass
+    raise AnnotationFormatError(f"{where}: {value!r} is not a number")
 
 
 def _optional_float(value: str | None) -> float | None:
@@ -267,7 +274,15 @@ def _channel(value: str | None, where: str) -> int | None:
 
 # An annotation as read: the event, the 0-based channel a Raven table gives it (None: none
 # given), and its Raven selection number (None: none given).
-_Annotation = tuple[Event, int | None, str | None]
+class _Annotation(NamedTuple):
+    """One row of a table: its event, the 0-based channel and Raven selection it names, where
+    it stands (``file:line``), and whether its label was written (not the table's default)."""
+
+    event: Event
+    channel: int | None
+    selection: str | None
+    at: str = ""
+    labelled: bool = True
 
 
 @dataclass(frozen=True)
@@ -291,10 +306,10 @@ class AnnotationTable:
         Without it, a selection made on several channels (one number and the same times,
         a row for each of its channels) counts once; rows that merely share a number stay."""
         if channel is not None:
-            return [event for event, on, _ in self.rows if on is None or on == channel]
+            return [row.event for row in self.rows if row.channel is None or row.channel == channel]
         seen: set[tuple[str, float, float]] = set()
         events = []
-        for event, on, selection in self.rows:
+        for event, on, selection, *_ in self.rows:
             if selection is not None and on is not None:
                 key = (selection, event.start, event.end)
                 if key in seen:
@@ -306,7 +321,7 @@ class AnnotationTable:
     @property
     def channels(self) -> set[int]:
         """The 0-based channels its selections name (empty when it names none)."""
-        return {on for _, on, _ in self.rows if on is not None}
+        return {row.channel for row in self.rows if row.channel is not None}
 
     @property
     def channel(self) -> int | None:
@@ -319,15 +334,15 @@ class AnnotationTable:
     def by_channel(self) -> dict[int | None, list[Event]]:
         """Its events grouped by the channel they name (key None: no channel named)."""
         grouped: dict[int | None, list[Event]] = {}
-        for event, on, _ in self.rows:
-            grouped.setdefault(on, []).append(event)
+        for row in self.rows:
+            grouped.setdefault(row.channel, []).append(row.event)
         return grouped
 
 
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
 ) -> list[_Annotation]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
     events = []
     selections = set()
     for line, row in enumerate(reader, start=2):
@@ -342,7 +357,9 @@ def _read_table(
             if key in selections:
                 continue
             selections.add(key)
-        label = next((row[c] for c in _LABEL_COLUMNS if row.get(c)), default_label)
+        # Cells are trimmed: a CSV written "1.2, 1.4, anemonefish" means the label, not " anemonefish".
+        written = next(((row.get(c) or "").strip() for c in _LABEL_COLUMNS if (row.get(c) or "").strip()), "")
+        label = written or default_label
         at = f"{where}:{line}"
         event = _event(
             _float(row.get(start_col), f"{at} ({start_col})"),
@@ -351,7 +368,10 @@ def _read_table(
             at,
             _optional_float(row.get("Confidence") or row.get("confidence")),
         )
-        events.append((event, _channel(row.get("Channel"), at), selection))
+        # A label column with this row's cell blank is a selection nobody named (training
+        # refuses it); a table with no label column at all is all the default's.
+        labelled = bool(written) or not any(c in (reader.fieldnames or ()) for c in _LABEL_COLUMNS)
+        events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, labelled))
     return events
 
 
@@ -377,21 +397,24 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
     if stripped.lstrip().startswith("{"):
         try:
             doc = json.loads(stripped)
-            rows: list[_Annotation] = [(Event.model_validate(e), None, None) for e in doc["events"]]
+            rows = [_Annotation(Event.model_validate(e), None, None, f"{where}: events[{i}]")
+                    for i, e in enumerate(doc["events"])]
             return AnnotationTable(rows, document=doc)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise AnnotationFormatError(f"{where}: not a result document ({exc})") from exc
     if "Begin Time (s)" in first:
-        # Raven writes tabs; a table saved again as CSV (a spreadsheet's round trip) has commas.
-        delimiter = "\t" if "\t" in first else ","
+        # Raven writes tabs; a table saved again by a spreadsheet has commas, or semicolons
+        # where the decimal separator is a comma.
+        delimiter = "\t" if "\t" in first else ";" if ";" in first else ","
         return AnnotationTable(_read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label))
-    if first.lower().startswith("start,") or ",start," in first.lower():
-        header = next(csv.reader([first]))
+    delimiter = ";" if ";" in first and "," not in first else ","
+    if first.lower().startswith(f"start{delimiter}") or f"{delimiter}start{delimiter}" in first.lower():
+        header = next(csv.reader([first], delimiter=delimiter, skipinitialspace=True))
         start_col = next(c for c in header if c.lower() == "start")
         end_col = next((c for c in header if c.lower() == "end"), None)
         if end_col is None:
             raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
-        return AnnotationTable(_read_table(stripped, ",", where, start_col, end_col, default_label))
+        return AnnotationTable(_read_table(stripped, delimiter, where, start_col, end_col, default_label))
     events = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip() or line.startswith("\\"):
@@ -403,7 +426,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
             )
         label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
         at = f"{where}:{number}"
-        events.append((_event(_float(parts[0], at), _float(parts[1], at), label, at), None, None))
+        events.append(_Annotation(_event(_float(parts[0], at), _float(parts[1], at), label, at), None, None, at))
     return AnnotationTable(events)
 
 

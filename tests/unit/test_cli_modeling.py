@@ -123,7 +123,7 @@ def test_train_checks_its_data_folder_before_drawing_anything(tmp_path: Path, ca
     other = _labelled(tmp_path / "other", relabel={"anemonefish": "clownfish"})
     assert main(["train", str(other), "--epochs", "1", "--validation-soundscapes", "0", "-o", str(tmp_path / "b")]) == 2
     line = _error(capsys)
-    assert "rec0.Table.1.selections.txt: labels ['clownfish'] are none of the model's classes" in line
+    assert "rec0.Table.1.selections.txt:2: labels ['clownfish'] are none of the model's classes" in line
     assert not (tmp_path / "b").exists()
 
 
@@ -363,7 +363,7 @@ def test_a_multichannel_table_labels_each_channel_with_its_own_selections(tmp_pa
     (stereo / "both.Table.1.selections.txt").write_text("\n".join([*rows, *_raven_rows_on_channel(mono / "rec1.Table.1.selections.txt", 3)]) + "\n")
     from anemonefish.exceptions import AnnotationFormatError
 
-    with pytest.raises(AnnotationFormatError, match=r"selections on channel\(s\) \[3\], but both.wav has 2 channel"):
+    with pytest.raises(AnnotationFormatError, match=r"a selection on channel 3, but both.wav has 2 channel"):
         windows_from_recordings(stereo, frontend, DEFAULT_CLASSES, **quiet)
 
 
@@ -422,3 +422,26 @@ def test_model_info_says_which_bundle_would_serve_and_what_it_is(
 
     assert main(["model", "info", str(tmp_path)]) == 2
     assert str(tmp_path) in _error(capsys)
+
+
+def test_mining_without_synthetic_soundscapes_is_refused_and_not_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hard negatives come from the synthetic soundscapes: on DATA alone none are mined, and the card must not say so."""
+    from anemonefish_services.cli import build_parser
+    from anemonefish_services.cli.modeling import train_spec_from_args
+
+    data = _labelled(tmp_path / "data")
+    assert main(["train", str(data), "--mining-epochs", "3", "-o", str(tmp_path / "b")]) == 2
+    assert _error(capsys).startswith("error: --mining-epochs: hard negatives are mined from the synthetic soundscapes")
+    assert not (tmp_path / "b").exists()
+    assert train_spec_from_args(build_parser().parse_args(["train", str(data), "-o", "b"])).mining_epochs == 0
+    assert train_spec_from_args(build_parser().parse_args(["train", "--synthetic", "-o", "b"])).mining_epochs == 4
+
+
+def test_synth_help_states_the_generators_own_defaults() -> None:
+    """synth's help quoted training's rates once (8-24 a minute) where synth draws 6."""
+    from anemonefish_services.cli.modeling import SYNTH_HELP_DEFAULTS
+
+    defaults = SynthConfig()
+    assert SYNTH_HELP_DEFAULTS == {field: getattr(defaults, field) for field in SYNTH_HELP_DEFAULTS}

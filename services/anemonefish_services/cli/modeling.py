@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, get_args
 
 from anemonefish.card import EventTiming, FrontEndConfig, Normalisation, VerifierConfig
-from anemonefish.synth import SynthConfig
 
 # TensorFlow's C++ start-up chatter (oneDNN, absl, graph attributes) as the Makefile keeps it
 # quiet: the commands that load it (train, model import/retune) print their own progress.
@@ -31,7 +30,9 @@ if TYPE_CHECKING:
     from anemonefish.training.train import StartingPoint
 
 VERIFIER_GATE = VerifierConfig.model_fields["gate"].default
-_SYNTH_DEFAULTS = SynthConfig()  # the generator's own defaults, which synth's help quotes
+# SynthConfig's defaults as synth's help states them, by hand: importing the generator to read
+# them would cost every command its import at start-up (a test holds the two together).
+SYNTH_HELP_DEFAULTS = {"anemonefish_per_min": 6.0, "biological_per_min": 6.0, "min_gap_s": 1.5}
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".events.json", ".csv", ".txt")
 
 
@@ -60,11 +61,11 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
     p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
     p.add_argument("--anemonefish-per-min", type=float, default=None,
-                   help=f"mean rate of anemonefish calls (default {_SYNTH_DEFAULTS.anemonefish_per_min:g} a minute); "
-                        f"every labelled sound keeps {_SYNTH_DEFAULTS.min_gap_s:g} s of quiet from the next, which caps "
+                   help=f"mean rate of anemonefish calls (default {SYNTH_HELP_DEFAULTS['anemonefish_per_min']:g} a minute); "
+                        f"every labelled sound keeps {SYNTH_HELP_DEFAULTS['min_gap_s']:g} s of quiet from the next, which caps "
                         "the rate actually reached")
     p.add_argument("--biological-per-min", type=float, default=None,
-                   help=f"mean rate of other fish sounds (default {_SYNTH_DEFAULTS.biological_per_min:g} a minute); "
+                   help=f"mean rate of other fish sounds (default {SYNTH_HELP_DEFAULTS['biological_per_min']:g} a minute); "
                         "capped the same way")
     p.add_argument("--subtype", default="PCM_24", choices=["PCM_16", "PCM_24", "FLOAT"])
     p.add_argument("--prefix", default="soundscape", help="file name prefix (default soundscape)")
@@ -102,7 +103,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.formats import document_name  # Raven's table name, which synth's truth bears too
-    from anemonefish.synth import ANEMONEFISH, MAX_SEED, soundscape_seed, write_recording
+    from anemonefish.synth import ANEMONEFISH, MAX_SEED, SynthConfig, soundscape_seed, write_recording
 
     if args.count < 1:
         print("error: --count must be at least 1", file=sys.stderr)
@@ -200,7 +201,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                    help=f"peak learning rate (default 0.003; {FINE_TUNE_DEFAULTS['learning_rate']:g} with --init-from)")
     p.add_argument("--mining-epochs", type=int, default=None,
                    help="epochs of a first model that picks hard negatives from the left-out noise "
-                        "(default 4; 0 with --init-from; 0 = no mining)")
+                        "of the synthetic soundscapes (default 4; 0 with --init-from or without --synthetic; "
+                        "0 = no mining)")
     p.add_argument("--init-from", default=None, metavar="BUNDLE_DIR",
                    help="continue training that bundle's network instead of a new one (fine-tuning; 'shipped' "
                         "for the shipped model; a pair, both its networks): its front end, classes and "
@@ -246,6 +248,8 @@ def train_spec_from_args(args: argparse.Namespace, start: StartingPoint | None =
         spec_updates["image_height"], spec_updates["image_width"] = args.image_size
     if start is not None:
         spec_updates.update(FINE_TUNE_DEFAULTS)
+    if not getattr(args, "synthetic", True):
+        spec_updates["mining_epochs"] = 0  # mining draws from the synthetic soundscapes: none without them
     for field in ("epochs", "n_fft", "hop_length", "frequency_pool", "time_pool", "width", "dense_units",
                   "normalisation", "warmup_epochs", "validation_soundscapes", "learning_rate", "mining_epochs"):
         if getattr(args, field) is not None:
@@ -260,6 +264,10 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     if args.data is not None and not args.data.is_dir():
         print(f"error: DATA: {args.data} is not a folder", file=sys.stderr)
+        return 2
+    if args.mining_epochs and not args.synthetic:
+        print("error: --mining-epochs: hard negatives are mined from the synthetic soundscapes; add --synthetic, "
+              "or leave it out", file=sys.stderr)
         return 2
     from pydantic import ValidationError
 
@@ -817,7 +825,9 @@ def run_model_info(args: argparse.Namespace) -> int:
                   "none in the card (the library's)"))
     training = card.training
     if training:
-        what = [str(training[k]) for k in ("data", "started_from") if training.get(k)]
+        what = [str(training["data"])] if training.get("data") else []
+        if isinstance(start := training.get("started_from"), dict):
+            what.append(f"fine-tuned from {start.get('name')} {start.get('version')} ({start.get('path')})")
         if training.get("seed") is not None:
             what.append(f"seed {training['seed']}")
         if training.get("windows"):
@@ -828,6 +838,9 @@ def run_model_info(args: argparse.Namespace) -> int:
     scalars = {k: v for k, v in card.metrics.items() if not isinstance(v, (list, dict))}
     for index, (key, value) in enumerate(scalars.items()):
         lines.append(("metrics" if index == 0 else "", f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}"))
+    if isinstance(earlier := card.metrics.get("before_retune"), dict):
+        lines.append(("", f"(the card's before_retune holds {len(earlier) - 1} more, measured at the earlier "
+                          f"defaults {earlier.get('detection_defaults')})"))
     width = max(len(label) for label, _ in lines) + 1
     for label, text in lines:
         print(f"{(label + ':') if label else '':<{width}} {text}")

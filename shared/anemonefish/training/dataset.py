@@ -24,7 +24,8 @@ the card says so (``class_event_timing``).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anemonefish.audio import AUDIO_SUFFIXES, probe_audio, read_audio
 from anemonefish.card import FrontEndConfig
-from anemonefish.exceptions import AnnotationFormatError
+from anemonefish.exceptions import AnnotationFormatError, AudioError
 from anemonefish.events import MIN_OVERLAP_S, Event, onset_zone
 from anemonefish.features import FeatureExtractor
 from anemonefish.synth import ANEMONEFISH, BIOLOGICAL, MAX_SEED, SynthConfig, SynthEvent, soundscape_seed, synthesize
@@ -229,6 +230,11 @@ def build_windows_and_spare_noise(
 ANNOTATION_SUFFIXES = (".Table.1.selections.txt", ".selections.txt", ".labels.txt", ".txt", ".csv")
 
 
+# Names only annotation tables bear: one of these with no recording beside it is a table
+# whose recording is missing or misnamed (rec.Table.2.selections.txt), not a notes file.
+_TABLE_ONLY_SUFFIXES = (".selections.txt", ".labels.txt")
+
+
 def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
     """Audio files below ``folder`` with an annotation table of the same name beside them,
     and those without one. Hidden files and folders (macOS's ``._rec.wav``) are not recordings."""
@@ -239,10 +245,17 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
         hidden = any(part.startswith(".") for part in audio.relative_to(root).parts)
         if hidden or not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
             continue
-        table = next((t for s in ANNOTATION_SUFFIXES if (t := audio.with_name(audio.stem + s)).is_file()), None)
-        if table is None:
+        tables = list(dict.fromkeys(t for s in ANNOTATION_SUFFIXES if (t := audio.with_name(audio.stem + s)).is_file()))
+        if not tables:
             unlabelled.append(audio)
             continue
+        if len(tables) > 1:
+            # Which one is the truth cannot be told (an older export, another person's): training
+            # on one would silently drop the other's corrections.
+            raise AnnotationFormatError(
+                f"{audio}: several annotation tables ({', '.join(t.name for t in tables)}); keep one per recording"
+            )
+        table = tables[0]
         if table in claimed:
             # rec.wav and rec.flac (one a copy of the other, or not): which one the table
             # describes cannot be told, and training on both would count its calls twice.
@@ -255,17 +268,33 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
     return pairs, unlabelled
 
 
+def orphan_tables(folder: str | Path, pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
+    """Annotation tables below ``folder`` (by a name only tables bear) that no recording took."""
+    root, taken = Path(folder), {table for _, table in pairs}
+    return [
+        path for path in sorted(root.rglob("*"))
+        if path.name.endswith(_TABLE_ONLY_SUFFIXES) and path.is_file() and path not in taken
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    ]
+
+
 def labelled_pairs(folder: str | Path, log: Callable[[str], None] = print) -> list[tuple[Path, Path]]:
-    """:func:`labelled_recordings`, refusing a folder with none and logging those without a table."""
+    """:func:`labelled_recordings`, refusing a folder with none and logging those without a
+    table and the tables without a recording."""
     pairs, unlabelled = labelled_recordings(folder)
     if not pairs:
         raise AnnotationFormatError(
             f"{folder}: no audio file with an annotation table of the same name beside it "
             f"({', '.join(ANNOTATION_SUFFIXES)})"
         )
+    root = Path(folder)
     if unlabelled:
-        shown = ", ".join(p.name for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
+        shown = ", ".join(str(p.relative_to(root)) for p in unlabelled[:5]) + (" ..." if len(unlabelled) > 5 else "")
         log(f"{len(unlabelled)} recording(s) in {folder} have no annotation table and are left out: {shown}")
+    if orphans := orphan_tables(folder, pairs):
+        shown = ", ".join(str(p.relative_to(root)) for p in orphans[:5]) + (" ..." if len(orphans) > 5 else "")
+        log(f"{len(orphans)} annotation table(s) in {folder} have no recording of their name beside them and are "
+            f"left out: {shown}")
     return pairs
 
 
@@ -274,25 +303,40 @@ def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict
     labelled with the model's own class names.
 
     A Raven table's ``Channel`` column is honoured; a table without one labels the first
-    channel. Refused, naming the table: labels that are none of ``classes`` (in any case),
-    selections on channels the file lacks, and a table where only some selections name one.
+    channel. Refused, naming the table's line: labels that are none of ``classes`` (in any
+    case), a blank label in a label column, selections on channels the file lacks or starting
+    after its end (a table in milliseconds, say), and a table where only some selections name
+    a channel. A recording that cannot be read is named by its path.
     """
     from anemonefish.formats import load_annotations
 
     by_name = {c.casefold(): c for c in classes}
-    by_channel = load_annotations(table).by_channel()
-    unknown = sorted({e.label for events in by_channel.values() for e in events if e.label.casefold() not in by_name})
-    if unknown:
+    annotations = load_annotations(table)
+    rows = annotations.rows
+    if blank := next((row for row in rows if not row.labelled), None):
         raise AnnotationFormatError(
-            f"{table}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
+            f"{blank.at}: the selection has no label (its cell is blank); label it one of {', '.join(classes)}"
+        )
+    unknown = sorted({row.event.label for row in rows if row.event.label.casefold() not in by_name})
+    if unknown:
+        first = next(row for row in rows if row.event.label == unknown[0])
+        raise AnnotationFormatError(
+            f"{first.at}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
             "relabel them, or their sounds would be learnt as noise"
         )
-    channel_count = probe_audio(audio_path).channels
-    beyond = sorted(c + 1 for c in by_channel if c is not None and c >= channel_count)
-    if beyond:
+    with named_by_path(audio_path):
+        info = probe_audio(audio_path)
+    if outside := next((row for row in rows if row.channel is not None and row.channel >= info.channels), None):
         raise AnnotationFormatError(
-            f"{table}: selections on channel(s) {beyond}, but {audio_path.name} has {channel_count} channel(s)"
+            f"{outside.at}: a selection on channel {outside.channel + 1}, but {audio_path.name} has "
+            f"{info.channels} channel(s); correct its Channel (channels count from 1)"
         )
+    if late := next((row for row in rows if row.event.start >= info.duration_s), None):
+        raise AnnotationFormatError(
+            f"{late.at}: a selection at {late.event.start:g} s, past the end of {audio_path.name} "
+            f"({info.duration_s:.1f} s); are its times in seconds, and is it this recording's table?"
+        )
+    by_channel = annotations.by_channel()
     unnamed = by_channel.pop(None, [])
     if not by_channel:
         by_channel = {0: unnamed}
@@ -302,6 +346,17 @@ def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict
         channel: [e.model_copy(update={"label": by_name[e.label.casefold()]}) for e in events]
         for channel, events in sorted(by_channel.items())  # type: ignore[arg-type]
     }
+
+
+@contextmanager
+def named_by_path(audio_path: Path) -> Iterator[None]:
+    """Errors reading a recording of a training folder name it by its path (two sites'
+    ``20240101_000000.wav`` are told apart), not by its file name alone as the decoder does."""
+    try:
+        yield
+    except AudioError as exc:
+        reason = str(exc).removeprefix(f"{audio_path.name}: ")
+        raise type(exc)(f"{audio_path}: {reason}") from exc
 
 
 def windows_from_recordings(
@@ -334,7 +389,8 @@ def windows_from_recordings(
     channels_read = 0
     for index, (audio_path, table) in enumerate(pairs):
         for channel, events in labelled_channels(audio_path, table, classes).items():
-            _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
+            with named_by_path(audio_path):
+                _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
             window_images, starts = extractor.windows_from_signal(audio)
             y, w = window_labels(events, starts, frontend, classes, ignore_s)
             # The first channel keeps the draw it had before channels were read, so a seed

@@ -203,14 +203,25 @@ def attach_verifier(
     return out
 
 
+# Where update_card keeps the metrics a change of defaults left behind.
+BEFORE_RETUNE = "before_retune"
+
+
 def update_card(bundle_dir: str | Path, metrics: dict[str, Any] | None = None, detection_defaults: dict[str, Any] | None = None) -> ModelCard:
     """Merge ``metrics`` into a bundle's card and/or replace its ``detection_defaults`` (atomically).
 
     The quality benchmark writes its numbers here; ``anemonefish model retune`` its defaults.
+    Metrics measured at other defaults than the new ones no longer describe the bundle as
+    served: they move under ``metrics.before_retune`` with the defaults they were measured
+    at (replacing an earlier such set), so the card's own figures are all at its defaults.
     """
     path = Path(bundle_dir) / CARD_FILE
     card = ModelCard.model_validate_json(path.read_text())
-    update: dict[str, Any] = {"metrics": {**card.metrics, **(metrics or {})}}
+    kept = dict(card.metrics)
+    if detection_defaults is not None and detection_defaults != card.detection_defaults:
+        stale = {k: v for k, v in card.metrics.items() if k not in (metrics or {}) and k != BEFORE_RETUNE}
+        kept = {BEFORE_RETUNE: {"detection_defaults": card.detection_defaults, **stale}} if stale else {}
+    update: dict[str, Any] = {"metrics": {**kept, **(metrics or {})}}
     if detection_defaults is not None:
         update["detection_defaults"] = detection_defaults
     card = ModelCard.model_validate({**card.model_dump(), **update})

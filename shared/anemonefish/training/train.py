@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -289,7 +290,7 @@ def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log
     """Each annotated channel of the labelled recordings below ``folder`` (as ``train DATA/``
     reads them), scored by the detector as it serves ``bundle``, with that channel's truth."""
     from anemonefish.detect import Detector
-    from anemonefish.training.dataset import labelled_channels, labelled_pairs
+    from anemonefish.training.dataset import labelled_channels, labelled_pairs, named_by_path
 
     labelled = [(audio_path, channel, events) for audio_path, table in labelled_pairs(folder, log)
                 for channel, events in labelled_channels(audio_path, table, list(bundle.classes)).items()]
@@ -299,7 +300,8 @@ def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log
     detector = Detector(bundle)
     out = []
     for audio_path, channel, events in labelled:
-        result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
+        with named_by_path(audio_path):
+            result = detector.run(audio_path, detector.default_params.model_copy(update={"channel": channel}))
         out.append(ScoredRecording(scores=result.scores, annotations=events, duration_s=result.audio.duration_s))
     log(f"labelled recordings in {folder}: {len(out)} recording channel(s) scored")
     return out
@@ -531,7 +533,7 @@ def fine_tune(
     from anemonefish.training.export import attach_verifier, check_bundle_target
 
     # Told apart from the start by default: the same name, its version marked as trained further.
-    version = version or (start.card.version if start.card.version.endswith("+tuned") else f"{start.card.version}+tuned")
+    version = version or tuned_version(start.card.version)
     if start.card.verifier is None:
         return train(out_dir, spec, synthetic=synthetic, data_dir=data_dir, name=name, version=version, log=log,
                      replace=replace, start=start)
@@ -555,6 +557,16 @@ def fine_tune(
     if spec.validation_soundscapes > 0:
         retune(out, write=True, log=log)
     return read_card(out)
+
+
+def tuned_version(version: str) -> str:
+    """The version of a bundle trained further from one of ``version``: ``0.2.0+tuned``, then
+    ``0.2.0+tuned.2``, ``0.2.0+tuned.3``..., so each round can be told from the one before."""
+    if version.endswith("+tuned"):
+        return f"{version}.2"
+    if (found := re.search(r"\+tuned\.(\d+)$", version)) is not None:
+        return f"{version[: found.start()]}+tuned.{int(found.group(1)) + 1}"
+    return f"{version}+tuned"
 
 
 def train_synthetic(
