@@ -285,6 +285,39 @@ def test_read_timeout_is_retried(receiver: Receiver) -> None:
     assert len(receiver.requests) == 2
 
 
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
+    """A byte every fraction of a second never trips a read timeout; the attempt as a whole
+    must end, or one receiver holds the worker and every job behind it."""
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.wait(0.1):  # a header line every 0.1 s, never the end of the headers
+                try:
+                    connection.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    started = time.monotonic()
+    try:
+        outcome = deliver_webhook(
+            f"http://127.0.0.1:{listener.getsockname()[1]}/hook", succeeded_event(), secret=SECRET, allow_loopback=True,
+            policy=fast_policy(max_attempts=1, connect_timeout_s=0.5, read_timeout_s=0.5), sleep=Sleeps(),
+        )
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3.0  # connect + read timeouts (1 s) bound the attempt, not each read
+    assert not outcome.delivered and "no complete answer within 1 s" in (outcome.error or "")
+
+
 def test_connection_errors_are_retried_and_never_raise() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))

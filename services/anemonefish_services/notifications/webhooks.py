@@ -14,11 +14,13 @@ would otherwise resolve the host themselves. Redirects are never followed.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import random
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -410,11 +412,12 @@ def _post_once(
     headers: dict[str, str],
     timeout: urllib3.Timeout,
     ca_certs: str | None,
+    deadline_s: float,
 ) -> _Attempt:
     """One attempt: try the checked addresses in resolver order until one connects."""
     attempt = _Attempt(retryable=True, error="no address to connect to")
     for address in target.addresses:
-        attempt = _post_to_address(target, address, body, headers, timeout, ca_certs)
+        attempt = _post_to_address(target, address, body, headers, timeout, ca_certs, deadline_s)
         if not attempt.could_not_connect:
             return attempt
     return attempt
@@ -427,7 +430,11 @@ def _post_to_address(
     headers: dict[str, str],
     timeout: urllib3.Timeout,
     ca_certs: str | None,
+    deadline_s: float,
 ) -> _Attempt:
+    """POST to one address, the whole exchange within ``deadline_s``: urllib3's read timeout
+    bounds each read only, and a receiver that sends a byte every few seconds would otherwise
+    hold the worker (and every job behind it) for as long as it likes."""
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         tls_names: dict[str, str] = (
@@ -444,6 +451,35 @@ def _post_to_address(
         )
     else:
         pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False)
+    opened: list[socket.socket] = []
+
+    class _Watched(pool.ConnectionCls):  # type: ignore[misc,name-defined]
+        def connect(self) -> None:
+            super().connect()
+            opened.append(self.sock)
+
+    pool.ConnectionCls = _Watched
+    expired = threading.Event()
+
+    def cut_off() -> None:
+        expired.set()
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+
+    watchdog = threading.Timer(deadline_s, cut_off)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _exchange(pool, target, body, headers, expired, deadline_s)
+    finally:
+        watchdog.cancel()
+
+
+def _exchange(
+    pool: urllib3.HTTPConnectionPool, target: WebhookTarget, body: bytes, headers: dict[str, str],
+    expired: threading.Event, deadline_s: float,
+) -> _Attempt:
     try:
         response = pool.urlopen(
             "POST",
@@ -464,10 +500,14 @@ def _post_to_address(
     except urllib3.exceptions.ConnectTimeoutError as exc:  # includes refused connections
         return _Attempt(retryable=True, error=f"{type(exc).__name__}: {exc}", could_not_connect=True)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if expired.is_set():
+            return _Attempt(retryable=True, error=f"no complete answer within {deadline_s:.0f} s")
         # Read timeouts, resets, protocol errors: transient.
         return _Attempt(retryable=True, error=f"{type(exc).__name__}: {exc}")
     finally:
         pool.close()
+    if expired.is_set():  # cut off mid-headers, http.client may still have parsed a status
+        return _Attempt(retryable=True, error=f"no complete answer within {deadline_s:.0f} s")
     if 200 <= status < 300:
         return _Attempt(retryable=False, status_code=status)
     if 300 <= status < 400:
@@ -548,7 +588,9 @@ def deliver_webhook(
                     "User-Agent": USER_AGENT,
                     **sign_webhook(secret, webhook_id, body, timestamp),
                 }
-                result = _post_once(target, body.encode("utf-8"), headers, timeout, ca_certs)
+                # The whole exchange, not each read: connect and read timeouts together at most.
+                attempt_s = min(policy.connect_timeout_s + policy.read_timeout_s, remaining)
+                result = _post_once(target, body.encode("utf-8"), headers, timeout, ca_certs, attempt_s)
                 status_code = result.status_code
             if result.status_code is not None and 200 <= result.status_code < 300:
                 return done("delivered", None)
