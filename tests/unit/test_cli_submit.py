@@ -92,3 +92,101 @@ def test_a_job_the_api_never_created_is_reported_as_not_created_not_as_a_failed_
     assert "a.wav: job - NOT_CREATED" in out and "UPLOAD_FAILED" not in out
     # One plain line naming the API, not urllib3's retry trace.
     assert "cannot reach the API at http://127.0.0.1:9 (ConnectionError)" in out and "Max retries" not in out
+
+
+class _RefusingApi(_RecordingApi):
+    """The API answering every POST /jobs with what it says of a threshold out of range."""
+
+    def create_job(self, filename: str, size_bytes: int, **request: object) -> dict:
+        from anemonefish_services.client.api import ApiError
+
+        super().create_job(filename, size_bytes, **request)
+        raise ApiError(400, "invalid_request", "invalid request: params.threshold: Input should be less than or equal to 1",
+                       [{"field": "params.threshold", "message": "Input should be less than or equal to 1"}])
+
+
+def test_a_request_the_api_refuses_for_its_params_is_an_option_error_not_one_per_file(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from anemonefish_services.client.submit import RequestRefusedError, submit_files
+
+    files = [write_tone_wav(tmp_path / f"reef{i}.wav", 1.0) for i in range(3)]
+    with pytest.raises(RequestRefusedError, match="params.threshold"):
+        submit_files(_RefusingApi(), files, tmp_path / "out", params={"threshold": 5}, console=Console(quiet=True))
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--params", "[1, 2]"], "error: --params must be a JSON object"),
+    (["--params", "0"], "error: --params must be a JSON object"),
+    (["-o", "FILE"], "exists and is not a folder"),
+])
+def test_bad_options_are_refused_with_exit_2_before_the_api_is_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    recording = write_tone_wav(tmp_path / "a.wav", 1.0)
+    (tmp_path / "afile").write_text("notes")
+    extra = [str(tmp_path / "afile") if word == "FILE" else word for word in extra]
+    args = ["submit", str(recording), "--api", "http://127.0.0.1:9", "--api-key", "k", "-o", str(tmp_path / "out"), *extra]
+    assert main(args) == 2  # port 9 has no API: reaching it would have been exit 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+class _SucceedingApi(_RecordingApi):
+    def get_job(self, job_id: str) -> dict:
+        return {"job_id": job_id, "status": "SUCCEEDED", "filename": f"{job_id}.wav",
+                "result": {"links": {"json": f"https://s3/{job_id}.json"}, "warnings": []}}
+
+
+def test_a_result_that_cannot_be_saved_fails_its_file_alone_and_says_how_to_fetch_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from anemonefish_services.client import submit
+
+    def download(job: dict, stem: str, outdir: Path) -> dict:
+        if stem == "bad":
+            raise IsADirectoryError(21, "Is a directory", str(outdir / "bad.events.csv"))
+        target = outdir / f"{stem}.events.json"
+        target.write_text('{"events": []}')
+        return {"json": target}
+
+    monkeypatch.setattr(submit, "download_results", download)
+    files = [write_tone_wav(tmp_path / "bad.wav", 1.0), write_tone_wav(tmp_path / "good.wav", 1.0)]
+    subs = submit.submit_files(_SucceedingApi(), files, tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    by_name = {sub.path.name: sub for sub in subs}
+    assert by_name["good.wav"].status == "SUCCEEDED" and (tmp_path / "out" / "good.events.json").exists()
+    bad = by_name["bad.wav"]
+    assert bad.status == "DOWNLOAD_FAILED" and f"anemonefish jobs fetch {bad.job_id}" in (bad.error or "")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`anemonefish model info | head -1`: no BrokenPipeError traceback, the shell's 141."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; from anemonefish_services.cli import main; "
+                              "sys.exit(main(['model', 'info']))"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before the first line is written
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 141 and b"Traceback" not in err, err.decode()
+
+
+def test_job_ids_are_one_path_segment_and_never_empty() -> None:
+    from anemonefish_services.client.api import ApiClient, ApiError
+
+    asked: list[str] = []
+
+    class _Session:
+        def request(self, method, url, **kwargs):  # noqa: ANN001, ANN003
+            asked.append(url)
+            raise ConnectionError("not sent")
+
+    client = ApiClient("http://api", "k")
+    client.session = _Session()  # type: ignore[assignment]
+    with pytest.raises(ApiError, match="the job id is empty"):
+        client.get_job(" ")
+    with pytest.raises(ConnectionError):
+        client.get_job("../jobs")
+    assert asked == ["http://api/jobs/..%2Fjobs"]

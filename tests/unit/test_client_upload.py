@@ -49,3 +49,90 @@ def test_other_refusals_stop_at_once():
     with pytest.raises(OSError, match="S3 refused the upload: 400"):
         upload._put_with_retries(session, lambda resign: "https://s3/u", lambda: b"x", {})
     assert len(session.urls) == 1
+
+
+class _Parts:
+    """S3 taking multipart PUTs as a network would: each body read a chunk at a time."""
+
+    def __init__(self, refuse_part: int | None = None, fail_first_try: bool = False, chunk_s: float = 0.01) -> None:
+        import threading
+
+        self.refuse_part = refuse_part
+        self.fail_first_try = fail_first_try
+        self.chunk_s = chunk_s
+        self.tried: set[int] = set()
+        self.lock = threading.Lock()
+
+    def put(self, url, data, headers, timeout):  # noqa: ANN001
+        import threading
+
+        number = int(url.rsplit("=", 1)[1])
+        if number == self.refuse_part:
+            return SimpleNamespace(status_code=400, text="<Code>InvalidPart</Code>", headers={})
+        while data.read(1024):
+            threading.Event().wait(self.chunk_s)  # time.sleep is switched off by the fixture
+        with self.lock:
+            again = number in self.tried
+            self.tried.add(number)
+        if self.fail_first_try and not again:
+            return SimpleNamespace(status_code=500, text="", headers={})
+        return SimpleNamespace(status_code=200, text="", headers={"ETag": f'"{number}"'})
+
+    def mount(self, *args):  # noqa: ANN002
+        pass
+
+
+class _Api:
+    def __init__(self) -> None:
+        self.completed: list = []
+
+    def uploaded_parts(self, job_id):  # noqa: ANN001
+        return {"parts": []}
+
+    def sign_parts(self, job_id, numbers):  # noqa: ANN001
+        return {"parts": [{"part_number": n, "url": f"https://s3/part?partNumber={n}"} for n in numbers]}
+
+    def complete_upload(self, job_id, parts):  # noqa: ANN001
+        self.completed.append(parts)
+
+
+def _recording(tmp_path, size: int = 40 * 1024):
+    path = tmp_path / "reef.wav"
+    path.write_bytes(bytes(range(256)) * (size // 256))
+    return path
+
+
+def _multipart(tmp_path, monkeypatch, s3: _Parts, stop=None):  # noqa: ANN001
+    import time as clock
+
+    monkeypatch.setattr(upload.requests, "Session", lambda: s3)
+    path, api, sent = _recording(tmp_path), _Api(), []
+    plan = {"part_size": 8 * 1024, "part_count": 5, "parts": []}
+    started = clock.monotonic()
+    try:
+        upload.upload_multipart(api, "job", path, plan, sent.append, workers=4, stop=stop)
+    finally:
+        elapsed = clock.monotonic() - started
+    return api, sent, elapsed, path.stat().st_size
+
+
+def test_a_part_refused_for_good_stops_the_others_at_once_and_leaves_the_upload_open(tmp_path, monkeypatch):
+    s3 = _Parts(refuse_part=1, chunk_s=0.05)  # the other parts would take 0.4 s each
+    with pytest.raises(OSError, match="S3 refused the upload: 400"):
+        _multipart(tmp_path, monkeypatch, s3)
+    assert s3.tried == set()  # no other part finished: each stopped at its next read
+
+
+def test_a_retried_part_is_counted_once(tmp_path, monkeypatch):
+    api, sent, _, size = _multipart(tmp_path, monkeypatch, _Parts(fail_first_try=True, chunk_s=0))
+    assert sum(sent) == size and max(__import__("itertools").accumulate(sent)) <= size
+    assert len(api.completed) == 1
+
+
+def test_a_stop_ends_the_parts_in_flight_within_a_read_and_completes_nothing(tmp_path, monkeypatch):
+    import threading
+
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()  # Ctrl-C, 0.1 s in
+    with pytest.raises(upload.UploadStopped):
+        api, *_ = _multipart(tmp_path, monkeypatch, _Parts(chunk_s=0.05), stop=stop.is_set)

@@ -148,7 +148,7 @@ def distinct_results(found: list[Input]) -> tuple[list[Input], list[tuple[Input,
     return inputs, clashes
 
 
-def _unusable_outdir(outdir: Path) -> str | None:
+def unusable_outdir(outdir: Path) -> str | None:
     """Why results cannot be written to ``outdir`` (created if missing), or None: checked
     before any audio is decoded, so the fault is blamed on -o rather than on every input."""
     if outdir.exists() and not outdir.is_dir():
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         # Chosen by the environment, perhaps set for the local stack long ago: say so.
         err.print(f"model: {bundle.card.name} from ANEMONEFISH_MODEL_DIR={bundle.path}", markup=False, highlight=False)
 
-    if (problem := _unusable_outdir(args.outdir)) is not None:
+    if (problem := unusable_outdir(args.outdir)) is not None:
         err.print(f"error: -o {args.outdir}: {problem}", markup=False, highlight=False)
         return 2
 

@@ -113,7 +113,7 @@ def _submit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from anemonefish_services.client.api import ApiError
-    from anemonefish_services.client.submit import events_table, submit_files
+    from anemonefish_services.client.submit import RequestRefusedError, events_table, submit_files
 
     client = api_client(args)
     if client is None:
@@ -142,10 +142,22 @@ def _submit(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f"error: --params is not JSON: {exc}", file=sys.stderr)
         return 2
+    if params is not None and not isinstance(params, dict):
+        print(f"error: --params must be a JSON object of detection parameters, e.g. '{{\"threshold\": 0.5}}', "
+              f"not {args.params}", file=sys.stderr)
+        return 2
+    from anemonefish_services.cli.detect import unusable_outdir
+
+    if (problem := unusable_outdir(args.outdir)) is not None:
+        print(f"error: -o {args.outdir}: {problem}", file=sys.stderr)
+        return 2
     console = Console()
     try:
         subs = submit_files(client, files, args.outdir, params=params,
                             webhook_url=args.webhook, new=args.new, checksum=args.checksum)
+    except RequestRefusedError as exc:  # the params or webhook every job would carry
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

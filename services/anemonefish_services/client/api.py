@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -16,6 +17,13 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def _job_path(job_id: str) -> str:
+    """``/jobs/{id}`` with the id as one path segment: "" or "../jobs" must not name another route."""
+    if not job_id.strip():
+        raise ApiError(400, "invalid_request", "the job id is empty")
+    return f"/jobs/{quote(job_id, safe='')}"
 
 
 def _session(retries: int) -> requests.Session:
@@ -81,7 +89,7 @@ class ApiClient:
         return self._call("GET", "/webhook-secret")["secret"]
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/jobs/{job_id}")
+        return self._call("GET", _job_path(job_id))
 
     def list_jobs(self, limit: int = 20, next_token: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
@@ -90,14 +98,14 @@ class ApiClient:
         return self._call("GET", "/jobs", params=params)
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/jobs/{job_id}")
+        return self._call("DELETE", _job_path(job_id))
 
     def sign_parts(self, job_id: str, part_numbers: list[int]) -> dict[str, Any]:
-        return self._call("POST", f"/jobs/{job_id}/upload/parts", json={"part_numbers": part_numbers})
+        return self._call("POST", f"{_job_path(job_id)}/upload/parts", json={"part_numbers": part_numbers})
 
     def uploaded_parts(self, job_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/jobs/{job_id}/upload/parts")
+        return self._call("GET", f"{_job_path(job_id)}/upload/parts")
 
     def complete_upload(self, job_id: str, parts: list[tuple[int, str]]) -> dict[str, Any]:
-        return self._call("POST", f"/jobs/{job_id}/upload/complete",
+        return self._call("POST", f"{_job_path(job_id)}/upload/complete",
                           json={"parts": [{"part_number": n, "etag": e} for n, e in sorted(parts)]})

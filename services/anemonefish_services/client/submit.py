@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,7 +22,11 @@ from rich.table import Table
 
 from anemonefish_services.client.api import ApiClient, ApiError
 from anemonefish_services.client.jobs import TERMINAL, download_results
-from anemonefish_services.client.upload import file_fingerprint, upload_multipart, upload_single
+from anemonefish_services.client.upload import UploadStopped, file_fingerprint, upload_multipart, upload_single
+
+
+class RequestRefusedError(Exception):
+    """The API refused the request every file's job makes (its params or webhook): an option is wrong."""
 
 @dataclass
 class Submission:
@@ -45,15 +50,27 @@ def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | No
     return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
-def _sha256_with_progress(path: Path, advance: Callable[[int], None], chunk: int = 8 << 20) -> str:
+def _sha256_with_progress(path: Path, advance: Callable[[int], None], stop: threading.Event, chunk: int = 8 << 20) -> str:
     """The file's SHA-256, moving its progress bar (hashlib.file_digest has no progress hook;
-    a 10 GB recording takes several seconds)."""
+    a 10 GB recording takes several seconds), and stopping when told to."""
     hasher = hashlib.sha256()
     with path.open("rb") as handle:
         while piece := handle.read(chunk):
+            if stop.is_set():
+                raise UploadStopped("stopped")
             hasher.update(piece)
             advance(len(piece))
     return hasher.hexdigest()
+
+
+def _refuses_the_request(exc: Exception) -> bool:
+    """The API refused what every file's job would ask for (its params or webhook): the
+    same answer awaits the other files, so they are not hashed and sent for it."""
+    if not isinstance(exc, ApiError) or exc.status not in (400, 501):
+        return False
+    details = exc.details if isinstance(exc.details, list) else [exc.details]
+    fields = [str(d.get("field", "")) for d in details if isinstance(d, dict)]
+    return any(f == "params" or f.startswith(("params.", "webhook")) for f in fields)
 
 
 def submit_files(
@@ -73,6 +90,10 @@ def submit_files(
     console = console or Console(stderr=True)
     outdir.mkdir(parents=True, exist_ok=True)
     subs = [Submission(path=Path(p)) for p in paths]
+    # Set by Ctrl-C (every upload stops at its next read, and stays open for a rerun to resume)
+    # or by the API refusing the request itself (the other files would meet the same refusal).
+    stop = threading.Event()
+    refusal: list[str] = []
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"),
                DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as bars:
@@ -84,11 +105,13 @@ def submit_files(
             sub = subs[index]
             task = tasks[index]
             try:
+                if stop.is_set():
+                    raise UploadStopped(refusal[0] if refusal else "stopped")
                 size = sub.path.stat().st_size
                 digest = None
                 if checksum:  # the worker checks the upload against it: damage on the way fails the job
                     bars.update(task, stage="hashing")
-                    digest = _sha256_with_progress(sub.path, lambda n: bars.advance(task, n))
+                    digest = _sha256_with_progress(sub.path, lambda n: bars.advance(task, n), stop)
                     bars.update(task, completed=0, stage="upload")
                 key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(
@@ -105,19 +128,29 @@ def submit_files(
                     sub.earlier = True
                     bars.update(task, completed=size)  # already uploaded by an earlier run
                 elif created["upload"]["method"] == "PUT":
-                    upload_single(sub.path, created["upload"], advance)
+                    upload_single(sub.path, created["upload"], advance, stop=stop.is_set)
                 else:
-                    upload_multipart(client, sub.job_id, sub.path, created["upload"], advance, workers=part_workers)
+                    upload_multipart(client, sub.job_id, sub.path, created["upload"], advance, workers=part_workers,
+                                     stop=stop.is_set)
                 bars.update(task, completed=size, stage="queued")
-            except Exception as exc:  # one file's failure never stops the others
+            except Exception as exc:  # one file's failure never stops the others (but a refused request does)
                 # Before the job exists the API refused the request (a key, a webhook): no upload was tried.
                 sub.status = "UPLOAD_FAILED" if sub.job_id else "NOT_CREATED"
                 sub.error = (f"cannot reach the API at {client.api_url} ({type(exc).__name__})"
                              if isinstance(exc, requests.ConnectionError) and not sub.job_id else str(exc))
+                if _refuses_the_request(exc):
+                    refusal.append(str(exc))
+                    stop.set()
                 bars.update(task, stage="[red]upload failed" if sub.job_id else "[red]job not created")
 
         with ThreadPoolExecutor(max_workers=min(4, len(subs)) or 1) as pool:
-            list(pool.map(upload_one, range(len(subs))))
+            try:
+                list(pool.map(upload_one, range(len(subs))))
+            except KeyboardInterrupt:
+                stop.set()  # the uploads under way end at their next read; the pool's exit waits that long
+                raise
+        if refusal:
+            raise RequestRefusedError(refusal[0])
 
         deadline = time.monotonic() + timeout_s
         pending = {i for i, s in enumerate(subs) if s.job_id and s.status != "UPLOAD_FAILED"}
@@ -137,7 +170,13 @@ def submit_files(
                     sub.finished_at = time.monotonic()
                     pending.discard(i)
                     if sub.status == "SUCCEEDED":
-                        _fetch_results(sub, outdir)
+                        try:
+                            _fetch_results(sub, outdir)
+                        except (OSError, ValueError) as exc:  # requests' errors are OSErrors too
+                            # The job's results are safe in S3: say so, and go on with the others'.
+                            sub.status = "DOWNLOAD_FAILED"
+                            sub.error = (f"the job succeeded, but saving its results in {outdir} failed ({exc}); "
+                                         f"`anemonefish jobs fetch {sub.job_id}` downloads them again")
                     elif job.get("error"):
                         sub.error = f"{job['error']['code']}: {job['error']['message']}"
                     if sub.status != "SUCCEEDED" and sub.earlier:

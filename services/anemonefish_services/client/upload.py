@@ -19,23 +19,35 @@ import requests
 
 from anemonefish_services.client.api import ApiClient
 
-ProgressFn = Callable[[int], None]  # called with bytes just sent
+ProgressFn = Callable[[int], None]  # called with bytes just sent (negative: taken back for a retry)
+StopFn = Callable[[], bool]
+
+
+class UploadStopped(Exception):
+    """The upload was told to stop (Ctrl-C, or another part failed for good). Not an OSError,
+    so requests and urllib3 let it through unwrapped from the body's read."""
 
 
 class _ProgressReader:
     """File slice with a length (so requests sends Content-Length, which S3 needs) that
-    reports bytes as they are read."""
+    reports bytes as they are read, and stops the request when told to (at its next read:
+    a PUT in flight ends within one chunk, not when its part has gone up)."""
 
-    def __init__(self, handle: BinaryIO, length: int, progress: ProgressFn | None) -> None:
+    def __init__(self, handle: BinaryIO, length: int, progress: ProgressFn | None, stop: StopFn | None = None) -> None:
         self._handle = handle
         self._remaining = length
         self._length = length
         self._progress = progress
+        self._stop = stop
+        self.sent = 0
 
     def __len__(self) -> int:
         return self._length
 
     def read(self, size: int = -1) -> bytes:
+        if self._stop is not None and self._stop():
+            self._handle.close()
+            raise UploadStopped("upload stopped")
         if self._remaining <= 0:
             return b""
         size = self._remaining if size < 0 else min(size, self._remaining)
@@ -45,7 +57,20 @@ class _ProgressReader:
             self._handle.close()
         if self._progress and data:
             self._progress(len(data))
+        self.sent += len(data)
         return data
+
+    def take_back_progress(self) -> None:
+        """A failed attempt's bytes: the retry sends them again, and the bar must not count them twice."""
+        if self._progress and self.sent:
+            self._progress(-self.sent)
+        self.sent = 0
+        self._handle.close()
+
+
+def _take_back(body: Any) -> None:
+    if isinstance(body, _ProgressReader):
+        body.take_back_progress()
 
 
 def _url_expired(response: requests.Response) -> bool:
@@ -58,11 +83,14 @@ def _url_expired(response: requests.Response) -> bool:
 
 
 def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str], body_for: Callable[[], Any],
-                      headers: dict[str, str], attempts: int = 5) -> requests.Response:
+                      headers: dict[str, str], attempts: int = 5, stop: StopFn | None = None) -> requests.Response:
     last: Exception | None = None
     for attempt in range(attempts):
+        if stop is not None and stop():
+            raise UploadStopped("upload stopped")
+        body = body_for()
         try:
-            response = session.put(url_for(attempt > 0 and isinstance(last, PermissionError)), data=body_for(),
+            response = session.put(url_for(attempt > 0 and isinstance(last, PermissionError)), data=body,
                                    headers=headers, timeout=300)
             if _url_expired(response):  # re-sign before the next attempt
                 last = PermissionError(f"S3 refused the upload URL: {response.text[:200]}")
@@ -70,29 +98,36 @@ def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str],
                     response.status_code == 400 and "<Code>RequestTimeout</Code>" in response.text):
                 last = OSError(f"S3 answered {response.status_code}")  # worth the same request again
             elif response.status_code >= 400:
+                _take_back(body)
                 raise OSError(f"S3 refused the upload: {response.status_code} {response.text[:300]}")
             else:
                 return response
         except (requests.ConnectionError, requests.Timeout) as exc:
             last = exc
+        except UploadStopped:
+            _take_back(body)
+            raise
+        _take_back(body)
         time.sleep(min(8.0, 0.5 * 2**attempt))
     raise OSError(f"upload failed after {attempts} attempts: {last}")
 
 
 def upload_single(path: Path, upload: dict[str, Any], progress: ProgressFn | None = None,
-                  session: requests.Session | None = None) -> None:
+                  session: requests.Session | None = None, stop: StopFn | None = None) -> None:
     session = session or requests.Session()
     size = path.stat().st_size
 
     def body() -> Any:
         handle = path.open("rb")
-        return _ProgressReader(handle, size, progress)
+        return _ProgressReader(handle, size, progress, stop)
 
-    _put_with_retries(session, lambda _refresh: upload["url"], body, dict(upload.get("headers") or {}))
+    _put_with_retries(session, lambda _refresh: upload["url"], body, dict(upload.get("headers") or {}), stop=stop)
 
 
 def upload_multipart(client: ApiClient, job_id: str, path: Path, upload: dict[str, Any],
-                     progress: ProgressFn | None = None, workers: int = 4) -> None:
+                     progress: ProgressFn | None = None, workers: int = 4, stop: StopFn | None = None) -> None:
+    """Send the parts S3 does not have yet, then complete the upload. The first part that
+    fails for good stops the others (each at its next read) and is raised; so is ``stop``."""
     part_size, part_count = int(upload["part_size"]), int(upload["part_count"])
     size = path.stat().st_size
     urls: dict[int, str] = {p["part_number"]: p["url"] for p in upload.get("parts", [])}
@@ -118,6 +153,11 @@ def upload_multipart(client: ApiClient, job_id: str, path: Path, upload: dict[st
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=workers))
     session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=workers))
 
+    failed = threading.Event()
+
+    def stopping() -> bool:
+        return failed.is_set() or (stop is not None and stop())
+
     def send(number: int) -> tuple[int, str]:
         offset = (number - 1) * part_size
         length = min(part_size, size - offset)
@@ -125,15 +165,21 @@ def upload_multipart(client: ApiClient, job_id: str, path: Path, upload: dict[st
         def body() -> Any:
             handle = path.open("rb")
             handle.seek(offset)
-            return _ProgressReader(handle, length, progress)
+            return _ProgressReader(handle, length, progress, stopping)
 
-        response = _put_with_retries(session, lambda refresh: url_for(number, refresh), body, {})
+        response = _put_with_retries(session, lambda refresh: url_for(number, refresh), body, {}, stop=stopping)
         return number, response.headers["ETag"]
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo) or 1))) as pool:
-        for future in as_completed([pool.submit(send, n) for n in todo]):
-            number, etag = future.result()
-            done[number] = etag
+        futures = [pool.submit(send, n) for n in todo]
+        try:
+            for future in as_completed(futures):
+                number, etag = future.result()
+                done[number] = etag
+        except BaseException:  # a part failed for good, or Ctrl-C: the rest stop, the upload stays open to resume
+            failed.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     client.complete_upload(job_id, list(done.items()))
 
 
