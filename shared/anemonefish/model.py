@@ -22,6 +22,7 @@ from anemonefish.exceptions import ModelBundleError
 from anemonefish.native import native_stderr_silenced
 
 DEFAULT_BUNDLE = Path(__file__).parent / "models" / "default"
+SHIPPED = "shipped"  # the name the model commands take for DEFAULT_BUNDLE
 # Windows per interpreter call. The interpreter's arena holds every layer's activations
 # for a whole batch: at 512 windows that is ~100 MB a network, far outside the caches. At
 # 32 the shipped network ran an hour's windows in 1.11 s against 1.36 s at 512 (2 threads),

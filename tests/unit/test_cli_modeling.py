@@ -445,3 +445,19 @@ def test_synth_help_states_the_generators_own_defaults() -> None:
 
     defaults = SynthConfig()
     assert SYNTH_HELP_DEFAULTS == {field: getattr(defaults, field) for field in SYNTH_HELP_DEFAULTS}
+
+
+def test_the_shipped_bundle_is_named_shipped_and_never_rewritten_in_the_package(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anemonefish.model import DEFAULT_BUNDLE
+
+    before = (DEFAULT_BUNDLE / "card.json").read_bytes()
+    assert main(["model", "retune", "shipped", "--write"]) == 2
+    assert "error: --write: the shipped bundle is part of the installed package" in _error(capsys)
+    assert main(["model", "retune", str(DEFAULT_BUNDLE), "--write"]) == 2  # by its path too
+    capsys.readouterr()
+    assert (DEFAULT_BUNDLE / "card.json").read_bytes() == before
+    monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", "/elsewhere")
+    assert main(["model", "info", "shipped"]) == 0
+    assert f"bundle:    {DEFAULT_BUNDLE} (the shipped pair)" in capsys.readouterr().out

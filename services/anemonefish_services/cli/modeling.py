@@ -771,6 +771,14 @@ def run_model_retune(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.is_dir():
         print(f"error: --data: {args.data} is not a folder", file=sys.stderr)
         return 2
+    from anemonefish.model import DEFAULT_BUNDLE, SHIPPED
+
+    bundle = DEFAULT_BUNDLE if str(args.bundle) == SHIPPED else args.bundle
+    if args.write and bundle.resolve() == DEFAULT_BUNDLE.resolve():
+        print(f"error: --write: the shipped bundle is part of the installed package; copy it "
+              f"(cp -r {DEFAULT_BUNDLE} my-bundle) and retune the copy", file=sys.stderr)
+        return 2
+    args.bundle = bundle
     try:
         defaults, metrics = retune(
             args.bundle,
@@ -793,9 +801,9 @@ def run_model_retune(args: argparse.Namespace) -> int:
 
 def run_model_info(args: argparse.Namespace) -> int:
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.model import DEFAULT_BUNDLE, ModelBundle, bundle_path, read_card
+    from anemonefish.model import DEFAULT_BUNDLE, SHIPPED, ModelBundle, bundle_path, read_card
 
-    where = bundle_path(args.bundle)
+    where = DEFAULT_BUNDLE if str(args.bundle) == SHIPPED else bundle_path(args.bundle)
     try:
         bundle = ModelBundle(path=where, card=read_card(where))
         verifier = bundle.verifier  # read and checked against the first network's card
@@ -808,8 +816,8 @@ def run_model_info(args: argparse.Namespace) -> int:
             document["verifier_card"] = verifier.card.model_dump(mode="json")
         print(json.dumps(document, indent=2))
         return 0
-    source = ("BUNDLE_DIR" if args.bundle is not None
-              else "the shipped pair" if where == DEFAULT_BUNDLE else "ANEMONEFISH_MODEL_DIR")
+    source = ("the shipped pair" if where == DEFAULT_BUNDLE
+              else "BUNDLE_DIR" if args.bundle is not None else "ANEMONEFISH_MODEL_DIR")
     card = bundle.card
     lines = [
         ("bundle", f"{where} ({source})"),

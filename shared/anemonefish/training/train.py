@@ -48,7 +48,6 @@ SMOOTHING_CHOICES = (1, 2, 3, 5)
 # real sea noise, which the synthetic validation cannot see.
 PEAK_CHOICES = (0.99, None)
 # ``--init-from shipped``: the bundle installed with the package.
-SHIPPED = "shipped"
 # TrainSpec fields that describe the network's shape, and those that set its front end (the
 # FrontEndConfig fields of the same names); a bundle training continues from fixes both,
 # retune needs neither.
@@ -457,7 +456,7 @@ class StartingPoint(BaseModel):
     def of(cls, bundle_dir: str | Path) -> StartingPoint:
         """The bundle at ``bundle_dir`` (``shipped``: the one installed with the package, whatever
         ``ANEMONEFISH_MODEL_DIR`` says), or :class:`ModelBundleError` saying why it cannot be one."""
-        from anemonefish.model import DEFAULT_BUNDLE, read_card
+        from anemonefish.model import DEFAULT_BUNDLE, SHIPPED, read_card
 
         path = DEFAULT_BUNDLE if str(bundle_dir) == SHIPPED else Path(bundle_dir)
         card = read_card(path)
