@@ -228,7 +228,7 @@ def write_documents(
 _LABEL_COLUMNS = ("Annotation", "annotation", "Label", "label", "Class", "class", "Species", "species")
 
 
-def _float(value: str | None, where: str) -> float:
+def _float(value: str | None, where: str, decimal_comma: bool = False) -> float:
     if value is None or not value.strip():
         raise AnnotationFormatError(f"{where}: a time is missing")
     try:
@@ -236,7 +236,9 @@ def _float(value: str | None, where: str) -> float:
     except ValueError:
         pass
     text = value.strip()
-    if text.count(",") == 1 and "." not in text:  # a decimal comma ("12,5"), as in ';'-separated files
+    # A ';'-separated table is a spreadsheet's where the decimal separator is a comma ("12,5");
+    # elsewhere "1,234" may be a thousands separator, and is refused rather than guessed.
+    if decimal_comma and text.count(",") == 1 and "." not in text:
         try:
             return float(text.replace(",", "."))
         except ValueError:
@@ -362,17 +364,25 @@ def _read_table(
         label = written or default_label
         at = f"{where}:{line}"
         event = _event(
-            _float(row.get(start_col), f"{at} ({start_col})"),
-            _float(row.get(end_col), f"{at} ({end_col})"),
+            _float(row.get(start_col), f"{at} ({start_col})", decimal_comma=delimiter == ";"),
+            _float(row.get(end_col), f"{at} ({end_col})", decimal_comma=delimiter == ";"),
             label,
             at,
             _optional_float(row.get("Confidence") or row.get("confidence")),
         )
         # A label column with this row's cell blank is a selection nobody named (training
         # refuses it); a table with no label column at all is all the default's.
-        labelled = bool(written) or not any(c in (reader.fieldnames or ()) for c in _LABEL_COLUMNS)
-        events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, labelled))
-    return events
+        events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written)))
+    return _blank_labels_marked(events)
+
+
+def _blank_labels_marked(rows: list[_Annotation]) -> list[_Annotation]:
+    """Rows whose label is blank where others in the table are written are marked unlabelled
+    (nobody named that selection; training refuses it). A table that names none, or has no
+    label column, is all the default label's: that is how people mark calls of one kind."""
+    if not any(row.labelled for row in rows):
+        return [row._replace(labelled=True) for row in rows]
+    return rows
 
 
 def parse_annotations(
@@ -391,6 +401,12 @@ def _document_channel(doc: dict[str, Any]) -> int | None:
     return None
 
 
+def _comma_or_semicolon(header: str) -> str:
+    """A spreadsheet's separator: the one its header line uses more (a column named "Notes; misc"
+    in a comma table, or "a, b" in a ';' one, does not decide it)."""
+    return ";" if header.count(";") > header.count(",") else ","
+
+
 def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationTable:
     stripped = text.lstrip("\ufeff")
     first = stripped.splitlines()[0] if stripped.strip() else ""
@@ -405,9 +421,9 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
     if "Begin Time (s)" in first:
         # Raven writes tabs; a table saved again by a spreadsheet has commas, or semicolons
         # where the decimal separator is a comma.
-        delimiter = "\t" if "\t" in first else ";" if ";" in first else ","
+        delimiter = "\t" if "\t" in first else _comma_or_semicolon(first)
         return AnnotationTable(_read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label))
-    delimiter = ";" if ";" in first and "," not in first else ","
+    delimiter = _comma_or_semicolon(first)
     if first.lower().startswith(f"start{delimiter}") or f"{delimiter}start{delimiter}" in first.lower():
         header = next(csv.reader([first], delimiter=delimiter, skipinitialspace=True))
         start_col = next(c for c in header if c.lower() == "start")
@@ -424,10 +440,11 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
             raise AnnotationFormatError(
                 f"{where}:{number}: not a Raven table, CSV with start/end, or Audacity labels"
             )
-        label = parts[2].strip() if len(parts) > 2 and parts[2].strip() else default_label
+        written = parts[2].strip() if len(parts) > 2 else ""
         at = f"{where}:{number}"
-        events.append(_Annotation(_event(_float(parts[0], at), _float(parts[1], at), label, at), None, None, at))
-    return AnnotationTable(events)
+        event = _event(_float(parts[0], at), _float(parts[1], at), written or default_label, at)
+        events.append(_Annotation(event, None, None, at, bool(written)))
+    return AnnotationTable(_blank_labels_marked(events))
 
 
 def _annotation_text(path: Path) -> str:

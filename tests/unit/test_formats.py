@@ -257,3 +257,30 @@ def test_the_real_raven_table_is_all_on_its_first_channel() -> None:
     grouped = table.by_channel()
     assert list(grouped) == [0] and grouped[0] == read_annotations(REAL_RAVEN)
     assert table.channels == {0} and table.channel == 0
+
+
+@pytest.mark.parametrize(("text", "starts"), [
+    # A comma table with a ';' in a column's name is still a comma table.
+    ("Selection,View,Channel,Begin Time (s),End Time (s),Notes; misc\n1,Spectrogram 1,1,1.5,2.0,x\n", [1.5]),
+    # ';' tables are a comma-decimal spreadsheet's: "1,5" is 1.5 there.
+    ("Selection;View;Channel;Begin Time (s);End Time (s)\n1;Spectrogram 1;1;1,5;2,0\n", [1.5]),
+])
+def test_a_spreadsheets_separator_is_the_one_its_header_uses_most(text: str, starts: list[float]) -> None:
+    assert [e.start for e in parse_annotations(text, "t.txt")] == starts
+
+
+def test_a_decimal_comma_outside_a_semicolon_table_is_refused_not_guessed() -> None:
+    """In a comma CSV a quoted "1,234" may be a thousands separator: refused, not read as 1.234 s."""
+    with pytest.raises(AnnotationFormatError, match="'1,234' is not a number"):
+        parse_annotations('start,end,label\n"1,234",1240,anemonefish\n', "t.csv")
+    with pytest.raises(AnnotationFormatError, match="is not a number"):
+        parse_annotations("1,5\t2,0\tanemonefish\n", "labels.txt")
+
+
+def test_a_label_column_left_empty_everywhere_means_the_default_label_and_a_blank_among_labels_does_not() -> None:
+    from anemonefish.formats import _parse_annotations
+
+    unused = _parse_annotations("start,end,label\n1,2,\n3,4,\n", "t.csv", "anemonefish")
+    assert all(row.labelled for row in unused.rows) and {e.label for e in unused.events()} == {"anemonefish"}
+    mixed = _parse_annotations("1\t2\tanemonefish\n3\t4\t\n", "labels.txt", "anemonefish")
+    assert [row.labelled for row in mixed.rows] == [True, False]

@@ -285,13 +285,18 @@ def test_read_timeout_is_retried(receiver: Receiver) -> None:
     assert len(receiver.requests) == 2
 
 
-def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
-    """A byte every fraction of a second never trips a read timeout; the attempt as a whole
-    must end, or one receiver holds the worker and every job behind it."""
-    stop = threading.Event()
+def _listening_socket() -> socket.socket:
+    """A bare TCP server on a free loopback port, for receivers http.server cannot play."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
+    return listener
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
+    """A byte every fraction of a second never trips a read timeout; the attempt as a whole
+    must end, or one receiver holds the worker and every job behind it."""
+    stop, listener = threading.Event(), _listening_socket()
 
     def trickle() -> None:
         connection, _ = listener.accept()
@@ -647,3 +652,47 @@ def test_each_tenant_gets_its_own_secret_derived_from_the_services():
         Webhook(b).verify('{"x": 1}', headers)
     other_service = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     assert tenant_webhook_secret(other_service, "tenant-a") != a  # rotating the service's secret rotates every tenant's
+
+
+def test_a_deadline_that_passes_during_the_tls_handshake_still_cuts_the_answer_off(
+    tmp_path: Path, fake_dns: dict[str, list[str]]
+) -> None:
+    """The watchdog must reach a connection whose socket the TLS handshake wraps after the
+    deadline (a slow TCP connect can spend the attempt's time before the handshake starts;
+    here the attempt's own deadline is simply shorter than the per-read timeout)."""
+    import urllib3
+
+    from anemonefish_services.notifications.webhooks import _post_to_address, validate_webhook_url
+
+    ca_path, cert_path, key_path = _tls_material(tmp_path, "hooks.reef.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    stop, listener = threading.Event(), _listening_socket()
+
+    def slow_handshake_then_trickle() -> None:
+        raw, _ = listener.accept()
+        stop.wait(0.5)  # the ServerHello comes after the attempt's deadline
+        try:
+            with context.wrap_socket(raw, server_side=True) as connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(40):  # 4 s of headers, then the end of them
+                    if stop.wait(0.1):
+                        return
+                    connection.sendall(b"X-Slow: 1\r\n")
+                connection.sendall(b"Content-Length: 0\r\n\r\n")
+        except OSError:
+            return
+
+    threading.Thread(target=slow_handshake_then_trickle, daemon=True).start()
+    fake_dns["hooks.reef.test"] = ["127.0.0.1"]
+    target = validate_webhook_url(f"https://hooks.reef.test:{listener.getsockname()[1]}/hook", allow_loopback=True)
+    started = time.monotonic()
+    try:
+        attempt = _post_to_address(target, "127.0.0.1", b"{}", {}, urllib3.Timeout(connect=2.0, read=2.0),
+                                   str(ca_path), deadline_s=0.25)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 1.5, attempt  # not the 4 s of trickled headers
+    assert attempt.status_code is None and attempt.retryable

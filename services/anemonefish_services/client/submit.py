@@ -176,10 +176,10 @@ def submit_files(
                             # The job's results are safe in S3: say so, and go on with the others'.
                             sub.status = "DOWNLOAD_FAILED"
                             sub.error = (f"the job succeeded, but saving its results in {outdir} failed ({exc}); "
-                                         f"`anemonefish jobs fetch {sub.job_id}` downloads them again")
+                                         f"`anemonefish jobs fetch {sub.job_id} -o {outdir}` downloads them again")
                     elif job.get("error"):
                         sub.error = f"{job['error']['code']}: {job['error']['message']}"
-                    if sub.status != "SUCCEEDED" and sub.earlier:
+                    if sub.status not in ("SUCCEEDED", "DOWNLOAD_FAILED") and sub.earlier:
                         # The same file and request find the same job again: say how to retry it.
                         sub.error = (f"{sub.error}; " if sub.error else "") + (
                             f"this is the job an earlier submit of this file created, which ended {sub.status}: "

@@ -88,10 +88,10 @@ def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str],
     for attempt in range(attempts):
         if stop is not None and stop():
             raise UploadStopped("upload stopped")
+        url = url_for(attempt > 0 and isinstance(last, PermissionError))  # before the file is opened: it may raise
         body = body_for()
         try:
-            response = session.put(url_for(attempt > 0 and isinstance(last, PermissionError)), data=body,
-                                   headers=headers, timeout=300)
+            response = session.put(url, data=body, headers=headers, timeout=300)
             if _url_expired(response):  # re-sign before the next attempt
                 last = PermissionError(f"S3 refused the upload URL: {response.text[:200]}")
             elif response.status_code >= 500 or response.status_code in (408, 429) or (

@@ -451,21 +451,41 @@ def _post_to_address(
         )
     else:
         pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False)
-    opened: list[socket.socket] = []
+    # The watchdog acts on the connection's file descriptor from the moment its TCP socket
+    # exists: a TLS handshake wraps that socket in another object, and a deadline that passes
+    # during the handshake must cut it too. One lock orders it against the end of the attempt,
+    # so it never touches a descriptor the attempt has closed (and the system may reuse).
+    guard = threading.Lock()
+    descriptors: list[int] = []
+    expired = threading.Event()
+    finished = False
+
+    def cut(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            view = socket.socket(fileno=fd)  # another view of the same socket, whatever wraps it
+            try:
+                view.shutdown(socket.SHUT_RDWR)  # a blocked connect, handshake or read returns at once
+            finally:
+                view.detach()  # the descriptor stays the connection's to close
 
     class _Watched(pool.ConnectionCls):  # type: ignore[misc,name-defined]
-        def connect(self) -> None:
-            super().connect()
-            opened.append(self.sock)
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            with guard:
+                descriptors.append(sock.fileno())
+                if expired.is_set():
+                    cut(sock.fileno())
+            return sock
 
     pool.ConnectionCls = _Watched
-    expired = threading.Event()
 
     def cut_off() -> None:
-        expired.set()
-        for sock in opened:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+        with guard:
+            if finished:
+                return
+            expired.set()
+            for fd in descriptors:
+                cut(fd)
 
     watchdog = threading.Timer(deadline_s, cut_off)
     watchdog.daemon = True
@@ -474,6 +494,9 @@ def _post_to_address(
         return _exchange(pool, target, body, headers, expired, deadline_s)
     finally:
         watchdog.cancel()
+        with guard:
+            finished = True
+        pool.close()
 
 
 def _exchange(
@@ -495,6 +518,8 @@ def _exchange(
         retry_after = _retry_after_s(response.headers.get("Retry-After"))
         response.close()  # the body is not needed; do not read what the receiver sends
     except urllib3.exceptions.SSLError as exc:
+        if expired.is_set():  # the watchdog cut the handshake: slow, not a bad certificate
+            return _Attempt(retryable=True, error=f"no complete answer within {deadline_s:.0f} s")
         # Almost always a certificate the receiver must fix: retrying will not help.
         return _Attempt(retryable=False, error=f"TLS error: {exc}")
     except urllib3.exceptions.ConnectTimeoutError as exc:  # includes refused connections
@@ -504,8 +529,6 @@ def _exchange(
             return _Attempt(retryable=True, error=f"no complete answer within {deadline_s:.0f} s")
         # Read timeouts, resets, protocol errors: transient.
         return _Attempt(retryable=True, error=f"{type(exc).__name__}: {exc}")
-    finally:
-        pool.close()
     if expired.is_set():  # cut off mid-headers, http.client may still have parsed a status
         return _Attempt(retryable=True, error=f"no complete answer within {deadline_s:.0f} s")
     if 200 <= status < 300:
