@@ -333,9 +333,7 @@ def process_upload(
     except UploadChecksumMismatchError as exc:
         return _fail(claimed, exc.code, exc.message, deps, owner)
     except AudioError as exc:
-        # The library names its source (s3://bucket/key); the client knows the recording by its name.
-        message = str(exc).replace(f"s3://{settings.input_bucket}/{key}", claimed.filename)
-        return _fail(claimed, exc.code, message, deps, owner)
+        return _fail(claimed, exc.code, _in_the_clients_words(str(exc), claimed, settings), deps, owner)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return _fail(claimed, "upload_missing", f"the uploaded recording {claimed.filename} is gone", deps, owner)
@@ -355,9 +353,14 @@ def process_upload(
 
 
 def _reason(exc: Exception, job: JobRecord, settings: Settings) -> str:
-    """A transient failure as the client may read it once retries run out (logic/dlq.py): the
-    error's kind and words, with the recording's name for its S3 address and no bucket names."""
-    text = f"{type(exc).__name__}: {exc}".replace(f"s3://{settings.input_bucket}/{job.input_key}", job.filename)
+    """A transient failure as the client may read it once retries run out (logic/dlq.py)."""
+    return _in_the_clients_words(f"{type(exc).__name__}: {exc}", job, settings)
+
+
+def _in_the_clients_words(text: str, job: JobRecord, settings: Settings) -> str:
+    """An error for the job's client: the recording's name for its S3 address (the library
+    names its source s3://bucket/key), and no bucket names."""
+    text = text.replace(f"s3://{settings.input_bucket}/{job.input_key}", job.filename)
     named = ((settings.input_bucket, "the input bucket"), (settings.output_bucket, "the output bucket"))
     for bucket, called in sorted(named, key=lambda pair: -len(pair[0])):  # a name inside the other's goes last
         if bucket:

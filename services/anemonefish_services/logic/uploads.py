@@ -122,9 +122,9 @@ def complete_upload(
         assembled = code == "NoSuchUpload" and (head := storage.head_input(job.input_key)) is not None
         if not (assembled and head.get("ContentLength") == job.size_bytes):
             if code == "NoSuchUpload" and (now := repo.get(job.job_id)) is not None and now.status.is_terminal:
-                # Cancelled (or expired) while this call was under way: its cancel aborted the upload.
-                raise InvalidJobStateError(f"the job is already {now.status.value}",
-                                           details={"status": now.status.value}) from exc
+                # Cancelled (or expired) while this call was under way, which aborted the upload:
+                # the 409 a call after the cancel gets.
+                _require_open_multipart(now)
             if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
                 raise UploadIncompleteError(
                     f"S3 refused the upload: {code}: {error.get('Message', '')}",
