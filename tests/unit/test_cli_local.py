@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -36,3 +37,38 @@ def test_the_local_worker_takes_the_batches_the_environments_deploy(environment:
     main_tf = (Path(__file__).resolve().parents[2] / "infra" / "environments" / environment / "main.tf").read_text()
     deployed = re.search(r"^\s*worker_batch_size\s*=\s*(\d+)", main_tf, re.MULTILINE)
     assert deployed is not None and int(deployed.group(1)) == WORKER_BATCH_SIZE
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--port", "70000"], {}, "error: --port: 70000 is not a port (1-65535)"),
+    (["--port", "8384", "--moto-port", "8384"], {}, "error: --moto-port: the API and the AWS emulator need ports of their own"),
+    ([], {"ANEMONEFISH_API_KEYS": "{ka:x}"}, "error: ANEMONEFISH_API_KEYS is not JSON"),
+    ([], {"ANEMONEFISH_API_KEYS": '["ka"]'}, "error: ANEMONEFISH_API_KEYS must be a JSON object of key: tenant"),
+    (["--existing"], {}, "error: --existing serves resources the environment names, and ANEMONEFISH_AWS_ENDPOINT_URL"),
+])
+def test_options_and_settings_it_cannot_start_with_are_one_line_each(
+    args: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("ANEMONEFISH_API_KEYS", "ANEMONEFISH_AWS_ENDPOINT_URL", "ANEMONEFISH_JOBS_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["local", "up", "--api-key", "k", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_real_credentials_found_in_a_profile_are_never_replaced(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment's keys would outrank a ~/.aws profile boto3 would otherwise use."""
+    from anemonefish_services.local.moto_server import ensure_local_credentials
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    shared = tmp_path / "credentials"
+    shared.write_text("[default]\naws_access_key_id = AKIAREAL\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    ensure_local_credentials()
+    assert "AWS_ACCESS_KEY_ID" not in os.environ
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    ensure_local_credentials()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "local"  # nothing found: moto's made-up ones

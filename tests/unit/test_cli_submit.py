@@ -190,3 +190,22 @@ def test_job_ids_are_one_path_segment_and_never_empty() -> None:
     with pytest.raises(ConnectionError):
         client.get_job("../jobs")
     assert asked == ["http://api/jobs/..%2Fjobs"]
+
+
+class _ForgettingApi(_RecordingApi):
+    """A local stack restarted empty: the job it created is gone."""
+
+    def get_job(self, job_id: str) -> dict:
+        from anemonefish_services.client.api import ApiError
+
+        raise ApiError(404, "job_not_found", f"no job {job_id}")
+
+
+def test_a_job_the_api_no_longer_knows_ends_the_wait_instead_of_polling_for_an_hour(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from anemonefish_services.client.submit import submit_files
+
+    [sub] = submit_files(_ForgettingApi(), [write_tone_wav(tmp_path / "a.wav", 1.0)], tmp_path / "out",
+                         console=Console(quiet=True), poll_interval_s=0, timeout_s=5)
+    assert sub.status == "LOST" and "job_not_found" in (sub.error or "")

@@ -79,6 +79,26 @@ def _wait_for_interrupt() -> None:
         pass
 
 
+def _local_settings_problem(existing: bool) -> str | None:
+    """What in the environment keeps ``local up`` from starting, said in one line, or None."""
+    keys = os.environ.get("ANEMONEFISH_API_KEYS")
+    if keys:
+        try:
+            parsed = json.loads(keys)
+        except json.JSONDecodeError as exc:
+            return f"ANEMONEFISH_API_KEYS is not JSON ({exc}); give an object of key: tenant, e.g. '{{\"key-a\": \"tenant-a\"}}'"
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            return "ANEMONEFISH_API_KEYS must be a JSON object of key: tenant, e.g. '{\"key-a\": \"tenant-a\"}'"
+    if existing:
+        # Without them the stack would talk to real AWS with made-up credentials.
+        missing = [name for name in ("ANEMONEFISH_AWS_ENDPOINT_URL", "ANEMONEFISH_JOBS_QUEUE_URL")
+                   if not os.environ.get(name)]
+        if missing:
+            return (f"--existing serves resources the environment names, and {', '.join(missing)} "
+                    "is not set (see docs/local-stack.md)")
+    return None
+
+
 def _local_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from anemonefish_services.local.moto_server import free_port
@@ -86,6 +106,17 @@ def _local_up(args: argparse.Namespace) -> int:
 
     # Asked for by number: say so in one line if it is taken (the server's bind would end in a
     # traceback, after moto had started).
+    for flag, port in (("--port", args.port), ("--moto-port", args.moto_port)):
+        if port is not None and not 1 <= port <= 65535:
+            print(f"error: {flag}: {port} is not a port (1-65535)", file=sys.stderr)
+            return 2
+    if not args.existing and args.moto_port is not None and args.moto_port == args.port:
+        print("error: --moto-port: the API and the AWS emulator need ports of their own", file=sys.stderr)
+        return 2
+    problem = _local_settings_problem(args.existing)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     for flag, port in (("--port", args.port), ("--moto-port", None if args.existing else args.moto_port)):
         if port and free_port(port) != port:
             print(f"error: port {port} on 127.0.0.1 is in use; choose another with {flag}", file=sys.stderr)

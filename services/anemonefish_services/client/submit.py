@@ -159,7 +159,15 @@ def submit_files(
                 sub = subs[i]
                 try:
                     job = client.get_job(sub.job_id)
-                except (ApiError, requests.RequestException) as exc:  # keep polling the others
+                except ApiError as exc:
+                    if exc.status in (401, 403, 404):  # will not clear up (a local stack restarted empty, say)
+                        sub.status, sub.error = "LOST", f"the API no longer answers for the job: {exc}"
+                        bars.update(tasks[i], stage="[red]job lost")
+                        pending.discard(i)
+                    else:
+                        bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
+                    continue
+                except requests.RequestException as exc:  # keep polling the others
                     bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
                     continue
                 sub.job, sub.status = job, job["status"]

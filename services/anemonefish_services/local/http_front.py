@@ -78,6 +78,8 @@ def build_proxy_event(
 
 class ApiFront(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's 5 reset connections when a page or a script sent 20 requests at once.
+    request_queue_size = 128
 
     def __init__(self, port: int, api_handler: Handler, *, host: str = "127.0.0.1", function_name: str = "api") -> None:
         self.api_handler = api_handler

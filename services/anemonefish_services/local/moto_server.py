@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 
 DEFAULT_PART_MIN_SIZE = 5 * 1024 * 1024
 
@@ -25,10 +26,16 @@ def free_port(preferred: int = 0) -> int:
 
 
 def ensure_local_credentials() -> None:
-    """moto accepts any credentials; boto3 needs some. Never overrides real ones."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    """moto accepts any credentials; boto3 needs some. Never overrides real ones: neither the
+    environment's nor those boto3 finds elsewhere (a profile in ~/.aws), which the environment's
+    would outrank."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # Looked for without boto3's whole chain, whose instance-metadata probe costs seconds off AWS.
+    shared = Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")).expanduser()
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE") or shared.is_file():
+        return
+    os.environ["AWS_ACCESS_KEY_ID"] = "local"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
 
 
 class MotoServer:
