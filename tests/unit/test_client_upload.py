@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
 from types import SimpleNamespace
 
 import pytest
@@ -125,7 +126,7 @@ def test_a_part_refused_for_good_stops_the_others_at_once_and_leaves_the_upload_
 
 def test_a_retried_part_is_counted_once(tmp_path, monkeypatch):
     api, sent, _, size = _multipart(tmp_path, monkeypatch, _Parts(fail_first_try=True, chunk_s=0))
-    assert sum(sent) == size and max(__import__("itertools").accumulate(sent)) <= size
+    assert sum(sent) == size and max(accumulate(sent)) <= size
     assert len(api.completed) == 1
 
 

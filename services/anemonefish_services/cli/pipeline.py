@@ -81,14 +81,17 @@ def _wait_for_interrupt() -> None:
 
 def _local_settings_problem(existing: bool) -> str | None:
     """What in the environment keeps ``local up`` from starting, said in one line, or None."""
-    keys = os.environ.get("ANEMONEFISH_API_KEYS")
-    if keys:
-        try:
-            parsed = json.loads(keys)
-        except json.JSONDecodeError as exc:
-            return f"ANEMONEFISH_API_KEYS is not JSON ({exc}); give an object of key: tenant, e.g. '{{\"key-a\": \"tenant-a\"}}'"
-        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-            return "ANEMONEFISH_API_KEYS must be a JSON object of key: tenant, e.g. '{\"key-a\": \"tenant-a\"}'"
+    # The services' own settings model reads them (one parser: ANEMONEFISH_API_KEYS and the rest).
+    from pydantic import ValidationError
+
+    from anemonefish_services.settings import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ANEMONEFISH_" + str(first["loc"][0]).upper() if first["loc"] else "ANEMONEFISH_*"
+        return f"{name}: {first['msg']}"
     if existing:
         # Without them the stack would talk to real AWS with made-up credentials.
         missing = [name for name in ("ANEMONEFISH_AWS_ENDPOINT_URL", "ANEMONEFISH_JOBS_QUEUE_URL")

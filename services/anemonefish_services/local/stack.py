@@ -69,6 +69,13 @@ def _apply_env(env: Mapping[str, str]) -> None:
     get_settings.cache_clear()  # the handlers read settings once per process: read them afresh
 
 
+def _parsed_api_keys(configured: str) -> dict[str, str]:
+    """``ANEMONEFISH_API_KEYS`` read as the services read it (their settings model's parser)."""
+    from anemonefish_services.settings import Settings
+
+    return Settings.model_validate({"api_keys": configured}).api_keys
+
+
 def serve_existing(
     *,
     port: int = 8080,
@@ -85,7 +92,7 @@ def serve_existing(
     key = api_key or os.environ.get("ANEMONEFISH_API_KEY") or f"local-{secrets.token_urlsafe(12)}"
     # Keys configured by the caller (env or ANEMONEFISH_API_KEYS) stay valid; the printed key is added.
     configured = (env or {}).get("ANEMONEFISH_API_KEYS") or os.environ.get("ANEMONEFISH_API_KEYS") or "{}"
-    keys = json.loads(configured)
+    keys = dict(_parsed_api_keys(configured))
     keys.setdefault(key, DEFAULT_TENANT)
     settings_env = {
         "ANEMONEFISH_AUTH_MODE": "static",
