@@ -911,6 +911,8 @@ def test_settings_the_browser_cannot_read_refuse_the_files_and_errors_before_a_j
 ) -> None:
     """A number field holding "0.5e" reads as blank: the job would have run with the model's value."""
     open_console(page, stack)
+    # Kept once accepted: the page keeps no key another one replaced during its check (below).
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
     page.locator("details.params summary").click()
     page.locator("#param-min-event").press_sequentially("0.5e")
     page.set_input_files("#file-input", str(recording))
