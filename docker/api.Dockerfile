@@ -17,7 +17,7 @@ COPY docker/requirements.lock /tmp/requirements.lock
 RUN pip install --only-binary=:all: --require-hashes --no-deps --target "${LAMBDA_TASK_ROOT}" \
     -r /tmp/requirements.lock
 
-COPY pyproject.toml README.md /tmp/src/
+COPY pyproject.toml README.md LICENSE /tmp/src/
 COPY shared /tmp/src/shared
 COPY services /tmp/src/services
 RUN pip install --target "${LAMBDA_TASK_ROOT}" --no-deps /tmp/src \

@@ -16,7 +16,7 @@ RUN apt-get update \
 COPY docker/requirements.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt
 
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md LICENSE /src/
 COPY shared /src/shared
 COPY services /src/services
 COPY docker/local_stack.py /usr/local/bin/anemonefish-local-stack

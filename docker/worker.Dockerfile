@@ -20,7 +20,7 @@ RUN pip install --only-binary=:all: --require-hashes --no-deps --target "${LAMBD
     -r /tmp/requirements.lock
 
 # The package; its dependencies are already there.
-COPY pyproject.toml README.md /tmp/src/
+COPY pyproject.toml README.md LICENSE /tmp/src/
 COPY shared /tmp/src/shared
 COPY services /tmp/src/services
 # The package's own copy of the shipped bundle goes: the served one is copied below.

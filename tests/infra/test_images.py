@@ -104,6 +104,30 @@ def test_both_images_take_the_served_model_from_one_build_argument(image: str) -
         assert source.endswith("/card.json") and target == "/opt/anemonefish-model/card.json"  # the card only
 
 
+def _files_the_build_reads() -> list[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return ["pyproject.toml", project["readme"], *project.get("license-files", [])]
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("*.Dockerfile")), ids=lambda p: p.stem)
+def test_images_copy_and_admit_every_file_the_package_build_reads(dockerfile: Path) -> None:
+    """setuptools refuses a build whose readme or license files are missing: an image that
+    installs the package must copy them, and its .dockerignore must let them into the context."""
+    copied = {source for keyword, args in _instructions(dockerfile) if keyword == "COPY" for source in args.split()[:-1]}
+    admitted = (dockerfile.parent / f"{dockerfile.name}.dockerignore").read_text().splitlines()
+    for name in _files_the_build_reads():
+        assert (REPO / name).is_file(), f"pyproject.toml names {name}, which does not exist"
+        assert name in copied, f"{dockerfile.name} installs the package without copying {name}"
+        assert f"!{name}" in admitted, f"{dockerfile.name}.dockerignore keeps {name} out of the build context"
+
+
+def test_package_license_is_an_spdx_expression_with_its_text() -> None:
+    """A `license = {text = ...}` table is deprecated, and setuptools stops building it in 2027."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert isinstance(project["license"], str) and project["license-files"]
+    assert "MIT License" in (REPO / "LICENSE").read_text()
+
+
 def test_worker_image_limits_blas_threads() -> None:
     env = " ".join(args for keyword, args in _instructions(LAMBDA_IMAGES["worker"]) if keyword == "ENV")
     assert "OPENBLAS_NUM_THREADS=1" in env
