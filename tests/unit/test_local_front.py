@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from anemonefish_services.local.http_front import ApiFront
+from anemonefish_services.local.http_front import MAX_REQUEST_BODY_BYTES, ApiFront
 from anemonefish_services.local.moto_server import free_port
 
 
@@ -36,3 +38,59 @@ def test_api_handler_is_never_invoked_concurrently() -> None:
         front.stop()
     assert [a.json()["path"] for a in answers] == [f"/jobs/{i}" for i in range(24)]
     assert peak == 1
+
+
+def _echo_front() -> tuple[ApiFront, list[dict]]:
+    invoked: list[dict] = []
+
+    def handler(event, context):
+        invoked.append(event)
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"body": event["body"]})}
+
+    return ApiFront(free_port(), handler).start(), invoked
+
+
+def _raw_exchange(front: ApiFront, request: bytes, *, close_write: bool = False) -> tuple[int, dict]:
+    host, port = front.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(request)
+        if close_write:
+            conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+            head, _, rest = answer.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)
+            if length is not None and len(rest) >= length:
+                break
+    status = int(answer.split(b" ", 2)[1])
+    return status, json.loads(answer.partition(b"\r\n\r\n")[2])
+
+
+def test_a_chunked_body_reaches_the_handler_whole() -> None:
+    """requests sends a generator body chunked; API Gateway hands the Lambda the whole body."""
+    front, invoked = _echo_front()
+    try:
+        answer = requests.post(f"{front.url}/jobs", data=(piece for piece in (b'{"filename": ', b'"reef.wav"}')), timeout=10)
+    finally:
+        front.stop()
+    assert answer.status_code == 200 and answer.json()["body"] == '{"filename": "reef.wav"}'
+    assert len(invoked) == 1
+
+
+def test_malformed_oversized_or_cut_short_bodies_are_refused_before_the_handler() -> None:
+    front, invoked = _echo_front()
+    try:
+        status, bad_length = _raw_exchange(front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+        assert status == 400 and "Content-Length" in bad_length["error"]["message"]
+        status, too_large = _raw_exchange(
+            front, f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_REQUEST_BODY_BYTES + 1}\r\n\r\n".encode())
+        assert status == 413 and too_large["error"]["code"] == "request_too_large"
+        status, cut = _raw_exchange(front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}", close_write=True)
+        assert status == 400 and "2 of 100 bytes" in cut["error"]["message"]
+        status, bad_chunk = _raw_exchange(
+            front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
+        assert status == 400 and "chunk" in bad_chunk["error"]["message"]
+    finally:
+        front.stop()
+    assert invoked == []

@@ -8,6 +8,7 @@ proxy event shape without Docker (SAM CLI needs a container engine this machine 
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import threading
 import time
@@ -24,6 +25,16 @@ from anemonefish_services.local.lambda_context import LocalLambdaContext
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 API_PREFIXES = ("/jobs", "/health", "/openapi.json")
 _TEXT_TYPES = ("application/json", "text/", "application/javascript")
+# API Gateway's REST payload quota: a larger request never reaches the Lambda.
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
+
+
+class _BadRequestBody(Exception):
+    """A request whose body cannot be read as HTTP/1.1 frames it, or is over the quota."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 def console_dir() -> Path:
@@ -118,8 +129,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if self.command in ("GET", "HEAD") and not path.startswith(API_PREFIXES) and self._serve_static(path):
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        try:
+            body = self._read_body()
+        except _BadRequestBody as exc:
+            self.close_connection = True  # what is left of the body would be read as the next request
+            self._answer(exc.status, {"Content-Type": "application/json", "Connection": "close"},
+                         json.dumps({"error": {"code": exc.code, "message": exc.message, "details": None}}).encode())
+            return
         event = build_proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
         context = LocalLambdaContext(function_name=self.server.function_name, timeout_s=29.0)
         try:
@@ -130,13 +146,57 @@ class _RequestHandler(BaseHTTPRequestHandler):
                         "body": '{"error": {"code": "bad_gateway", "message": "the API handler failed", "details": null}}'}
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode("utf-8")
-        self.send_response(int(response.get("statusCode", 200)))
+        self._answer(int(response.get("statusCode", 200)), response.get("headers") or {}, data,
+                     response.get("multiValueHeaders") or {})
+
+    def _read_body(self) -> bytes:
+        """The request's body, framed by Content-Length or chunked, as API Gateway accepts them."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            return b""
+        if not declared.strip().isdigit():
+            raise _BadRequestBody(400, "bad_request", f"Content-Length must be a number of bytes, not {declared!r}")
+        length = int(declared)
+        if length > MAX_REQUEST_BODY_BYTES:
+            raise _BadRequestBody(413, "request_too_large",
+                                  f"the request body ({length} bytes) is over API Gateway's {MAX_REQUEST_BODY_BYTES} bytes")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _BadRequestBody(400, "bad_request", f"the body ended after {len(body)} of {length} bytes")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        # http.server has no chunked reader (requests sends generator bodies so).
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                size = int(line, 16)
+            except ValueError:
+                raise _BadRequestBody(400, "bad_request", f"malformed chunk size {line[:20]!r}") from None
+            if len(body) + size > MAX_REQUEST_BODY_BYTES:
+                raise _BadRequestBody(413, "request_too_large",
+                                      f"the request body is over API Gateway's {MAX_REQUEST_BODY_BYTES} bytes")
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                    pass
+                return bytes(body)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(3).strip():
+                raise _BadRequestBody(400, "bad_request", "a chunk of the body is cut short or malformed")
+            body += chunk
+
+    def _answer(self, status: int, headers: dict[str, Any], data: bytes,
+                multi_headers: dict[str, list[Any]] | None = None) -> None:
+        self.send_response(status)
         sent = set()
-        for name, values in (response.get("multiValueHeaders") or {}).items():
+        for name, values in (multi_headers or {}).items():
             for value in values:
                 self.send_header(name, str(value))
             sent.add(name.lower())
-        for name, value in (response.get("headers") or {}).items():
+        for name, value in headers.items():
             if name.lower() not in sent:
                 self.send_header(name, str(value))
         self.send_header("Content-Length", str(len(data)))
@@ -154,14 +214,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         if content_type.startswith(_TEXT_TYPES):
             content_type += "; charset=utf-8"
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        self._answer(200, {"Content-Type": content_type, "Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"},
+                     data)
         return True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _dispatch
