@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(50 * 1024**3, gt=0)
     part_url_batch: int = Field(100, gt=0, le=1000, description="Part URLs returned per request.")
-    presign_expires_s: int = Field(3600, gt=0, le=7 * 24 * 3600)
+    # A URL signed with a Lambda role's temporary credentials dies with them, whatever its own
+    # expiry says: AWS guarantees no more than an instance profile's 6 hours. Longer would hand
+    # clients an `expires_at` that lies (part URLs and idempotent retries renew URLs instead).
+    presign_expires_s: int = Field(3600, gt=0, le=6 * 3600)
     upload_expires_s: int = Field(86400, gt=0)
     lease_s: int = Field(120, gt=0)
     job_ttl_days: int = Field(30, gt=0)

@@ -26,6 +26,16 @@ def test_bad_values_are_refused(monkeypatch):
         Settings()
 
 
+def test_presigned_urls_may_not_outlive_the_roles_temporary_credentials(monkeypatch):
+    """A URL signed by a Lambda role stops working when the role's credentials expire (at most
+    6 h are promised), so a longer setting would give clients an expiry that is not true."""
+    monkeypatch.setenv("ANEMONEFISH_PRESIGN_EXPIRES_S", str(6 * 3600))
+    assert Settings().presign_expires_s == 6 * 3600
+    monkeypatch.setenv("ANEMONEFISH_PRESIGN_EXPIRES_S", str(24 * 3600))
+    with pytest.raises(ValueError, match="presign_expires_s"):
+        Settings()
+
+
 @pytest.mark.parametrize("size", [1, 100 * 2**20, 5 * GIB, 50 * GIB, 50 * GIB + 1, 80 * GIB])
 def test_part_size_keeps_any_file_within_s3_limits(size):
     settings = Settings(multipart_part_bytes=8 * 2**20)

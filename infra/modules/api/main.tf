@@ -136,8 +136,6 @@ data "aws_iam_policy_document" "cloudwatch" {
       "logs:DescribeLogGroups",
       "logs:DescribeLogStreams",
       "logs:PutLogEvents",
-      "logs:GetLogEvents",
-      "logs:FilterLogEvents",
     ]
     # The role is the account's, not this API's: it writes for every environment's API in the
     # account and region (execution log groups are named by API id, unknown to this one).

@@ -223,7 +223,6 @@ data "aws_iam_policy_document" "dlq" {
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
-      "sqs:ChangeMessageVisibility",
     ]
     resources = [var.dlq_arn]
   }
@@ -263,7 +262,7 @@ data "aws_iam_policy_document" "sweeper" {
 
   statement {
     sid       = "ExpireJobs"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem"] # conditional updates return the new record: no reads
     resources = [var.jobs_table_arn]
   }
 

@@ -16,21 +16,8 @@ resource "aws_sns_topic" "job_events" {
 }
 
 data "aws_iam_policy_document" "job_events" {
-  dynamic "statement" {
-    for_each = length(var.publisher_role_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "AllowPipelinePublishers"
-      actions   = ["sns:Publish"]
-      resources = [aws_sns_topic.job_events.arn]
-
-      principals {
-        type        = "AWS"
-        identifiers = var.publisher_role_arns
-      }
-    }
-  }
-
+  # No statement for the pipeline's own roles: in one account their identity policies
+  # (modules/functions) suffice, and a role ARN here turns stale when the role is replaced.
   statement {
     sid       = "AllowSubscriptions"
     actions   = ["sns:Subscribe", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"]

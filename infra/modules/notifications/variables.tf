@@ -18,12 +18,6 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "publisher_role_arns" {
-  description = "IAM roles allowed to publish (the worker and the DLQ consumer)."
-  type        = list(string)
-  default     = []
-}
-
 variable "subscriber_account_ids" {
   description = "Other AWS accounts allowed to subscribe (e.g. a lab's own account)."
   type        = list(string)

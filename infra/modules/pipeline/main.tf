@@ -73,11 +73,10 @@ module "jobs_table" {
 module "notifications" {
   source = "../notifications"
 
-  topic_name          = local.topic_name
-  account_id          = var.account_id
-  kms_key_arn         = module.kms.key_arn
-  publisher_role_arns = values(module.functions.role_arns)
-  tags                = var.tags
+  topic_name  = local.topic_name
+  account_id  = var.account_id
+  kms_key_arn = module.kms.key_arn
+  tags        = var.tags
 }
 
 module "functions" {

@@ -158,7 +158,7 @@ resource "aws_s3_bucket_cors_configuration" "input" {
   bucket = aws_s3_bucket.this["input"].bucket
 
   cors_rule {
-    allowed_methods = ["PUT", "POST"]
+    allowed_methods = ["PUT"] # single and part uploads; nothing POSTs to S3
     allowed_origins = var.cors_allowed_origins
     allowed_headers = ["*"]
     # Browsers can read a part's ETag only if it is exposed; multipart completion needs it.
