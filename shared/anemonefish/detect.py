@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import numpy as np
@@ -205,6 +205,21 @@ class DetectionResult:
         return DetectionResult(**{**self.__dict__, "params": params, "events": events})
 
 
+# A complete compressed file decodes to its header's length within an MP3 frame or two
+# (encoder padding); a half-copied one stops seconds or hours short.
+DECODE_SHORTFALL_TOLERANCE_S = 0.25
+
+
+def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
+    """``info`` with the length actually decoded, when a compressed file (MP3, OGG, FLAC) ran
+    out before its header's length: libsndfile stops there without a word, as it does for a
+    cut WAV (whose header the info already compared with the file)."""
+    if info.declared_frames is not None or decoded_s >= info.duration_s - DECODE_SHORTFALL_TOLERANCE_S:
+        return info
+    frames = round(decoded_s * info.sample_rate)
+    return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames)
+
+
 class Detector:
     """Holds a loaded model; ``run`` may be called any number of times."""
 
@@ -256,6 +271,7 @@ class Detector:
             if progress is not None:
                 progress(min(1.0, decoded.samples / expected_samples))
         all_scores = scorer.finish()
+        info = _as_decoded(info, decoded.samples / self.frontend.sample_rate)
         if len(all_scores) == 0:
             raise AudioTooShortError(f"{info.filename}: no complete {self.frontend.window_s} s window")
         events = scores_to_events(all_scores, self.bundle.classes, self.frontend, params, info.duration_s)

@@ -86,3 +86,26 @@ def test_multichannel_channel_choice(tmp_path: Path, detector: Detector) -> None
     loud = detector.run(path, DetectionParams(channel=1))
     assert quiet.audio.channel == 0 and loud.audio.channel == 1
     assert not np.allclose(quiet.scores, loud.scores)
+
+
+def test_an_mp3_cut_short_is_analysed_to_its_end_with_a_warning(tmp_path: Path, tiny_bundle: Path) -> None:
+    """libsndfile takes an MP3's length from its header (or its size) and stops decoding
+    where a half-copied file ends, without a word: the result must say so and give the
+    length analysed, not the header's. (A cut OGG's length is read from its last page, so
+    it is the length that is there.)"""
+    whole = write_tone_wav(tmp_path / "whole.mp3", 20.0, sr=16000, fmt="MP3", subtype="MPEG_LAYER_III")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 5])
+    detector = Detector(load_bundle(tiny_bundle))
+
+    complete = detector.run(whole)
+    assert complete.warnings == [] and "declared_duration_s" not in complete.audio.as_document()
+
+    result = detector.run(cut)
+    assert result.audio.declared_frames == complete.audio.frames
+    assert 5.0 < result.audio.duration_s < 10.0  # about 2/5 of it, and what the windows cover
+    assert result.window_starts[-1] + 1.0 <= result.audio.duration_s + 0.01
+    assert all(event.end <= result.audio.duration_s for event in result.events)
+    assert result.audio.as_document()["declared_duration_s"] == pytest.approx(20.0, abs=0.05)
+    (warning,) = result.warnings
+    assert warning.startswith("cut.") and "declares 20.0 s" in warning
