@@ -112,6 +112,12 @@ def render_csv(result: DetectionResult) -> str:
     return out.getvalue()
 
 
+def _cell(text: str) -> str:
+    """``text`` as one cell of a tab-separated line: a tab or a line break in a file's name
+    (legal on Linux and macOS) would shift the columns or split the row."""
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
 def render_raven(result: DetectionResult) -> str:
     """A Raven Pro selection table: tab-separated, one header row, 1-based channels."""
     frontend = result.frontend
@@ -127,9 +133,9 @@ def render_raven(result: DetectionResult) -> str:
                     _t(e.end),
                     _t(frontend.fmin),
                     _t(frontend.fmax),
-                    result.audio.filename,
+                    _cell(result.audio.filename),
                     _t(e.start),
-                    e.label,
+                    _cell(e.label),
                     "" if e.confidence is None else str(e.confidence),
                 ]
             )
@@ -139,7 +145,7 @@ def render_raven(result: DetectionResult) -> str:
 
 def render_audacity(result: DetectionResult) -> str:
     """Audacity label track: ``start<TAB>end<TAB>label``, no header."""
-    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{e.label}\n" for e in result.events)
+    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{_cell(e.label)}\n" for e in result.events)
 
 
 def render_scores(result: DetectionResult) -> str:

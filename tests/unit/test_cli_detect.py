@@ -58,6 +58,18 @@ def test_bad_inputs_each_get_one_error_line_and_the_rest_is_processed(
     assert not (out / "empty.events.json").exists()
 
 
+def test_an_empty_path_is_an_error_not_the_working_folder(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`detect "$RECORDINGS"` with the variable unset passes "": Path("") is ".", and the
+    recordings below the working folder were analysed instead."""
+    monkeypatch.chdir(recordings)
+    out = tmp_path / "out"
+    assert main(["detect", "", "-o", str(out), "--model", str(tiny_bundle), "-q"]) == 1
+    assert "error: '': an empty path names no recording" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_glob_and_overrides(tmp_path: Path, recordings: Path, tiny_bundle: Path) -> None:
     out = tmp_path / "out"
     code = main(["detect", str(recordings / "**" / "*.flac"), "-o", str(out), "--model", str(tiny_bundle),

@@ -284,3 +284,14 @@ def test_a_label_column_left_empty_everywhere_means_the_default_label_and_a_blan
     assert all(row.labelled for row in unused.rows) and {e.label for e in unused.events()} == {"anemonefish"}
     mixed = _parse_annotations("1\t2\tanemonefish\n3\t4\t\n", "labels.txt", "anemonefish")
     assert [row.labelled for row in mixed.rows] == [True, False]
+
+
+@pytest.mark.parametrize("name", ["a\tb.wav", "a\nb.wav", "a\r\nb.wav"])
+def test_a_tab_or_line_break_in_the_recordings_name_keeps_the_tables_columns(result: DetectionResult, name: str) -> None:
+    """Raven's Begin File and Audacity's label are cells of tab-separated lines: a tab there
+    shifted the label into another column, and a line break split the row."""
+    named = dataclasses.replace(result, audio=dataclasses.replace(result.audio, filename=name))
+    raven = render_document(named, "raven")
+    assert all(line.count("\t") == len(RAVEN_COLUMNS) - 1 for line in raven.splitlines())
+    assert [(e.start, e.end, e.label) for e in parse_annotations(raven)] == [(e.start, e.end, e.label) for e in EVENTS]
+    assert raven.splitlines()[1].split("\t")[RAVEN_COLUMNS.index("Begin File")] == "a b.wav"

@@ -104,7 +104,9 @@ def expand_paths(patterns: list[str]) -> tuple[list[Input], list[str]]:
     errors: list[str] = []
     for pattern in patterns:
         path = Path(pattern)
-        if path.is_dir():
+        if not pattern.strip():  # Path("") is "." (an unset $RECORDINGS, say): never the whole working folder
+            errors.append(f"{pattern!r}: an empty path names no recording")
+        elif path.is_dir():
             files = _audio_files_under(path)
             if not files:
                 from anemonefish.audio import AUDIO_SUFFIXES
