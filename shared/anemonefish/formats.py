@@ -8,6 +8,7 @@ then renames): a crash or a full disk never leaves a half-written result behind.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -436,6 +437,11 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         end_col = next((c for c in header if c.lower() == "end"), None)
         if end_col is None:
             raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
+        if not set(header) & set(_LABEL_COLUMNS) and default_label.lower() in {c.strip().lower() for c in header}:
+            # Every row a window with a probability per class: as events, each window would be one.
+            raise AnnotationFormatError(
+                f"{where}: detect's window scores (start,end,<class probabilities>), not events or annotations; "
+                "give the recording's .events.json or .events.csv")
         return AnnotationTable(_read_table(stripped, delimiter, where, start_col, end_col, default_label))
     events = []
     for number, line in enumerate(stripped.splitlines(), start=1):
@@ -454,10 +460,22 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
 
 
 def _annotation_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise AnnotationFormatError(f"{path}: not a text file") from exc
+    """A table as the tools that write them encode it: UTF-8 (with or without a BOM), UTF-16
+    with its BOM (Excel's "Unicode text"), or else Windows-1252, the ANSI code page Raven
+    and Excel use on Windows (an accented folder in Begin Path is not UTF-8 there)."""
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif b"\x00" in data:
+        encodings = ()  # binary, or UTF-16 without its BOM, which nothing writes
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AnnotationFormatError(f"{path}: not a text file (tables are read as UTF-8, UTF-16 or Windows-1252)")
 
 
 def load_annotations(path: str | os.PathLike[str], default_label: str = "anemonefish") -> AnnotationTable:

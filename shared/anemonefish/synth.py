@@ -18,7 +18,7 @@ import math
 import numbers
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -52,8 +52,11 @@ class SynthConfig(BaseModel):
 
     duration_s: float = Field(60.0, ge=2.0, le=24 * 3600)
     sample_rate: int = Field(48000, ge=4000, le=384000)
-    snr_db: float | None = Field(None, description="Fixed in-band SNR of every labelled sound.")
-    snr_range_db: tuple[float, float] = Field((-10.0, 20.0), description="Uniform SNR range otherwise.")
+    # Beyond these a sound is silence under the reef or the reef silence under it (and 10**(snr/10)
+    # overflows a float at about +3000 dB).
+    snr_db: float | None = Field(None, ge=-60.0, le=60.0, description="Fixed in-band SNR of every labelled sound.")
+    snr_range_db: tuple[Annotated[float, Field(ge=-60.0, le=60.0)], Annotated[float, Field(ge=-60.0, le=60.0)]] = Field(
+        (-10.0, 20.0), description="Uniform SNR range otherwise.")
     snr_band_hz: tuple[float, float] = Field((200.0, 2000.0))
     anemonefish_per_min: float = Field(6.0, ge=0)
     biological_per_min: float = Field(6.0, ge=0, description="Fish grunts and knocks.")

@@ -222,7 +222,9 @@ def test_train_init_from_a_pair_fine_tunes_both_networks_and_pairs_them_again(
         (["synth", "{out}", "--snr-db", "nan"], "error: --snr-db: Input should be a finite number"),
         (["synth", "{out}", "--seed", "-1"], "error: --seed: must be 0..4294967295"),
         (["synth", "{out}", "--prefix", "a/b"], "error: --prefix: 'a/b' must be a plain file name"),
-        (["synth", "{file}"], "error: OUTDIR: {file} exists and is not a folder"),
+        (["synth", "{out}", "--snr-db", "1e6"], "error: --snr-db: Input should be less than or equal to 60"),
+        (["synth", "{file}"], "error: OUTDIR {file}: exists and is not a folder"),
+        (["synth", "{file}/sub"], "error: OUTDIR {file}/sub: cannot create it"),
     ],
 )
 def test_values_no_run_can_use_are_named_before_anything_is_written(
@@ -236,6 +238,31 @@ def test_values_no_run_can_use_are_named_before_anything_is_written(
     assert main(args) == 2
     assert _error(capsys).startswith(message.format(**places))
     assert not (tmp_path / "out").exists()
+
+
+def test_synth_that_cannot_write_says_so_and_keeps_the_soundscapes_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk raised libsndfile's "System error." as a traceback."""
+    import soundfile as sf
+
+    from anemonefish import synth
+
+    real_write = synth.write_recording
+    calls = []
+
+    def disk_fills_on_the_second(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise sf.LibsndfileError(0, prefix="System error. ")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "write_recording", disk_fills_on_the_second)
+    out = tmp_path / "out"
+    assert main(["synth", str(out), "--count", "3", "--duration", "2"]) == 1
+    error = _error(capsys)
+    assert error.startswith(f"error: {out}/soundscape_0_1.wav: cannot write it (") and "1 of 3 written" in error
+    assert sorted(p.name for p in out.iterdir()) == ["soundscape_0_0.Table.1.selections.txt", "soundscape_0_0.wav"]
 
 
 def test_model_import_names_its_options_and_refuses_models_it_cannot_serve(

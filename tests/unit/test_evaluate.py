@@ -177,6 +177,10 @@ def test_evaluate_command_rejects_bad_input(tmp_path, capsys):
     table.write_text("1\t2\tanemonefish\n")
     assert main(["evaluate", "--detections", str(broken), "--annotations", str(table)]) == 2
     assert "x.events.json" in capsys.readouterr().err
+    # NaN passed the `< 0` check and was printed as "JSON" no parser reads; inf matched everything.
+    for collar in ("nan", "inf", "-0.1"):
+        assert main(["evaluate", "--detections", str(table), "--annotations", str(table), "--collar", collar]) == 2
+        assert f"error: --collar must be a finite number of seconds >= 0, not {float(collar)}" in capsys.readouterr().err
 
 
 def _document(path, events, event_timing="centre", threshold=0.5, duration=20.8, channel=0):
@@ -392,6 +396,12 @@ def test_a_truth_without_the_label_compared_is_named_and_a_sweep_of_another_clas
     assert main(args + ["--sweep", "--label", "biological"]) == 2
     assert ("error: --sweep: the detections are of 'anemonefish' (their target_class), not --label 'biological'"
             in capsys.readouterr().err)
+    # An empty or header-only table holds no selection of any label: said too.
+    (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH.splitlines()[0] + "\n")
+    assert main(args) == 0
+    assert "warning: no truth selection is labelled 'anemonefish' (the tables hold no selections)" in capsys.readouterr().err
+    assert main(args + ["--label", " "]) == 2
+    assert "error: --label must name the label compared" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", ["csv", "raven", "audacity"])

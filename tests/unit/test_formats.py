@@ -295,3 +295,31 @@ def test_a_tab_or_line_break_in_the_recordings_name_keeps_the_tables_columns(res
     assert all(line.count("\t") == len(RAVEN_COLUMNS) - 1 for line in raven.splitlines())
     assert [(e.start, e.end, e.label) for e in parse_annotations(raven)] == [(e.start, e.end, e.label) for e in EVENTS]
     assert raven.splitlines()[1].split("\t")[RAVEN_COLUMNS.index("Begin File")] == "a b.wav"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1252"])
+def test_tables_saved_in_windows_encodings_read_as_the_original(tmp_path: Path, encoding: str) -> None:
+    """Raven on Windows writes ANSI (an accented folder in Begin Path is not UTF-8), and
+    Excel's "Unicode text" is UTF-16: both were refused as "not a text file"."""
+    original = REAL_RAVEN.read_text(encoding="utf-8")
+    header, _, rows = original.partition("\n")
+    text = header + "\tBegin Path\n" + "".join(f"{row}\tC:\\Données\\récif\\x.wav\n" for row in rows.splitlines())
+    saved = tmp_path / f"{encoding}.Table.1.selections.txt"
+    saved.write_bytes(text.encode(encoding))
+    assert read_annotations(saved) == read_annotations(REAL_RAVEN)
+
+
+def test_a_binary_file_is_not_read_as_a_table(tmp_path: Path) -> None:
+    binary = tmp_path / "x.Table.1.selections.txt"
+    binary.write_bytes(b"Selection\tBegin Time (s)\x00\x01\x02" * 10)
+    with pytest.raises(AnnotationFormatError, match="not a text file"):
+        read_annotations(binary)
+
+
+def test_detects_window_scores_are_refused_as_events_or_truth(result: DetectionResult) -> None:
+    """Read as a CSV of start/end, every window became an event (292 false ones in a review)."""
+    with pytest.raises(AnnotationFormatError, match="window scores"):
+        parse_annotations(render_document(result, "scores"))
+    # A person's CSV with other columns but no class named after the label is still a table.
+    assert len(parse_annotations("start,end,low_hz,high_hz\n1.0,2.0,300,900\n")) == 1
+    assert len(parse_annotations("start,end,label,anemonefish\n1.0,2.0,anemonefish,0.9\n")) == 1

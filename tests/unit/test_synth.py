@@ -156,7 +156,7 @@ def test_synth_help_states_the_part_length():
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     duration = next(a for a in commands.choices["synth"]._actions if a.dest == "duration")
-    assert f"longer than {LONG_PART_S:g} s" in duration.help and f"at most {LONG_PART_S:g} s" in duration.help
+    assert f"beyond {LONG_PART_S:g} s" in duration.help and f"at most {LONG_PART_S:g} s" in duration.help
 
 
 def test_bad_configs_are_rejected_with_the_field_named():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -54,11 +55,11 @@ def _register_synth(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("outdir", type=Path, metavar="OUTDIR")
     p.add_argument("--duration", type=float, default=60.0,
-                   help="seconds per soundscape (default 60); longer than 600 s: written as parts of at most 600 s, each "
-                        "its own soundscape, so memory stays bounded")
+                   help="seconds per soundscape (default 60); one file however long: beyond 600 s it is made of "
+                        "consecutive parts of at most 600 s (each with its own level and call rates), so memory stays bounded")
     p.add_argument("--count", type=int, default=1, help="number of soundscapes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="base seed; soundscape i uses [seed, i] (default 0)")
-    p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call (default: -10..+20 dB)")
+    p.add_argument("--snr-db", type=float, default=None, help="fixed in-band SNR of every call, -60..60 dB (default: each drawn from -10..+20 dB)")
     p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
     p.add_argument("--anemonefish-per-min", type=float, default=None,
                    help=f"mean rate of anemonefish calls (default {SYNTH_HELP_DEFAULTS['anemonefish_per_min']:g} a minute); "
@@ -114,9 +115,6 @@ def run_synth(args: argparse.Namespace) -> int:
     if not args.prefix or Path(args.prefix).name != args.prefix or args.prefix.startswith("."):
         print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders)", file=sys.stderr)
         return 2
-    if args.outdir.exists() and not args.outdir.is_dir():
-        print(f"error: OUTDIR: {args.outdir} exists and is not a folder", file=sys.stderr)
-        return 2
     overrides = {
         k: v
         for k, v in {
@@ -130,6 +128,11 @@ def run_synth(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"error: {option_at_fault(exc)}", file=sys.stderr)
         return 2
+    from anemonefish_services.cli.detect import unusable_outdir
+
+    if (problem := unusable_outdir(args.outdir)) is not None:
+        print(f"error: OUTDIR {args.outdir}: {problem}", file=sys.stderr)
+        return 2
     width = len(str(args.count - 1))
     names = [f"{args.prefix}_{args.seed}_{index:0{width}d}" for index in range(args.count)]
     if not args.overwrite:
@@ -142,7 +145,13 @@ def run_synth(args: argparse.Namespace) -> int:
             print(f"error: {shown} exist(s); not replacing (--overwrite replaces them)", file=sys.stderr)
             return 2
     for index, name in enumerate(names):
-        wav, table, events = write_recording(config, soundscape_seed(args.seed, index), args.outdir, name, args.subtype)
+        try:
+            wav, table, events = write_recording(config, soundscape_seed(args.seed, index), args.outdir, name, args.subtype)
+        except (OSError, RuntimeError) as exc:  # a full disk: libsndfile's errors are RuntimeErrors
+            # write_recording leaves no part behind; the soundscapes before this one are whole.
+            print(f"error: {args.outdir / name}.wav: cannot write it ({exc}); {index} of {len(names)} written",
+                  file=sys.stderr)
+            return 1
         calls = sum(e.label == ANEMONEFISH for e in events)
         print(f"{wav}  {calls} anemonefish calls, {len(events) - calls} other labelled sounds -> {table.name}")
     return 0
@@ -448,11 +457,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.exceptions import AnemonefishError
     from anemonefish.formats import load_annotations
 
-    if args.collar < 0:
-        print("error: --collar must be >= 0", file=sys.stderr)
+    if not (math.isfinite(args.collar) and args.collar >= 0):  # nan passed `< 0` and printed NaN as "JSON"
+        print(f"error: --collar must be a finite number of seconds >= 0, not {args.collar}", file=sys.stderr)
         return 2
     if args.channel is not None and args.channel < 0:
         print("error: --channel must be >= 0", file=sys.stderr)
+        return 2
+    if not args.label.strip():
+        print("error: --label must name the label compared, e.g. anemonefish", file=sys.stderr)
         return 2
     for flag, path in (("--detections", args.detections), ("--annotations", args.annotations)):
         if not path.exists():
@@ -529,9 +541,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
             print(f"warning: {len(unsure)} truth table(s) name several channels and their detections name none, "
                   f"so every channel's selections were scored (give --channel): {shown}", file=sys.stderr)
-        if truth_labels and not any(label.casefold() == args.label.casefold() for label in truth_labels):
-            found = ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
-            print(f"warning: no truth selection is labelled {args.label!r} (theirs: {found}), so every detection "
+        if not any(label.casefold() == args.label.casefold() for label in truth_labels):
+            found = ("theirs: " + ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
+                     if truth_labels else "the tables hold no selections")
+            print(f"warning: no truth selection is labelled {args.label!r} ({found}), so every detection "
                   "counts as a false one; --label names the label compared", file=sys.stderr)
         pooled = combine([m for _, m in per_file])
         sweep = []
