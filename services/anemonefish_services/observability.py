@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from anemonefish_services.exceptions import TransientJobError
+
 _SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "anemonefish")
 logger = Logger(service=_SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Anemonefish"), service=_SERVICE)
 
-__all__ = ["MetricUnit", "job_context", "logger", "metrics"]
+__all__ = ["MetricUnit", "job_context", "logged_failure", "logger", "metrics"]
 
 
 @contextmanager
@@ -29,3 +31,19 @@ def job_context(job_id: str) -> Iterator[None]:
         yield
     finally:
         logger.thread_safe_remove_keys(["job_id"])
+
+
+@contextmanager
+def logged_failure(message: str) -> Iterator[None]:
+    """Log what escapes (and let it escape). powertools' batch processor turns a record's
+    exception into a batch item failure and logs it at debug level only: a worker whose every
+    record failed (a denied S3 call, say) wrote nothing in its logs. A transient wait (a live
+    lease, too little time left) is a warning without a trace; anything else an error with one."""
+    try:
+        yield
+    except TransientJobError as exc:
+        logger.warning(message, extra={"reason": str(exc)})
+        raise
+    except Exception:
+        logger.exception(message)
+        raise

@@ -77,7 +77,7 @@ def _event(key: str) -> dict:
                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:anemonefish-local-jobs", "awsRegion": "us-east-1"}]}
 
 
-def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, monkeypatch):
+def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, monkeypatch, caplog):
     handler, deps = worker
     key = _stage_job("job-transient")
     monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(ConnectionResetError("network blip")))
@@ -93,6 +93,10 @@ def test_transient_error_is_a_batch_item_failure_and_releases_the_job(worker, mo
     # What reading the upload cost is recorded for a failed attempt too: one GET of its 104 bytes.
     read = {m["name"]: m["value"] for m in emitted if m["name"].startswith("Input")}
     assert read == {"InputBytesRead": 104, "InputGetRequests": 1}
+    # Logged with its trace: powertools' batch processor logs a record's failure at debug only,
+    # so a worker failing every record (a denied S3 call) once wrote nothing at all.
+    (failed,) = [r for r in caplog.records if r.getMessage().startswith("record failed")]
+    assert failed.levelname == "ERROR" and "network blip" in str(failed.exc_info[1])
 
 
 def test_permanent_audio_error_fails_the_job_and_the_message_succeeds(worker, monkeypatch):

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anemonefish_services.dal.storage import job_id_from_key
 from anemonefish_services.logic.dlq import fail_dead_lettered
-from anemonefish_services.observability import job_context, logger, metrics
+from anemonefish_services.observability import job_context, logged_failure, logger, metrics
 from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
 
@@ -28,7 +28,7 @@ def record_handler(record: SQSRecord) -> None:
         job_id = job_id_from_key(upload.key)
         if job_id is None:
             continue
-        with job_context(job_id):
+        with job_context(job_id), logged_failure("dead letter not handled; SQS delivers it again"):
             fail_dead_lettered(
                 job_id,
                 receive_count=int(receive_count) if receive_count else None,

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anemonefish_services.dal.storage import job_id_from_key
 from anemonefish_services.logic.process_job import Invocation, process_upload
-from anemonefish_services.observability import job_context, logger, metrics
+from anemonefish_services.observability import job_context, logged_failure, logger, metrics
 from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
 
@@ -57,7 +57,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
             message_id=record.message_id,
         )
         with job_context(job_id):
-            outcome = process_upload(job_id, upload.key, deps, invocation)
+            with logged_failure("record failed; SQS delivers it again, and dead-letters it after the queue's "
+                                "maxReceiveCount"):
+                outcome = process_upload(job_id, upload.key, deps, invocation)
             logger.info("record processed", extra={"outcome": outcome.value, "event_name": upload.event_name})
 
 
