@@ -26,6 +26,9 @@ DEFAULT_TENANT = "local-tenant"
 # with 10, a job could sit late in batch after batch, released for want of time each time, and
 # reach the DLQ with no error of its own.
 WORKER_BATCH_SIZE = 1
+# The Lambdas a stack runs, as the functions module names them: each may run in its own
+# process, under its own credentials (tests/infra run each as its Terraform role).
+FUNCTIONS = frozenset({"api", "worker", "dlq", "sweeper"})
 
 
 @dataclass
@@ -84,9 +87,13 @@ def serve_existing(
     sweep_interval_s: float = 60.0,
     worker_timeout_s: float = 900.0,
     host: str = "127.0.0.1",
+    functions: frozenset[str] = FUNCTIONS,
 ) -> RunningStack:
-    """Serve the API and run the worker, DLQ consumer and sweeper against the EXISTING
-    resources named by the ``ANEMONEFISH_*`` environment (plus ``env``). Returns at once."""
+    """Serve the API and run the worker, DLQ consumer and sweeper (or those of ``functions``)
+    against the EXISTING resources named by the ``ANEMONEFISH_*`` environment (plus ``env``).
+    Returns at once."""
+    if unknown := set(functions) - FUNCTIONS:
+        raise ValueError(f"unknown functions {sorted(unknown)}: choose from {sorted(FUNCTIONS)}")
     ensure_local_credentials()
     _quiet_local_warnings()
     key = api_key or os.environ.get("ANEMONEFISH_API_KEY") or f"local-{secrets.token_urlsafe(12)}"
@@ -142,21 +149,24 @@ def serve_existing(
 
     stack.new_worker = new_worker
     try:
-        worker = new_worker().start()
-        stack._parts.append(worker)
-        stack.worker = worker
-        if settings.dlq_url:
+        if "worker" in functions:
+            worker = new_worker().start()
+            stack._parts.append(worker)
+            stack.worker = worker
+        if settings.dlq_url and "dlq" in functions:
             stack._parts.append(
                 SqsPoller(sqs, settings.dlq_url, dlq_handler, function_name=f"{names.prefix}-dlq-consumer",
                           timeout_s=60, region=settings.region).start()
             )
-        repo, storage = JobsRepository(settings), Storage(settings)
-        stack._parts.append(
-            Periodic(lambda: sweep(settings, repo=repo, storage=storage, sqs=sqs), sweep_interval_s, "sweeper").start()
-        )
-        front = ApiFront(port, api_handler, host=host, function_name=f"{names.prefix}-api").start()
-        stack._parts.append(front)
-        stack.api_url = front.url
+        if "sweeper" in functions:
+            repo, storage = JobsRepository(settings), Storage(settings)
+            stack._parts.append(
+                Periodic(lambda: sweep(settings, repo=repo, storage=storage, sqs=sqs), sweep_interval_s, "sweeper").start()
+            )
+        if "api" in functions:
+            front = ApiFront(port, api_handler, host=host, function_name=f"{names.prefix}-api").start()
+            stack._parts.append(front)
+            stack.api_url = front.url
     except BaseException:
         stack.stop()
         raise
