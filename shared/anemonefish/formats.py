@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -292,6 +293,7 @@ class _Annotation(NamedTuple):
     selection: str | None
     at: str = ""
     labelled: bool = True
+    begin_file: str | None = None  # the recording a Raven selection names (its Begin File)
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,11 @@ class AnnotationTable:
     # The result document it was read from (None for tables): its params and audio say how
     # the events were made, for a sweep that re-makes them.
     document: dict[str, Any] | None = None
+
+    @property
+    def recordings_named(self) -> set[str]:
+        """The file names its selections give as theirs (Raven's Begin File, without a folder)."""
+        return {re.split(r"[\\/]", row.begin_file)[-1] for row in self.rows if row.begin_file}
 
     @property
     def analysed_channel(self) -> int | None:
@@ -379,7 +386,8 @@ def _read_table(
         )
         # A label column with this row's cell blank is a selection nobody named (training
         # refuses it); a table with no label column at all is all the default's.
-        events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written)))
+        begin_file = (row.get("Begin File") or "").strip() or None
+        events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written), begin_file))
     return _blank_labels_marked(events)
 
 

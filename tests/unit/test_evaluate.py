@@ -451,3 +451,22 @@ def test_detects_raven_table_taken_as_detections_is_not_also_a_truth_candidate(t
     (folder / "reef.labels.txt").write_text("2.45\t2.6\tanemonefish\n")
     assert main(["evaluate", "--detections", str(folder), "--annotations", str(folder), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["overall"]["true_positives"] == 1
+
+
+def test_a_truth_table_whose_begin_file_names_another_recording_is_said_to(tmp_path, capsys):
+    """Pairing goes by file name; a table copied beside the wrong recording (7_0's truth as 7_1's)
+    was scored without a word."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "det" / "reef.events.json", [(2.4, 2.8)])
+    (tmp_path / "ann").mkdir()
+    table = tmp_path / "ann" / "reef.Table.1.selections.txt"
+    header, row = RAVEN_TRUTH.splitlines()
+    args = ["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"), "--json"]
+    table.write_text(f"{header}\tBegin File\n{row}\tC:\\\\sites\\\\other.wav\n")
+    assert main(args) == 0
+    assert (f"warning: {table} annotates other.wav (its Begin File), but {tmp_path / 'det' / 'reef.events.json'} "
+            "is of reef.wav") in capsys.readouterr().err
+    table.write_text(f"{header}\tBegin File\n{row}\tREEF.wav\n")
+    assert main(args) == 0
+    assert "Begin File" not in capsys.readouterr().err

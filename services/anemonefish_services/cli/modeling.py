@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if TYPE_CHECKING:
     import pydantic
 
+    from anemonefish.formats import AnnotationTable
     from anemonefish.training import TrainSpec
     from anemonefish.training.train import StartingPoint
 
@@ -445,6 +446,15 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_evaluate)
 
 
+def _recordings_of(detections: AnnotationTable) -> set[str]:
+    """The recording a detection document or table says it is of (empty when it does not say)."""
+    if detections.document is None:
+        return detections.recordings_named
+    audio = detections.document.get("audio")
+    name = audio.get("filename") if isinstance(audio, dict) else None
+    return {Path(name).name} if isinstance(name, str) and name else set()
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.evaluate import (
         ScoredRecording,
@@ -507,6 +517,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       f"{', '.join(str(c) for c in sorted(truth_table.channels))} only (counted from 0, as --channel), "
                       f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
             truth_labels.update(e.label for e in truth)
+            of_recording = _recordings_of(detections)
+            annotated = truth_table.recordings_named
+            if of_recording and annotated and not {n.casefold() for n in of_recording} & {n.casefold() for n in annotated}:
+                # Paired by file name, yet the table's own Begin File says another recording.
+                print(f"warning: {ann_path} annotates {', '.join(sorted(annotated))} (its Begin File), but {det_path} "
+                      f"is of {', '.join(sorted(of_recording))}: scored as a pair all the same", file=sys.stderr)
             detected = detections.events()
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [
                 e.model_dump(exclude={"confidence", "peak_confidence"}) for e in truth
