@@ -785,3 +785,19 @@ def test_each_round_of_fine_tuning_gets_a_version_of_its_own():
 
     assert [tuned_version(v) for v in ("0.2.0", "0.2.0+tuned", "0.2.0+tuned.2", "1.0+tuned.9")] == [
         "0.2.0+tuned", "0.2.0+tuned.2", "0.2.0+tuned.3", "1.0+tuned.10"]
+
+
+def test_a_table_whose_begin_file_names_another_recording_is_logged(tmp_path):
+    """Paired by name, a table may be a copy of another recording's: its Begin File says so."""
+    from anemonefish.training.dataset import labelled_channels
+
+    audio, table = _site(tmp_path)
+    header = table.read_text().splitlines()[0].split("\t")
+    begin_file = header.index("Begin File")
+    said = []
+    assert labelled_channels(audio, table, DEFAULT_CLASSES, said.append)  # the recording's own: nothing said
+    assert said == []
+    _edit_rows(table, lambda cells: [*cells[:begin_file], "other.wav", *cells[begin_file + 1:]])
+    assert labelled_channels(audio, table, DEFAULT_CLASSES, said.append)  # still trained: a rename is possible
+    assert said == [f"warning: {table} annotates other.wav (its Begin File), yet is the table of {audio} by its "
+                    "name: trained as that recording's"]

@@ -298,7 +298,9 @@ def labelled_pairs(folder: str | Path, log: Callable[[str], None] = print) -> li
     return pairs
 
 
-def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict[int, list[Event]]:
+def labelled_channels(
+    audio_path: Path, table: Path, classes: list[str], log: Callable[[str], None] | None = None
+) -> dict[int, list[Event]]:
     """The annotated channels of one recording (0-based, in order) and each one's events,
     labelled with the model's own class names.
 
@@ -306,7 +308,9 @@ def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict
     channel. Refused, naming the table's line: labels that are none of ``classes`` (in any
     case), a blank label in a label column, selections on channels the file lacks or starting
     after its end (a table in milliseconds, say), and a table where only some selections name
-    a channel. A recording that cannot be read is named by its path.
+    a channel. A recording that cannot be read is named by its path. A Raven table whose
+    ``Begin File`` names another recording is logged (paired by name, it may be a copy of
+    another recording's table, or of this one before a rename).
     """
     from anemonefish.formats import load_annotations
 
@@ -324,6 +328,10 @@ def labelled_channels(audio_path: Path, table: Path, classes: list[str]) -> dict
             f"{first.at}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
             "relabel them, or their sounds would be learnt as noise"
         )
+    named = annotations.recordings_named
+    if log is not None and named and audio_path.name.casefold() not in {n.casefold() for n in named}:
+        log(f"warning: {table} annotates {', '.join(sorted(named))} (its Begin File), yet is the table of "
+            f"{audio_path} by its name: trained as that recording's")
     with named_by_path(audio_path):
         info = probe_audio(audio_path)
     if outside := next((row for row in rows if row.channel is not None and row.channel >= info.channels), None):
@@ -388,7 +396,7 @@ def windows_from_recordings(
     images, labels, weights, origin = [], [], [], []
     channels_read = 0
     for index, (audio_path, table) in enumerate(pairs):
-        for channel, events in labelled_channels(audio_path, table, classes).items():
+        for channel, events in labelled_channels(audio_path, table, classes, log).items():
             with named_by_path(audio_path):
                 _, audio = read_audio(audio_path, frontend.sample_rate, channel=channel)
             window_images, starts = extractor.windows_from_signal(audio)

@@ -292,7 +292,7 @@ def served_labelled_recordings(bundle: ModelBundle, folder: str | Path, log: Log
     from anemonefish.training.dataset import labelled_channels, labelled_pairs, named_by_path
 
     labelled = [(audio_path, channel, events) for audio_path, table in labelled_pairs(folder, log)
-                for channel, events in labelled_channels(audio_path, table, list(bundle.classes)).items()]
+                for channel, events in labelled_channels(audio_path, table, list(bundle.classes), log).items()]
     if not any(e.label == ANEMONEFISH for _, _, events in labelled for e in events):
         # With no call to find, every setting scores F1 1 and the choice would mean nothing.
         raise AnnotationFormatError(f"{folder}: no {ANEMONEFISH!r} selection to choose a threshold on")
