@@ -205,19 +205,26 @@ class DetectionResult:
         return DetectionResult(**{**self.__dict__, "params": params, "events": events})
 
 
-# A complete compressed file decodes to its header's length within an MP3 frame or two
-# (encoder padding); a half-copied one stops seconds or hours short.
+# A complete MP3 without a Xing/Info frame decodes up to ~0.5 % short of libsndfile's
+# estimate from its size (fractional frames at 44.1/22.05 kHz); a half-copied one stops far
+# shorter. Beyond both of these, the shortfall is said.
 DECODE_SHORTFALL_TOLERANCE_S = 0.25
+DECODE_SHORTFALL_TOLERANCE = 0.01
 
 
 def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
-    """``info`` with the length actually decoded, when a compressed file (MP3, OGG, FLAC) ran
-    out before its header's length: libsndfile stops there without a word, as it does for a
-    cut WAV (whose header the info already compared with the file)."""
-    if info.declared_frames is not None or decoded_s >= info.duration_s - DECODE_SHORTFALL_TOLERANCE_S:
+    """``info`` with the length actually decoded, when a compressed file ran out before the
+    length libsndfile gave for it: it stops there without a word, as it does for a cut WAV
+    (whose header the info already compared with the file). Only an MP3's length is an
+    estimate that can run long (FLAC's and OGG's are counts), so only it is said with that
+    reserve."""
+    shortfall = info.duration_s - decoded_s
+    if info.declared_frames is not None or shortfall <= max(DECODE_SHORTFALL_TOLERANCE_S,
+                                                            DECODE_SHORTFALL_TOLERANCE * info.duration_s):
         return info
     frames = round(decoded_s * info.sample_rate)
-    return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames)
+    return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames,
+                   declared_by_estimate=info.format == "MP3")
 
 
 class Detector:
