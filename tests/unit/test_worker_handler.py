@@ -572,3 +572,20 @@ def test_results_s3_refuses_to_delete_are_reported_and_the_job_stays_cancelled(w
     monkeypatch.setattr(Storage, "delete_results", lambda self, keys: (_ for _ in ()).throw(ResultsNotDeletedError("denied")))
     assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
     assert repo.get("job-undeletable").status is JobStatus.CANCELLED
+
+
+def test_a_worker_that_cannot_start_says_so_for_every_record(worker, monkeypatch, caplog):
+    """Settings the model refuses (a presign expiry past the 6 h cap, set before the cap) made
+    every record a batch failure logged at debug level only: nothing in the logs."""
+    handler, deps = worker
+    from anemonefish_services.settings import get_settings
+    from anemonefish_services.worker import dlq
+
+    key = _stage_job("job-misconfigured")
+    monkeypatch.setenv("ANEMONEFISH_PRESIGN_EXPIRES_S", str(12 * 3600))
+    get_settings.cache_clear()
+    deps.worker_deps.cache_clear()
+    for lambda_handler, who in ((handler.lambda_handler, "worker"), (dlq.lambda_handler, "DLQ consumer")):
+        assert lambda_handler(_event(key), LocalLambdaContext(function_name=who)) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+        (failed,) = [r for r in caplog.records if r.getMessage().startswith(f"the {who} cannot start")]
+        assert failed.levelname == "ERROR" and "presign_expires_s" in str(failed.exc_info[1])

@@ -22,7 +22,8 @@ def record_handler(record: SQSRecord) -> None:
     except MalformedMessageError as exc:
         logger.error("dropping a dead letter that is not an S3 notification", extra={"error": str(exc)})
         return
-    deps = worker_deps()
+    with logged_failure("the DLQ consumer cannot start (its settings or clients); SQS delivers the record again"):
+        deps = worker_deps()
     receive_count = record.attributes.approximate_receive_count
     for upload in uploads:
         job_id = job_id_from_key(upload.key)

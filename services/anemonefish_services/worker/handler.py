@@ -43,7 +43,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         return
     if not uploads:
         logger.info("no object-created records (e.g. s3:TestEvent)")
-    deps = worker_deps()
+    with logged_failure("the worker cannot start (its settings or clients); SQS delivers the record again"):
+        deps = worker_deps()
     queue_url = deps.settings.jobs_queue_url
     for upload in uploads:
         job_id = job_id_from_key(upload.key)
