@@ -114,7 +114,7 @@ def render_csv(result: DetectionResult) -> str:
     return out.getvalue()
 
 
-def _cell(text: str) -> str:
+def tsv_cell(text: str) -> str:
     """``text`` as one cell of a tab-separated line: a tab or a line break in a file's name
     (legal on Linux and macOS) would shift the columns or split the row."""
     return " ".join(text.replace("\t", " ").splitlines())
@@ -135,9 +135,9 @@ def render_raven(result: DetectionResult) -> str:
                     _t(e.end),
                     _t(frontend.fmin),
                     _t(frontend.fmax),
-                    _cell(result.audio.filename),
+                    tsv_cell(result.audio.filename),
                     _t(e.start),
-                    _cell(e.label),
+                    tsv_cell(e.label),
                     "" if e.confidence is None else str(e.confidence),
                 ]
             )
@@ -147,7 +147,7 @@ def render_raven(result: DetectionResult) -> str:
 
 def render_audacity(result: DetectionResult) -> str:
     """Audacity label track: ``start<TAB>end<TAB>label``, no header."""
-    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{_cell(e.label)}\n" for e in result.events)
+    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{tsv_cell(e.label)}\n" for e in result.events)
 
 
 def render_scores(result: DetectionResult) -> str:
@@ -358,7 +358,10 @@ class AnnotationTable:
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
 ) -> list[_Annotation]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    # Raven's tab-separated tables quote nothing: a quote in a cell (a file named "reef.wav) is
+    # text, where csv's quoting would join cells up to the next quote.
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True, quoting=quoting)
     events = []
     selections = set()
     for line, row in enumerate(reader, start=2):
@@ -445,8 +448,11 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         end_col = next((c for c in header if c.lower() == "end"), None)
         if end_col is None:
             raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
-        if not set(header) & set(_LABEL_COLUMNS) and default_label.lower() in {c.strip().lower() for c in header}:
-            # Every row a window with a probability per class: as events, each window would be one.
+        columns = {c.strip().lower() for c in header}
+        label_columns = {c.lower() for c in _LABEL_COLUMNS}
+        if not columns & label_columns and default_label.lower() in columns and len(columns) >= 4:
+            # Every row a window with a probability per class (every class a column, so at least
+            # two): as events, each window would be one.
             raise AnnotationFormatError(
                 f"{where}: detect's window scores (start,end,<class probabilities>), not events or annotations; "
                 "give the recording's .events.json or .events.csv")
@@ -471,13 +477,13 @@ def _annotation_text(path: Path) -> str:
     """A table as the tools that write them encode it: UTF-8 (with or without a BOM), UTF-16
     with its BOM (Excel's "Unicode text"), or else Windows-1252, the ANSI code page Raven
     and Excel use on Windows (an accented folder in Begin Path is not UTF-8 there)."""
-    data = path.read_bytes()
+    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)  # a BOM before a stray ANSI byte is still no text
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encodings: tuple[str, ...] = ("utf-16",)
     elif b"\x00" in data:
         encodings = ()  # binary, or UTF-16 without its BOM, which nothing writes
     else:
-        encodings = ("utf-8-sig", "cp1252")
+        encodings = ("utf-8", "cp1252")
     for encoding in encodings:
         try:
             return data.decode(encoding)

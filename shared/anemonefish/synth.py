@@ -626,12 +626,14 @@ def raven_truth_table(events: list[SynthEvent], begin_file: str) -> str:
         "Low Freq (Hz)", "High Freq (Hz)", "Begin File", "Annotation",
         "Kind", "SNR (dB)", "F0 (Hz)", "Pulses",
     ]  # fmt: skip
+    from anemonefish.formats import tsv_cell  # a tab in the name would shift every column after it
+
     lines = ["\t".join(header)]
     for i, e in enumerate(sorted(events, key=lambda ev: ev.start), start=1):
         lo, hi = _freq_box(e)
         row = [
             str(i), "Spectrogram 1", "1", f"{e.start:.6f}", f"{e.end:.6f}", f"{lo:.1f}",
-            f"{hi:.1f}", begin_file, e.label, e.kind, f"{e.snr_db:.2f}", f"{e.f0:.1f}", str(e.n_pulses),
+            f"{hi:.1f}", tsv_cell(begin_file), e.label, e.kind, f"{e.snr_db:.2f}", f"{e.f0:.1f}", str(e.n_pulses),
         ]  # fmt: skip
         lines.append("\t".join(row))
     return "\n".join(lines) + "\n"

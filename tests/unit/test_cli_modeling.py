@@ -222,6 +222,7 @@ def test_train_init_from_a_pair_fine_tunes_both_networks_and_pairs_them_again(
         (["synth", "{out}", "--snr-db", "nan"], "error: --snr-db: Input should be a finite number"),
         (["synth", "{out}", "--seed", "-1"], "error: --seed: must be 0..4294967295"),
         (["synth", "{out}", "--prefix", "a/b"], "error: --prefix: 'a/b' must be a plain file name"),
+        (["synth", "{out}", "--prefix", "a\tb"], "error: --prefix: 'a\\tb' must be a plain file name"),
         (["synth", "{out}", "--snr-db", "1e6"], "error: --snr-db: Input should be less than or equal to 60"),
         (["synth", "{file}"], "error: OUTDIR {file}: exists and is not a folder"),
         (["synth", "{file}/sub"], "error: OUTDIR {file}/sub: cannot create it"),

@@ -399,7 +399,7 @@ def test_a_truth_without_the_label_compared_is_named_and_a_sweep_of_another_clas
     # An empty or header-only table holds no selection of any label: said too.
     (tmp_path / "ann" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH.splitlines()[0] + "\n")
     assert main(args) == 0
-    assert "warning: no truth selection is labelled 'anemonefish' (the tables hold no selections)" in capsys.readouterr().err
+    assert "warning: the truth tables hold no selections, so every detection counts as a false one" in capsys.readouterr().err
     assert main(args + ["--label", " "]) == 2
     assert "error: --label must name the label compared" in capsys.readouterr().err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -286,15 +287,16 @@ def test_a_label_column_left_empty_everywhere_means_the_default_label_and_a_blan
     assert [row.labelled for row in mixed.rows] == [True, False]
 
 
-@pytest.mark.parametrize("name", ["a\tb.wav", "a\nb.wav", "a\r\nb.wav"])
+@pytest.mark.parametrize("name", ["a\tb.wav", "a\nb.wav", "a\r\nb.wav", '"reef.wav', 'a "b" c.wav'])
 def test_a_tab_or_line_break_in_the_recordings_name_keeps_the_tables_columns(result: DetectionResult, name: str) -> None:
     """Raven's Begin File and Audacity's label are cells of tab-separated lines: a tab there
-    shifted the label into another column, and a line break split the row."""
+    shifted the label into another column, and a line break split the row; a quote (Raven
+    quotes nothing) joined cells up to the next one when read back."""
     named = dataclasses.replace(result, audio=dataclasses.replace(result.audio, filename=name))
     raven = render_document(named, "raven")
     assert all(line.count("\t") == len(RAVEN_COLUMNS) - 1 for line in raven.splitlines())
     assert [(e.start, e.end, e.label) for e in parse_annotations(raven)] == [(e.start, e.end, e.label) for e in EVENTS]
-    assert raven.splitlines()[1].split("\t")[RAVEN_COLUMNS.index("Begin File")] == "a b.wav"
+    assert raven.splitlines()[1].split("\t")[RAVEN_COLUMNS.index("Begin File")] == " ".join(name.replace("\t", " ").split())
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1252"])
@@ -323,3 +325,14 @@ def test_detects_window_scores_are_refused_as_events_or_truth(result: DetectionR
     # A person's CSV with other columns but no class named after the label is still a table.
     assert len(parse_annotations("start,end,low_hz,high_hz\n1.0,2.0,300,900\n")) == 1
     assert len(parse_annotations("start,end,label,anemonefish\n1.0,2.0,anemonefish,0.9\n")) == 1
+    assert len(parse_annotations("start,end,LABEL,anemonefish,noise\n1.0,2.0,anemonefish,0.9,0.1\n")) == 1
+    assert len(parse_annotations("start,end,anemonefish\n1.0,2.0,1\n")) == 1  # a person's presence column
+
+
+def test_a_utf8_bom_before_a_stray_windows_byte_still_reads_the_header(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" with a pasted Windows-1252 character: the BOM must not become the
+    header's first characters when the rest falls back to Windows-1252."""
+    table = tmp_path / "x.csv"
+    table.write_bytes(codecs.BOM_UTF8 + "start,end,label,note\n1.0,2.0,anemonefish,r\xe9cif\n".encode("cp1252"))
+    (event,) = read_annotations(table)
+    assert (event.start, event.end, event.label) == (1.0, 2.0, "anemonefish")

@@ -113,8 +113,10 @@ def run_synth(args: argparse.Namespace) -> int:
     if not 0 <= args.seed <= MAX_SEED:
         print(f"error: --seed: must be 0..{MAX_SEED}", file=sys.stderr)
         return 2
-    if not args.prefix or Path(args.prefix).name != args.prefix or args.prefix.startswith("."):
-        print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders)", file=sys.stderr)
+    if (not args.prefix or Path(args.prefix).name != args.prefix or args.prefix.startswith(".")
+            or not args.prefix.isprintable()):
+        print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders, tabs or line breaks)",
+              file=sys.stderr)
         return 2
     overrides = {
         k: v
@@ -557,10 +559,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             shown = ", ".join(unsure[:5]) + (f" and {len(unsure) - 5} more" if len(unsure) > 5 else "")
             print(f"warning: {len(unsure)} truth table(s) name several channels and their detections name none, "
                   f"so every channel's selections were scored (give --channel): {shown}", file=sys.stderr)
-        if not any(label.casefold() == args.label.casefold() for label in truth_labels):
-            found = ("theirs: " + ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
-                     if truth_labels else "the tables hold no selections")
-            print(f"warning: no truth selection is labelled {args.label!r} ({found}), so every detection "
+        if not truth_labels:
+            print("warning: the truth tables hold no selections, so every detection counts as a false one "
+                  "(as it should for recordings without calls)", file=sys.stderr)
+        elif not any(label.casefold() == args.label.casefold() for label in truth_labels):
+            found = ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
+            print(f"warning: no truth selection is labelled {args.label!r} (theirs: {found}), so every detection "
                   "counts as a false one; --label names the label compared", file=sys.stderr)
         pooled = combine([m for _, m in per_file])
         sweep = []
