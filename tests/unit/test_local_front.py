@@ -81,16 +81,18 @@ def test_a_chunked_body_reaches_the_handler_whole() -> None:
 def test_malformed_oversized_or_cut_short_bodies_are_refused_before_the_handler() -> None:
     front, invoked = _echo_front()
     try:
-        status, bad_length = _raw_exchange(front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
-        assert status == 400 and "Content-Length" in bad_length["error"]["message"]
+        for length in (b"ten", "\u00b2".encode("latin-1"), b"-1"):  # "\u00b2" ("2" superscript) passes str.isdigit()
+            status, bad_length = _raw_exchange(front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n")
+            assert status == 400 and "Content-Length" in bad_length["error"]["message"]
         status, too_large = _raw_exchange(
             front, f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {MAX_REQUEST_BODY_BYTES + 1}\r\n\r\n".encode())
         assert status == 413 and too_large["error"]["code"] == "request_too_large"
         status, cut = _raw_exchange(front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}", close_write=True)
         assert status == 400 and "2 of 100 bytes" in cut["error"]["message"]
-        status, bad_chunk = _raw_exchange(
-            front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
-        assert status == 400 and "chunk" in bad_chunk["error"]["message"]
+        for size in (b"zz", b"-5"):  # int("-5", 16) is -5
+            status, bad_chunk = _raw_exchange(
+                front, b"POST /jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n{}\r\n0\r\n\r\n")
+            assert status == 400 and "chunk" in bad_chunk["error"]["message"]
     finally:
         front.stop()
     assert invoked == []

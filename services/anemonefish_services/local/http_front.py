@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import re
 import threading
 import time
 import uuid
@@ -27,6 +28,8 @@ API_PREFIXES = ("/jobs", "/health", "/openapi.json")
 _TEXT_TYPES = ("application/json", "text/", "application/javascript")
 # API Gateway's REST payload quota: a larger request never reaches the Lambda.
 MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]+")
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class _BadRequestBody(Exception):
@@ -156,7 +159,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         declared = self.headers.get("Content-Length")
         if declared is None:
             return b""
-        if not declared.strip().isdigit():
+        if not _DIGITS.fullmatch(declared.strip()):  # str.isdigit() takes "²", which int() refuses
             raise _BadRequestBody(400, "bad_request", f"Content-Length must be a number of bytes, not {declared!r}")
         length = int(declared)
         if length > MAX_REQUEST_BODY_BYTES:
@@ -172,10 +175,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = bytearray()
         while True:
             line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-            try:
-                size = int(line, 16)
-            except ValueError:
-                raise _BadRequestBody(400, "bad_request", f"malformed chunk size {line[:20]!r}") from None
+            if not _HEX_DIGITS.fullmatch(line):  # int(line, 16) takes "-5", which read() refuses
+                raise _BadRequestBody(400, "bad_request", f"malformed chunk size {line[:20]!r}")
+            size = int(line, 16)
             if len(body) + size > MAX_REQUEST_BODY_BYTES:
                 raise _BadRequestBody(413, "request_too_large",
                                       f"the request body is over API Gateway's {MAX_REQUEST_BODY_BYTES} bytes")
