@@ -111,6 +111,19 @@ def test_buckets_are_encrypted_private_versioned_and_expire(local_env: LocalEnvi
     assert input_rules["expire-uploads"]["Expiration"]["Days"] < output_rules["expire-results"]["Expiration"]["Days"]
 
 
+def test_the_local_stacks_cors_rules_are_terraforms(local_env: LocalEnvironment) -> None:
+    """`local up` creates its buckets itself (local/resources.py): a browser must meet the same
+    CORS there as in AWS, or the console works locally and fails deployed (or the reverse)."""
+    from anemonefish_services.local.resources import INPUT_CORS_RULES, OUTPUT_CORS_RULES
+
+    s3 = local_env.client("s3")
+    for bucket, ours in ((NAMES["input_bucket"], INPUT_CORS_RULES), (NAMES["output_bucket"], OUTPUT_CORS_RULES)):
+        (theirs,) = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+        (rule,) = ours
+        for field in ("AllowedMethods", "ExposeHeaders", "AllowedHeaders"):
+            assert sorted(theirs[field]) == sorted(rule[field]), (bucket, field)  # type: ignore[arg-type]
+
+
 def test_queue_table_and_topic_match_what_the_code_expects(local_env: LocalEnvironment) -> None:
     sqs = local_env.client("sqs")
     jobs_url = sqs.get_queue_url(QueueName=NAMES["jobs_queue"])["QueueUrl"]

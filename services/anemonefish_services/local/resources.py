@@ -55,15 +55,15 @@ class QueueSettings:
     max_receive_count: int = 3
 
 
-CORS_RULES = [
-    {
-        "AllowedOrigins": ["*"],
-        "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
-        "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag"],  # browsers must read each part's ETag to complete a multipart upload
-        "MaxAgeSeconds": 3000,
-    }
-]
+# As infra/modules/storage sets them: the browser PUTs uploads (single and parts) and GETs results.
+def _cors_rules(methods: list[str], expose: list[str]) -> list[dict[str, object]]:
+    return [{"AllowedOrigins": ["*"], "AllowedMethods": methods, "AllowedHeaders": ["*"], "ExposeHeaders": expose,
+             "MaxAgeSeconds": 3000}]
+
+
+# Browsers must read each part's ETag to complete a multipart upload.
+INPUT_CORS_RULES = _cors_rules(["PUT"], ["ETag"])
+OUTPUT_CORS_RULES = _cors_rules(["GET", "HEAD"], ["ETag", "Content-Length", "Content-Type"])
 
 
 def create_resources(
@@ -93,12 +93,12 @@ def create_resources(
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-    for bucket in (names.input_bucket, names.output_bucket):
+    for bucket, cors in ((names.input_bucket, INPUT_CORS_RULES), (names.output_bucket, OUTPUT_CORS_RULES)):
         try:
             s3.create_bucket(Bucket=bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
-        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": cors})
     s3.put_bucket_notification_configuration(
         Bucket=names.input_bucket,
         NotificationConfiguration={
