@@ -30,7 +30,9 @@ def main(mode: str, argument: str, ready: str = "") -> int:
 
     stack = serve_existing(port=free_port(), api_key="iam-roles-key", functions=frozenset({argument}))
     try:
-        Path(ready).write_text(json.dumps({"api_url": stack.api_url}))
+        partial = Path(f"{ready}.part")
+        partial.write_text(json.dumps({"api_url": stack.api_url}))
+        partial.replace(ready)  # whole when the test sees it
         sys.stdin.read()  # until the test closes it
     finally:
         stack.stop()
