@@ -311,6 +311,12 @@ class AnnotationTable:
         """The file names its selections give as theirs (Raven's Begin File, without a folder)."""
         return {re.split(r"[\\/]", row.begin_file)[-1] for row in self.rows if row.begin_file}
 
+    def names_none_of(self, filenames: set[str]) -> bool:
+        """Whether its selections name recordings (Begin File), none of them one of ``filenames``
+        (case aside): a table paired by its name with a recording it may not be about."""
+        named = {name.casefold() for name in self.recordings_named}
+        return bool(named) and not named & {name.casefold() for name in filenames}
+
     @property
     def analysed_channel(self) -> int | None:
         """A result document's channel detect analysed (None for tables)."""

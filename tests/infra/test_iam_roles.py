@@ -163,25 +163,25 @@ def _as_moto_checks_it(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "Statement": statements}
 
 
+def _setup_client(endpoint: str, service: str) -> Any:
+    """A client for setting the emulator up, before enforcement is on (any keys do then)."""
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def _subscribe_a_queue(endpoint: str, topic_arn: str) -> str:
     """A queue that receives the job-events topic's messages, as a subscriber's would."""
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
-                       aws_secret_access_key="testing")
+    sqs = _setup_client(endpoint, "sqs")
     url = sqs.create_queue(QueueName="iam-roles-job-events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="testing",
-                 aws_secret_access_key="testing").subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    _setup_client(endpoint, "sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+                                             Attributes={"RawMessageDelivery": "true"})
     return url
 
 
 def _enforce_roles(endpoint: str, role_arns: dict[str, str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """An admin user, each role's assumed credentials, then IAM enforcement on."""
-    def boot(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    iam = boot("iam")
+    iam = _setup_client(endpoint, "iam")
     for arn in role_arns.values():
         role = arn.rsplit("/", 1)[1]
         names = iam.list_role_policies(RoleName=role)["PolicyNames"]
@@ -195,7 +195,7 @@ def _enforce_roles(endpoint: str, role_arns: dict[str, str]) -> tuple[dict[str, 
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     key = iam.create_access_key(UserName="test-admin")["AccessKey"]
     admin = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
-    sts = boot("sts")
+    sts = _setup_client(endpoint, "sts")
     credentials = {}
     for function, arn in role_arns.items():
         assumed = sts.assume_role(RoleArn=arn, RoleSessionName=f"{function}-under-test")["Credentials"]

@@ -520,10 +520,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
             truth_labels.update(e.label for e in truth)
             of_recording = _recordings_of(detections)
-            annotated = truth_table.recordings_named
-            if of_recording and annotated and not {n.casefold() for n in of_recording} & {n.casefold() for n in annotated}:
+            if of_recording and truth_table.names_none_of(of_recording):
                 # Paired by file name, yet the table's own Begin File says another recording.
-                print(f"warning: {ann_path} annotates {', '.join(sorted(annotated))} (its Begin File), but {det_path} "
+                annotated = ", ".join(sorted(truth_table.recordings_named))
+                print(f"warning: {ann_path} annotates {annotated} (its Begin File), but {det_path} "
                       f"is of {', '.join(sorted(of_recording))}: scored as a pair all the same", file=sys.stderr)
             detected = detections.events()
             if detected and [e.model_dump(exclude={"confidence", "peak_confidence"}) for e in detected] == [

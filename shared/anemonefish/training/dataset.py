@@ -328,9 +328,9 @@ def labelled_channels(
             f"{first.at}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
             "relabel them, or their sounds would be learnt as noise"
         )
-    named = annotations.recordings_named
-    if log is not None and named and audio_path.name.casefold() not in {n.casefold() for n in named}:
-        log(f"warning: {table} annotates {', '.join(sorted(named))} (its Begin File), yet is the table of "
+    if log is not None and annotations.names_none_of({audio_path.name}):
+        annotated = ", ".join(sorted(annotations.recordings_named))
+        log(f"warning: {table} annotates {annotated} (its Begin File), yet is the table of "
             f"{audio_path} by its name: trained as that recording's")
     with named_by_path(audio_path):
         info = probe_audio(audio_path)
