@@ -207,24 +207,26 @@ class DetectionResult:
 
 # A complete MP3 without a Xing/Info frame decodes up to ~0.5 % short of libsndfile's
 # estimate from its size (fractional frames at 44.1/22.05 kHz); a half-copied one stops far
-# shorter. Beyond both of these, the shortfall is said.
+# shorter. An MP3's shortfall is said beyond 1 % (at least 0.25 s); every other format's
+# length is a count, said beyond 0.25 s. Either way the length analysed is the one decoded.
 DECODE_SHORTFALL_TOLERANCE_S = 0.25
-DECODE_SHORTFALL_TOLERANCE = 0.01
+MP3_ESTIMATE_TOLERANCE = 0.01
+_SAME_LENGTH_S = 0.01
 
 
 def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
     """``info`` with the length actually decoded, when a compressed file ran out before the
     length libsndfile gave for it: it stops there without a word, as it does for a cut WAV
-    (whose header the info already compared with the file). Only an MP3's length is an
-    estimate that can run long (FLAC's and OGG's are counts), so only it is said with that
-    reserve."""
+    (whose header the info already compared with the file). The shortfall is declared (and
+    warned of) only when an estimate's error cannot explain it."""
     shortfall = info.duration_s - decoded_s
-    if info.declared_frames is not None or shortfall <= max(DECODE_SHORTFALL_TOLERANCE_S,
-                                                            DECODE_SHORTFALL_TOLERANCE * info.duration_s):
+    if info.declared_frames is not None or shortfall <= _SAME_LENGTH_S:
         return info
+    estimate = info.format == "MP3"
+    said = shortfall > max(DECODE_SHORTFALL_TOLERANCE_S, MP3_ESTIMATE_TOLERANCE * info.duration_s if estimate else 0.0)
     frames = round(decoded_s * info.sample_rate)
-    return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames,
-                   declared_by_estimate=info.format == "MP3")
+    return replace(info, frames=frames, duration_s=frames / info.sample_rate,
+                   declared_frames=info.frames if said else None, declared_by_estimate=said and estimate)
 
 
 class Detector:

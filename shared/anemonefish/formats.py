@@ -361,13 +361,35 @@ class AnnotationTable:
         return grouped
 
 
+def _table_rows(text: str, delimiter: str) -> list[list[str]]:
+    """The table's rows of cells. Raven quotes nothing: a quote in its cell (a file named
+    "reef.wav) is text, which csv's quoting would join with the cells up to the next quote.
+    So tab-separated rows are split as Raven writes them, and a cell a spreadsheet quoted
+    whole ("anemonefish, adult", or every cell) is unquoted; only when that leaves rows of
+    uneven width (a quoted cell holding a tab or a line break) are they read as CSV quotes
+    them. Comma and semicolon tables are CSV."""
+    if delimiter == "\t":
+        rows = [row for row in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if row]
+        if len({len(row) for row in rows}) <= 1:
+            return [[_unquoted(cell) for cell in row] for row in rows] or [[]]
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True) if row]
+    return rows or [[]]
+
+
+def _unquoted(cell: str) -> str:
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"':
+        return cell[1:-1].replace('""', '"')
+    return cell
+
+
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
 ) -> list[_Annotation]:
-    # Raven's tab-separated tables quote nothing: a quote in a cell (a file named "reef.wav) is
-    # text, where csv's quoting would join cells up to the next quote.
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True, quoting=quoting)
+    header, *body = _table_rows(text, delimiter)
+    reader = (dict(zip(header, cells, strict=False)) for cells in body)
+    # Label columns by their name in any case (a spreadsheet's LABEL), in _LABEL_COLUMNS' order.
+    by_folded = {name.strip().casefold(): name for name in header}
+    label_columns = list(dict.fromkeys(by_folded[c.casefold()] for c in _LABEL_COLUMNS if c.casefold() in by_folded))
     events = []
     selections = set()
     for line, row in enumerate(reader, start=2):
@@ -383,7 +405,7 @@ def _read_table(
                 continue
             selections.add(key)
         # Cells are trimmed: a CSV written "1.2, 1.4, anemonefish" means the label, not " anemonefish".
-        written = next(((row.get(c) or "").strip() for c in _LABEL_COLUMNS if (row.get(c) or "").strip()), "")
+        written = next(((row.get(c) or "").strip() for c in label_columns if (row.get(c) or "").strip()), "")
         label = written or default_label
         at = f"{where}:{line}"
         event = _event(

@@ -121,4 +121,20 @@ def test_a_complete_constant_bit_rate_mp3_gets_no_truncation_warning(tmp_path: P
     estimated = sf.info(path).duration
     result = Detector(load_bundle(tiny_bundle)).run(path)
     assert estimated > 300.5  # the estimate this guards against is there
-    assert result.warnings == [] and result.audio.duration_s == pytest.approx(estimated)
+    assert result.warnings == [] and "declared_duration_s" not in result.audio.as_document()
+    # The length analysed is the one decoded, not the estimate.
+    assert result.audio.duration_s == pytest.approx(300.0, abs=0.2)
+
+
+def test_the_length_analysed_is_the_one_decoded_and_a_shortfall_is_said_past_what_an_estimate_explains() -> None:
+    from anemonefish.audio import AudioInfo
+    from anemonefish.detect import _as_decoded
+
+    mp3 = AudioInfo("x.mp3", 600.0, 16000, 1, 9_600_000, "MP3", "MPEG_LAYER_III")
+    small = _as_decoded(mp3, 596.4)  # within an estimate's error: not said, yet not claimed either
+    assert small.duration_s == pytest.approx(596.4) and small.truncation_warning() is None
+    cut = _as_decoded(mp3, 500.0)
+    assert cut.duration_s == pytest.approx(500.0) and cut.declared_by_estimate and "its size suggests" in cut.truncation_warning()
+    flac = AudioInfo("x.flac", 600.0, 16000, 1, 9_600_000, "FLAC", "PCM_16")  # a count: 1 s short is a cut
+    assert "its header declares 600.0 s" in _as_decoded(flac, 599.0).truncation_warning()
+    assert _as_decoded(flac, 600.0) is flac

@@ -336,3 +336,22 @@ def test_a_utf8_bom_before_a_stray_windows_byte_still_reads_the_header(tmp_path:
     table.write_bytes(codecs.BOM_UTF8 + "start,end,label,note\n1.0,2.0,anemonefish,r\xe9cif\n".encode("cp1252"))
     (event,) = read_annotations(table)
     assert (event.start, event.end, event.label) == (1.0, 2.0, "anemonefish")
+
+
+def test_a_spreadsheets_quoted_tab_cells_and_upper_case_label_column_read_as_meant(tmp_path: Path) -> None:
+    """A spreadsheet's tab-separated save quotes cells with commas (Raven never quotes, so
+    a stray quote there is text); a LABEL column is the label whatever its case."""
+    from anemonefish.formats import load_annotations
+
+    quoted = tmp_path / "reef.Table.1.selections.txt"
+    quoted.write_text("Selection\tBegin Time (s)\tEnd Time (s)\tBegin File\tAnnotation\n"
+                      '1\t1.0\t2.0\t"reef, site 1.wav"\t"anemonefish, adult"\n')
+    table = load_annotations(quoted)
+    assert [e.label for e in table.events()] == ["anemonefish, adult"]
+    assert table.recordings_named == {"reef, site 1.wav"}
+    assert [e.label for e in parse_annotations("start,end,LABEL\n1.0,2.0,noise\n")] == ["noise"]
+    # Every cell quoted (LibreOffice's "quote all text cells"), and a note spanning two lines.
+    every = '"Selection"\t"Begin Time (s)"\t"End Time (s)"\t"Annotation"\n"1"\t1.0\t2.0\t"noise"\n'
+    assert [(e.start, e.label) for e in parse_annotations(every)] == [(1.0, "noise")]
+    noted = 'Selection\tBegin Time (s)\tEnd Time (s)\tAnnotation\tNotes\n1\t1.0\t2.0\tnoise\t"two\nlines"\n'
+    assert [(e.start, e.label) for e in parse_annotations(noted)] == [(1.0, "noise")]

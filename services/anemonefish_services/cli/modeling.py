@@ -115,7 +115,7 @@ def run_synth(args: argparse.Namespace) -> int:
         return 2
     if (not args.prefix or Path(args.prefix).name != args.prefix or args.prefix.startswith(".")
             or not args.prefix.isprintable()):
-        print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders, tabs or line breaks)",
+        print(f"error: --prefix: {args.prefix!r} must be a plain file name (no folders or control characters)",
               file=sys.stderr)
         return 2
     overrides = {
