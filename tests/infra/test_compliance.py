@@ -351,3 +351,11 @@ def test_the_account_wide_api_gateway_logging_role_writes_for_every_environment(
     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
     assert any(r.endswith(":log-group:/aws/apigateway/anemonefish-*-api/access") for r in resources), resources
     assert any(r.endswith(":log-group:API-Gateway-Execution-Logs_*") for r in resources), resources
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_the_account_logging_role_has_its_policy_before_api_gateway_is_given_it(plans: Any, env_name: str) -> None:
+    """UpdateAccount checks the role's permissions: set before its policy, a first apply fails."""
+    plan = load_plan(plans(env_name))
+    accounts = [r for r in _module_resources(plan["configuration"]["root_module"]) if r["address"] == "aws_api_gateway_account.this"]
+    assert accounts and all("aws_iam_role_policy.cloudwatch" in r.get("depends_on", []) for r in accounts)

@@ -136,6 +136,11 @@ data "aws_iam_policy_document" "cloudwatch" {
       "logs:DescribeLogGroups",
       "logs:DescribeLogStreams",
       "logs:PutLogEvents",
+      # Unused by the writes, but in AWS's AmazonAPIGatewayPushToCloudWatchLogs, the policy
+      # API Gateway's account settings are documented with: kept rather than find out at the
+      # first apply whether their role check wants them.
+      "logs:GetLogEvents",
+      "logs:FilterLogEvents",
     ]
     # The role is the account's, not this API's: it writes for every environment's API in the
     # account and region (execution log groups are named by API id, unknown to this one).
@@ -160,6 +165,10 @@ resource "aws_api_gateway_account" "this" {
   count = var.manage_account_logging_role ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
+
+  # API Gateway checks the role's permissions when it is set: the policy must be attached
+  # first, or a first apply fails ("does not have required permissions").
+  depends_on = [aws_iam_role_policy.cloudwatch]
 }
 
 resource "aws_api_gateway_stage" "this" {
