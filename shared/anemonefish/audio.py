@@ -63,9 +63,6 @@ class AudioInfo:
     # Set when the header promises more than the file holds (a half-copied file): the
     # frames it declares. libsndfile reads what is there without a word.
     declared_frames: int | None = None
-    # True when declared_frames is libsndfile's estimate (an MP3's, from its size), not a
-    # header's count: a large tag or a varying bit rate also makes it long.
-    declared_by_estimate: bool = False
 
     @property
     def truncated(self) -> bool:
@@ -91,7 +88,7 @@ class AudioInfo:
         if self.declared_frames is None:
             return None
         declared = self.declared_frames / self.sample_rate
-        if self.declared_by_estimate:
+        if self.format == "MP3":  # libsndfile's estimate from its size: a large tag or a varying bit rate also makes it long
             return (f"{self.filename}: decoding ended after {self.duration_s:.1f} s, short of the {declared:.1f} s its "
                     f"size suggests (a truncated copy, or a large tag or varying bit rate); what was decoded was analysed")
         return (f"{self.filename}: its header declares {declared:.1f} s of audio but "

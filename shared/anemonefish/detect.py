@@ -222,11 +222,11 @@ def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
     shortfall = info.duration_s - decoded_s
     if info.declared_frames is not None or shortfall <= _SAME_LENGTH_S:
         return info
-    estimate = info.format == "MP3"
-    said = shortfall > max(DECODE_SHORTFALL_TOLERANCE_S, MP3_ESTIMATE_TOLERANCE * info.duration_s if estimate else 0.0)
+    said = shortfall > max(DECODE_SHORTFALL_TOLERANCE_S,
+                           MP3_ESTIMATE_TOLERANCE * info.duration_s if info.format == "MP3" else 0.0)
     frames = round(decoded_s * info.sample_rate)
     return replace(info, frames=frames, duration_s=frames / info.sample_rate,
-                   declared_frames=info.frames if said else None, declared_by_estimate=said and estimate)
+                   declared_frames=info.frames if said else None)
 
 
 class Detector:

@@ -233,7 +233,8 @@ def write_documents(
 
 # --- reading annotations and detections ------------------------------------------------
 
-_LABEL_COLUMNS = ("Annotation", "annotation", "Label", "label", "Class", "class", "Species", "species")
+# Matched whatever their case, in this order of preference.
+_LABEL_COLUMNS = ("annotation", "label", "class", "species")
 
 
 def _float(value: str | None, where: str, decimal_comma: bool = False) -> float:
@@ -389,7 +390,7 @@ def _read_table(
     reader = (dict(zip(header, cells, strict=False)) for cells in body)
     # Label columns by their name in any case (a spreadsheet's LABEL), in _LABEL_COLUMNS' order.
     by_folded = {name.strip().casefold(): name for name in header}
-    label_columns = list(dict.fromkeys(by_folded[c.casefold()] for c in _LABEL_COLUMNS if c.casefold() in by_folded))
+    label_columns = [by_folded[c] for c in _LABEL_COLUMNS if c in by_folded]
     events = []
     selections = set()
     for line, row in enumerate(reader, start=2):
@@ -477,8 +478,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         if end_col is None:
             raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
         columns = {c.strip().lower() for c in header}
-        label_columns = {c.lower() for c in _LABEL_COLUMNS}
-        if not columns & label_columns and default_label.lower() in columns and len(columns) >= 4:
+        if columns.isdisjoint(_LABEL_COLUMNS) and default_label.lower() in columns and len(columns) >= 4:
             # Every row a window with a probability per class (every class a column, so at least
             # two): as events, each window would be one.
             raise AnnotationFormatError(

@@ -134,7 +134,7 @@ def test_the_length_analysed_is_the_one_decoded_and_a_shortfall_is_said_past_wha
     small = _as_decoded(mp3, 596.4)  # within an estimate's error: not said, yet not claimed either
     assert small.duration_s == pytest.approx(596.4) and small.truncation_warning() is None
     cut = _as_decoded(mp3, 500.0)
-    assert cut.duration_s == pytest.approx(500.0) and cut.declared_by_estimate and "its size suggests" in cut.truncation_warning()
+    assert cut.duration_s == pytest.approx(500.0) and cut.declared_frames == mp3.frames and "its size suggests" in cut.truncation_warning()
     flac = AudioInfo("x.flac", 600.0, 16000, 1, 9_600_000, "FLAC", "PCM_16")  # a count: 1 s short is a cut
     assert "its header declares 600.0 s" in _as_decoded(flac, 599.0).truncation_warning()
     assert _as_decoded(flac, 600.0) is flac
