@@ -6,12 +6,15 @@ modules/pipeline's own ``module "functions"`` block, the functions' roles and po
 moto server; each function (api, worker, DLQ consumer, sweeper) then
 runs in its own process with its role's assumed credentials, and moto's IAM enforcement is
 switched on. Jobs go through every path that calls AWS: a single and a multipart upload to
-SUCCEEDED, a cancel that aborts a multipart upload, an expiry by the sweeper, a dead letter.
+SUCCEEDED, a cancel that aborts a multipart upload, an expiry by the sweeper, a dead letter, and
+a lost job given up by the sweeper (both discard its results).
 
 What moto checks (``moto/iam/access_control.py``): every call's action against the role's
 policies; the resource only for S3 (bucket/key) and SQS (queue). For DynamoDB, SNS and KMS it
 asks about resource "*", which a statement naming ARNs never matches, so those statements are
-widened to "*" in the emulator (their actions are still checked). moto cannot check presigned
+widened to "*" in the emulator (their actions are still checked). A DeleteObjects call moto
+checks against the bucket, where AWS checks each key: a role granted s3:DeleteObject on some of
+a bucket's keys is granted it on the bucket too (the grant must exist). moto cannot check presigned
 requests (it reads only the Authorization header), so the test uploads with an admin's
 credentials where a client would use the API role's presigned URLs; that the API role may
 upload is checked directly instead (``test_the_roles_are_enforced_...``).
@@ -160,6 +163,11 @@ def _as_moto_checks_it(document: dict[str, Any]) -> dict[str, Any]:
             statement = {**statement, "Resource": "*"}
         operations = [op for action in actions for op in OPERATIONS_AUTHORIZED_BY.get(action, [])]
         statements.append({**statement, "Action": actions + operations})
+        if "s3:DeleteObject" in actions:
+            # AWS authorizes DeleteObjects key by key; moto asks once, for the bucket's ARN.
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            buckets = sorted({resource.split("/", 1)[0] for resource in resources})
+            statements.append({"Effect": "Allow", "Action": ["s3:DeleteObject", "s3:DeleteObjects"], "Resource": buckets})
     return {**document, "Statement": statements}
 
 
@@ -391,11 +399,49 @@ def test_the_dlq_role_fails_a_dead_lettered_job(roles_env: RolesEnvironment, api
     notification = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
                                  "eventName": "ObjectCreated:Put",
                                  "s3": {"bucket": {"name": bucket}, "object": {"key": urllib.parse.quote_plus(key), "size": 1000}}}]}
+    _write_a_result_document(roles_env, job["job_id"])  # what an earlier attempt left before it died
     roles_env.client("sqs").send_message(QueueUrl=roles_env.app_environment["ANEMONEFISH_DLQ_URL"],
                                          MessageBody=json.dumps(notification))
     done = _wait_for(api_url, job["job_id"], roles_env, timeout_s=60)
     assert done["status"] == "FAILED" and done["error"]["code"] == "processing_failed", f"{done}\n{roles_env.log_tail()}"
     assert roles_env.announced(job["job_id"], "FAILED"), roles_env.log_tail()  # sns:Publish by the DLQ consumer
+    assert _result_documents(roles_env, job["job_id"]) == [], roles_env.log_tail()  # s3:DeleteObject by it
+
+
+def test_the_sweeper_role_gives_up_a_job_whose_worker_was_lost(roles_env: RolesEnvironment, api_url: str) -> None:
+    job = _call(api_url, "POST", "/jobs", json={"filename": "lost.wav", "size_bytes": 1000}).json()
+    # A worker claimed it, wrote a document and was lost, as often as the sweeper re-drives.
+    roles_env.client("dynamodb").update_item(
+        TableName=roles_env.app_environment["ANEMONEFISH_JOBS_TABLE"], Key={"job_id": {"S": job["job_id"]}},
+        UpdateExpression="SET #s = :running, open_status = :running, lease_owner = :owner, "
+                         "lease_expires_at = :lapsed, redrives = :many",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":running": {"S": "RUNNING"}, ":owner": {"S": "worker-lost"},
+                                   ":lapsed": {"N": str(time.time() - 60)}, ":many": {"N": "100"}})
+    _write_a_result_document(roles_env, job["job_id"])
+    proc = subprocess.run([sys.executable, str(RUN_AS_ROLE), "sweep", str(2 * 86400)], capture_output=True,
+                          text=True, env=roles_env.function_env("sweeper"), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert job["job_id"] in json.loads(proc.stdout.strip().splitlines()[-1])["failed"], proc.stdout[-4000:]
+    unexpected = [line for line in proc.stdout.splitlines() if line.startswith("{")
+                  and (entry := json.loads(line)).get("level") == "ERROR" and entry["message"] != "stalled job given up"]
+    assert unexpected == [], "\n".join(unexpected)[-4000:]
+    done = _call(api_url, "GET", f"/jobs/{job['job_id']}").json()
+    assert done["status"] == "FAILED" and done["error"]["code"] == "worker_lost", done
+    assert roles_env.announced(job["job_id"], "FAILED"), proc.stdout[-4000:]
+    assert _result_documents(roles_env, job["job_id"]) == [], proc.stdout[-4000:]  # s3:DeleteObject by the sweeper
+
+
+def _write_a_result_document(roles_env: RolesEnvironment, job_id: str) -> None:
+    roles_env.client("s3").put_object(Bucket=roles_env.app_environment["ANEMONEFISH_OUTPUT_BUCKET"],
+                                      Key=f"results/{job_id}/events.json", Body=b"{}")
+    assert _result_documents(roles_env, job_id) == [f"results/{job_id}/events.json"]
+
+
+def _result_documents(roles_env: RolesEnvironment, job_id: str) -> list[str]:
+    listing = roles_env.client("s3").list_objects_v2(Bucket=roles_env.app_environment["ANEMONEFISH_OUTPUT_BUCKET"],
+                                                     Prefix=f"results/{job_id}/")
+    return [item["Key"] for item in listing.get("Contents", [])]
 
 
 @pytest.mark.parametrize(

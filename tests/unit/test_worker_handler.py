@@ -477,26 +477,34 @@ def _staged_recording(deps, tmp_path, job_id: str, seconds: float = 3.0) -> tupl
     return key, event
 
 
-def test_a_job_cancelled_while_its_results_are_written_keeps_none_of_them(worker, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ended_by", ["cancel", "given up"])
+def test_a_job_that_ends_while_its_results_are_written_keeps_none_of_them(worker, tmp_path, monkeypatch, ended_by):
+    """Cancelled by its client, or failed by the sweeper or the dead-letter consumer while
+    this worker ran late: either way the job has no results, and its state stands."""
     handler, deps = worker
-    _, event = _staged_recording(deps, tmp_path, "job-late-cancel")
+    _, event = _staged_recording(deps, tmp_path, "job-late-end")
     from anemonefish_services.dal.storage import Storage
     from anemonefish_services.logic.cancel import cancel_job
+    from anemonefish_services.models.job import JobError
 
     settings = deps.worker_deps().settings
     repo = deps.worker_deps().repo
     put_result = Storage.put_result
 
-    def cancel_after_the_first_document(self, key, body, content_type):  # noqa: ANN001
+    def end_after_the_first_document(self, key, body, content_type):  # noqa: ANN001
         put_result(self, key, body, content_type)
-        if repo.get("job-late-cancel").status is JobStatus.RUNNING:  # DELETE /jobs/{id} lands now
-            cancel_job(repo.get("job-late-cancel"), settings=settings, repo=repo, storage=self)
+        if repo.get("job-late-end").status is JobStatus.RUNNING:  # DELETE /jobs/{id}, or a give-up, lands now
+            if ended_by == "cancel":
+                cancel_job(repo.get("job-late-end"), settings=settings, repo=repo, storage=self)
+            else:
+                repo.fail("job-late-end", JobError(code="worker_lost", message="given up"))
 
-    monkeypatch.setattr(Storage, "put_result", cancel_after_the_first_document)
+    monkeypatch.setattr(Storage, "put_result", end_after_the_first_document)
     assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
-    assert repo.get("job-late-cancel").status is JobStatus.CANCELLED
+    expected = JobStatus.CANCELLED if ended_by == "cancel" else JobStatus.FAILED
+    assert repo.get("job-late-end").status is expected
     listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(
-        Bucket=settings.output_bucket, Prefix="results/job-late-cancel/")
+        Bucket=settings.output_bucket, Prefix="results/job-late-end/")
     assert listing.get("KeyCount", 0) == 0
 
 
@@ -522,11 +530,17 @@ def test_a_job_given_up_says_how_often_it_ran_and_why_without_naming_buckets(wor
     assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))["batchItemFailures"]
     from anemonefish_services.worker import dlq
 
+    from anemonefish_services.dal.storage import result_key
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    # An earlier attempt wrote a document, then died before SUCCEEDED.
+    s3.put_object(Bucket=settings.output_bucket, Key=result_key("job-unlucky", "json"), Body=b"{}")
     dead = _event(key)
     dead["Records"][0]["attributes"]["ApproximateReceiveCount"] = "4"  # the DLQ's receive counts too
     assert dlq.lambda_handler(dead, LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
     job = deps.worker_deps().repo.get("job-unlucky")
     assert job.status is JobStatus.FAILED and job.error.code == "processing_failed"
+    assert s3.list_objects_v2(Bucket=settings.output_bucket, Prefix="results/job-unlucky/").get("KeyCount", 0) == 0
     message = job.error.message
     assert message.startswith("processing kept failing after 1 attempt;")
     assert "reading a.wav: reset; writing to the output bucket" in message

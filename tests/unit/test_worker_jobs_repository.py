@@ -152,11 +152,33 @@ class _Queue:
 
 
 def _sweeps(repo, queue, count: int, settings: Settings) -> list[dict]:
+    from anemonefish_services.dal.storage import Storage
     from anemonefish_services.logic.stalled import redrive_stalled_jobs
 
     start = time.time()
-    return [redrive_stalled_jobs(settings=settings, repo=repo, sqs=queue, now=start + (k + 1) * (settings.stall_grace_s + 1))
+    return [redrive_stalled_jobs(settings=settings, repo=repo, storage=Storage(settings), sqs=queue,
+                                 now=start + (k + 1) * (settings.stall_grace_s + 1))
             for k in range(count)]
+
+
+def _result_documents(settings: Settings, job_id: str) -> list[str]:
+    import boto3
+
+    listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(
+        Bucket=settings.output_bucket, Prefix=f"results/{job_id}/")
+    return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def _write_some_results(settings: Settings, job_id: str) -> None:
+    """What a worker that died between writing its documents and SUCCEEDED left behind."""
+    import boto3
+
+    from anemonefish_services.dal.storage import result_key
+
+    for fmt in ("json", "csv"):
+        boto3.client("s3", region_name="us-east-1").put_object(
+            Bucket=settings.output_bucket, Key=result_key(job_id, fmt), Body=b"{}")
+    assert len(_result_documents(settings, job_id)) == 2
 
 
 def test_a_queued_job_waiting_in_a_backlog_is_redriven_a_few_times_and_never_failed(repo):
@@ -175,9 +197,11 @@ def test_a_running_job_that_lost_its_worker_fails_after_its_redrives(repo):
     settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=2)
     repo.create(_job("lost"))
     repo.claim("lost", "w", lease_s=30, now=time.time() - 100)  # its lease lapsed long ago
+    _write_some_results(settings, "lost")
     outcomes = _sweeps(repo, _Queue(), 3, settings)
     assert [o["redriven"] for o in outcomes] == [["lost"], ["lost"], []] and outcomes[2]["failed"] == ["lost"]
     assert repo.get("lost").error.code == "worker_lost"
+    assert _result_documents(settings, "lost") == []  # a failed job keeps no results
 
 
 def test_a_refused_send_is_not_counted_and_does_not_stop_the_sweep(repo):
@@ -194,6 +218,7 @@ def test_a_refused_send_is_not_counted_and_does_not_stop_the_sweep(repo):
 def test_the_dead_letter_consumer_and_the_sweeper_notify_within_a_brief_budget(repo, monkeypatch):
     """They notify their jobs one after another within their own timeouts: the worker's minute
     for a slow receiver would let a few dead receivers time them out and lose the rest."""
+    from anemonefish_services.dal.storage import Storage
     from anemonefish_services.logic import notify
     from anemonefish_services.logic.dlq import fail_dead_lettered
 
@@ -203,7 +228,9 @@ def test_the_dead_letter_consumer_and_the_sweeper_notify_within_a_brief_budget(r
     for job_id in ("dead", "lost"):
         repo.create(_job(job_id))
     repo.mark_queued("dead")
-    assert fail_dead_lettered("dead", receive_count=5, settings=settings, repo=repo) is True
+    _write_some_results(settings, "dead")
+    assert fail_dead_lettered("dead", receive_count=5, settings=settings, repo=repo, storage=Storage(settings)) is True
+    assert _result_documents(settings, "dead") == []  # a failed job keeps no results
     repo.claim("lost", "w", lease_s=30, now=time.time() - 100)
     assert _sweeps(repo, _Queue(), 1, settings)[0]["failed"] == ["lost"]
     assert budgets == [notify.BRIEF_WEBHOOK_POLICY.total_timeout_s] * 2 and budgets[0] <= 10

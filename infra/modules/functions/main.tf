@@ -240,6 +240,13 @@ data "aws_iam_policy_document" "dlq" {
     resources = [var.jobs_queue_arn]
   }
 
+  # A job given up keeps no result documents an earlier attempt wrote (logic.results).
+  statement {
+    sid       = "DiscardResultsOfFailedJobs"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.output_results_arn]
+  }
+
   statement {
     sid       = "AnnounceFailedJobs"
     actions   = ["sns:Publish"]
@@ -298,6 +305,13 @@ data "aws_iam_policy_document" "sweeper" {
     sid       = "TellMissingUploads"
     actions   = ["s3:ListBucket"]
     resources = [var.input_bucket_arn]
+  }
+
+  # A stalled job given up keeps no result documents its lost worker wrote (logic.results).
+  statement {
+    sid       = "DiscardResultsOfFailedJobs"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.output_results_arn]
   }
 
   statement {

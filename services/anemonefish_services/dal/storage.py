@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
-from anemonefish.formats import document_name
+from anemonefish.formats import FORMATS, document_name
 from botocore.exceptions import ClientError
 
 from anemonefish_services import aws
@@ -42,6 +42,11 @@ def result_key(job_id: str, fmt: str) -> str:
     """``results/{job_id}/events.json`` (the contract's name), ``events.csv``,
     ``events.Table.1.selections.txt``, ``events.labels.txt``, ``events.scores.csv``."""
     return f"{RESULT_PREFIX}{job_id}/{document_name('events', fmt).replace('events.events.', 'events.')}"
+
+
+def job_result_keys(job_id: str) -> list[str]:
+    """Every document a job can have (the worker writes each of them)."""
+    return [result_key(job_id, fmt) for fmt in FORMATS]
 
 
 class Storage:

@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import TransientJobError
 from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.results import discard_results
 from anemonefish_services.logic.stalled import redrive_message
 from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
@@ -16,7 +18,8 @@ from anemonefish_services.settings import Settings
 
 
 def fail_dead_lettered(
-    job_id: str, *, receive_count: int | None, settings: Settings, repo: JobsRepository, sqs: Any | None = None
+    job_id: str, *, receive_count: int | None, settings: Settings, repo: JobsRepository,
+    storage: Storage, sqs: Any | None = None,
 ) -> bool:
     """Mark the job FAILED unless it finished; True if this call failed it.
 
@@ -44,6 +47,7 @@ def fail_dead_lettered(
     logger.error("dead-lettered job marked FAILED",
                  extra={"receive_count": receive_count, "attempts": job.attempts, "last_error": job.last_error})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
+    discard_results(job_id, storage, why="given up")  # its worker may have written some before its last attempt died
     notify_terminal(failed, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
     return True
 

@@ -41,6 +41,7 @@ from anemonefish_services.exceptions import (
     WorkerTimeRunningOutError,
 )
 from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.results import discard_results
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
 from anemonefish_services.s3io import S3SeekableReader
@@ -391,14 +392,14 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
     done = deps.repo.succeed(job.job_id, owner, job_result)
     if done is None:
         current = deps.repo.get(job.job_id)
-        if current is not None and current.status is JobStatus.CANCELLED:
-            # Cancelled while they were being written: a cancelled job has no results. (A job
-            # taken over keeps them: its new worker writes the same documents under the same keys.)
-            try:
-                deps.storage.delete_results(list(documents.values()))
-            except Exception:  # the job is cancelled either way; a retry would not come back here
-                logger.exception("could not delete the results of a job cancelled while they were written")
-            return Outcome.CANCELLED
+        if current is not None and current.status.is_terminal and current.status is not JobStatus.SUCCEEDED:
+            # It ended while they were being written (cancelled, or given up by the sweeper or
+            # the dead-letter consumer while this worker ran late): such a job has no results.
+            # (A job taken over keeps them: its new worker writes the same documents under the same keys.)
+            discard_results(job.job_id, deps.storage, why=f"{current.status.value} while they were written")
+            if current.status is JobStatus.CANCELLED:
+                return Outcome.CANCELLED
+            return Outcome.DUPLICATE
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
     duration = float(result.audio.duration_s)
     for warning in result.warnings:  # e.g. cut short (its events.json says so too): the results stand

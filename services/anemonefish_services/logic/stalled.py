@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.storage import Storage
 from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.results import discard_results
 from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 from anemonefish_services.observability import job_context, logger
 from anemonefish_services.settings import Settings
@@ -33,7 +35,7 @@ def redrive_message(job: JobRecord, settings: Settings) -> str:
 
 
 def redrive_stalled_jobs(
-    *, settings: Settings, repo: JobsRepository, sqs: Any, now: float | None = None
+    *, settings: Settings, repo: JobsRepository, storage: Storage, sqs: Any, now: float | None = None
 ) -> dict[str, list[str]]:
     now = time.time() if now is None else now
     redriven: list[str] = []
@@ -41,7 +43,7 @@ def redrive_stalled_jobs(
     for job in repo.stalled(now, settings.stall_grace_s):
         with job_context(job.job_id):
             try:
-                outcome = _recover(job, settings=settings, repo=repo, sqs=sqs)
+                outcome = _recover(job, settings=settings, repo=repo, storage=storage, sqs=sqs)
             except Exception:  # one job's trouble (a refused send) must not stop the others'
                 logger.exception("stalled job could not be recovered; the next sweep tries again")
                 continue
@@ -52,7 +54,7 @@ def redrive_stalled_jobs(
     return {"redriven": redriven, "failed": failed}
 
 
-def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, sqs: Any) -> str | None:
+def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, storage: Storage, sqs: Any) -> str | None:
     if job.redrives >= settings.max_redrives:
         if job.status is not JobStatus.RUNNING:
             return None  # QUEUED: waiting, not lost
@@ -61,6 +63,7 @@ def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, sqs: A
         if done is None:
             return None
         logger.error("stalled job given up")
+        discard_results(job.job_id, storage, why="given up")  # a lost worker may have written some
         notify_terminal(done, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
         return "failed"
     # Sent before it is counted: a send that fails leaves the count (and the job) as it was.

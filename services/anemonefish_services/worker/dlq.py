@@ -35,6 +35,7 @@ def record_handler(record: SQSRecord) -> None:
                 receive_count=int(receive_count) if receive_count else None,
                 settings=deps.settings,
                 repo=deps.repo,
+                storage=deps.storage,
                 sqs=sqs_client() if deps.settings.jobs_queue_url else None,
             )
 

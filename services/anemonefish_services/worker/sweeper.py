@@ -19,10 +19,12 @@ from anemonefish_services.settings import Settings, get_settings
 def sweep(settings: Settings, *, repo: JobsRepository | None = None, storage: Storage | None = None,
           sqs: Any | None = None, now: float | None = None) -> dict[str, list[str]]:
     repo = repo or JobsRepository(settings)
+    storage = storage or Storage(settings)
     # Jobs that lost their worker first: the expiries' webhooks (one after another) must not
     # use up the invocation before them.
-    stalled = redrive_stalled_jobs(settings=settings, repo=repo, sqs=sqs or aws.client("sqs", settings), now=now)
-    expired = expire_overdue_uploads(settings=settings, repo=repo, storage=storage or Storage(settings), now=now)
+    stalled = redrive_stalled_jobs(settings=settings, repo=repo, storage=storage,
+                                   sqs=sqs or aws.client("sqs", settings), now=now)
+    expired = expire_overdue_uploads(settings=settings, repo=repo, storage=storage, now=now)
     return {"expired": expired, **stalled}
 
 
