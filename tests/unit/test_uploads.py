@@ -84,17 +84,30 @@ def test_a_complete_whose_upload_a_cancel_aborted_meanwhile_is_a_409_not_an_inco
 
 
 class _RepoThatMovesOn(_Repo):
-    """The first complete's S3 event is claimed while a retried complete is on its way."""
+    """The job moves on while a complete with a digest records it: the first complete's S3
+    event is claimed (RUNNING), or DELETE /jobs/{id} lands (CANCELLED)."""
+
+    def __init__(self, job: JobRecord, becomes: JobStatus) -> None:
+        super().__init__(job)
+        self.becomes = becomes
 
     def record_sha256(self, job_id, sha256):  # noqa: ANN001
-        self.job = self.job.model_copy(update={"status": JobStatus.RUNNING})
+        self.job = self.job.model_copy(update={"status": self.becomes})
         return None
 
 
 def test_a_retried_complete_with_a_digest_gets_the_job_that_moved_on_not_a_409():
-    repo = _RepoThatMovesOn(_job())
+    repo = _RepoThatMovesOn(_job(), JobStatus.RUNNING)
     request = PARTS.model_copy(update={"sha256": "a" * 64})
     assert complete_upload(repo.job, request, repo=repo, storage=_Storage(object_size=1000)).status is JobStatus.RUNNING
+
+
+def test_a_complete_with_a_digest_that_a_cancel_overtook_is_a_409_naming_the_status():
+    repo = _RepoThatMovesOn(_job(), JobStatus.CANCELLED)
+    request = PARTS.model_copy(update={"sha256": "a" * 64})
+    with pytest.raises(InvalidJobStateError, match="CANCELLED") as refused:
+        complete_upload(repo.job, request, repo=repo, storage=_Storage(object_size=1000))
+    assert refused.value.details == {"status": "CANCELLED"}  # as every other 409 of the API says
 
 
 def test_a_digest_that_contradicts_the_job_s_is_refused_naming_the_field():

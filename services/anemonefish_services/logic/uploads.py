@@ -12,6 +12,7 @@ from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import (
     InvalidJobStateError,
     InvalidRequestError,
+    JobNotFoundError,
     NotMultipartUploadError,
     UploadIncompleteError,
 )
@@ -85,8 +86,11 @@ def _record_sha256(job: JobRecord, sha256: str, repo: JobsRepository) -> JobReco
         return current
     if current is not None and current.sha256 and current.sha256.lower() != sha256:
         raise differs
-    if current is None or current.status is not JobStatus.AWAITING_UPLOAD:
-        raise InvalidJobStateError(f"job {job.job_id} no longer awaits its upload")
+    if current is None:  # gone meanwhile (its record's TTL)
+        raise JobNotFoundError(f"no job {job.job_id}")
+    if current.status is not JobStatus.AWAITING_UPLOAD:
+        raise InvalidJobStateError(f"the upload is closed: the job is {current.status.value}",
+                                   details={"status": current.status.value})
     return None
 
 
