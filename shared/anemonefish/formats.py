@@ -207,6 +207,17 @@ def is_detect_output(path: Path) -> bool:
         return False
 
 
+def foreign_document(existing: list[Path]) -> Path | None:
+    """Of the files found under a recording's result names, one that is not recognisably an
+    earlier run's results, or None: a Raven table without detect's header (a truth table under
+    Raven's own name), or any of a set with nothing of detect's in it. (Audacity labels cannot
+    be told from a person's; beside detect's files they are its.)"""
+    foreign = [path for path in existing if path.name.endswith(_SUFFIXES["raven"]) and not is_detect_output(path)]
+    if not foreign and not any(map(is_detect_output, existing)):
+        foreign = existing[:1]
+    return foreign[0] if foreign else None
+
+
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
     """The files of ``formats`` for ``stem`` that already exist in ``outdir``."""
     return [path for fmt in formats if (path := Path(outdir) / document_name(stem, fmt)).exists()]

@@ -59,7 +59,8 @@ def test_a_finished_job_is_listed_shown_and_fetched_as_submit_saved_it(cli, pipe
     elsewhere.mkdir()
     (elsewhere / "reef night.Table.1.selections.txt").write_text("a truth table\n")
     assert cli(["jobs", "fetch", done["job_id"], "-o", str(elsewhere)]) == 1
-    assert "not replacing it (--overwrite replaces it)" in capsys.readouterr().err
+    assert "is not recognisably detect's output (a truth table?); not replacing it: write the results elsewhere with -o" \
+        in capsys.readouterr().err
     assert (elsewhere / "reef night.Table.1.selections.txt").read_text() == "a truth table\n"
     assert recording.exists()
 

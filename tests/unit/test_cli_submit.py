@@ -38,11 +38,26 @@ def test_files_submit_did_not_download_are_not_replaced_without_overwrite(
     args = ["submit", str(recording), "--api", "http://127.0.0.1:9", "--api-key", "k", "-o", str(tmp_path)]
     assert main(args) == 2  # refused before any upload (port 9 would have failed with 1)
     err = capsys.readouterr().err
-    assert f"error: {recording}: {truth} exists; not replacing it (--overwrite replaces it)" in err
-    # An earlier submit's own result document beside them: a rerun, which replaces its results.
+    # Pointed at -o, as detect does: --overwrite would lose the table.
+    assert (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table?); "
+            "not replacing it: write the results elsewhere with -o") in err
+    # An earlier run's result document for this recording beside it (`detect --format json,scores`
+    # leaves a truth table alone): the table is still someone's, and still refused.
     (tmp_path / "reef.events.json").write_text('{"audio": {"filename": "reef.wav"}, "events": []}')
+    assert main(args) == 2
+    assert f"{truth} exists and is not recognisably detect's output" in capsys.readouterr().err
+    assert truth.read_text().startswith("Selection\\tView")
+    # Beside an earlier run's own Raven table, all of them are results: a rerun replaces them.
+    from anemonefish.formats import RAVEN_COLUMNS
+
+    truth.write_text("\t".join(RAVEN_COLUMNS) + "\n")
     assert main(args) == 1  # past the guard: it tries the API, which is not there
     assert "not replacing" not in capsys.readouterr().err
+    # Results of another recording of that name need --overwrite.
+    (tmp_path / "reef.events.json").write_text('{"audio": {"filename": "other.wav"}, "events": []}')
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: {recording}: {tmp_path / 'reef.events.json'} exists; not replacing it (--overwrite replaces it)" in err
 
 
 class _RecordingApi:

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+
+def foreign_refusal(found: Path) -> str:
+    """Why a file under a recording's result name that is not an earlier run's (a truth table)
+    stays: not offered to --overwrite, which would lose it (detect, submit and jobs fetch)."""
+    return (f"{found} exists and is not recognisably detect's output (a truth table?); "
+            "not replacing it: write the results elsewhere with -o")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detect",
@@ -33,17 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="json,csv,raven,audacity",
         help="comma-separated: json,csv,raven,audacity,scores (default: json,csv,raven,audacity)",
     )
-    parser.add_argument("--model", type=Path, default=None, help="model bundle folder (default: $ANEMONEFISH_MODEL_DIR if set, else the shipped model)")
-    parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--min-event-s", type=float, default=None)
-    parser.add_argument("--min-gap-s", type=float, default=None)
-    parser.add_argument("--smoothing-windows", type=int, default=None)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model bundle folder, or 'shipped' (default: $ANEMONEFISH_MODEL_DIR if set, else the shipped model)")
+    # The detection defaults are the model card's (chosen with the model; `model info` shows them).
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="smoothed score at which a window counts as a call, 0-1 (default: the model card's)")
+    parser.add_argument("--min-event-s", type=float, default=None,
+                        help="shortest event kept, in seconds (default: the model card's)")
+    parser.add_argument("--min-gap-s", type=float, default=None,
+                        help="events closer than this, in seconds, are merged (default: the model card's)")
+    parser.add_argument("--smoothing-windows", type=int, default=None,
+                        help="windows in the moving average over the scores (default: the model card's)")
     parser.add_argument(
         # Absent unless given: None is a value here ("off"), not "keep the model's default".
         "--peak-threshold", type=_peak_threshold, default=argparse.SUPPRESS, metavar="SCORE|off",
         help="a single window scoring this before smoothing is a call; 'off' disables the model's default",
     )
-    parser.add_argument("--target-class", default=None)
+    parser.add_argument("--target-class", default=None,
+                        help="class whose events are reported (default: the model card's, anemonefish)")
     parser.add_argument("--channel", type=int, default=None, help="channel to analyse, from 0 (default 0)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or events table")
     parser.set_defaults(func=run)
@@ -202,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, document_name, existing_documents, is_detect_output, write_documents
+    from anemonefish.formats import FORMATS, existing_documents, foreign_document, is_detect_output, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -260,15 +275,9 @@ def run(args: argparse.Namespace) -> int:
                 skipped += 1
                 continue
             if existing:
-                # A Raven table without detect's header is someone's (a truth table under Raven's own
-                # name), and so is a set with nothing of detect's in it: --overwrite would lose them.
-                # (Audacity labels cannot be told from a person's; beside detect's files they are its.)
-                foreign = [found for found in existing
-                           if found.name.endswith(document_name("", "raven")) and not is_detect_output(found)]
-                if not foreign and not any(map(is_detect_output, existing)):
-                    foreign = existing[:1]
-                message = (f"{path}: {foreign[0]} exists and is not recognisably detect's output (a truth table?); "
-                           "not replacing it: write the results elsewhere with -o" if foreign else
+                # Someone's file (a truth table) is not offered to --overwrite, which would lose it.
+                foreign = foreign_document(existing)
+                message = (f"{path}: {foreign_refusal(foreign)}" if foreign else
                            f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)")
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)

@@ -146,7 +146,7 @@ def describe(job: dict[str, Any]) -> str:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from anemonefish_services.cli.pipeline import files_not_ours
+    from anemonefish_services.cli.pipeline import replacement_refusal
     from anemonefish_services.client.api import ApiError
     from anemonefish_services.client.jobs import download_results, result_stem, wait_for_job
 
@@ -178,8 +178,8 @@ def _fetch(args: argparse.Namespace) -> int:
                    f"named {stem!r}); fetch it with another -o")
             failed += 1
             continue
-        if not args.overwrite and (found := files_not_ours(args.outdir, Path(job["filename"]))):
-            _error(f"{job_id}: {found} exists; not replacing it (--overwrite replaces it)")
+        if not args.overwrite and (why := replacement_refusal(args.outdir, Path(job["filename"]))):
+            _error(f"{job_id}: {why}")
             failed += 1
             continue
         try:

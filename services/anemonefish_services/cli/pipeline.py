@@ -166,9 +166,9 @@ def _submit(args: argparse.Namespace) -> int:
         return 2
     files = [item.source for item in inputs]
     if not args.overwrite:
-        taken = [(path, found) for path in files if (found := files_not_ours(args.outdir, path))]
-        for path, found in taken:
-            print(f"error: {path}: {found} exists; not replacing it (--overwrite replaces it)", file=sys.stderr)
+        taken = [(path, why) for path in files if (why := replacement_refusal(args.outdir, path))]
+        for path, why in taken:
+            print(f"error: {path}: {why}", file=sys.stderr)
         if taken:
             return 2
     try:
@@ -204,16 +204,21 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
-def files_not_ours(outdir: Path, path: Path) -> Path | None:
-    """A file in ``outdir`` that ``path``'s results would replace and no earlier submit (or
-    ``jobs fetch``) of it wrote (a Raven truth table shares the results' name), or None. A
-    result document there for a recording of this name means the others are an earlier
-    run's: a rerun replaces them."""
-    from anemonefish.formats import FORMATS, document_name
+def replacement_refusal(outdir: Path, path: Path) -> str | None:
+    """Why ``path``'s results may not go to ``outdir`` without ``--overwrite``, or None.
 
-    existing = [target for fmt in FORMATS if (target := outdir / document_name(path.stem, fmt)).exists()]
+    Someone's file under a result name (a Raven truth table) is refused as ``detect`` refuses
+    it. Results of a recording of this name (an earlier submit, ``jobs fetch`` or ``detect``)
+    are a rerun's to replace; results of another recording need ``--overwrite``."""
+    from anemonefish.formats import FORMATS, document_name, existing_documents, foreign_document
+
+    from anemonefish_services.cli.detect import foreign_refusal
+
+    existing = existing_documents(outdir, path.stem, FORMATS)
     if not existing:
         return None
+    if foreign := foreign_document(existing):
+        return foreign_refusal(foreign)
     try:
         earlier = json.loads((outdir / document_name(path.stem, "json")).read_text(encoding="utf-8"))
         # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
@@ -221,7 +226,7 @@ def files_not_ours(outdir: Path, path: Path) -> Path | None:
             return None
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    return existing[0]
+    return f"{existing[0]} exists; not replacing it (--overwrite replaces it)"
 
 
 def _demo(args: argparse.Namespace) -> int:
