@@ -155,8 +155,10 @@ def read_card(path: str | os.PathLike[str]) -> ModelCard:
 
 
 def bundle_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """``path``, else ``ANEMONEFISH_MODEL_DIR``, else the bundle shipped in the package."""
-    return Path(path) if path is not None else Path(os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE))
+    """``path``, else ``ANEMONEFISH_MODEL_DIR``, else the bundle shipped in the package; the
+    name ``shipped`` is that bundle wherever a bundle folder is taken."""
+    chosen = path if path is not None else os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE)
+    return DEFAULT_BUNDLE if str(chosen) == SHIPPED else Path(chosen)
 
 
 def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = True) -> ModelBundle:

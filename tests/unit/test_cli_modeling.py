@@ -14,7 +14,7 @@ import pytest
 
 from anemonefish.synth import SynthConfig, synthesize, write_soundscape
 from anemonefish_services.cli import main
-from support import build_tiny_bundle
+from support import build_tiny_bundle, write_tone_wav
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -480,9 +480,9 @@ def test_synth_help_states_the_generators_own_defaults() -> None:
 
 
 def test_the_shipped_bundle_is_named_shipped_and_never_rewritten_in_the_package(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from anemonefish.model import DEFAULT_BUNDLE
+    from anemonefish.model import DEFAULT_BUNDLE, read_card
 
     before = (DEFAULT_BUNDLE / "card.json").read_bytes()
     assert main(["model", "retune", "shipped", "--write"]) == 2
@@ -493,3 +493,9 @@ def test_the_shipped_bundle_is_named_shipped_and_never_rewritten_in_the_package(
     monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", "/elsewhere")
     assert main(["model", "info", "shipped"]) == 0
     assert f"bundle:    {DEFAULT_BUNDLE} (the shipped pair)" in capsys.readouterr().out
+    # The name holds wherever a bundle folder is taken, whatever ANEMONEFISH_MODEL_DIR says.
+    assert main(["model", "add-verifier", "shipped", "shipped", "-o", str(tmp_path / "pair")]) == 2
+    assert _error(capsys) == f"error: {DEFAULT_BUNDLE}: already has a verifier"
+    recording = write_tone_wav(tmp_path / "tone.wav", 2.0)
+    assert main(["detect", str(recording), "--model", "shipped", "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert json.loads((tmp_path / "out" / "tone.events.json").read_text())["model"]["name"] == read_card(DEFAULT_BUNDLE).name

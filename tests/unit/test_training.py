@@ -525,6 +525,10 @@ def test_train_help_states_the_training_defaults():
     stated["chirp_fraction"] = f"(default {spec.dataset.chirp_fraction:g})"
     stated["learning_rate"] = f"(default {spec.learning_rate:g};"
     stated["mining_epochs"] = f"(default {spec.mining_epochs};"
+    stated["epochs"] = f"(default {spec.epochs};"
+    stated["soundscapes"] = f"(default {spec.dataset.soundscapes})"
+    stated["duration"] = f"(default {spec.dataset.duration_s:g})"
+    stated["validation_soundscapes"] = f"(default {spec.validation_soundscapes})"
     for field, text in stated.items():
         assert text in helps[field], (field, helps[field])
 

@@ -187,9 +187,10 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic", action="store_true", help="train on synthetic soundscapes")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE_DIR")
     p.add_argument("--seed", type=int, default=1, help="seed of the data and the weights (default 1)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw")
-    p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default 15; {FINE_TUNE_DEFAULTS['epochs']} with --init-from)")
+    p.add_argument("--soundscapes", type=int, default=None, help="synthetic soundscapes to draw (default 300)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per synthetic soundscape (default 60)")
     p.add_argument("--chirp-fraction", type=float, default=None,
                    help="share of synthetic anemonefish calls that are chirps; the rest are 1-2 pulse pops (default 0.6)")
     p.add_argument("--image-size", type=_image_size, default=None, help="HEIGHTxWIDTH of the model input (default 39x100)")
@@ -221,8 +222,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
                         "architecture are kept, and the "
                         f"defaults become --epochs {FINE_TUNE_DEFAULTS['epochs']} "
                         f"--learning-rate {FINE_TUNE_DEFAULTS['learning_rate']:g} --mining-epochs 0")
-    p.add_argument("--validation-soundscapes", type=int, default=None, help="held-out soundscapes for the threshold")
-    p.add_argument("--name", default="anemonefish-cnn")
+    p.add_argument("--validation-soundscapes", type=int, default=None,
+                   help="held-out synthetic soundscapes the detection defaults are chosen on (default 24)")
+    p.add_argument("--name", default="anemonefish-cnn", help="the bundle's model name (default anemonefish-cnn)")
     p.add_argument("--version", default=None, help="default: the package's; with --init-from, the start's marked +tuned")
     p.add_argument("--overwrite", action="store_true", help="replace BUNDLE_DIR if it is a model bundle already")
     p.set_defaults(func=run_train)
@@ -765,10 +767,11 @@ def run_model_add_verifier(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.model import read_card
+    from anemonefish.model import bundle_path, read_card
     from anemonefish.params import DetectionParams
     from anemonefish.training.export import attach_verifier
 
+    args.bundle, args.verifier = bundle_path(args.bundle), bundle_path(args.verifier)  # either may be 'shipped'
     try:
         VerifierConfig(gate=args.gate)
         defaults = dict(read_card(args.bundle).detection_defaults)
@@ -804,9 +807,9 @@ def run_model_retune(args: argparse.Namespace) -> int:
     if args.data is not None and not args.data.is_dir():
         print(f"error: --data: {args.data} is not a folder", file=sys.stderr)
         return 2
-    from anemonefish.model import DEFAULT_BUNDLE, SHIPPED
+    from anemonefish.model import DEFAULT_BUNDLE, bundle_path
 
-    bundle = DEFAULT_BUNDLE if str(args.bundle) == SHIPPED else args.bundle
+    bundle = bundle_path(args.bundle)
     if args.write and bundle.resolve() == DEFAULT_BUNDLE.resolve():
         print(f"error: --write: the shipped bundle is part of the installed package; copy it "
               f"(cp -r {DEFAULT_BUNDLE} my-bundle) and retune the copy", file=sys.stderr)
@@ -834,9 +837,9 @@ def run_model_retune(args: argparse.Namespace) -> int:
 
 def run_model_info(args: argparse.Namespace) -> int:
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.model import DEFAULT_BUNDLE, SHIPPED, ModelBundle, bundle_path, read_card
+    from anemonefish.model import DEFAULT_BUNDLE, ModelBundle, bundle_path, read_card
 
-    where = DEFAULT_BUNDLE if str(args.bundle) == SHIPPED else bundle_path(args.bundle)
+    where = bundle_path(args.bundle)
     try:
         bundle = ModelBundle(path=where, card=read_card(where))
         verifier = bundle.verifier  # read and checked against the first network's card

@@ -456,9 +456,9 @@ class StartingPoint(BaseModel):
     def of(cls, bundle_dir: str | Path) -> StartingPoint:
         """The bundle at ``bundle_dir`` (``shipped``: the one installed with the package, whatever
         ``ANEMONEFISH_MODEL_DIR`` says), or :class:`ModelBundleError` saying why it cannot be one."""
-        from anemonefish.model import DEFAULT_BUNDLE, SHIPPED, read_card
+        from anemonefish.model import bundle_path, read_card
 
-        path = DEFAULT_BUNDLE if str(bundle_dir) == SHIPPED else Path(bundle_dir)
+        path = bundle_path(bundle_dir)
         card = read_card(path)
         if "keras" not in card.files or not (path / card.files["keras"]).is_file():
             raise ModelBundleError(f"{bundle_dir}: no Keras model in the bundle to continue training from")
