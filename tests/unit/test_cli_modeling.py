@@ -303,6 +303,18 @@ def test_a_model_for_any_image_size_is_served_at_the_size_given(tmp_path: Path, 
     assert probabilities.shape == (2, 3)
 
 
+def test_an_imported_model_s_own_input_is_what_import_and_info_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A seed-style RGB model is served one spectrogram repeated: its input is 3 channels, not 1."""
+    path = _keras_model(tmp_path / "rgb.keras", input_shape=(32, 25, 3))
+    assert main(["model", "import", str(path), "--image-size", "32x25", "-o", str(tmp_path / "b")]) == 0
+    shown = capsys.readouterr().out
+    assert "input 32x25x3 (the spectrogram repeated as its 3 channels)" in shown
+    assert main(["model", "info", str(tmp_path / "b")]) == 0
+    assert "training:  imported from rgb.keras, input 32x25x3 (the spectrogram repeated" in capsys.readouterr().out
+
+
 def test_bundle_folders_are_named_when_they_are_not_bundles(
     tmp_path: Path, keras_file: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -224,3 +224,14 @@ def test_a_job_the_api_no_longer_knows_ends_the_wait_instead_of_polling_for_an_h
     [sub] = submit_files(_ForgettingApi(), [write_tone_wav(tmp_path / "a.wav", 1.0)], tmp_path / "out",
                          console=Console(quiet=True), poll_interval_s=0, timeout_s=5)
     assert sub.status == "LOST" and "job_not_found" in (sub.error or "")
+
+
+def test_a_folder_or_a_missing_file_is_refused_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    args = ["submit", str(folder), str(tmp_path / "gone.wav"), "--api", "http://127.0.0.1:9", "--api-key", "k",
+            "-o", str(tmp_path / "out")]
+    assert main(args) == 2  # before any upload (port 9 would have failed with 1)
+    err = capsys.readouterr().err
+    assert f"error: a folder, not a file: {folder} (submit takes files: name its recordings, e.g. {folder}/*.wav)" in err
+    assert f"error: not a file: {tmp_path / 'gone.wav'}" in err

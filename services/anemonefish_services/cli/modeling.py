@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
 from anemonefish.card import EventTiming, FrontEndConfig, Normalisation, VerifierConfig
 
@@ -758,9 +758,15 @@ def run_model_import(args: argparse.Namespace) -> int:
     except AnemonefishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    h, w = card.frontend.image_shape
-    print(f"wrote {args.output}: {card.name} {card.version}, input {h}x{w}x1, classes {','.join(card.classes)}")
+    print(f"wrote {args.output}: {card.name} {card.version}, input {_imported_input(card.training)}, "
+          f"classes {','.join(card.classes)}")
     return 0
+
+
+def _imported_input(training: dict[str, Any]) -> str:
+    """The imported model's own input: a 3-channel one is fed the one spectrogram three times."""
+    height, width, channels = training["original_input_shape"]
+    return f"{height}x{width}x{channels}" + (" (the spectrogram repeated as its 3 channels)" if channels == 3 else "")
 
 
 def run_model_add_verifier(args: argparse.Namespace) -> int:
@@ -870,6 +876,8 @@ def run_model_info(args: argparse.Namespace) -> int:
     training = card.training
     if training:
         what = [str(training["data"])] if training.get("data") else []
+        if training.get("imported_from"):  # trained elsewhere: the card knows its source file only
+            what.append(f"imported from {training['imported_from']}, input {_imported_input(training)}")
         if isinstance(start := training.get("started_from"), dict):
             what.append(f"fine-tuned from {start.get('name')} {start.get('version')} ({start.get('path')})")
         if training.get("seed") is not None:

@@ -152,9 +152,14 @@ def _submit(args: argparse.Namespace) -> int:
     client = api_client(args)
     if client is None:
         return 2
-    missing = [str(f) for f in args.files if not f.is_file()]
+    folders = [str(f) for f in args.files if f.is_dir()]
+    missing = [str(f) for f in args.files if not f.is_file() and not f.is_dir()]
+    if folders:  # each file goes up as its own job: the files are named, as a shell glob names them
+        print(f"error: a folder, not a file: {', '.join(folders)} (submit takes files: name its recordings, "
+              f"e.g. {folders[0].rstrip('/')}/*.wav)", file=sys.stderr)
     if missing:
         print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
+    if folders or missing:
         return 2
     from anemonefish_services.cli.detect import Input, distinct_results
 
