@@ -14,6 +14,15 @@ from anemonefish_services.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
 
+# While the queue cannot be reached (the emulator stopped or restarting), polls back off from
+# 1 s, doubling, to this; the failure is logged once a streak, not once a second.
+POLL_BACKOFF_MAX_S = 30.0
+
+
+def poll_backoff_s(failures: int) -> float:
+    """The wait after the ``failures``-th poll failing in a row (1, 2, 4, ... s, at most the cap)."""
+    return min(POLL_BACKOFF_MAX_S, 2.0 ** max(0, failures - 1))
+
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     return {
@@ -105,14 +114,21 @@ class SqsPoller:
                 self.init()
             except Exception:  # as in Lambda, a failed init is retried by the first invocation
                 logger.exception("init failed", extra={"function": self.function_name})
+        failures = 0
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except Exception:
                 if self._stop.is_set():
                     return
-                logger.exception("polling failed", extra={"queue_url": self.queue_url})
-                self._stop.wait(1.0)
+                failures += 1
+                if failures == 1:
+                    logger.exception("polling failed; retrying with backoff", extra={"queue_url": self.queue_url})
+                self._stop.wait(poll_backoff_s(failures))
+            else:
+                if failures:
+                    logger.warning("polling works again", extra={"queue_url": self.queue_url, "failed_polls": failures})
+                failures = 0
 
     def start(self) -> SqsPoller:
         self._thread = threading.Thread(target=self._run, name=f"poller-{self.function_name}", daemon=True)
