@@ -129,6 +129,16 @@ def test_the_worker_may_take_back_the_results_of_a_job_cancelled_while_they_were
                for actions, refs in _grants(plan, "worker"))
 
 
+def test_whoever_ends_a_job_may_discard_its_results_and_nothing_else(plans: Any) -> None:
+    """logic.results: the API (cancel), the worker, the dead-letter consumer and the sweeper
+    (give-ups) delete a job's documents. The IAM test's emulator checks such a delete against
+    the bucket only, so the prefix is checked here: results/*, never the bucket or uploads."""
+    plan = load_plan(plans("dev"))
+    for document in ("api", "worker", "dlq", "sweeper"):
+        deletes = [refs for actions, refs in _grants(plan, document) if "s3:DeleteObject" in actions]
+        assert deletes == [{"local.output_results_arn"}], (document, deletes)
+
+
 def test_the_sweeper_may_look_for_an_upload_before_it_expires_the_job(plans: Any) -> None:
     """logic.expire queues an overdue job whose upload is there after all: HeadObject needs
     s3:GetObject, and a missing upload is a 404 (expire it) only with s3:ListBucket."""

@@ -603,3 +603,44 @@ def test_a_worker_that_cannot_start_says_so_for_every_record(worker, monkeypatch
         assert lambda_handler(_event(key), LocalLambdaContext(function_name=who)) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
         (failed,) = [r for r in caplog.records if r.getMessage().startswith(f"the {who} cannot start")]
         assert failed.levelname == "ERROR" and "presign_expires_s" in str(failed.exc_info[1])
+
+
+def _a_dead_attempts_documents(deps, job_id: str) -> tuple[object, object]:
+    """A worker claimed the job, wrote every document, and died before SUCCEEDED (its lease lapsed)."""
+    from anemonefish_services.dal.storage import Storage, job_result_keys
+
+    repo, settings = deps.worker_deps().repo, deps.worker_deps().settings
+    repo.mark_queued(job_id)
+    repo.claim(job_id, "worker-a", lease_s=30, now=time.time() - 100)
+    storage = Storage(settings)
+    for key in job_result_keys(job_id):
+        storage.put_result(key, "{}", "application/json")
+    return repo, storage
+
+
+def _documents_left(bucket: str, job_id: str) -> int:
+    return boto3.client("s3", region_name="us-east-1").list_objects_v2(
+        Bucket=bucket, Prefix=f"results/{job_id}/").get("KeyCount", 0)
+
+
+def test_a_job_that_the_next_attempt_fails_keeps_no_documents_of_the_dead_one(worker, monkeypatch):
+    handler, deps = worker
+    key = _stage_job("job-taken-over")
+    repo, _ = _a_dead_attempts_documents(deps, "job-taken-over")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(CorruptAudioError("a.wav: cannot decode")))
+    deps.worker_deps.cache_clear()
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert repo.get("job-taken-over").status is JobStatus.FAILED
+    assert _documents_left(deps.worker_deps().settings.output_bucket, "job-taken-over") == 0
+
+
+def test_a_job_cancelled_after_its_worker_died_writing_keeps_no_documents(worker):
+    from anemonefish_services.logic.cancel import cancel_job
+
+    _, deps = worker
+    _stage_job("job-orphaned")
+    repo, storage = _a_dead_attempts_documents(deps, "job-orphaned")
+    settings = deps.worker_deps().settings
+    cancel_job(repo.get("job-orphaned"), settings=settings, repo=repo, storage=storage)  # DELETE /jobs/{id}
+    assert repo.get("job-orphaned").status is JobStatus.CANCELLED
+    assert _documents_left(settings.output_bucket, "job-orphaned") == 0

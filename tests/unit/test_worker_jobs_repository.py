@@ -204,6 +204,19 @@ def test_a_running_job_that_lost_its_worker_fails_after_its_redrives(repo):
     assert _result_documents(settings, "lost") == []  # a failed job keeps no results
 
 
+def test_a_give_up_does_not_fail_a_job_another_worker_took_over_since_it_was_read(repo):
+    """The sweeper (or the DLQ consumer) reads a lost job, a redelivered message's worker claims it,
+    then the give-up lands: it must not fail, and empty the results of, the job now running."""
+    repo.create(_job("lost"))
+    repo.claim("lost", "w1", lease_s=30, now=time.time() - 100)
+    seen = repo.get("lost")
+    assert repo.claim("lost", "w2", lease_s=60) is not None  # the takeover
+    assert repo.fail("lost", JobError(code="worker_lost", message="given up"), attempts=seen.attempts) is None
+    assert repo.get("lost").status is JobStatus.RUNNING and repo.get("lost").lease_owner == "w2"
+    repo.create(_job("never-claimed"))  # 0 attempts: a dead letter of a job no worker started
+    assert repo.fail("never-claimed", JobError(code="x", message="y"), attempts=0).status is JobStatus.FAILED
+
+
 def test_a_refused_send_is_not_counted_and_does_not_stop_the_sweep(repo):
     settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=3)
     for job_id in ("a-refused", "b-fine"):

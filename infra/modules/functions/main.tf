@@ -135,6 +135,13 @@ data "aws_iam_policy_document" "api" {
     resources = [local.output_results_arn]
   }
 
+  # A job cancelled after a worker ran it keeps no documents an attempt wrote (logic.results).
+  statement {
+    sid       = "DiscardResultsOfCancelledJobs"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.output_results_arn]
+  }
+
   statement {
     sid       = "AnnounceCancelledJobs"
     actions   = ["sns:Publish"]

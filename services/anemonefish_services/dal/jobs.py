@@ -275,8 +275,12 @@ class JobsRepository:
             values={":running": JobStatus.RUNNING.value, ":owner": owner},
         )
 
-    def fail(self, job_id: str, error: JobError, *, owner: str | None = None) -> JobRecord | None:
-        """-> FAILED: by the worker that owns the job, or (owner None) from any active state."""
+    def fail(
+        self, job_id: str, error: JobError, *, owner: str | None = None, attempts: int | None = None
+    ) -> JobRecord | None:
+        """-> FAILED: by the worker that owns the job, or (owner None) from any active state;
+        with ``attempts``, only if no worker has claimed it since it was read with that many
+        (a give-up must not fail a job another worker has just taken over)."""
         set_ = {"status": JobStatus.FAILED.value, "error": error.model_dump(), "finished_at": utc_now_iso()}
         if owner is not None:
             return self._update(
@@ -286,13 +290,13 @@ class JobsRepository:
                 condition="#s = :running AND lease_owner = :owner",
                 values={":running": JobStatus.RUNNING.value, ":owner": owner},
             )
-        return self._update(
-            job_id,
-            set_=set_,
-            remove=LEASE_FIELDS,
-            condition="#s IN (:a0, :a1, :a2)",
-            values={f":a{i}": s.value for i, s in enumerate(sorted(ACTIVE_STATES))},
-        )
+        condition = "#s IN (:a0, :a1, :a2)"
+        values: dict[str, Any] = {f":a{i}": s.value for i, s in enumerate(sorted(ACTIVE_STATES))}
+        if attempts is not None:
+            unclaimed = " OR attribute_not_exists(attempts)" if attempts == 0 else ""
+            condition += f" AND (attempts = :attempts{unclaimed})"
+            values[":attempts"] = attempts
+        return self._update(job_id, set_=set_, remove=LEASE_FIELDS, condition=condition, values=values)
 
     def cancel(self, job_id: str) -> JobRecord | None:
         """Any active state -> CANCELLED (a running worker notices between blocks)."""

@@ -6,6 +6,7 @@ from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import InvalidJobStateError
 from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.results import discard_results
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.observability import logger
 from anemonefish_services.settings import Settings
@@ -22,6 +23,8 @@ def cancel_job(job: JobRecord, *, settings: Settings, repo: JobsRepository, stor
     # (or, if it was writing them, takes them back: process_job._finish).
     if cancelled.upload_mode == "MULTIPART" and cancelled.upload_id:
         abort_upload(storage, cancelled)
+    if cancelled.attempts > 0:  # an attempt may have written documents, then died before SUCCEEDED
+        discard_results(cancelled.job_id, storage, why="cancelled")
     logger.info("job cancelled", extra={"previous_status": job.status.value})
     notify_terminal(cancelled, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
     return cancelled

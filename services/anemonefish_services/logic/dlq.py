@@ -41,7 +41,8 @@ def fail_dead_lettered(
             repo.note_redrive(job_id, job.updated_at)
             logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
             return False
-    failed = repo.fail(job_id, JobError(code="processing_failed", message=_given_up_message(job)))
+    failed = repo.fail(job_id, JobError(code="processing_failed", message=_given_up_message(job)),
+                       attempts=job.attempts)  # unless a worker took it over since it was read
     if failed is None:
         return False
     logger.error("dead-lettered job marked FAILED",

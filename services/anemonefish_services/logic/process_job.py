@@ -208,6 +208,8 @@ def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str)
     failed = deps.repo.fail(job.job_id, JobError(code=code, message=message), owner=owner)
     if failed is None:
         return Outcome.DUPLICATE  # cancelled or taken over meanwhile
+    if job.attempts > 1:  # this attempt wrote nothing (results come last); an earlier one may have, then died
+        discard_results(job.job_id, deps.storage, why="failed")
     logger.warning("job failed", extra={"code": code, "reason": message})
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     notify_terminal(failed, deps.settings, sns_client=deps.sns_client, repo=deps.repo)

@@ -59,7 +59,8 @@ def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, storag
         if job.status is not JobStatus.RUNNING:
             return None  # QUEUED: waiting, not lost
         done = repo.fail(job.job_id, JobError(
-            code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"))
+            code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"),
+            attempts=job.attempts)  # unless a worker took it over meanwhile
         if done is None:
             return None
         logger.error("stalled job given up")
