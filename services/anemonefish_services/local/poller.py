@@ -21,7 +21,7 @@ POLL_BACKOFF_MAX_S = 30.0
 
 def poll_backoff_s(failures: int) -> float:
     """The wait after the ``failures``-th poll failing in a row (1, 2, 4, ... s, at most the cap)."""
-    return min(POLL_BACKOFF_MAX_S, 2.0 ** max(0, failures - 1))
+    return min(POLL_BACKOFF_MAX_S, 2.0 ** min(max(0, failures - 1), 16))  # no float overflow after days down
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
