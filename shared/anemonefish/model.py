@@ -156,9 +156,11 @@ def read_card(path: str | os.PathLike[str]) -> ModelCard:
 
 def bundle_path(path: str | os.PathLike[str] | None = None) -> Path:
     """``path``, else ``ANEMONEFISH_MODEL_DIR``, else the bundle shipped in the package; the
-    name ``shipped`` is that bundle wherever a bundle folder is taken."""
-    chosen = path if path is not None else os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE)
-    return DEFAULT_BUNDLE if str(chosen) == SHIPPED else Path(chosen)
+    name ``shipped`` is that bundle wherever a bundle folder is taken, unless a folder of
+    that name is there (``./shipped`` reads as ``shipped`` once it is a Path: the user's own
+    folder must not be swapped for the package's)."""
+    chosen = Path(path if path is not None else os.environ.get("ANEMONEFISH_MODEL_DIR", DEFAULT_BUNDLE))
+    return DEFAULT_BUNDLE if str(chosen) == SHIPPED and not chosen.exists() else chosen
 
 
 def load_bundle(path: str | os.PathLike[str] | None = None, *, eager: bool = True) -> ModelBundle:

@@ -511,3 +511,10 @@ def test_the_shipped_bundle_is_named_shipped_and_never_rewritten_in_the_package(
     recording = write_tone_wav(tmp_path / "tone.wav", 2.0)
     assert main(["detect", str(recording), "--model", "shipped", "-o", str(tmp_path / "out"), "-q"]) == 0
     assert json.loads((tmp_path / "out" / "tone.events.json").read_text())["model"]["name"] == read_card(DEFAULT_BUNDLE).name
+    # A folder of the user's own named shipped is theirs, not swapped for the package's.
+    from anemonefish.model import bundle_path
+
+    monkeypatch.chdir(tmp_path)
+    assert bundle_path("shipped") == DEFAULT_BUNDLE
+    (tmp_path / "shipped").mkdir()
+    assert bundle_path("shipped") == Path("shipped") and bundle_path(Path("./shipped")) == Path("shipped")

@@ -382,7 +382,7 @@ def retune(
         metrics = {"recordings": f"{len(scored)} recording channel(s) from {Path(data_dir).name}",
                    **{key.replace("validation_", "recordings_"): value for key, value in metrics.items()}}
         if write:
-            update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
+            update_card(bundle.path, detection_defaults=defaults, metrics=metrics)
         return defaults, metrics
     recorded = bundle.card.training.get("spec")
     # Only the validation soundscapes' settings are wanted: the front end is the bundle's own,
@@ -396,7 +396,7 @@ def retune(
     recordings = served_validation_recordings(bundle, spec)
     defaults, metrics = choose_defaults(recordings, bundle.card.frontend, bundle.classes, log)
     if write:
-        update_card(bundle_dir, detection_defaults=defaults, metrics=metrics)
+        update_card(bundle.path, detection_defaults=defaults, metrics=metrics)
     return defaults, metrics
 
 
