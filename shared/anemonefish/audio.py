@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +27,7 @@ from anemonefish.exceptions import (
     UnsupportedAudioError,
 )
 from anemonefish.native import native_stderr_silenced
+from anemonefish.riff import FileWindow, find_data_chunk
 
 AudioSource = str | os.PathLike[str] | BinaryIO
 
@@ -60,13 +63,18 @@ class AudioInfo:
     format: str
     subtype: str
     channel: int = 0
-    # Set when the header promises more than the file holds (a half-copied file): the
-    # frames it declares. libsndfile reads what is there without a word.
+    # The frames the header declares, when they are not what was read: more (a half-copied
+    # file, which libsndfile reads as far as it goes without a word), or fewer (a WAV header
+    # never finished, or its size wrapped past 4 GiB: read to its true end; see riff.py).
     declared_frames: int | None = None
+    # Bytes after a WAV's declared audio that are not chunks (audio, probably) and were not read.
+    unread_bytes: int | None = None
+    # Why decoding stopped before the end (a damaged frame): what came before was analysed.
+    decode_error: str | None = None
 
     @property
     def truncated(self) -> bool:
-        return self.declared_frames is not None
+        return self.declared_frames is not None and self.declared_frames > self.frames
 
     def as_document(self) -> dict[str, object]:
         """The ``audio`` object of the result document."""
@@ -81,29 +89,60 @@ class AudioInfo:
         }
         if self.declared_frames is not None:
             document["declared_duration_s"] = round(self.declared_frames / self.sample_rate, 6)
+        if self.unread_bytes is not None:
+            document["unread_bytes"] = self.unread_bytes
+        if self.decode_error is not None:
+            document["decode_error"] = self.decode_error
         return document
 
-    def truncation_warning(self) -> str | None:
-        """One line saying the file is shorter than its header says, or None."""
+    def length_warning(self) -> str | None:
+        """One line saying the file's length is not what its header says, or None."""
+        if self.decode_error is not None:
+            of = f" of {self.declared_frames / self.sample_rate:.1f} s" if self.declared_frames else ""
+            return (f"{self.filename}: decoding failed after {self.duration_s:.1f} s{of} "
+                    f"({self.decode_error.removeprefix(self.filename + ': ')}); what was decoded was analysed")
+        if self.unread_bytes is not None:
+            return (f"{self.filename}: {self.unread_bytes} bytes follow the {self.duration_s:.1f} s of audio its header "
+                    f"declares and are not chunks (more audio, about {self._seconds_of(self.unread_bytes):.1f} s, "
+                    f"after a damaged header?); only the declared {self.duration_s:.1f} s were analysed")
         if self.declared_frames is None:
             return None
         declared = self.declared_frames / self.sample_rate
+        if self.declared_frames < self.frames:
+            why = "a header never finished" if self.declared_frames == 0 else "a size that wrapped past 4 GiB"
+            return (f"{self.filename}: its header declares {declared:.1f} s of audio but the file holds "
+                    f"{self.duration_s:.1f} s ({why}, as a recorder that stopped early or a writer without RF64 "
+                    f"leaves); all of it was analysed")
         if self.format == "MP3":  # libsndfile's estimate from its size: a large tag or a varying bit rate also makes it long
             return (f"{self.filename}: decoding ended after {self.duration_s:.1f} s, short of the {declared:.1f} s its "
                     f"size suggests (a truncated copy, or a large tag or varying bit rate); what was decoded was analysed")
         return (f"{self.filename}: its header declares {declared:.1f} s of audio but "
                 f"the file ends after {self.duration_s:.1f} s (a truncated copy?); what is there was analysed")
 
+    def _seconds_of(self, size: int) -> float:
+        frame_bytes = SAMPLE_BYTES.get(self.subtype, 2) * self.channels
+        return size / frame_bytes / self.sample_rate
+
+
+def display_name(path: str | os.PathLike[str]) -> str:
+    """A path's file name as text: a name that is not UTF-8 (an old Latin-1 disk) reaches Python
+    with stand-ins for its bytes, which no UTF-8 document can hold; they become U+FFFD."""
+    return os.fsencode(Path(path).name).decode("utf-8", "replace")
+
 
 def _source_name(source: AudioSource) -> str:
     if isinstance(source, (str, os.PathLike)):
-        return Path(source).name
+        return display_name(source)
     return str(getattr(source, "name", "") or "<stream>")
 
 
 def _check_not_empty(source: AudioSource, name: str) -> None:
     if isinstance(source, (str, os.PathLike)):
-        if os.path.getsize(source) == 0:  # FileNotFoundError propagates: not an audio problem
+        status = os.stat(source)  # FileNotFoundError propagates: not an audio problem
+        if not stat.S_ISREG(status.st_mode):  # a pipe or a device reads as 0 bytes, and cannot seek
+            raise UnsupportedAudioError(f"{name}: not a regular file (a pipe or a device?); "
+                                        "save the recording to a file and analyse that")
+        if status.st_size == 0:
             raise EmptyAudioError(f"{name}: the file is empty (0 bytes)")
         return
     position = source.tell()
@@ -133,7 +172,19 @@ def _translate(exc: Exception, name: str, source: AudioSource | None = None) -> 
     return CorruptAudioError(f"{name}: cannot decode audio ({message})")
 
 
-def open_audio(source: AudioSource) -> tuple[sf.SoundFile, str]:
+@dataclass
+class OpenedAudio:
+    """An open decoder and what the header said, which a re-opened one no longer tells."""
+
+    handle: sf.SoundFile
+    name: str
+    format: str
+    subtype: str
+    declared_frames: int | None = None
+    unread_bytes: int | None = None
+
+
+def open_audio(source: AudioSource) -> OpenedAudio:
     """Open ``source`` for reading, turning decoder errors into :class:`AudioError`."""
     name = _source_name(source)
     _check_not_empty(source, name)
@@ -147,20 +198,63 @@ def open_audio(source: AudioSource) -> tuple[sf.SoundFile, str]:
         raise _translate(exc, name, source) from exc
     except (RuntimeError, TypeError, ValueError) as exc:
         raise CorruptAudioError(f"{name}: cannot decode audio ({exc})") from exc
-    if handle.frames == 0 or handle.samplerate <= 0:
-        handle.close()
+    opened = OpenedAudio(handle, name, handle.format, handle.subtype, declared_frames=_declared_frames(handle))
+    if handle.subtype in SAMPLE_BYTES and (past := _PAST_THE_AUDIO_CHUNK.search(handle.extra_info)):
+        opened = _past_the_header(opened, source, unread_said=past.group(1) is not None)
+    if opened.handle.frames == 0 or opened.handle.samplerate <= 0:
+        opened.handle.close()
         raise EmptyAudioError(f"{name}: the recording has no samples")
-    return handle, name
+    return opened
+
+
+# libsndfile's log where a WAV's audio chunk is followed by bytes that are no chunk (group 1:
+# more audio, probably), by zeros (silence, or padding), or where the file is longer than a
+# RIFF's sizes can say: signs that the header declares less audio than there is (riff.py).
+_PAST_THE_AUDIO_CHUNK = re.compile(r"(Unknown chunk marker)|Have 0 marker|filelength > 0xffffffff")
+
+
+def _past_the_header(opened: OpenedAudio, source: AudioSource, *, unread_said: bool) -> OpenedAudio:
+    """A WAV whose header declares less audio than follows it: re-opened to read all of it
+    when the mistake is a known one (riff.DataChunk.recoverable_bytes); else, when what
+    follows is no chunk and not zeros, the bytes left unread are noted."""
+    owned = open(source, "rb") if isinstance(source, (str, os.PathLike)) else None  # noqa: SIM115 - kept open with the decoder
+    stream = owned or source
+    handle = opened.handle
+    chunk = find_data_chunk(stream) if handle.format in ("WAV", "WAVEX") else None  # type: ignore[arg-type]
+    frame_bytes = SAMPLE_BYTES[handle.subtype] * handle.channels
+    if chunk is None or chunk.block_align != frame_bytes or chunk.declared_bytes in _UNKNOWN_SIZES:
+        if owned is not None:
+            owned.close()
+        return opened
+    size = chunk.recoverable_bytes()
+    if size is None:
+        if owned is not None:
+            owned.close()
+        unread = chunk.available_bytes - chunk.declared_bytes
+        return replace(opened, unread_bytes=unread) if unread_said and unread > 0 else opened
+    window = FileWindow(stream, chunk.offset, size)  # type: ignore[arg-type]
+    try:
+        raw = sf.SoundFile(window, format="RAW", samplerate=handle.samplerate, channels=handle.channels,
+                           subtype=handle.subtype, endian="LITTLE")
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        if owned is not None:
+            owned.close()
+        return opened
+    handle.close()
+    if owned is not None:
+        weakref.finalize(raw, owned.close)
+    return replace(opened, handle=raw, declared_frames=chunk.declared_bytes // frame_bytes)
 
 
 def probe_audio(source: AudioSource, channel: int = 0) -> AudioInfo:
     """Read the header only."""
-    handle, name = open_audio(source)
-    with handle:
-        return _info(handle, name, channel)
+    opened = open_audio(source)
+    with opened.handle:
+        return _info(opened, channel)
 
 
-def _info(handle: sf.SoundFile, name: str, channel: int) -> AudioInfo:
+def _info(opened: OpenedAudio, channel: int) -> AudioInfo:
+    handle, name = opened.handle, opened.name
     if not 0 <= channel < handle.channels:
         raise InvalidChannelError(
             f"{name}: channel {channel} requested but the recording has {handle.channels} "
@@ -172,10 +266,11 @@ def _info(handle: sf.SoundFile, name: str, channel: int) -> AudioInfo:
         sample_rate=handle.samplerate,
         channels=handle.channels,
         frames=handle.frames,
-        format=handle.format,
-        subtype=handle.subtype,
+        format=opened.format,
+        subtype=opened.subtype,
         channel=channel,
-        declared_frames=_declared_frames(handle),
+        declared_frames=opened.declared_frames,
+        unread_bytes=opened.unread_bytes,
     )
 
 
@@ -219,19 +314,19 @@ def stream_audio(
     target_sr: int,
     channel: int = 0,
     block_s: float = DEFAULT_BLOCK_S,
-) -> tuple[AudioInfo, Iterator[np.ndarray]]:
-    """Open ``source`` and return its info plus an iterator of float32 mono blocks at ``target_sr``.
+) -> tuple[AudioInfo, DecodedBlocks]:
+    """Open ``source`` and return its info plus its float32 mono blocks at ``target_sr``.
 
     The header is read eagerly, so a file that is not audio fails here, before any work.
     The resampler is a single soxr stream, so block edges leave no seams.
     """
-    handle, name = open_audio(source)
+    opened = open_audio(source)
     try:
-        info = _info(handle, name, channel)
+        info = _info(opened, channel)
     except Exception:
-        handle.close()
+        opened.handle.close()
         raise
-    return info, _blocks(handle, info, target_sr, block_s)
+    return info, DecodedBlocks(opened.handle, info, target_sr, block_s)
 
 
 # Float samples are nominally within +-1; some tools write int-scaled floats (+-32768 or
@@ -272,31 +367,49 @@ def _read_channel(handle: sf.SoundFile, frames: int, info: AudioInfo) -> np.ndar
     return mono
 
 
-def _blocks(handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: float) -> Iterator[np.ndarray]:
-    block_frames = max(1, min(int(block_s * info.sample_rate), MAX_BLOCK_SAMPLES // info.channels))
-    resampler = (
-        soxr.ResampleStream(info.sample_rate, target_sr, 1, dtype="float32", quality="HQ")
-        if info.sample_rate != target_sr
-        else None
-    )
-    produced = 0
-    with handle:
-        while True:
-            try:
-                mono = _read_channel(handle, block_frames, info)
-            except sf.LibsndfileError as exc:
-                raise _translate(exc, info.filename) from exc
-            except RuntimeError as exc:  # mpg123 and friends report mid-stream damage so
-                raise CorruptAudioError(f"{info.filename}: cannot decode audio ({exc})") from exc
-            last = len(mono) < block_frames
-            out = mono if resampler is None else resampler.resample_chunk(mono, last=last)
-            produced += len(mono)
-            if len(out):
-                yield out
-            if last:
-                break
-    if produced == 0:
-        raise EmptyAudioError(f"{info.filename}: the recording has no samples")
+class DecodedBlocks:
+    """A recording's blocks of float32 mono samples at ``target_sr``, read once.
+
+    Decoding that fails after some audio came (a damaged frame in a FLAC or an MP3) ends the
+    blocks there instead of losing everything before it: ``damage`` then holds the error,
+    and the caller decides whether what came is enough (detection says so and analyses it;
+    training data is refused). Failing before any audio raises, as does a float sample
+    that is not sound.
+    """
+
+    def __init__(self, handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: float) -> None:
+        self._handle, self._info, self._target_sr, self._block_s = handle, info, target_sr, block_s
+        self.damage: CorruptAudioError | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        info = self._info
+        block_frames = max(1, min(int(self._block_s * info.sample_rate), MAX_BLOCK_SAMPLES // info.channels))
+        resampler = (
+            soxr.ResampleStream(info.sample_rate, self._target_sr, 1, dtype="float32", quality="HQ")
+            if info.sample_rate != self._target_sr
+            else None
+        )
+        produced = 0
+        with self._handle as handle:
+            while True:
+                try:
+                    mono = _read_channel(handle, block_frames, info)
+                    last = len(mono) < block_frames
+                except (sf.LibsndfileError, RuntimeError) as exc:  # mpg123 and friends report mid-stream damage so
+                    error = (_translate(exc, info.filename) if isinstance(exc, sf.LibsndfileError)
+                             else CorruptAudioError(f"{info.filename}: cannot decode audio ({exc})"))
+                    if produced == 0 or not isinstance(error, CorruptAudioError):
+                        raise error from exc
+                    self.damage = error
+                    mono, last = np.zeros(0, np.float32), True  # flush the resampler: the audio so far is whole
+                out = mono if resampler is None else resampler.resample_chunk(mono, last=last)
+                produced += len(mono)
+                if len(out):
+                    yield out
+                if last:
+                    break
+        if produced == 0:
+            raise EmptyAudioError(f"{info.filename}: the recording has no samples")
 
 
 class CountedBlocks:
@@ -316,4 +429,6 @@ def read_audio(source: AudioSource, target_sr: int, channel: int = 0) -> tuple[A
     """The whole recording at ``target_sr`` in memory (training and tests on short clips)."""
     info, blocks = stream_audio(source, target_sr, channel)
     parts = list(blocks)
+    if blocks.damage is not None:  # training on part of a labelled recording would mislabel the rest
+        raise blocks.damage
     return info, (np.concatenate(parts) if parts else np.zeros(0, np.float32))

@@ -9,6 +9,7 @@ too, and its network on the main thread, only for the windows the first network 
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -191,7 +192,7 @@ class DetectionResult:
     def warnings(self) -> list[str]:
         """What the events do not show: a file cut short, a recording that cannot hold the
         model's whole band. Each names the file; the results stand."""
-        found = [warning] if (warning := self.audio.truncation_warning()) else []
+        found = [warning] if (warning := self.audio.length_warning()) else []
         nyquist = self.audio.sample_rate / 2
         if nyquist < self.frontend.fmax:
             found.append(f"{self.audio.filename}: recorded at {self.audio.sample_rate} Hz, it holds sound up to "
@@ -220,6 +221,9 @@ def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
     (whose header the info already compared with the file). The shortfall is declared (and
     warned of) only when an estimate's error cannot explain it."""
     shortfall = info.duration_s - decoded_s
+    if info.decode_error is not None:  # it stopped at damage, not at an estimate's end: always said
+        frames = round(decoded_s * info.sample_rate)
+        return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames)
     if info.declared_frames is not None or shortfall <= _SAME_LENGTH_S:
         return info
     said = shortfall > max(DECODE_SHORTFALL_TOLERANCE_S,
@@ -263,9 +267,11 @@ class Detector:
                 f"only, below the model's band ({self.frontend.fmin:g}-{self.frontend.fmax:g} Hz)"
             )
         if info.duration_s < self.frontend.window_s:
+            # Rounded down, so that 47,999 samples at 48 kHz do not read as the 1.000 s they fall short of.
+            shown = math.floor(info.duration_s * 1000) / 1000
             raise AudioTooShortError(
-                f"{info.filename}: {info.duration_s:.3f} s of audio is shorter than one "
-                f"{self.frontend.window_s} s analysis window"
+                f"{info.filename}: {shown:.3f} s of audio ({info.frames} samples at {info.sample_rate} Hz) "
+                f"is shorter than one {self.frontend.window_s} s analysis window"
             )
         expected_samples = max(1.0, info.duration_s * self.frontend.sample_rate)
         decoded = CountedBlocks(blocks)
@@ -280,6 +286,8 @@ class Detector:
             if progress is not None:
                 progress(min(1.0, decoded.samples / expected_samples))
         all_scores = scorer.finish()
+        if blocks.damage is not None:  # a damaged frame ended decoding: what came before is analysed, and said
+            info = replace(info, decode_error=str(blocks.damage))
         info = _as_decoded(info, decoded.samples / self.frontend.sample_rate)
         if len(all_scores) == 0:
             raise AudioTooShortError(f"{info.filename}: no complete {self.frontend.window_s} s window")

@@ -252,7 +252,7 @@ def test_a_file_cut_short_is_read_as_far_as_it_goes_and_says_what_its_header_dec
     assert not complete.truncated and "declared_duration_s" not in complete.as_document()
     assert cut.truncated and 3.9 < cut.duration_s < 4.0
     assert cut.as_document()["declared_duration_s"] == pytest.approx(10.0, abs=2 / rate)
-    assert cut.truncation_warning() == (
+    assert cut.length_warning() == (
         f"cut: its header declares 10.0 s of audio but the file ends after {cut.duration_s:.1f} s (a truncated copy?); "
         "what is there was analysed")
 
@@ -268,6 +268,76 @@ def test_a_streaming_writers_unknown_length_is_no_truncation(tmp_path: Path) -> 
     (tmp_path / "stream.wav").write_bytes(bytes(data))
     info = probe_audio(tmp_path / "stream.wav")
     assert info.frames == 8000 and not info.truncated
+
+
+def _wav_whose_header_says(tmp_path: Path, name: str, data_bytes: int | None, riff_bytes: int | None = None,
+                           seconds: float = 3.0, rate: int = 8000) -> tuple[Path, np.ndarray]:
+    """A 16-bit mono WAV of noise whose data chunk (and RIFF) size is then set to what a broken writer leaves."""
+    samples = (np.random.default_rng(7).standard_normal(int(seconds * rate)) * 3000).astype("<i2")
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    assert data[36:40] == b"data"
+    if data_bytes is not None:
+        data[40:44] = data_bytes.to_bytes(4, "little")
+    if riff_bytes is not None:
+        data[4:8] = riff_bytes.to_bytes(4, "little")
+    (tmp_path / name).write_bytes(bytes(data))
+    return tmp_path / name, samples.astype(np.float32) / 32768
+
+
+@pytest.mark.parametrize("riff_bytes", [None, 36], ids=["riff-size-kept", "riff-size-unfinished-too"])
+def test_a_wav_whose_header_was_never_finished_is_read_to_its_end(tmp_path: Path, riff_bytes: int | None) -> None:
+    """A recorder that stopped (a flat battery) before writing its sizes leaves a data chunk of
+    0 bytes over hours of audio: libsndfile reads no sample, and it was refused as empty."""
+    path, samples = _wav_whose_header_says(tmp_path, "unfinished.wav", 0, riff_bytes)
+    info, audio = read_audio(path, 8000)
+    np.testing.assert_array_equal(audio, samples)  # every sample, bit for bit
+    assert info.frames == len(samples) and info.duration_s == pytest.approx(3.0)
+    assert info.format == "WAV" and info.subtype == "PCM_16" and not info.truncated
+    assert info.as_document()["declared_duration_s"] == 0
+    assert info.length_warning() == (
+        "unfinished.wav: its header declares 0.0 s of audio but the file holds 3.0 s (a header never finished, "
+        "as a recorder that stopped early or a writer without RF64 leaves); all of it was analysed")
+    # The same from a file object, as the worker reads S3.
+    with path.open("rb") as handle:
+        streamed_info, streamed = read_audio(handle, 8000)
+    np.testing.assert_array_equal(streamed, samples)
+    assert streamed_info == info.__class__(**{**info.__dict__, "filename": streamed_info.filename})
+
+
+def test_a_wav_whose_data_size_wrapped_past_4_gib_is_read_to_its_true_end(tmp_path: Path) -> None:
+    """A writer without RF64 stores a 4.3 GB recording's data size modulo 2**32. The file is
+    sparse here: the header is probed, which reads no audio."""
+    rate, tail = 48000, 96000 * 30  # 30 s of 16-bit mono beyond 4 GiB
+    total = 2**32 + tail
+    header = bytearray(44)
+    header[0:4], header[8:16] = b"RIFF", b"WAVEfmt "
+    header[4:8] = ((36 + total) % 2**32).to_bytes(4, "little")
+    header[16:36] = (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + \
+        rate.to_bytes(4, "little") + (rate * 2).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    header[36:40], header[40:44] = b"data", (total % 2**32).to_bytes(4, "little")
+    path = tmp_path / "over4g.wav"
+    with path.open("wb") as handle:
+        handle.write(header)
+        handle.seek(44 + 2**32)
+        handle.write(np.full(tail // 2, 1000, "<i2").tobytes())  # not silence: no chunk header can be read there
+    info = probe_audio(path)
+    assert info.frames == total // 2 and info.duration_s == pytest.approx(total / 2 / rate)
+    assert info.declared_frames == tail // 2 and not info.truncated
+    assert "its header declares 30.0 s of audio but the file holds 44769.2 s (a size that wrapped past 4 GiB" \
+        in info.length_warning()
+
+
+def test_bytes_after_a_wav_s_declared_audio_that_are_no_chunks_are_named_not_read(tmp_path: Path) -> None:
+    """A damaged size that is no known mistake: the declared audio is analysed, and the rest is said."""
+    path, samples = _wav_whose_header_says(tmp_path, "short-header.wav", 8000 * 2)  # 1 s of 3
+    info, audio = read_audio(path, 8000)
+    np.testing.assert_array_equal(audio, samples[:8000])
+    assert info.unread_bytes == 2 * 8000 * 2 and info.as_document()["unread_bytes"] == 32000
+    assert info.length_warning() == (
+        "short-header.wav: 32000 bytes follow the 1.0 s of audio its header declares and are not chunks "
+        "(more audio, about 2.0 s, after a damaged header?); only the declared 1.0 s were analysed")
 
 
 def test_metadata_after_the_audio_is_no_audio_whether_whole_or_cut(tmp_path: Path) -> None:

@@ -58,6 +58,26 @@ def test_bad_inputs_each_get_one_error_line_and_the_rest_is_processed(
     assert not (out / "empty.events.json").exists()
 
 
+def test_a_pipe_and_a_broken_link_in_a_folder_are_errors_not_empty_or_nothing(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named pipe read as '0 bytes, empty'; a link to a moved file was skipped without a word."""
+    import os
+
+    folder = tmp_path / "deployment"
+    folder.mkdir()
+    shutil.copy(recordings / "one.wav", folder / "one.wav")
+    (folder / "moved.wav").symlink_to(tmp_path / "elsewhere" / "moved.wav")
+    os.mkfifo(tmp_path / "fifo.wav")
+    assert main(["detect", str(folder), str(tmp_path / "fifo.wav"), "-o", str(tmp_path / "out"),
+                 "--model", str(tiny_bundle), "-q"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {folder / 'moved.wav'}: No such file or directory",
+                     f"error: {tmp_path / 'fifo.wav'}: not a regular file (a pipe or a device?); save the recording "
+                     "to a file and analyse that"], lines
+    assert (tmp_path / "out" / "one.events.json").exists()
+
+
 def test_an_empty_path_is_an_error_not_the_working_folder(
     tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,6 +256,24 @@ def test_names_with_brackets_are_printed_as_they_are(
     captured = capsys.readouterr()
     assert f"error: {tmp_path / 'bad [site A].wav'}: not a recognised audio format" in captured.err
     assert f"{tmp_path / 'ok [site B].wav'}: " in captured.out and str(out / "ok [site B].events.json") in captured.out
+
+
+def test_a_name_that_is_not_utf8_is_written_with_a_stand_in_and_the_others_still_run(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path
+) -> None:
+    """An old Latin-1 disk's 'lat\xe9.wav': the documents are UTF-8, so the name cannot go in as is
+    (writing the CSV and Raven tables crashed the run, and the files after it were never analysed)."""
+    import os
+
+    latin = tmp_path / os.fsdecode(b"lat\xe9.wav")
+    shutil.copy(recordings / "one.wav", latin)
+    out = tmp_path / "out"
+    assert main(["detect", str(latin), str(recordings / "one.wav"), "-o", str(out), "--model", str(tiny_bundle),
+                 "--format", "json,csv,raven,audacity", "-q"]) == 0
+    document = json.loads((out / os.fsdecode(b"lat\xe9.events.json")).read_text(encoding="utf-8"))
+    assert document["audio"]["filename"] == "lat\ufffd.wav"
+    raven = (out / os.fsdecode(b"lat\xe9.Table.1.selections.txt")).read_text(encoding="utf-8")
+    assert "\udce9" not in raven and (out / "one.events.json").exists()
 
 
 def test_folders_follow_links_once_and_skip_hidden_files(

@@ -54,6 +54,12 @@ def test_cancellation_between_blocks(tmp_path: Path, detector: Detector) -> None
 def test_too_short_and_not_audio(tmp_path: Path, detector: Detector) -> None:
     with pytest.raises(AudioTooShortError, match="shorter than one 1.0 s analysis window"):
         detector.run(write_tone_wav(tmp_path / "short.wav", 0.5))
+    # One sample short of a window: not "1.000 s is shorter than 1.0 s".
+    sf.write(tmp_path / "almost.wav", np.zeros(47_999, np.float32), 48_000, subtype="PCM_16")
+    with pytest.raises(AudioTooShortError) as short:
+        detector.run(tmp_path / "almost.wav")
+    assert str(short.value) == ("almost.wav: 0.999 s of audio (47999 samples at 48000 Hz) is shorter than one "
+                                "1.0 s analysis window")
     bad = tmp_path / "x.wav"
     bad.write_bytes(b"\x00\x01" * 1000)
     with pytest.raises(UnsupportedAudioError):
@@ -132,9 +138,40 @@ def test_the_length_analysed_is_the_one_decoded_and_a_shortfall_is_said_past_wha
 
     mp3 = AudioInfo("x.mp3", 600.0, 16000, 1, 9_600_000, "MP3", "MPEG_LAYER_III")
     small = _as_decoded(mp3, 596.4)  # within an estimate's error: not said, yet not claimed either
-    assert small.duration_s == pytest.approx(596.4) and small.truncation_warning() is None
+    assert small.duration_s == pytest.approx(596.4) and small.length_warning() is None
     cut = _as_decoded(mp3, 500.0)
-    assert cut.duration_s == pytest.approx(500.0) and cut.declared_frames == mp3.frames and "its size suggests" in cut.truncation_warning()
+    assert cut.duration_s == pytest.approx(500.0) and cut.declared_frames == mp3.frames and "its size suggests" in cut.length_warning()
     flac = AudioInfo("x.flac", 600.0, 16000, 1, 9_600_000, "FLAC", "PCM_16")  # a count: 1 s short is a cut
-    assert "its header declares 600.0 s" in _as_decoded(flac, 599.0).truncation_warning()
+    assert "its header declares 600.0 s" in _as_decoded(flac, 599.0).length_warning()
     assert _as_decoded(flac, 600.0) is flac
+
+
+def test_a_damaged_frame_ends_decoding_there_and_what_came_before_is_analysed(tmp_path: Path, detector: Detector) -> None:
+    """One damaged FLAC frame near the end of an hour failed the whole recording ("flac decoder
+    lost sync"); now the audio before it is analysed and the warning says where it stopped."""
+    from anemonefish.audio import read_audio
+    from anemonefish.exceptions import CorruptAudioError
+
+    noise = (np.random.default_rng(1).standard_normal(8000 * 30) * 0.1).astype(np.float32)
+    sf.write(tmp_path / "whole.flac", noise, 8000, subtype="PCM_16")
+    damaged = bytearray((tmp_path / "whole.flac").read_bytes())
+    at = int(len(damaged) * 0.7)
+    damaged[at:at + 20] = b"\xff" * 20
+    (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
+    result = detector.run(tmp_path / "damaged.flac")
+    assert 15.0 <= result.audio.duration_s <= 21.0  # up to the block the damage is in (3 s blocks here)
+    [warning] = result.warnings
+    assert warning.startswith(f"damaged.flac: decoding failed after {result.audio.duration_s:.1f} s of 30.0 s "
+                              "(cannot decode audio (")
+    assert warning.endswith("); what was decoded was analysed")
+    assert result.audio.as_document()["declared_duration_s"] == 30.0
+    assert "decode_error" in result.audio.as_document()
+    # Training data is refused instead: labels past the damage would describe audio not read.
+    with pytest.raises(CorruptAudioError, match="damaged.flac: cannot decode audio"):
+        read_audio(tmp_path / "damaged.flac", 8000)
+    # Damage before any audio came is still the recording's failure.
+    head = bytearray((tmp_path / "whole.flac").read_bytes())
+    head[200:4000] = b"\xff" * 3800
+    (tmp_path / "head.flac").write_bytes(bytes(head))
+    with pytest.raises(CorruptAudioError):
+        detector.run(tmp_path / "head.flac")

@@ -85,10 +85,12 @@ def _audio_files_under(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        # A link to a missing file is kept, to fail with its own error rather than vanish.
         found.extend(
             Path(root) / name
             for name in names
-            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES and os.path.isfile(Path(root) / name)
+            if not name.startswith(".") and Path(name).suffix.lower() in AUDIO_SUFFIXES
+            and (os.path.isfile(Path(root) / name) or not os.path.exists(Path(root) / name))
         )
     return sorted(found)
 
@@ -287,14 +289,14 @@ def run(args: argparse.Namespace) -> int:
                 result = detector.run(path, params, progress=lambda f, t=task: progress.update(t, completed=f))
                 written = write_documents(result, args.outdir, item.stem, formats)
             except (AnemonefishError, OSError) as exc:
-                message = _naming_path(str(exc), path) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
+                message = naming_path(str(exc), path) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue
             finally:
                 progress.remove_task(task)
             for warning in result.warnings:  # even with -q: the results are partial
-                err.print(f"warning: {_naming_path(warning, path)}", markup=False, highlight=False)
+                err.print(f"warning: {naming_path(warning, path)}", markup=False, highlight=False)
             summaries.append((path, result, written))
 
     if not args.quiet:
@@ -323,10 +325,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _naming_path(message: str, path: Path) -> str:
+def naming_path(message: str, path: Path) -> str:
     """The library's error, naming the file by the path given rather than its bare name, so two
     recorders' ``20240101_000000.wav`` can be told apart."""
-    bare = f"{path.name}: "
+    from anemonefish.audio import display_name
+
+    bare = f"{display_name(path)}: "
     return f"{path}: {message[len(bare):]}" if message.startswith(bare) else f"{path}: {message}"
 
 

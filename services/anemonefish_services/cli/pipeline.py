@@ -161,7 +161,7 @@ def _submit(args: argparse.Namespace) -> int:
         print(f"error: not a file: {', '.join(missing)}", file=sys.stderr)
     if folders or missing:
         return 2
-    from anemonefish_services.cli.detect import Input, distinct_results
+    from anemonefish_services.cli.detect import Input, distinct_results, naming_path
 
     inputs, clashes = distinct_results([Input(path, path.stem) for path in args.files])  # results: OUTDIR/<stem>.*
     for first, other in clashes:
@@ -205,7 +205,7 @@ def _submit(args: argparse.Namespace) -> int:
         where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
         console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False)
         for warning in (sub.job.get("result") or {}).get("warnings") or []:
-            print(f"warning: {sub.path}: {warning}", file=sys.stderr)
+            print(f"warning: {naming_path(warning, sub.path)}", file=sys.stderr)
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
