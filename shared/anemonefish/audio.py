@@ -7,6 +7,7 @@ binary file object (the worker passes a ranged-read S3 object).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -217,33 +218,28 @@ def _past_the_header(opened: OpenedAudio, source: AudioSource, *, unread_said: b
     """A WAV whose header declares less audio than follows it: re-opened to read all of it
     when the mistake is a known one (riff.DataChunk.recoverable_bytes); else, when what
     follows is no chunk and not zeros, the bytes left unread are noted."""
-    owned = open(source, "rb") if isinstance(source, (str, os.PathLike)) else None  # noqa: SIM115 - kept open with the decoder
-    stream = owned or source
     handle = opened.handle
-    chunk = find_data_chunk(stream) if handle.format in ("WAV", "WAVEX") else None  # type: ignore[arg-type]
-    frame_bytes = SAMPLE_BYTES[handle.subtype] * handle.channels
-    if chunk is None or chunk.block_align != frame_bytes or chunk.declared_bytes in _UNKNOWN_SIZES:
-        if owned is not None:
-            owned.close()
+    if handle.format not in ("WAV", "WAVEX"):
         return opened
-    size = chunk.recoverable_bytes()
-    if size is None:
-        if owned is not None:
-            owned.close()
-        unread = chunk.available_bytes - chunk.declared_bytes
-        return replace(opened, unread_bytes=unread) if unread_said and unread > 0 else opened
-    window = FileWindow(stream, chunk.offset, size)  # type: ignore[arg-type]
-    try:
-        raw = sf.SoundFile(window, format="RAW", samplerate=handle.samplerate, channels=handle.channels,
-                           subtype=handle.subtype, endian="LITTLE")
-    except (sf.LibsndfileError, RuntimeError, ValueError):
-        if owned is not None:
-            owned.close()
-        return opened
-    handle.close()
-    if owned is not None:
-        weakref.finalize(raw, owned.close)
-    return replace(opened, handle=raw, declared_frames=chunk.declared_bytes // frame_bytes)
+    with contextlib.ExitStack() as cleanup:
+        is_path = isinstance(source, (str, os.PathLike))
+        stream: BinaryIO = cleanup.enter_context(open(source, "rb")) if is_path else source  # type: ignore[arg-type]
+        chunk = find_data_chunk(stream)
+        frame_bytes = SAMPLE_BYTES[handle.subtype] * handle.channels
+        if chunk is None or chunk.block_align != frame_bytes or chunk.declared_bytes in _UNKNOWN_SIZES:
+            return opened
+        size = chunk.recoverable_bytes()
+        if size is None:
+            unread = chunk.available_bytes - chunk.declared_bytes
+            return replace(opened, unread_bytes=unread) if unread_said and unread > 0 else opened
+        try:
+            raw = sf.SoundFile(FileWindow(stream, chunk.offset, size), format="RAW", samplerate=handle.samplerate,
+                               channels=handle.channels, subtype=handle.subtype, endian="LITTLE")
+        except (sf.LibsndfileError, RuntimeError, ValueError):
+            return opened
+        handle.close()
+        weakref.finalize(raw, cleanup.pop_all().close)  # the file stays open as long as its decoder
+        return replace(opened, handle=raw, declared_frames=chunk.declared_bytes // frame_bytes)
 
 
 def probe_audio(source: AudioSource, channel: int = 0) -> AudioInfo:

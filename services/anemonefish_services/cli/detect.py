@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 def foreign_refusal(found: Path) -> str:
     """Why a file under a recording's result name that is not an earlier run's (a truth table)
     stays: not offered to --overwrite, which would lose it (detect, submit and jobs fetch)."""
