@@ -170,6 +170,8 @@ def _translate(exc: Exception, name: str, source: AudioSource | None = None) -> 
         return UnsupportedAudioError(f"{name}: unsupported audio encoding ({message})")
     if code == _SF_ERR_MALFORMED_FILE:
         return CorruptAudioError(f"{name}: malformed audio file ({message})")
+    if "SF_INFO struct incomplete" in message:  # libsndfile's words for a header with no usable rate or layout
+        return CorruptAudioError(f"{name}: the header gives no usable sample rate, channel count or sample format")
     return CorruptAudioError(f"{name}: cannot decode audio ({message})")
 
 

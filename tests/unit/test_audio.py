@@ -340,6 +340,17 @@ def test_bytes_after_a_wav_s_declared_audio_that_are_no_chunks_are_named_not_rea
         "(more audio, about 2.0 s, after a damaged header?); only the declared 1.0 s were analysed")
 
 
+def test_a_header_with_no_usable_sample_rate_says_so_in_words(tmp_path: Path) -> None:
+    """libsndfile answers 'Internal error : SF_INFO struct incomplete.' for a rate of 0."""
+    path, _ = _wav_whose_header_says(tmp_path, "rate0.wav", None)
+    data = bytearray(path.read_bytes())
+    data[24:28] = (0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptAudioError) as refused:
+        probe_audio(path)
+    assert str(refused.value) == "rate0.wav: the header gives no usable sample rate, channel count or sample format"
+
+
 def test_metadata_after_the_audio_is_no_audio_whether_whole_or_cut(tmp_path: Path) -> None:
     """A LIST (or iXML, GUANO) chunk after the data: cut inside it, the audio is whole; cut in the
     audio, the header still declares the audio's length only."""
