@@ -235,3 +235,19 @@ def test_a_folder_or_a_missing_file_is_refused_naming_it(tmp_path: Path, capsys:
     err = capsys.readouterr().err
     assert f"error: a folder, not a file: {folder} (submit takes files: name its recordings, e.g. {folder}/*.wav)" in err
     assert f"error: not a file: {tmp_path / 'gone.wav'}" in err
+
+
+def test_a_local_name_the_api_would_refuse_goes_as_a_name_it_takes(tmp_path: Path) -> None:
+    """detect takes 'reef\tnight.wav' and a Latin-1 name; the API refuses control characters,
+    and JSON cannot carry the Latin-1 byte: submit sent them as they were and got 400s."""
+    import os
+
+    from rich.console import Console
+
+    from anemonefish_services.client.submit import submit_files
+
+    tabbed = write_tone_wav(tmp_path / "reef\tnight.wav", 1.0)
+    latin = write_tone_wav(tmp_path / "latin.wav", 1.0).rename(tmp_path / os.fsdecode(b"lat\xe9.wav"))
+    api = _RecordingApi()
+    submit_files(api, [tabbed, latin], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    assert sorted(job["filename"] for job in api.created) == ["lat\ufffd.wav", "reef night.wav"]  # files go in parallel

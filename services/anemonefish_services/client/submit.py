@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
+import re
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from anemonefish_services.client.upload import UploadStopped, file_fingerprint, 
 class RequestRefusedError(Exception):
     """The API refused the request every file's job makes (its params or webhook): an option is wrong."""
 
+
 @dataclass
 class Submission:
     path: Path
@@ -40,6 +42,15 @@ class Submission:
     submitted_at: float = 0.0
     finished_at: float = 0.0
     earlier: bool = False  # the job an earlier run of submit created for this file and request
+
+
+def job_filename(path: Path) -> str:
+    """The name a job carries for ``path``: the API refuses control characters (a tab or a line
+    break can be in a local name, which detect accepts), and JSON text cannot hold bytes that
+    are not UTF-8; they become spaces and U+FFFD. Results are still saved under the local name."""
+    from anemonefish.audio import display_name
+
+    return re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path))
 
 
 def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
@@ -115,7 +126,7 @@ def submit_files(
                     bars.update(task, completed=0, stage="upload")
                 key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(
-                    sub.path.name, size, params=params, webhook_url=webhook_url,
+                    job_filename(sub.path), size, params=params, webhook_url=webhook_url,
                     content_type=mimetypes.guess_type(sub.path.name)[0], idempotency_key=key, sha256=digest,
                 )
                 sub.job_id, sub.status = created["job_id"], created["status"]
