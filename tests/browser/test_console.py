@@ -578,6 +578,36 @@ def test_s3s_request_timeout_is_retried_at_once(page: Page, stack, recording: Pa
     assert tries[1] == 2
 
 
+def test_an_upload_whose_job_the_service_lost_can_be_started_again_at_once(page: Page, stack, recording: Path) -> None:
+    """A local stack restarted mid-upload forgets the job: Resume, Retry and Cancel each got a
+    bare "no job ..." and the same file re-added retried the dead job, until a reload."""
+    held: list[Route] = []
+    page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: held.append(route))
+    open_console(page, stack)
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-parts-done", "1", timeout=60_000)
+    card.locator("button[data-action=pause]").click()
+    expect(card).to_have_attribute("data-upload-state", "paused")
+    page.unroute_all(behavior="ignoreErrors")
+    lost = card.get_attribute("data-job-id")
+    page.route(re.compile(rf".*/jobs/{lost}(/.*)?$"), lambda route: route.fulfill(
+        status=404, content_type="application/json",
+        body=json.dumps({"error": {"code": "job_not_found", "message": f"no job {lost}"}})))
+    card.locator("button[data-action=resume]").click()
+    expect(card).to_have_attribute("data-upload-state", "gone")
+    expect(card.locator("[data-testid=job-status]")).to_have_text("GONE")
+    expect(card.locator(".message")).to_contain_text("no longer exists on the service")
+    expect(card.locator("button[data-action=remove]")).to_be_enabled()
+    # The same file starts a new job at once, and the dead card can be cleared away.
+    page.set_input_files("#file-input", str(recording))
+    fresh = page.locator(".card").first
+    expect(fresh).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert fresh.get_attribute("data-job-id") not in (None, lost)
+    dead = page.locator(f".card[data-job-id='{lost}']")  # `card` is the first card: the fresh one now
+    dead.locator("button[data-action=remove]").click()
+    expect(dead).to_have_count(0)
+
+
 def test_a_failed_upload_is_taken_up_again_by_retry_or_the_same_file(page: Page, stack, recording: Path) -> None:
     tries = _refuse_first_tries(page, {2: ("InvalidDigest", 2)})
     open_console(page, stack)
@@ -872,7 +902,7 @@ def test_the_same_file_added_again_while_it_is_being_checked_gets_no_second_job(
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     pick(page, recording)  # while the first is still being checked, before its job exists
-    expect(page.locator("#notice")).to_contain_text(f"{recording.name} is already being prepared below.")
+    expect(page.locator("#notice")).to_contain_text(f"{recording.name} is already being prepared below (a file of that name")
     held[0].continue_()
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
     assert len(posts) == 1 and page.locator(".card").count() == 1

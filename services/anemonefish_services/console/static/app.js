@@ -251,6 +251,28 @@ class JobCard {
     }));
   }
 
+  // The service no longer knows the job (it expired, belongs to another key, or a local stack
+  // was reset): nothing of it can be resumed or cancelled, and the same file may start anew.
+  gone() {
+    if (this.jobId) store.remove(this.jobId);
+    if (this.file) finishedFiles.delete(fileKey(this.file));
+    clearInterval(this.ticker);
+    this.ticker = null;
+    if (this.releaseLock) this.releaseLock();
+    this.forget();
+    this.node.dataset.uploadState = "gone";
+    this.setStatus("GONE");
+    this.say("This job no longer exists on the service (it expired, belongs to another API key, or the " +
+      "service was reset). Add the file again to start a new job.", "error");
+    this.workerBar.hidden = true;
+    this.workerText.textContent = "";
+    this.resultArea.replaceChildren(); // its result links, if any, point at documents that are gone too
+    this.cancelButton.disabled = false;
+    this.cancelButton.textContent = "Remove";
+    this.cancelButton.dataset.action = "remove";
+    this.cancelButton.classList.remove("danger");
+  }
+
   fail(text) {
     this.node.dataset.uploadState = "failed";
     this.setStatus("ERROR");
@@ -273,6 +295,10 @@ class JobCard {
 
   onUploadChange() {
     const { state, message } = this.upload;
+    if (state === "gone") {
+      this.gone();
+      return;
+    }
     this.node.dataset.uploadState = state;
     this.node.dataset.partsDone = String(this.upload.partsDone);
     this.node.dataset.partsTotal = String(this.upload.parts.length);
@@ -329,7 +355,8 @@ class JobCard {
   }
 
   async cancel() {
-    if (!this.jobId) { // refused before its job existed: nothing to cancel, only to clear away
+    // Refused before its job existed, or its job is gone: nothing to cancel, only to clear away.
+    if (!this.jobId || this.cancelButton.dataset.action === "remove") {
       this.node.remove();
       return;
     }
@@ -346,6 +373,10 @@ class JobCard {
     try {
       await api().cancelJob(this.jobId);
     } catch (err) {
+      if (err instanceof ApiError && err.kind === "not_found") {
+        this.gone();
+        return;
+      }
       this.say(describeError(err), "error"); // e.g. it finished meanwhile: polling shows how
       return;
     }
@@ -378,8 +409,8 @@ class JobCard {
       } catch (err) {
         failures += 1;
         if (err instanceof ApiError && err.kind === "not_found") {
-          this.say(describeError(err), "error");
           this.polling = false;
+          this.gone();
           return;
         }
         // A refused key (mistyped in the field just now, say) is put right at the top of the
@@ -545,7 +576,10 @@ async function addFiles(files) {
   const elsewhere = await uploadsElsewhere();
   for (const file of files) {
     if (preparing.has(fileKey(file))) {
-      showNotice(`${file.name} is already being prepared below.`, "info");
+      // Told apart by name, size and date only (reading both to compare would take as long as
+      // hashing them): two recorders' same-named files of one size and date are possible.
+      showNotice(`${file.name} is already being prepared below (a file of that name, size and date; ` +
+        "if this is another recording, rename it and add it again).", "info");
       continue;
     }
     const pending = store.match(file);
@@ -554,8 +588,8 @@ async function addFiles(files) {
       continue;
     }
     if (!pending && finishedFiles.has(fileKey(file))) {
-      showNotice(`${file.name} was already uploaded on this page (job ${finishedFiles.get(fileKey(file))}); ` +
-        "it is analysed again as a new job.", "info");
+      showNotice(`A file named ${file.name} of the same size and date was already uploaded on this page ` +
+        `(job ${finishedFiles.get(fileKey(file))}); this one is analysed as a new job.`, "info");
     }
     const card = pending && cards.get(pending.job_id);
     if (card) { // already on the page: pick it up there rather than start a second job

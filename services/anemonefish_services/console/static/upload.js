@@ -239,7 +239,12 @@ export class Upload extends EventTarget {
       // way the upload must come back by itself when the connection does.
       this.resumeWhenOnline = (err instanceof ApiError && err.kind === "network") ||
         (err instanceof PutError && err.status === 0);
-      if (err instanceof ApiError && (err.kind === "network" || err.kind === "server")) {
+      if (err instanceof ApiError && err.kind === "not_found") {
+        // The service no longer knows the job (expired, or a local stack that was reset):
+        // nothing of it can be resumed, so its record goes and the file may start afresh.
+        this.store.remove(this.jobId);
+        this.setState("gone", err.message);
+      } else if (err instanceof ApiError && (err.kind === "network" || err.kind === "server")) {
         this.setState("paused", `${err.message} Press Resume to try again.`);
       } else if (err instanceof PutError && (err.status === 0 || err.status >= 500)) {
         const what = err.status === 0 ? "Network failure" : `Storage error (HTTP ${err.status})`;
@@ -286,7 +291,9 @@ export class Upload extends EventTarget {
       await this.api.cancelJob(this.jobId);
       this.setState("cancelled", "Cancelled: the job and its partial upload were removed.");
     } catch (err) {
-      this.setState("cancelled", `Stopped the upload, but the API did not confirm the cancel: ${err.message}`);
+      this.setState("cancelled", err instanceof ApiError && err.kind === "not_found"
+        ? "Stopped the upload; the service no longer knew the job (it expired, or the service was reset)."
+        : `Stopped the upload, but the API did not confirm the cancel: ${err.message}`);
     }
   }
 
