@@ -608,6 +608,17 @@ def test_an_upload_whose_job_the_service_lost_can_be_started_again_at_once(page:
     expect(dead).to_have_count(0)
 
 
+def test_the_notice_asking_for_a_key_goes_once_a_key_is_accepted(page: Page, stack, recording: Path) -> None:
+    page.goto(stack.base_url + "/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.set_input_files("#file-input", str(recording))
+    expect(page.locator("#notice")).to_have_text("Enter your API key first, then add the files again.")
+    page.fill("#api-key", stack.api_key)
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#notice")).to_be_hidden()
+    assert page.locator(".card").count() == 0  # nothing was started without a key
+
+
 def test_a_failed_upload_is_taken_up_again_by_retry_or_the_same_file(page: Page, stack, recording: Path) -> None:
     tries = _refuse_first_tries(page, {2: ("InvalidDigest", 2)})
     open_console(page, stack)

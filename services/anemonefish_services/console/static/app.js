@@ -62,6 +62,8 @@ function setKeyStatus(text, kind = "") {
   status.className = `key-status ${kind}`;
 }
 
+const NEEDS_KEY = "Enter your API key first, then add the files again.";
+
 function showNotice(text, kind = "error") {
   const notice = $("#notice");
   notice.textContent = text;
@@ -563,7 +565,7 @@ function sleep(ms) {
 
 async function addFiles(files) {
   if (!$("#api-key").value.trim()) {
-    showNotice("Enter your API key first, then add the files again.");
+    showNotice(NEEDS_KEY);
     $("#api-key").focus();
     return;
   }
@@ -699,7 +701,10 @@ function setup() {
     event.preventDefault();
     const key = keyInput.value.trim();
     // Kept unless refused, and unless Forget (or another key) came while it was being checked.
-    if (await checkKey() && keyInput.value.trim() === key) window.localStorage.setItem(KEY_STORAGE, key);
+    if (await checkKey() && keyInput.value.trim() === key) {
+      window.localStorage.setItem(KEY_STORAGE, key);
+      if ($("#notice").textContent === NEEDS_KEY) showNotice(""); // said before the key was there
+    }
   });
   $("#forget-key").addEventListener("click", () => {
     window.localStorage.removeItem(KEY_STORAGE);
