@@ -428,9 +428,13 @@ def test_earlier_jobs_can_be_shown_again(page: Page, stack, model, tmp_path: Pat
     open_console(page, stack)
     entry = page.locator("#recent-list li", has_text="elsewhere.wav")
     expect(entry).to_be_visible()
-    entry.locator("button").click()
+    # Named for a screen reader by file and job: two recorders' elsewhere.wav are two buttons.
+    show = page.get_by_role("button", name=f"Show elsewhere.wav (job {created['job_id']})")
+    expect(show).to_have_count(1)
+    show.click()
     card = page.locator(f".card[data-job-id='{created['job_id']}']")
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    expect(card.get_by_role("progressbar", name="upload progress of elsewhere.wav", include_hidden=True)).to_have_count(1)
     assert_table_matches_document(card)
 
 

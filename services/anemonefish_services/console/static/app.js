@@ -102,7 +102,7 @@ class JobCard {
     this.upload = null;
     this.jobId = null;
     this.polling = false;
-    this.progressBar = el("progress", { max: 1, value: 0, "aria-label": "upload progress" });
+    this.progressBar = el("progress", { max: 1, value: 0, "aria-label": `upload progress of ${title || file.name}` });
     this.progressText = el("span", { className: "progress-text" });
     // Both wait for the job to exist: a cancel or pause pressed while it is being created
     // would have nothing to act on.
@@ -110,7 +110,7 @@ class JobCard {
     this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", disabled: true, onclick: () => this.cancel() }, "Cancel");
     this.message = el("p", { className: "message", role: "status" });
     this.statusBadge = el("span", { className: "badge", "data-testid": "job-status" }, "preparing");
-    this.workerBar = el("progress", { max: 1, "aria-label": "detection progress", hidden: true });
+    this.workerBar = el("progress", { max: 1, "aria-label": `detection progress of ${title || file.name}`, hidden: true });
     this.workerText = el("span", { className: "progress-text" });
     this.resultArea = el("div", { className: "result-area" });
     this.jobIdText = el("code", { className: "job-id" });
@@ -664,7 +664,8 @@ async function loadRecentJobs() {
           card.follow();
           loadRecentJobs();
         },
-        "aria-label": `Show ${job.filename || job.job_id}`,
+        // Two recorders' same-named files are told apart by the job id.
+        "aria-label": `Show ${job.filename || "the job"} (job ${job.job_id})`,
       }, "Show"))));
     $("#recent").hidden = jobs.length === 0;
   } catch (err) {
