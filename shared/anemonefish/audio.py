@@ -121,7 +121,7 @@ class AudioInfo:
                 f"the file ends after {self.duration_s:.1f} s (a truncated copy?); what is there was analysed")
 
     def _seconds_of(self, size: int) -> float:
-        frame_bytes = SAMPLE_BYTES.get(self.subtype, 2) * self.channels
+        frame_bytes = SAMPLE_BYTES[self.subtype] * self.channels  # set only for these subtypes (_past_the_header)
         return size / frame_bytes / self.sample_rate
 
 
@@ -379,6 +379,11 @@ class DecodedBlocks:
         self._handle, self._info, self._target_sr, self._block_s = handle, info, target_sr, block_s
         self.damage: CorruptAudioError | None = None
 
+    def raise_if_damaged(self) -> None:
+        """After the blocks: for callers that need the whole recording or nothing."""
+        if self.damage is not None:
+            raise self.damage
+
     def __iter__(self) -> Iterator[np.ndarray]:
         info = self._info
         block_frames = max(1, min(int(self._block_s * info.sample_rate), MAX_BLOCK_SAMPLES // info.channels))
@@ -427,6 +432,5 @@ def read_audio(source: AudioSource, target_sr: int, channel: int = 0) -> tuple[A
     """The whole recording at ``target_sr`` in memory (training and tests on short clips)."""
     info, blocks = stream_audio(source, target_sr, channel)
     parts = list(blocks)
-    if blocks.damage is not None:  # training on part of a labelled recording would mislabel the rest
-        raise blocks.damage
+    blocks.raise_if_damaged()  # training on part of a labelled recording would mislabel the rest
     return info, (np.concatenate(parts) if parts else np.zeros(0, np.float32))

@@ -103,5 +103,6 @@ class EnergyDetector:
         info, blocks = stream_audio(source, self.frontend.sample_rate, params.channel)
         counted = CountedBlocks(blocks)
         excess = self.frame_excess_db(counted)
+        blocks.raise_if_damaged()  # a baseline scored on part of a file would be compared with the whole
         scores = self.window_scores(excess, counted.samples)
         return scores_to_events(scores, CLASSES, self.frontend, params, info.duration_s)

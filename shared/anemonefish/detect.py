@@ -221,13 +221,11 @@ def _as_decoded(info: AudioInfo, decoded_s: float) -> AudioInfo:
     (whose header the info already compared with the file). The shortfall is declared (and
     warned of) only when an estimate's error cannot explain it."""
     shortfall = info.duration_s - decoded_s
-    if info.decode_error is not None:  # it stopped at damage, not at an estimate's end: always said
-        frames = round(decoded_s * info.sample_rate)
-        return replace(info, frames=frames, duration_s=frames / info.sample_rate, declared_frames=info.frames)
-    if info.declared_frames is not None or shortfall <= _SAME_LENGTH_S:
+    damaged = info.decode_error is not None  # it stopped at damage, not at an estimate's end: always said
+    if not damaged and (info.declared_frames is not None or shortfall <= _SAME_LENGTH_S):
         return info
-    said = shortfall > max(DECODE_SHORTFALL_TOLERANCE_S,
-                           MP3_ESTIMATE_TOLERANCE * info.duration_s if info.format == "MP3" else 0.0)
+    said = damaged or shortfall > max(DECODE_SHORTFALL_TOLERANCE_S,
+                                      MP3_ESTIMATE_TOLERANCE * info.duration_s if info.format == "MP3" else 0.0)
     frames = round(decoded_s * info.sample_rate)
     return replace(info, frames=frames, duration_s=frames / info.sample_rate,
                    declared_frames=info.frames if said else None)

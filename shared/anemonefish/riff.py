@@ -106,12 +106,6 @@ class FileWindow(io.RawIOBase):
         if wanted <= 0:
             return 0
         self._stream.seek(self._offset + self._position)
-        view = memoryview(buffer).cast("B")[:wanted]
-        if (readinto := getattr(self._stream, "readinto", None)) is not None:
-            count = readinto(view) or 0  # straight into libsndfile's buffer
-        else:
-            data = self._stream.read(wanted)
-            count = len(data)
-            view[:count] = data
-        self._position += count
+        count = self._stream.readinto(memoryview(buffer).cast("B")[:wanted]) or 0  # type: ignore[attr-defined]
+        self._position += count  # straight into libsndfile's buffer
         return count

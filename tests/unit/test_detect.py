@@ -169,6 +169,10 @@ def test_a_damaged_frame_ends_decoding_there_and_what_came_before_is_analysed(tm
     # Training data is refused instead: labels past the damage would describe audio not read.
     with pytest.raises(CorruptAudioError, match="damaged.flac: cannot decode audio"):
         read_audio(tmp_path / "damaged.flac", 8000)
+    from anemonefish.baseline import EnergyDetector  # and so is the baseline's: it is compared with whole files
+
+    with pytest.raises(CorruptAudioError, match="damaged.flac: cannot decode audio"):
+        EnergyDetector(detector.frontend).detect(tmp_path / "damaged.flac")
     # Damage before any audio came is still the recording's failure.
     head = bytearray((tmp_path / "whole.flac").read_bytes())
     head[200:4000] = b"\xff" * 3800
