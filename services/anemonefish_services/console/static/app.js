@@ -269,6 +269,11 @@ class JobCard {
     this.workerBar.hidden = true;
     this.workerText.textContent = "";
     this.resultArea.replaceChildren(); // its result links, if any, point at documents that are gone too
+    this.offerRemove();
+  }
+
+  // Nothing to cancel (no job, or none any more): the card can only be cleared away.
+  offerRemove() {
     this.cancelButton.disabled = false;
     this.cancelButton.textContent = "Remove";
     this.cancelButton.dataset.action = "remove";
@@ -281,11 +286,7 @@ class JobCard {
     this.say(text, "error");
     this.pauseButton.disabled = true;
     this.cancelButton.disabled = false;
-    if (!this.jobId) { // no job to cancel: the card can only be cleared away
-      this.cancelButton.textContent = "Remove";
-      this.cancelButton.dataset.action = "remove";
-      this.cancelButton.classList.remove("danger");
-    }
+    if (!this.jobId) this.offerRemove();
   }
 
   // The upload is over (or was never this page's): only Cancel stays, until the job ends.
