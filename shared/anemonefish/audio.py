@@ -28,7 +28,7 @@ from anemonefish.exceptions import (
     UnsupportedAudioError,
 )
 from anemonefish.native import native_stderr_silenced
-from anemonefish.riff import FileWindow, find_data_chunk
+from anemonefish.riff import FileWindow, find_data_chunk, wav_format_tag
 
 AudioSource = str | os.PathLike[str] | BinaryIO
 
@@ -168,11 +168,39 @@ def _translate(exc: Exception, name: str, source: AudioSource | None = None) -> 
         return UnsupportedAudioError(f"{name}: not a recognised audio format (no valid audio data in it)")
     if code == _SF_ERR_UNSUPPORTED_ENCODING:
         return UnsupportedAudioError(f"{name}: unsupported audio encoding ({message})")
+    if (tag := _foreign_wav_tag(source)) is not None:
+        # libsndfile calls a fmt chunk it has no decoder for "malformed": the file may be fine
+        return UnsupportedAudioError(
+            f"{name}: a WAV in an encoding this reader has no decoder for (format tag 0x{tag:04X}; "
+            f"it reads PCM, float, mu-law, A-law, ADPCM, GSM 6.10 and MP3); convert it to PCM WAV or FLAC")
+    if "unimplemented format" in message:
+        return UnsupportedAudioError(f"{name}: unsupported audio encoding ({message})")
     if code == _SF_ERR_MALFORMED_FILE:
         return CorruptAudioError(f"{name}: malformed audio file ({message})")
     if "SF_INFO struct incomplete" in message:  # libsndfile's words for a header with no usable rate or layout
         return CorruptAudioError(f"{name}: the header gives no usable sample rate, channel count or sample format")
     return CorruptAudioError(f"{name}: cannot decode audio ({message})")
+
+
+# WAV format tags libsndfile decodes (its wav.c): PCM, MS ADPCM, float, A-law, mu-law, IMA ADPCM,
+# GSM 6.10, G.721, MPEG layer III, IBM mu-law and A-law; an extensible fmt chunk's sub-format
+# counts by its tag. 0xFFFE itself stands for an extensible chunk too short to name one.
+_DECODABLE_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0x0031, 0x0040, 0x0055,
+                                 0x0101, 0x0102, 0xFFFE})
+
+
+def _foreign_wav_tag(source: AudioSource | None) -> int | None:
+    """A RIFF WAV's format tag when libsndfile has no decoder for it, else None."""
+    if source is None:
+        return None
+    try:
+        with contextlib.ExitStack() as cleanup:
+            is_path = isinstance(source, (str, os.PathLike))
+            stream: BinaryIO = cleanup.enter_context(open(source, "rb")) if is_path else source  # type: ignore[arg-type]
+            tag = wav_format_tag(stream)
+    except OSError:
+        return None
+    return tag if tag is not None and tag not in _DECODABLE_WAV_TAGS else None
 
 
 @dataclass

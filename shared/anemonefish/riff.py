@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 _RIFF_SIZE_LIMIT = 2**32  # a RIFF chunk's size is 32 bits
 _MAX_CHUNKS = 1024  # before the data chunk; a real header has a handful
+_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+_EXTENSIBLE_FMT_BYTES = 40  # the 16 of a plain fmt chunk, 2 of size, 2 + 4 + the sub-format's 16
 
 
 @dataclass(frozen=True)
@@ -48,23 +51,32 @@ class DataChunk:
         return size - size % self.block_align if size > self.declared_bytes else None
 
 
+def _chunks(stream: BinaryIO) -> Iterator[tuple[bytes, int, int]]:
+    """A little-endian RIFF WAVE's chunks (not RF64, not RIFX) as (id, offset of the chunk's
+    header, declared size), in file order; nothing for other files. Moves the stream."""
+    stream.seek(0)
+    head = stream.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    position = 12
+    for _ in range(_MAX_CHUNKS):
+        stream.seek(position)
+        header = stream.read(8)
+        if len(header) < 8:
+            return
+        size = struct.unpack("<I", header[4:])[0]
+        yield header[:4], position, size
+        position += 8 + size + (size & 1)  # chunks are padded to even sizes
+
+
 def find_data_chunk(stream: BinaryIO) -> DataChunk | None:
     """The data chunk of a little-endian RIFF WAVE (not RF64, not RIFX), or None."""
     start = stream.tell()
     try:
         stream.seek(0, os.SEEK_END)
         file_size = stream.tell()
-        stream.seek(0)
-        head = stream.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        position, block_align = 12, 0
-        for _ in range(_MAX_CHUNKS):
-            stream.seek(position)
-            header = stream.read(8)
-            if len(header) < 8:
-                return None
-            chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
+        block_align = 0
+        for chunk_id, position, size in _chunks(stream):
             if chunk_id == b"fmt ":
                 fmt = stream.read(min(size, 16))
                 if len(fmt) >= 14:
@@ -73,7 +85,25 @@ def find_data_chunk(stream: BinaryIO) -> DataChunk | None:
                 if block_align <= 0:
                     return None
                 return DataChunk(position + 8, size, file_size - position - 8, block_align)
-            position += 8 + size + (size & 1)  # chunks are padded to even sizes
+        return None
+    finally:
+        stream.seek(start)
+
+
+def wav_format_tag(stream: BinaryIO) -> int | None:
+    """The format tag of a RIFF WAVE's fmt chunk (1 for PCM, 3 for float, ...), or None. For
+    WAVE_FORMAT_EXTENSIBLE, the tag its sub-format GUID carries in its first two bytes."""
+    start = stream.tell()
+    try:
+        for chunk_id, _, size in _chunks(stream):
+            if chunk_id == b"fmt ":
+                fmt = stream.read(min(size, _EXTENSIBLE_FMT_BYTES))
+                if len(fmt) < 2:
+                    return None
+                tag = struct.unpack("<H", fmt[:2])[0]
+                if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) == _EXTENSIBLE_FMT_BYTES:
+                    return struct.unpack("<H", fmt[24:26])[0]
+                return tag
         return None
     finally:
         stream.seek(start)

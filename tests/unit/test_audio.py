@@ -367,3 +367,21 @@ def test_metadata_after_the_audio_is_no_audio_whether_whole_or_cut(tmp_path: Pat
     assert not probe_audio(tmp_path / "meta-cut.wav").truncated
     cut = probe_audio(tmp_path / "audio-cut.wav")
     assert cut.declared_frames == 10 * rate and cut.frames == 4 * rate
+
+
+@pytest.mark.parametrize(("container", "tag_offset"), [("WAV", 20), ("WAVEX", 44)], ids=["plain", "extensible"])
+def test_a_wav_in_an_encoding_with_no_decoder_is_unsupported_and_names_its_format_tag(
+    tmp_path: Path, container: str, tag_offset: int
+) -> None:
+    """libsndfile calls such a fmt chunk 'malformed' (or the data 'unimplemented'): the job's code
+    must say the file is of a kind it cannot read, not that the file is damaged."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(8000, dtype=np.float32), 8000, format=container, subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    assert data[tag_offset:tag_offset + 2] == b"\x01\x00"  # PCM's tag (the sub-format GUID's first bytes)
+    data[tag_offset:tag_offset + 2] = (0x0161).to_bytes(2, "little")  # Windows Media Audio
+    path = tmp_path / "wma.wav"
+    path.write_bytes(bytes(data))
+    for source in (path, io.BytesIO(bytes(data))):  # a path, and a file object as the worker reads S3
+        with pytest.raises(UnsupportedAudioError, match=r"format tag 0x0161.*convert it to PCM WAV or FLAC"):
+            probe_audio(source)
