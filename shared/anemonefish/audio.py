@@ -27,7 +27,7 @@ from anemonefish.exceptions import (
     InvalidChannelError,
     UnsupportedAudioError,
 )
-from anemonefish.native import native_stderr_silenced
+from anemonefish.native import NativeStderrCapture, native_stderr_silenced
 from anemonefish.riff import FileWindow, find_data_chunk, wav_format_tag
 
 AudioSource = str | os.PathLike[str] | BinaryIO
@@ -72,6 +72,9 @@ class AudioInfo:
     unread_bytes: int | None = None
     # Why decoding stopped before the end (a damaged frame): what came before was analysed.
     decode_error: str | None = None
+    # Damaged MP3 frames the decoder resynchronised past, and the bytes it skipped there.
+    resyncs: int | None = None
+    skipped_bytes: int | None = None
 
     @property
     def truncated(self) -> bool:
@@ -94,7 +97,18 @@ class AudioInfo:
             document["unread_bytes"] = self.unread_bytes
         if self.decode_error is not None:
             document["decode_error"] = self.decode_error
+        if self.resyncs is not None:
+            document["resyncs"] = self.resyncs
+            document["skipped_bytes"] = self.skipped_bytes
         return document
+
+    def resync_warning(self) -> str | None:
+        """One line saying the decoder skipped damaged frames, or None."""
+        if self.resyncs is None:
+            return None
+        return (f"{self.filename}: damaged MP3 frames: the decoder skipped {self.skipped_bytes} bytes in "
+                f"{self.resyncs} place(s) and went on; the audio of the frames lost there is missing, so the times "
+                f"of events after each place come early by up to that much")
 
     def length_warning(self) -> str | None:
         """One line saying the file's length is not what its header says, or None."""
@@ -406,11 +420,20 @@ class DecodedBlocks:
     def __init__(self, handle: sf.SoundFile, info: AudioInfo, target_sr: int, block_s: float) -> None:
         self._handle, self._info, self._target_sr, self._block_s = handle, info, target_sr, block_s
         self.damage: CorruptAudioError | None = None
+        # An MP3 decoder that met damaged frames and resynchronised past them (libmpg123's
+        # notes on stderr are all it says): the audio went on, minus what it skipped.
+        self.resyncs = 0
+        self.skipped_bytes = 0
+        self._decoder_error: str | None = None  # libmpg123's own reason, when it gave up
+        self._last_skip = 0
 
     def raise_if_damaged(self) -> None:
         """After the blocks: for callers that need the whole recording or nothing."""
         if self.damage is not None:
             raise self.damage
+        if self.resyncs:  # the audio went on, but every time after the first skip is early
+            raise CorruptAudioError(f"{self._info.filename}: damaged MP3 frames: the decoder skipped "
+                                    f"{self.skipped_bytes} bytes in {self.resyncs} place(s)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         info = self._info
@@ -421,14 +444,20 @@ class DecodedBlocks:
             else None
         )
         produced = 0
-        with self._handle as handle:
+        notes = NativeStderrCapture() if info.format == "MP3" else None
+        with self._handle as handle, contextlib.ExitStack() as cleanup:
+            if notes is not None:
+                cleanup.callback(notes.close)
             while True:
                 try:
-                    mono = _read_channel(handle, block_frames, info)
+                    mono = self._read(handle, block_frames, notes)
                     last = len(mono) < block_frames
                 except (sf.LibsndfileError, RuntimeError) as exc:  # mpg123 and friends report mid-stream damage so
                     error = (_translate(exc, info.filename) if isinstance(exc, sf.LibsndfileError)
                              else CorruptAudioError(f"{info.filename}: cannot decode audio ({exc})"))
+                    if self._decoder_error is not None and isinstance(error, CorruptAudioError):
+                        # libsndfile's "Unspecified internal error." says less than libmpg123 did
+                        error = CorruptAudioError(f"{info.filename}: cannot decode audio (libmpg123: {self._decoder_error})")
                     if produced == 0 or not isinstance(error, CorruptAudioError):
                         raise error from exc
                     self.damage = error
@@ -441,6 +470,40 @@ class DecodedBlocks:
                     break
         if produced == 0:
             raise EmptyAudioError(f"{info.filename}: the recording has no samples")
+
+    def _read(self, handle: sf.SoundFile, frames: int, notes: NativeStderrCapture | None) -> np.ndarray:
+        if notes is None:
+            return _read_channel(handle, frames, self._info)
+        try:
+            with notes:
+                return _read_channel(handle, frames, self._info)
+        finally:
+            self._take_decoder_notes(notes.captured)
+
+    def _take_decoder_notes(self, text: bytes) -> None:
+        """Count libmpg123's resyncs and skipped bytes; anything else goes on to stderr."""
+        others = []
+        for line in text.splitlines(keepends=True):
+            if not _MPG123_NOTE.match(line):
+                others.append(line)
+                continue
+            self.resyncs += line.startswith(b"Note: Trying to resync")
+            if skipped := _MPG123_SKIPPED.match(line):
+                self._last_skip = int(skipped.group(1))
+                self.skipped_bytes += self._last_skip
+            if error := _MPG123_ERROR.match(line):
+                # its reason without the advice to the programmer ("- your stream is not nice...")
+                self._decoder_error = error.group(1).decode("utf-8", "replace").split(" - ")[0].strip()
+                if self._decoder_error.startswith("Giving up resync"):  # that resync ended decoding: not skipped past
+                    self.resyncs, self.skipped_bytes = self.resyncs - 1, self.skipped_bytes - self._last_skip
+        NativeStderrCapture.release(b"".join(others))
+
+
+# libmpg123's lines on stderr ("Note: Skipped 240 bytes in input.", "[src/libmpg123/parse.c:
+# wetwork():1349] error: Giving up resync after 1024 bytes ..."), told from anything else there.
+_MPG123_NOTE = re.compile(rb"(?:Note|Warning): |\[[^\]\n]*mpg123[^\]\n]*\] (?:error|warning|note): ")
+_MPG123_SKIPPED = re.compile(rb"Note: Skipped (\d+) bytes in input")
+_MPG123_ERROR = re.compile(rb"\[[^\]\n]*mpg123[^\]\n]*\] error: (.*)")
 
 
 class CountedBlocks:

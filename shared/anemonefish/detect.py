@@ -192,7 +192,7 @@ class DetectionResult:
     def warnings(self) -> list[str]:
         """What the events do not show: a file cut short, a recording that cannot hold the
         model's whole band. Each names the file; the results stand."""
-        found = [warning] if (warning := self.audio.length_warning()) else []
+        found = [warning for warning in (self.audio.length_warning(), self.audio.resync_warning()) if warning]
         nyquist = self.audio.sample_rate / 2
         if nyquist < self.frontend.fmax:
             found.append(f"{self.audio.filename}: recorded at {self.audio.sample_rate} Hz, it holds sound up to "
@@ -286,6 +286,8 @@ class Detector:
         all_scores = scorer.finish()
         if blocks.damage is not None:  # a damaged frame ended decoding: what came before is analysed, and said
             info = replace(info, decode_error=str(blocks.damage))
+        if blocks.resyncs:  # damaged frames skipped: the audio went on, minus them
+            info = replace(info, resyncs=blocks.resyncs, skipped_bytes=blocks.skipped_bytes)
         info = _as_decoded(info, decoded.samples / self.frontend.sample_rate)
         if len(all_scores) == 0:
             raise AudioTooShortError(f"{info.filename}: no complete {self.frontend.window_s} s window")

@@ -179,3 +179,66 @@ def test_a_damaged_frame_ends_decoding_there_and_what_came_before_is_analysed(tm
     (tmp_path / "head.flac").write_bytes(bytes(head))
     with pytest.raises(CorruptAudioError):
         detector.run(tmp_path / "head.flac")
+
+
+def _mp3_damaged_at(tmp_path: Path, name: str, fractions: list[float], damage: bytes) -> tuple[Path, Path]:
+    noise = (np.random.default_rng(2).standard_normal(16000 * 30) * 0.1).astype(np.float32)
+    sf.write(tmp_path / "whole.mp3", noise, 16000, format="MP3")
+    data = bytearray((tmp_path / "whole.mp3").read_bytes())
+    for fraction in fractions:
+        at = int(len(data) * fraction)
+        data[at:at + len(damage)] = damage
+    (tmp_path / name).write_bytes(bytes(data))
+    return tmp_path / "whole.mp3", tmp_path / name
+
+
+def test_damaged_mp3_frames_the_decoder_skips_are_said_not_printed(
+    tmp_path: Path, detector: Detector, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """libmpg123 resynchronises past a damaged frame and only prints "Note: Illegal Audio-MPEG-
+    Header ... Skipped 240 bytes" to stderr, over the progress bar; the document said nothing,
+    though every time after the skip comes early."""
+    from anemonefish.audio import read_audio
+    from anemonefish.exceptions import CorruptAudioError
+
+    whole, damaged = _mp3_damaged_at(tmp_path, "skips.mp3", [0.3, 0.6], bytes(range(7, 207)))
+    clean = detector.run(whole)
+    result = detector.run(damaged)
+    assert result.audio.duration_s < clean.audio.duration_s  # the frames skipped are gone
+    document = result.audio.as_document()
+    assert document["resyncs"] >= 2 and document["skipped_bytes"] > 0  # one damage may cost more than one resync
+    [warning] = result.warnings
+    assert warning.startswith(f"skips.mp3: damaged MP3 frames: the decoder skipped {document['skipped_bytes']} bytes "
+                              f"in {document['resyncs']} place(s) and went on")
+    assert "resyncs" not in clean.audio.as_document() and clean.warnings == []
+    assert "Note:" not in capfd.readouterr().err
+    # Training refuses it: its labels' times after the first skip would not match the audio.
+    with pytest.raises(CorruptAudioError, match=r"skips.mp3: damaged MP3 frames: the decoder skipped \d+ bytes in \d+ place"):
+        read_audio(damaged, 8000)
+
+
+def test_an_mp3_the_decoder_gives_up_on_is_analysed_to_there_with_libmpg123s_reason(
+    tmp_path: Path, detector: Detector, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, damaged = _mp3_damaged_at(tmp_path, "zeros.mp3", [0.5], bytes(2000))
+    result = detector.run(damaged)
+    assert 10.0 <= result.audio.duration_s <= 16.0
+    assert result.audio.decode_error == "zeros.mp3: cannot decode audio (libmpg123: Giving up resync after 1024 bytes)"
+    assert result.audio.resyncs is None  # the resync that ended decoding skipped past nothing
+    assert "error:" not in capfd.readouterr().err
+
+
+def test_the_stderr_capture_keeps_what_is_captured_and_releases_it_on_request(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from anemonefish.native import NativeStderrCapture
+
+    capture = NativeStderrCapture()
+    for text in (b"Note: one\n", b"another\n"):  # reusable: each entry starts empty
+        with capture:
+            os.write(2, text)
+        assert capture.captured == text
+    assert capfd.readouterr().err == ""
+    capture.release(b"kept for the user\n")
+    capture.close()
+    assert capfd.readouterr().err == "kept for the user\n"
