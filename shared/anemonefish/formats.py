@@ -147,7 +147,11 @@ def render_raven(result: DetectionResult) -> str:
 
 def render_audacity(result: DetectionResult) -> str:
     """Audacity label track: ``start<TAB>end<TAB>label``, no header."""
-    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{tsv_cell(e.label)}\n" for e in result.events)
+    return _audacity_labels(result.events)
+
+
+def _audacity_labels(events: Iterable[Event]) -> str:
+    return "".join(f"{e.start:.6f}\t{e.end:.6f}\t{tsv_cell(e.label)}\n" for e in events)
 
 
 def render_scores(result: DetectionResult) -> str:
@@ -195,9 +199,12 @@ DETECT_ONLY_SUFFIXES = tuple(_SUFFIXES[fmt] for fmt in ("json", "csv", "scores")
 
 def is_detect_output(path: Path) -> bool:
     """Whether ``path`` is recognisably one of detect's documents: by a name only detect gives,
-    or a Raven table with detect's exact header. Audacity labels cannot be told from a person's."""
+    a Raven table with detect's exact header, or Audacity labels that are exactly what the
+    result document beside them holds (a person's labels, or detect's edited since, are not)."""
     if path.name.endswith(DETECT_ONLY_SUFFIXES):
         return True
+    if path.name.endswith(_SUFFIXES["audacity"]):
+        return _are_labels_of_the_document_beside(path)
     if not path.name.endswith(_SUFFIXES["raven"]):
         return False
     try:
@@ -207,12 +214,24 @@ def is_detect_output(path: Path) -> bool:
         return False
 
 
+def _are_labels_of_the_document_beside(path: Path) -> bool:
+    stem = path.name.removesuffix(_SUFFIXES["audacity"])
+    try:
+        document = json.loads(path.with_name(document_name(stem, "json")).read_text(encoding="utf-8"))
+        events = [Event.model_validate(event) for event in document["events"]]
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read() == _audacity_labels(events)
+    except (OSError, ValueError, KeyError, TypeError):  # no document, not detect's, not text
+        return False
+
+
 def foreign_document(existing: list[Path]) -> Path | None:
     """Of the files found under a recording's result names, one that is not recognisably an
-    earlier run's results, or None: a Raven table without detect's header (a truth table under
-    Raven's own name), or any of a set with nothing of detect's in it. (Audacity labels cannot
-    be told from a person's; beside detect's files they are its.)"""
-    foreign = [path for path in existing if path.name.endswith(_SUFFIXES["raven"]) and not is_detect_output(path)]
+    earlier run's results, or None: a Raven table or Audacity labels that are not detect's (a
+    truth table under Raven's own name, a person's labels), or any of a set with nothing of
+    detect's in it. No ``--overwrite`` replaces such a file."""
+    foreign = [path for path in existing
+               if path.name.endswith((_SUFFIXES["raven"], _SUFFIXES["audacity"])) and not is_detect_output(path)]
     if not foreign and not any(map(is_detect_output, existing)):
         foreign = existing[:1]
     return foreign[0] if foreign else None

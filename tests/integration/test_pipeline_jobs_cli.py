@@ -58,9 +58,10 @@ def test_a_finished_job_is_listed_shown_and_fetched_as_submit_saved_it(cli, pipe
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "reef night.Table.1.selections.txt").write_text("a truth table\n")
-    assert cli(["jobs", "fetch", done["job_id"], "-o", str(elsewhere)]) == 1
-    assert "is not recognisably detect's output (a truth table?); not replacing it: write the results elsewhere with -o" \
-        in capsys.readouterr().err
+    for extra in ([], ["--overwrite"]):  # which would lose it
+        assert cli(["jobs", "fetch", done["job_id"], "-o", str(elsewhere), *extra]) == 1
+        assert ("is not recognisably detect's output (a truth table, or labels made or edited by hand?); not replacing "
+                "it, even with --overwrite: write the results elsewhere with -o") in capsys.readouterr().err
     assert (elsewhere / "reef night.Table.1.selections.txt").read_text() == "a truth table\n"
     assert recording.exists()
 

@@ -172,13 +172,16 @@ def test_existing_files_are_not_replaced_without_overwrite(
     truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
     before = truth.read_text()
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
-    # Not detect's: the refusal does not point at --overwrite, which would replace the truth.
-    assert _errors(capsys) == [f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth "
-                               "table?); not replacing it: write the results elsewhere with -o"]
+    # Not detect's: the refusal does not point at --overwrite, and --overwrite does not replace it either.
+    refusal = (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table, or labels "
+               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
+    assert _errors(capsys) == [refusal]
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]) == 1
+    assert _errors(capsys) == [refusal]
     assert truth.read_text() == before
     assert not (tmp_path / "one.events.json").exists()  # nothing of that recording's set is written
-    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]) == 0
-    assert truth.read_text() != before and (tmp_path / "one.events.json").exists()
+    truth.unlink()
+    assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 0
     # detect's own earlier results: --overwrite is the way to replace them.
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
     [line] = _errors(capsys)
@@ -192,6 +195,31 @@ def test_existing_files_are_not_replaced_without_overwrite(
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
     [line] = _errors(capsys)
     assert line.startswith(f"error: {recording}: {truth} exists and is not recognisably detect's output")
+
+
+def test_audacity_labels_are_replaced_only_when_they_are_what_detect_wrote(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Labels made (or corrected) by hand in Audacity bear the name detect gives its labels; beside
+    an earlier run's JSON they were taken for its own, and --overwrite replaced them."""
+    recording = tmp_path / "one.wav"
+    shutil.copy(recordings / "one.wav", recording)
+    run = ["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--threshold", "0.01"]
+    assert main([*run, "--format", "json,audacity"]) == 0
+    labels = tmp_path / "one.labels.txt"
+    assert labels.read_text()  # detect's own, events and all
+    assert main([*run, "--format", "json,audacity", "--overwrite"]) == 0  # detect's: replaced on request
+    capsys.readouterr()
+    labels.write_text(labels.read_text().replace("anemonefish", "anemonefish (checked)"))  # corrected by hand
+    for extra in ([], ["--overwrite"]):
+        assert main([*run, "--format", "json,audacity", *extra]) == 1
+        [line] = _errors(capsys)
+        assert line.startswith(f"error: {recording}: {labels} exists and is not recognisably detect's output")
+    assert "(checked)" in labels.read_text()
+    # A person's labels beside a JSON-only run: theirs too.
+    labels.write_text("1.227\t1.456\tanemonefish\n")
+    assert main([*run, "--format", "json,audacity", "--overwrite"]) == 1
+    assert labels.read_text() == "1.227\t1.456\tanemonefish\n"
 
 
 def test_skip_existing_resumes_a_run_over_a_folder(
@@ -225,7 +253,7 @@ def test_skip_existing_resumes_a_run_over_a_folder(
     truth.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1.0\t1.2\n")
     raven = ["detect", "--model", str(tiny_bundle), "--format", "raven", "--skip-existing", str(folder / "a.wav")]
     assert main([*raven, "-o", str(folder)]) == 1
-    assert f"{truth} exists and is not recognisably detect's output (a truth table?)" in capsys.readouterr().err
+    assert f"{truth} exists and is not recognisably detect's output (a truth table" in capsys.readouterr().err
     assert main([*raven, "-o", str(out), "-q"]) == 0  # detect's own table, written now ...
     assert main([*raven, "-o", str(out)]) == 0  # ... is
     assert "1 recording(s) skipped" in capsys.readouterr().err

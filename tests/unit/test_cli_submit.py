@@ -39,8 +39,11 @@ def test_files_submit_did_not_download_are_not_replaced_without_overwrite(
     assert main(args) == 2  # refused before any upload (port 9 would have failed with 1)
     err = capsys.readouterr().err
     # Pointed at -o, as detect does: --overwrite would lose the table.
-    assert (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table?); "
-            "not replacing it: write the results elsewhere with -o") in err
+    refusal = (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table, or labels "
+               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
+    assert refusal in err
+    assert main([*args, "--overwrite"]) == 2  # which would lose it: refused all the same
+    assert refusal in capsys.readouterr().err
     # An earlier run's result document for this recording beside it (`detect --format json,scores`
     # leaves a truth table alone): the table is still someone's, and still refused.
     (tmp_path / "reef.events.json").write_text('{"audio": {"filename": "reef.wav"}, "events": []}')

@@ -12,9 +12,9 @@ from pathlib import Path
 
 def foreign_refusal(found: Path) -> str:
     """Why a file under a recording's result name that is not an earlier run's (a truth table)
-    stays: not offered to --overwrite, which would lose it (detect, submit and jobs fetch)."""
-    return (f"{found} exists and is not recognisably detect's output (a truth table?); "
-            "not replacing it: write the results elsewhere with -o")
+    stays, --overwrite or not, which would lose it (detect, submit and jobs fetch)."""
+    return (f"{found} exists and is not recognisably detect's output (a truth table, or labels "
+            "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -269,15 +269,15 @@ def run(args: argparse.Namespace) -> int:
     ) as progress:
         for item in inputs:
             path = item.source
-            existing = [] if args.overwrite else existing_documents(args.outdir, item.stem, formats)
+            existing = existing_documents(args.outdir, item.stem, formats)
             # Documents are written all or none, so a complete set is an earlier run's whole result;
             # but a truth table can bear the Raven or Audacity name, so the set must show it is detect's.
             if args.skip_existing and len(existing) == len(formats) and any(map(is_detect_output, existing)):
                 skipped += 1
                 continue
-            if existing:
-                # Someone's file (a truth table) is not offered to --overwrite, which would lose it.
-                foreign = foreign_document(existing)
+            # Someone's file (a truth table, hand-made labels) stays even with --overwrite, which would lose it.
+            foreign = foreign_document(existing) if existing else None
+            if foreign or (existing and not args.overwrite):
                 message = (f"{path}: {foreign_refusal(foreign)}" if foreign else
                            f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)")
                 err.print(f"error: {message}", markup=False, highlight=False)

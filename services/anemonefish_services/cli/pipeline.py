@@ -170,12 +170,11 @@ def _submit(args: argparse.Namespace) -> int:
     if clashes:
         return 2
     files = [item.source for item in inputs]
-    if not args.overwrite:
-        taken = [(path, why) for path in files if (why := replacement_refusal(args.outdir, path))]
-        for path, why in taken:
-            print(f"error: {path}: {why}", file=sys.stderr)
-        if taken:
-            return 2
+    taken = [(path, why) for path in files if (why := replacement_refusal(args.outdir, path, overwrite=args.overwrite))]
+    for path, why in taken:
+        print(f"error: {path}: {why}", file=sys.stderr)
+    if taken:
+        return 2
     try:
         params = json.loads(args.params) if args.params else None
     except json.JSONDecodeError as exc:
@@ -209,12 +208,13 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
-def replacement_refusal(outdir: Path, path: Path) -> str | None:
-    """Why ``path``'s results may not go to ``outdir`` without ``--overwrite``, or None.
+def replacement_refusal(outdir: Path, path: Path, *, overwrite: bool) -> str | None:
+    """Why ``path``'s results may not go to ``outdir``, or None.
 
-    Someone's file under a result name (a Raven truth table) is refused as ``detect`` refuses
-    it. Results of a recording of this name (an earlier submit, ``jobs fetch`` or ``detect``)
-    are a rerun's to replace; results of another recording need ``--overwrite``."""
+    Someone's file under a result name (a Raven truth table, hand-made labels) is refused as
+    ``detect`` refuses it, ``overwrite`` or not. Results of a recording of this name (an
+    earlier submit, ``jobs fetch`` or ``detect``) are a rerun's to replace; results of another
+    recording need ``overwrite``."""
     from anemonefish.formats import FORMATS, document_name, existing_documents, foreign_document
 
     from anemonefish_services.cli.detect import foreign_refusal
@@ -224,6 +224,8 @@ def replacement_refusal(outdir: Path, path: Path) -> str | None:
         return None
     if foreign := foreign_document(existing):
         return foreign_refusal(foreign)
+    if overwrite:
+        return None
     try:
         earlier = json.loads((outdir / document_name(path.stem, "json")).read_text(encoding="utf-8"))
         # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
