@@ -357,7 +357,7 @@ def test_a_finished_job_whose_notifications_were_lost_is_notified_when_its_messa
     (a slow webhook receiver near the Lambda's deadline): its message comes back, and the
     notifications must go out then -- once."""
     handler, deps = worker
-    from anemonefish_services.logic import notify, process_job
+    from anemonefish_services.logic import notify
     from anemonefish_services.models.job import JobResult
 
     sent = []
@@ -370,7 +370,7 @@ def test_a_finished_job_whose_notifications_were_lost_is_notified_when_its_messa
     # Moments after the terminal write the finisher may still be notifying: retried later, not dropped.
     assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert sent == [] and repo.get("job-quiet").notified_at is None
-    monkeypatch.setattr(process_job, "NOTIFY_GRACE_S", 0.0)
+    monkeypatch.setattr(notify, "NOTIFY_GRACE_S", 0.0)
     assert handler.lambda_handler(_event(key), context) == {"batchItemFailures": []}
     assert sent == [("job-quiet", "SUCCEEDED")] and repo.get("job-quiet").notified_at is not None
     assert repo.get("job-quiet").updated_at == finished.updated_at  # bookkeeping, not a change clients see

@@ -290,3 +290,43 @@ def test_a_job_whose_upload_cannot_be_looked_for_waits_and_the_others_still_expi
     monkeypatch.setattr(storage, "head_input", head)
     assert expire.expire_overdue_uploads(settings=settings, repo=repo, storage=storage, now=time.time() + 61) == ["lost"]
     assert repo.get("throttled").status is JobStatus.AWAITING_UPLOAD  # the next sweep looks again
+
+
+def test_waiting_in_a_backlog_does_not_use_up_a_lost_workers_redrives(repo):
+    """A QUEUED job re-sent by every sweep of a long backlog, then claimed: its first lost worker
+    failed it at once as 'the worker was lost 4 times', since both counted as one."""
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=3)
+    repo.create(_job("patient"))
+    repo.mark_queued("patient")
+    _sweeps(repo, _Queue(), 5, settings)
+    assert repo.get("patient").queued_redrives == 3 and repo.get("patient").redrives == 0
+    repo.claim("patient", "w", lease_s=30, now=time.time() - 100)  # then its worker is lost
+    outcomes = _sweeps(repo, _Queue(), 4, settings)
+    assert [o["redriven"] for o in outcomes] == [["patient"]] * 3 + [[]]
+    assert outcomes[3]["failed"] == ["patient"]
+    assert repo.get("patient").error.message == "the worker was lost 4 times; the job was given up"
+
+
+def test_the_dead_letter_consumer_notifies_a_finished_job_whose_finisher_died_first(repo, monkeypatch):
+    """The finisher wrote SUCCEEDED and died before notifying; its message's last receive goes to
+    the dead-letter queue, whose consumer found the job finished and dropped it: never notified."""
+    from anemonefish_services.dal.storage import Storage
+    from anemonefish_services.exceptions import NotificationPendingError
+    from anemonefish_services.logic import notify
+    from anemonefish_services.logic.dlq import fail_dead_lettered
+    from anemonefish_services.models.job import JobResult
+
+    sent = []
+    monkeypatch.setattr(notify, "_notify", lambda job, *args: sent.append((job.job_id, job.status.value)))
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q")
+    repo.create(_job("done"))
+    repo.claim("done", "w", lease_s=60)
+    repo.succeed("done", "w", JobResult(events_count=0, audio_duration_s=1, processing_time_s=1, documents={}))
+    consume = lambda: fail_dead_lettered("done", receive_count=5, settings=settings, repo=repo,  # noqa: E731
+                                         storage=Storage(settings))
+    with pytest.raises(NotificationPendingError):  # moments after: the finisher may still be at it
+        consume()
+    monkeypatch.setattr(notify, "NOTIFY_GRACE_S", 0.0)
+    assert consume() is False  # not failed by this call: it succeeded
+    assert sent == [("done", "SUCCEEDED")] and repo.get("done").notified_at is not None
+    assert consume() is False and len(sent) == 1  # once

@@ -317,14 +317,17 @@ class JobsRepository:
             touch=False,
         )
 
-    def note_redrive(self, job_id: str, expected_updated_at: str) -> JobRecord | None:
-        """Count a re-drive, only if nothing touched the job since it was found stalled."""
+    def note_redrive(self, job_id: str, status: JobStatus, expected_updated_at: str) -> JobRecord | None:
+        """Count a re-drive of a job found stalled in ``status`` (RUNNING: a lost worker;
+        QUEUED: an event perhaps lost), only if nothing touched the job since. The two are
+        counted apart, so that waiting in a backlog does not use up a lost worker's re-drives."""
+        counter = {JobStatus.RUNNING: "redrives", JobStatus.QUEUED: "queued_redrives"}[status]
         return self._update(
             job_id,
             set_={},
-            add={"redrives": 1},
-            condition="#s IN (:running, :queued) AND updated_at = :seen",
-            values={":running": JobStatus.RUNNING.value, ":queued": JobStatus.QUEUED.value, ":seen": expected_updated_at},
+            add={counter: 1},
+            condition="#s = :status AND updated_at = :seen",
+            values={":status": status.value, ":seen": expected_updated_at},
         )
 
     def mark_notified(self, job_id: str) -> JobRecord | None:

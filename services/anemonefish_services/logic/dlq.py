@@ -9,7 +9,7 @@ from typing import Any
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
 from anemonefish_services.exceptions import TransientJobError
-from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
+from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal, notify_unnotified
 from anemonefish_services.logic.results import discard_results
 from anemonefish_services.logic.stalled import redrive_message
 from anemonefish_services.models.job import JobError, JobRecord, JobStatus
@@ -21,14 +21,19 @@ def fail_dead_lettered(
     job_id: str, *, receive_count: int | None, settings: Settings, repo: JobsRepository,
     storage: Storage, sqs: Any | None = None,
 ) -> bool:
-    """Mark the job FAILED unless it finished; True if this call failed it.
+    """Mark the job FAILED unless it finished; True if this call failed it. A finished job
+    never notified (its finisher died first) is notified now.
 
     A job released after transient failures is QUEUED: its retries are spent, it fails. A job
     still RUNNING under an expired lease lost its worker (its message kept coming back while
     the lease was live, then the worker died): it is re-driven, as the sweeper would, until
     ``max_redrives``."""
     job = repo.get(job_id)
-    if job is None or job.status.is_terminal:
+    if job is None:
+        return False
+    if job.status.is_terminal:
+        if job.notified_at is None:  # its finisher died before notifying, and this was the message to do it again
+            notify_unnotified(job, settings, webhook_policy=BRIEF_WEBHOOK_POLICY, repo=repo)
         return False
     if job.status is JobStatus.RUNNING:
         if (job.lease_expires_at or 0) > time.time():
@@ -38,7 +43,7 @@ def fail_dead_lettered(
             # Sent before it is counted (a refused send is retried with this dead letter);
             # a second message for a job that moved on is dropped by the worker's claim.
             sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
-            repo.note_redrive(job_id, job.updated_at)
+            repo.note_redrive(job_id, JobStatus.RUNNING, job.updated_at)
             logger.warning("dead-lettered job lost its worker: re-driven", extra={"redrives": job.redrives + 1})
             return False
     failed = repo.fail(job_id, JobError(code="processing_failed", message=_given_up_message(job)),

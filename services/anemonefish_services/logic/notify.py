@@ -3,17 +3,20 @@
 Called by whoever made the terminal transition (the conditional write succeeded), which then
 records ``notified_at``. Should that caller die between the two (a Lambda killed while a slow
 webhook receiver answers), its message comes back and the worker sends them again
-(:func:`~anemonefish_services.logic.process_job.process_upload`): at least once, with the
-same ``webhook-id`` for receivers to drop a repeat by. A failing notification is logged and
+(:func:`notify_unnotified`), or the dead-letter consumer does if that message ran out of
+receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A failing notification is logged and
 never changes the job.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Any
 
 from anemonefish_services import aws
 from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.exceptions import NotificationPendingError
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.notifications import (
     ErrorSummary,
@@ -69,6 +72,29 @@ def notify_terminal(
             repo.mark_notified(job.job_id)
         except Exception:  # the notification went out; a repeat is the worst that follows
             logger.exception("could not record the notification")
+
+
+# Longer than a finisher takes to notify (a webhook's retries: 60 s at most, SNS: seconds).
+NOTIFY_GRACE_S = 180.0
+
+
+def notify_unnotified(
+    job: JobRecord,
+    settings: Settings,
+    *,
+    sns_client: Any | None = None,
+    webhook_policy: WebhookRetryPolicy | None = None,
+    repo: JobsRepository,
+) -> None:
+    """A finished job whose notifications were never recorded: its finisher died between its
+    terminal write and the end of its notifications (its message brings us here once its
+    visibility lapses). Send them again -- unless the finisher may still be at it, in which
+    case :class:`NotificationPendingError` has the message retried later rather than dropped."""
+    finished = datetime.fromisoformat((job.finished_at or job.updated_at).replace("Z", "+00:00")).timestamp()
+    if time.time() - finished < NOTIFY_GRACE_S:
+        raise NotificationPendingError(f"job {job.job_id} finished {job.status.value} moments ago; its notification may be on its way")
+    logger.warning("finished job was never notified: notifying now", extra={"status": job.status.value})
+    notify_terminal(job, settings, sns_client=sns_client, webhook_policy=webhook_policy, repo=repo)
 
 
 # Every notifier but the worker gets a short budget: the API answers within API Gateway's

@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -36,11 +35,10 @@ from anemonefish_services.dal.storage import Storage, result_key
 from anemonefish_services.exceptions import (
     LeaseLostError,
     LeaseStillLiveError,
-    NotificationPendingError,
     UploadChecksumMismatchError,
     WorkerTimeRunningOutError,
 )
-from anemonefish_services.logic.notify import notify_terminal
+from anemonefish_services.logic.notify import notify_terminal, notify_unnotified
 from anemonefish_services.logic.results import discard_results
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
@@ -216,22 +214,6 @@ def _fail(job: JobRecord, code: str, message: str, deps: WorkerDeps, owner: str)
     return Outcome.FAILED
 
 
-# Longer than a finisher takes to notify (a webhook's retries: 60 s at most, SNS: seconds).
-NOTIFY_GRACE_S = 180.0
-
-
-def _notify_again(job: JobRecord, deps: WorkerDeps) -> None:
-    """A finished job whose notifications were never recorded: its finisher died between its
-    terminal write and the end of its notifications (its own message brings us here, once its
-    visibility lapses). Send them again -- unless the finisher may still be at it, in which
-    case this message is retried later rather than dropped."""
-    finished = datetime.fromisoformat((job.finished_at or job.updated_at).replace("Z", "+00:00")).timestamp()
-    if time.time() - finished < NOTIFY_GRACE_S:
-        raise NotificationPendingError(f"job {job.job_id} finished {job.status.value} moments ago; its notification may be on its way")
-    logger.warning("finished job was never notified: notifying now", extra={"status": job.status.value})
-    notify_terminal(job, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
-
-
 def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
     params = detector.default_params.model_copy(update=job.params)
     DetectionParams.model_validate(params.model_dump())  # overrides were validated by the API; re-check limits
@@ -249,7 +231,7 @@ def process_upload(
         return Outcome.IGNORED
     if job.status.is_terminal:
         if job.notified_at is None:
-            _notify_again(job, deps)
+            notify_unnotified(job, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
         logger.info("job already finished; duplicate event ignored", extra={"status": job.status.value})
         return Outcome.DUPLICATE
     if job.status is JobStatus.AWAITING_UPLOAD:

@@ -1,10 +1,10 @@
 """The sweeper's second task: a job whose worker died *and* whose message is gone (dropped as a
 duplicate, or expired) would stay RUNNING forever. Re-send its upload event to the jobs queue
-so a worker takes it over; after ``max_redrives`` a RUNNING job fails (``worker_lost``) -- a
-file that kills its worker every time must not loop forever. A QUEUED job is only waiting
-for a worker (a backlog can last hours): it is re-driven up to ``max_redrives`` times in case
-its event was lost, and never failed for waiting; its messages, and the dead-letter queue
-behind them, decide its end.
+so a worker takes it over; after ``max_redrives`` lost workers a RUNNING job fails
+(``worker_lost``) -- a file that kills its worker every time must not loop forever. A QUEUED
+job is only waiting for a worker (a backlog can last hours): it is re-driven up to
+``max_redrives`` times in case its event was lost, counted apart, and never failed for
+waiting; its messages, and the dead-letter queue behind them, decide its end.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ def redrive_stalled_jobs(
 
 
 def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, storage: Storage, sqs: Any) -> str | None:
-    if job.redrives >= settings.max_redrives:
-        if job.status is not JobStatus.RUNNING:
-            return None  # QUEUED: waiting, not lost
+    if job.status is JobStatus.QUEUED and job.queued_redrives >= settings.max_redrives:
+        return None  # waiting, not lost
+    if job.status is JobStatus.RUNNING and job.redrives >= settings.max_redrives:
         done = repo.fail(job.job_id, JobError(
             code="worker_lost", message=f"the worker was lost {job.redrives + 1} times; the job was given up"),
             attempts=job.attempts)  # unless a worker took it over meanwhile
@@ -70,7 +70,8 @@ def _recover(job: JobRecord, *, settings: Settings, repo: JobsRepository, storag
     # Sent before it is counted: a send that fails leaves the count (and the job) as it was.
     # Two sweeps may both send; the worker's conditional claim drops the second message.
     sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=redrive_message(job, settings))
-    if repo.note_redrive(job.job_id, job.updated_at) is None:
+    if (counted := repo.note_redrive(job.job_id, job.status, job.updated_at)) is None:
         return None  # it moved meanwhile: the extra message finds it busy or done
-    logger.warning("stalled job re-driven", extra={"status": job.status.value, "redrives": job.redrives + 1})
+    logger.warning("stalled job re-driven", extra={"status": job.status.value, "redrives": counted.redrives,
+                                                  "queued_redrives": counted.queued_redrives})
     return "redriven"

@@ -72,7 +72,8 @@ class JobRecord(BaseModel):
     attempts: int = 0
     last_error: str | None = None  # why the last attempt was released (transient), for the DLQ's verdict
     timed_out_attempt: int | None = None  # the last attempt that had a whole invocation and ran out of it
-    redrives: int = 0  # times the sweeper re-sent a stalled job's upload event
+    redrives: int = 0  # times a lost worker's job (RUNNING, lease lapsed) was re-sent: max_redrives fails it
+    queued_redrives: int = 0  # times a QUEUED job's event was re-sent in case it was lost: waiting is no loss
     lease_owner: str | None = None
     lease_expires_at: float | None = None
     lease_message_id: str | None = None  # the SQS message the lease holder is working on
