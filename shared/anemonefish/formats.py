@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import math
 import os
 import re
 import uuid
@@ -340,7 +341,18 @@ class AnnotationTable:
     @property
     def recordings_named(self) -> set[str]:
         """The file names its selections give as theirs (Raven's Begin File, without a folder)."""
-        return {re.split(r"[\\/]", row.begin_file)[-1] for row in self.rows if row.begin_file}
+        return {_base_name(row.begin_file) for row in self.rows if row.begin_file}
+
+    def of_recordings(self, filenames: set[str]) -> AnnotationTable:
+        """Only the selections of ``filenames`` (case aside), when the table covers several
+        recordings (Raven's table over a file sequence, each row's Begin File saying whose it
+        is) and names one of them; rows that name no recording stay. Else the table as it is."""
+        wanted = {name.casefold() for name in filenames}
+        named = {name.casefold() for name in self.recordings_named}
+        if len(named) < 2 or not named & wanted:
+            return self
+        kept = [row for row in self.rows if row.begin_file is None or _base_name(row.begin_file).casefold() in wanted]
+        return AnnotationTable(kept, self.document)
 
     def names_none_of(self, filenames: set[str]) -> bool:
         """Whether its selections name recordings (Begin File), none of them one of ``filenames``
@@ -392,6 +404,11 @@ class AnnotationTable:
         return grouped
 
 
+def _base_name(path: str) -> str:
+    """A Begin File's name without its folder, whichever system wrote it (D:\\reef\\a.wav)."""
+    return re.split(r"[\\/]", path)[-1]
+
+
 def _table_rows(text: str, delimiter: str) -> list[list[str]]:
     """The table's rows of cells. Raven quotes nothing: a quote in its cell (a file named
     "reef.wav) is text, which csv's quoting would join with the cells up to the next quote.
@@ -439,16 +456,17 @@ def _read_table(
         written = next(((row.get(c) or "").strip() for c in label_columns if (row.get(c) or "").strip()), "")
         label = written or default_label
         at = f"{where}:{line}"
-        event = _event(
-            _float(row.get(start_col), f"{at} ({start_col})", decimal_comma=delimiter == ";"),
-            _float(row.get(end_col), f"{at} ({end_col})", decimal_comma=delimiter == ";"),
-            label,
-            at,
-            _optional_float(row.get("Confidence") or row.get("confidence")),
-        )
+        start = _float(row.get(start_col), f"{at} ({start_col})", decimal_comma=delimiter == ";")
+        end = _float(row.get(end_col), f"{at} ({end_col})", decimal_comma=delimiter == ";")
+        begin_file = (row.get("Begin File") or "").strip() or None
+        # Over a file sequence Raven's Begin Time runs across the files; File Offset is the
+        # selection's time within its Begin File, the recording a result is timed by.
+        offset = _optional_float(row.get("File Offset (s)")) if begin_file else None
+        if offset is not None and math.isfinite(offset) and offset >= 0:
+            start, end = offset, offset + (end - start)
+        event = _event(start, end, label, at, _optional_float(row.get("Confidence") or row.get("confidence")))
         # A label column with this row's cell blank is a selection nobody named (training
         # refuses it); a table with no label column at all is all the default's.
-        begin_file = (row.get("Begin File") or "").strip() or None
         events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written), begin_file))
     return _blank_labels_marked(events)
 

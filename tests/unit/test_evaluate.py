@@ -470,3 +470,26 @@ def test_a_truth_table_whose_begin_file_names_another_recording_is_said_to(tmp_p
     table.write_text(f"{header}\tBegin File\n{row}\tREEF.wav\n")
     assert main(args) == 0
     assert "Begin File" not in capsys.readouterr().err
+
+
+def test_a_raven_table_over_a_file_sequence_is_scored_by_this_recordings_rows_and_file_offsets(tmp_path, capsys):
+    """Raven over several files: Begin Time runs across the sequence, File Offset is the time within
+    the row's Begin File. Scored with Begin Time and every file's rows, a perfect detection read 0."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "reef.events.json", [(2.4, 2.8), (9.0, 9.3)])  # reef.wav, the second of the files
+    rows = [(1, "D:\\sea\\before.wav", 5.0, 5.0), (2, "D:\\sea\\reef.wav", 32.4, 2.4), (3, "D:\\sea\\reef.wav", 39.0, 9.0)]
+    lines = ["Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin File\tFile Offset (s)\tAnnotation"]
+    for number, path, begin, offset in rows:
+        for view in ("Waveform 1", "Spectrogram 1"):
+            lines.append(f"{number}\t{view}\t1\t{begin}\t{begin + 0.35}\t{path}\t{offset}\tanemonefish")
+    table = tmp_path / "sequence.Table.1.selections.txt"
+    table.write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", "--detections", str(tmp_path / "reef.events.json"), "--annotations", str(table), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (2, 0, 0)
+    from anemonefish.formats import load_annotations
+
+    whole = load_annotations(table)
+    assert [e.start for e in whole.events()] == [5.0, 2.4, 9.0]  # each in its own file's time
+    assert whole.of_recordings({"other.wav"}) is whole  # names none of them: as it is (and warned of)

@@ -805,3 +805,33 @@ def test_a_table_whose_begin_file_names_another_recording_is_logged(tmp_path):
     assert labelled_channels(audio, table, DEFAULT_CLASSES, said.append)  # still trained: a rename is possible
     assert said == [f"warning: {table} annotates other.wav (its Begin File), yet is the table of {audio} by its "
                     "name: trained as that recording's"]
+
+
+def test_a_table_over_a_file_sequence_trains_this_recordings_rows_in_its_own_time(tmp_path):
+    """Raven's table over several files: rows of the other files, and Begin Times that run across
+    the sequence, were taken as this recording's (or refused as past its end)."""
+    from anemonefish.training.dataset import labelled_channels
+
+    audio, table = _site(tmp_path)
+    own = labelled_channels(audio, table, DEFAULT_CLASSES)
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join([lines[0] + "\tFile Offset (s)", *(row + "\t" for row in lines[1:])]) + "\n")
+    header = lines[0].split("\t") + ["File Offset (s)"]
+    begin, end = header.index("Begin Time (s)"), header.index("End Time (s)")
+    begin_file, offset = header.index("Begin File"), header.index("File Offset (s)")
+
+    def in_a_sequence(cells):  # the recording is the second file of a sequence, after 100 s of another
+        cells[offset] = cells[begin]
+        cells[begin], cells[end] = f"{float(cells[begin]) + 100:.6f}", f"{float(cells[end]) + 100:.6f}"
+        return cells
+
+    _edit_rows(table, in_a_sequence)
+    other = [str(len(table.read_text().splitlines())), *([""] * (len(header) - 1))]
+    other[header.index("Selection")], other[header.index("View")], other[header.index("Channel")] = "99", "Spectrogram 1", "1"
+    other[begin], other[end], other[offset], other[begin_file] = "50", "50.2", "50", "before.wav"
+    other[header.index("Annotation")] = "anemonefish"
+    table.write_text(table.read_text() + "\t".join(other) + "\n")
+    read = labelled_channels(audio, table, DEFAULT_CLASSES)
+    assert read.keys() == own.keys() and [e.label for e in read[0]] == [e.label for e in own[0]]
+    # the shift by 100 s and back rounds the last float digits
+    assert [t for e in read[0] for t in (e.start, e.end)] == pytest.approx([t for e in own[0] for t in (e.start, e.end)], abs=1e-6)

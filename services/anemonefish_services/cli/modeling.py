@@ -507,7 +507,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
             detections = load_annotations(det_path, default_label=args.label)
-            truth_table = load_annotations(ann_path, default_label=args.label)
+            of_recording = _recordings_of(detections)
+            # A table over a file sequence holds other recordings' selections: this one's only.
+            truth_table = load_annotations(ann_path, default_label=args.label).of_recordings(of_recording)
             named = detections.channel
             if args.channel is not None and named is not None and named != args.channel:
                 print(f"warning: {det_path} says detect analysed channel {named}; scoring it against "
@@ -521,7 +523,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       f"{', '.join(str(c) for c in sorted(truth_table.channels))} only (counted from 0, as --channel), "
                       f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
             truth_labels.update(e.label for e in truth)
-            of_recording = _recordings_of(detections)
             if of_recording and truth_table.names_none_of(of_recording):
                 # Paired by file name, yet the table's own Begin File says another recording.
                 annotated = ", ".join(sorted(truth_table.recordings_named))

@@ -315,7 +315,7 @@ def labelled_channels(
     from anemonefish.formats import load_annotations
 
     by_name = {c.casefold(): c for c in classes}
-    annotations = load_annotations(table)
+    annotations = load_annotations(table).of_recordings({audio_path.name})  # a file sequence's table: this file's rows
     rows = annotations.rows
     if blank := next((row for row in rows if not row.labelled), None):
         raise AnnotationFormatError(
