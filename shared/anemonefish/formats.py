@@ -337,6 +337,18 @@ class AnnotationTable:
     # The result document it was read from (None for tables): its params and audio say how
     # the events were made, for a sweep that re-makes them.
     document: dict[str, Any] | None = None
+    # A table without a label column whose column of this name holds a few words that look
+    # like labels ("Call Type": anemonefish, biological): every row got the default label.
+    label_lookalike: tuple[str, tuple[str, ...]] | None = None
+
+    def label_lookalike_message(self, where: str, default_label: str) -> str | None:
+        """What to say of a table whose labels may be in a column not read as labels, or None."""
+        if self.label_lookalike is None:
+            return None
+        column, values = self.label_lookalike
+        return (f"{where} has no label column ({', '.join(c.title() for c in _LABEL_COLUMNS)}), but its column "
+                f"{column!r} holds {', '.join(values)}: every selection was read as {default_label!r}; "
+                f"name that column Annotation if it holds the labels")
 
     @property
     def recordings_named(self) -> set[str]:
@@ -352,7 +364,7 @@ class AnnotationTable:
         if len(named) < 2 or not named & wanted:
             return self
         kept = [row for row in self.rows if row.begin_file is None or _base_name(row.begin_file).casefold() in wanted]
-        return AnnotationTable(kept, self.document)
+        return AnnotationTable(kept, self.document, self.label_lookalike)
 
     def names_none_of(self, filenames: set[str]) -> bool:
         """Whether its selections name recordings (Begin File), none of them one of ``filenames``
@@ -432,7 +444,7 @@ def _unquoted(cell: str) -> str:
 
 def _read_table(
     text: str, delimiter: str, where: str, start_col: str, end_col: str, default_label: str
-) -> list[_Annotation]:
+) -> AnnotationTable:
     header, *body = _table_rows(text, delimiter)
     reader = (dict(zip(header, cells, strict=False)) for cells in body)
     # Label columns by their name in any case (a spreadsheet's LABEL), in _LABEL_COLUMNS' order.
@@ -468,7 +480,29 @@ def _read_table(
         # A label column with this row's cell blank is a selection nobody named (training
         # refuses it); a table with no label column at all is all the default's.
         events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written), begin_file))
-    return _blank_labels_marked(events)
+    lookalike = None if label_columns else _label_lookalike(header, body, {start_col, end_col}, default_label)
+    return AnnotationTable(_blank_labels_marked(events), label_lookalike=lookalike)
+
+
+# Raven's columns of words that are never labels: the view, and where the sound's file is.
+_NEVER_LABELS = frozenset({"view", "begin path", "end path", "begin file", "end file", "software"})
+_MAX_LABELS = 10  # more distinct words than this is free text (notes), not a set of labels
+
+
+def _label_lookalike(
+    header: list[str], body: list[list[str]], times: set[str], default_label: str
+) -> tuple[str, tuple[str, ...]] | None:
+    """A column of a table without a label column that holds 2-10 distinct words and no
+    numbers, and the words: labels under a name the reader does not know ("Call Type"). One
+    holding the default label comes first (synth's tables also have a Kind: grunt, knock)."""
+    found = []
+    for index, name in enumerate(header):
+        if name in times or name.strip().casefold() in _NEVER_LABELS:
+            continue
+        values = {cells[index].strip() for cells in body if index < len(cells) and cells[index].strip()}
+        if 2 <= len(values) <= _MAX_LABELS and all(_optional_float(v) is None for v in values):
+            found.append((name.strip(), tuple(sorted(values))))
+    return min(found, key=lambda column: default_label.casefold() not in map(str.casefold, column[1]), default=None)
 
 
 def _blank_labels_marked(rows: list[_Annotation]) -> list[_Annotation]:
@@ -517,7 +551,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         # Raven writes tabs; a table saved again by a spreadsheet has commas, or semicolons
         # where the decimal separator is a comma.
         delimiter = "\t" if "\t" in first else _comma_or_semicolon(first)
-        return AnnotationTable(_read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label))
+        return _read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label)
     delimiter = _comma_or_semicolon(first)
     if first.lower().startswith(f"start{delimiter}") or f"{delimiter}start{delimiter}" in first.lower():
         header = next(csv.reader([first], delimiter=delimiter, skipinitialspace=True))
@@ -532,7 +566,7 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
             raise AnnotationFormatError(
                 f"{where}: detect's window scores (start,end,<class probabilities>), not events or annotations; "
                 "give the recording's .events.json or .events.csv")
-        return AnnotationTable(_read_table(stripped, delimiter, where, start_col, end_col, default_label))
+        return _read_table(stripped, delimiter, where, start_col, end_col, default_label)
     events = []
     for number, line in enumerate(stripped.splitlines(), start=1):
         if not line.strip() or line.startswith("\\"):

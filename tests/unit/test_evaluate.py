@@ -493,3 +493,26 @@ def test_a_raven_table_over_a_file_sequence_is_scored_by_this_recordings_rows_an
     whole = load_annotations(table)
     assert [e.start for e in whole.events()] == [5.0, 2.4, 9.0]  # each in its own file's time
     assert whole.of_recordings({"other.wav"}) is whole  # names none of them: as it is (and warned of)
+
+
+def test_labels_in_a_column_the_reader_does_not_know_are_warned_of(tmp_path, capsys):
+    """Labels under 'Call Type' (or Type, Call, Sound type): with no label column every row was read
+    as anemonefish, the grunts among them, and scored (or trained) without a word."""
+    from anemonefish.formats import load_annotations
+    from anemonefish_services.cli import main
+    from support import REAL_RAVEN
+
+    _document(tmp_path / "reef.events.json", [(2.4, 2.8)])
+    table = tmp_path / "reef.Table.1.selections.txt"
+    table.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin File\tCall Type\n"
+                     "1\tSpectrogram 1\t1\t2.45\t2.6\treef.wav\tanemonefish\n"
+                     "2\tSpectrogram 1\t1\t7.0\t7.4\treef.wav\tbiological\n")
+    assert main(["evaluate", "--detections", str(tmp_path / "reef.events.json"), "--annotations", str(table)]) == 0
+    assert (f"warning: {table} has no label column (Annotation, Label, Class, Species), but its column 'Call Type' "
+            "holds anemonefish, biological: every selection was read as 'anemonefish'; name that column Annotation "
+            "if it holds the labels") in capsys.readouterr().err
+    # Not for a table with a label column (the real one's Class), nor for notes in free text.
+    assert load_annotations(REAL_RAVEN).label_lookalike is None
+    notes = "".join(f"{i}\t{i}.0\t{i}.2\tnote number {i}\n" for i in range(1, 13))
+    table.write_text("Selection\tBegin Time (s)\tEnd Time (s)\tNotes\n" + notes)
+    assert load_annotations(table).label_lookalike is None

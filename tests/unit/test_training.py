@@ -835,3 +835,17 @@ def test_a_table_over_a_file_sequence_trains_this_recordings_rows_in_its_own_tim
     assert read.keys() == own.keys() and [e.label for e in read[0]] == [e.label for e in own[0]]
     # the shift by 100 s and back rounds the last float digits
     assert [t for e in read[0] for t in (e.start, e.end)] == pytest.approx([t for e in own[0] for t in (e.start, e.end)], abs=1e-6)
+
+
+def test_labels_in_a_column_the_reader_does_not_know_are_warned_of_in_training(tmp_path):
+    from anemonefish.training.dataset import labelled_channels
+
+    audio, table = _site(tmp_path)
+    text = table.read_text()
+    # one call among the grunts (this short site has none), its label under a name not known
+    table.write_text(text.replace("\tAnnotation", "\tCall Type", 1).replace("\tbiological\t", "\tanemonefish\t", 1))
+    said = []
+    labelled_channels(audio, table, DEFAULT_CLASSES, said.append)
+    assert said == [f"warning: {table} has no label column (Annotation, Label, Class, Species), but its column "
+                    "'Call Type' holds anemonefish, biological: every selection was read as 'anemonefish'; name that "
+                    "column Annotation if it holds the labels"]

@@ -510,6 +510,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             of_recording = _recordings_of(detections)
             # A table over a file sequence holds other recordings' selections: this one's only.
             truth_table = load_annotations(ann_path, default_label=args.label).of_recordings(of_recording)
+            if lookalike := truth_table.label_lookalike_message(str(ann_path), args.label):
+                print(f"warning: {lookalike}", file=sys.stderr)
             named = detections.channel
             if args.channel is not None and named is not None and named != args.channel:
                 print(f"warning: {det_path} says detect analysed channel {named}; scoring it against "

@@ -328,6 +328,8 @@ def labelled_channels(
             f"{first.at}: labels {unknown} are none of the model's classes ({', '.join(classes)}); "
             "relabel them, or their sounds would be learnt as noise"
         )
+    if log is not None and (lookalike := annotations.label_lookalike_message(str(table), "anemonefish")):
+        log(f"warning: {lookalike}")
     if log is not None and annotations.names_none_of({audio_path.name}):
         annotated = ", ".join(sorted(annotations.recordings_named))
         log(f"warning: {table} annotates {annotated} (its Begin File), yet is the table of "
