@@ -2,7 +2,9 @@
 
 A detection matches an annotation of the same label when the two overlap in time and
 their onsets lie within ``collar_s`` of each other (sed_eval's onset collar, 0.2 s by
-default); each detection matches at most one annotation and vice versa, and the matching
+default, which alone would also match a detection starting just after a short call ended;
+the overlap keeps a match about the same sound). A point annotation (start == end: a
+click at the call) has no extent to overlap, so the onset collar alone decides it. Each detection matches at most one annotation and vice versa, and the matching
 is a maximum one (so the counts never depend on the order of the events). From the
 matches: precision, recall and F1. :func:`threshold_sweep` re-runs the events
 post-processing on stored window scores at many thresholds (no audio is decoded again).
@@ -67,7 +69,8 @@ class EventMetrics(BaseModel):
 
 
 def _candidates(references: Sequence[TimedEvent], detections: Sequence[TimedEvent], collar_s: float) -> list[list[int]]:
-    """For each reference, the detections it may match (overlap and onset within the collar)."""
+    """For each reference, the detections it may match (overlap, or a point reference, and
+    onset within the collar)."""
     order = sorted(range(len(detections)), key=lambda j: detections[j].start)
     starts = np.array([detections[j].start for j in order])
     result: list[list[int]] = []
@@ -77,7 +80,7 @@ def _candidates(references: Sequence[TimedEvent], detections: Sequence[TimedEven
         ok = []
         for position in range(lo, hi):
             det = detections[order[position]]
-            if det.start < ref.end and ref.start < det.end:
+            if ref.end <= ref.start or (det.start < ref.end and ref.start < det.end):
                 ok.append(order[position])
         result.append(ok)
     return result

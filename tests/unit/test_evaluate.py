@@ -43,6 +43,15 @@ def test_onset_must_be_within_the_collar_and_events_must_overlap():
     assert evaluate_events([ev(9.85, 9.95)], [ev(10.0, 10.3)]).true_positives == 0
 
 
+def test_a_point_annotation_matches_by_its_onset_alone():
+    """Audacity's point labels (start == end) had nothing to overlap: a detection starting at the
+    point, or just after it, never matched."""
+    detections = [ev(1.2, 1.6), ev(13.4, 13.8)]
+    for points in ([1.2, 13.4], [1.19, 13.39], [1.21, 13.41], [1.0, 13.6]):
+        assert evaluate_events(detections, [ev(p, p) for p in points]).true_positives == 2, points
+    assert evaluate_events(detections, [ev(0.95, 0.95), ev(13.65, 13.65)]).true_positives == 0  # beyond the collar
+
+
 def test_collar_edge_counts_despite_floating_point():
     # 1.4 - 1.2 is 0.19999999999999996 or 0.2000000000000002 depending on the path
     assert evaluate_events([ev(1.2 + 0.2 + 1e-12, 1.8)], [ev(1.2, 1.5)]).true_positives == 1
