@@ -525,3 +525,25 @@ def test_labels_in_a_column_the_reader_does_not_know_are_warned_of(tmp_path, cap
     notes = "".join(f"{i}\t{i}.0\t{i}.2\tnote number {i}\n" for i in range(1, 13))
     table.write_text("Selection\tBegin Time (s)\tEnd Time (s)\tNotes\n" + notes)
     assert load_annotations(table).label_lookalike is None
+
+
+def test_truth_past_the_recordings_end_and_a_label_the_detections_are_not_of_are_warned_of(tmp_path, capsys):
+    """A truth table in milliseconds scored F1 0 without a word (train and retune refuse it), and
+    --label biological against anemonefish detections reported precision 1.0 without a word."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "reef.events.json", [(2.4, 2.8)], duration=20.8)
+    truth = tmp_path / "reef.csv"
+    truth.write_text("start,end,label\n2450,2600,anemonefish\n9000,9300,biological\n")
+    args = ["evaluate", "--detections", str(tmp_path / "reef.events.json"), "--annotations", str(truth), "--json"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {truth}: 2 selection(s) start past the end of the 20.8 s its detections analysed (the first at "
+            "2450 s): are its times in seconds, and is it this recording's table? They count as missed") in err
+    assert "the detections are of" not in err
+    truth.write_text("start,end,label\n2.45,2.6,anemonefish\n9.0,9.3,biological\n")
+    assert main(args) == 0
+    assert capsys.readouterr().err == ""
+    assert main([*args, "--label", "biological"]) == 0
+    assert ("warning: the detections are of anemonefish, none of 'biological', so their precision says nothing; "
+            "--label names the class compared") in capsys.readouterr().err

@@ -450,6 +450,14 @@ def _register_evaluate(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_evaluate)
 
 
+def _classes_detected(detections: AnnotationTable) -> set[str]:
+    """The class a result document's detections are of (its target_class), or a table's labels."""
+    params = (detections.document or {}).get("params")
+    if isinstance(params, dict) and isinstance(params.get("target_class"), str):
+        return {params["target_class"]}
+    return {event.label for event in detections.events()}
+
+
 def _recordings_of(detections: AnnotationTable) -> set[str]:
     """The recording a detection document or table says it is of (empty when it does not say)."""
     if detections.document is None:
@@ -504,6 +512,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         settings = classes = None
         unsure = []
         truth_labels: Counter[str] = Counter()  # every truth selection scored, by label
+        detected_classes: set[str] = set()  # what the detections are of (a document's target_class)
         for det_path, ann_path in pairing.pairs:
             # A multichannel Raven truth table is scored only on the channel detect analysed.
             detections = load_annotations(det_path, default_label=args.label)
@@ -525,6 +534,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
                       f"{', '.join(str(c) for c in sorted(truth_table.channels))} only (counted from 0, as --channel), "
                       f"none on the analysed channel {channel}: every detection counts as a false one", file=sys.stderr)
             truth_labels.update(e.label for e in truth)
+            detected_classes.update(_classes_detected(detections))
+            duration = ((detections.document or {}).get("audio") or {}).get("duration_s")
+            if isinstance(duration, (int, float)) and (late := [e for e in truth if e.start >= duration]):
+                print(f"warning: {ann_path}: {len(late)} selection(s) start past the end of the {duration:.1f} s its "
+                      f"detections analysed (the first at {late[0].start:g} s): are its times in seconds, and is it "
+                      "this recording's table? They count as missed", file=sys.stderr)
             if of_recording and truth_table.names_none_of(of_recording):
                 # Paired by file name, yet the table's own Begin File says another recording.
                 annotated = ", ".join(sorted(truth_table.recordings_named))
@@ -571,6 +586,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             found = ", ".join(f"{label} ({count})" for label, count in truth_labels.most_common(5))
             print(f"warning: no truth selection is labelled {args.label!r} (theirs: {found}), so every detection "
                   "counts as a false one; --label names the label compared", file=sys.stderr)
+        if detected_classes and not any(c.casefold() == args.label.casefold() for c in detected_classes):
+            print(f"warning: the detections are of {', '.join(sorted(detected_classes))}, none of {args.label!r}, so "
+                  "their precision says nothing; --label names the class compared", file=sys.stderr)
         pooled = combine([m for _, m in per_file])
         sweep = []
         if args.sweep:
