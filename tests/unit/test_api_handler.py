@@ -265,3 +265,21 @@ def test_a_misspelt_list_parameter_is_a_400_naming_it_not_ignored(api):
     status, answer = api("GET", "/jobs?limt=5")
     assert status == 400 and answer["error"]["details"] == {"field": "limt"}, answer
     assert api("GET", "/jobs?limit=5")[0] == 200
+
+
+@pytest.mark.parametrize("content_type", ["audio/wav\r\nX-Evil: 1", "audio wav", "wav", "audio/wav; rate=48000 x"])
+def test_a_content_type_no_client_could_send_is_a_400_naming_it(api, content_type):
+    """The presigned upload requires the job's Content-Type: one no HTTP client can send left the
+    job unuploadable until it expired."""
+    status, answer = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10, "content_type": content_type})
+    assert status == 400 and [d["field"] for d in answer["error"]["details"]] == ["content_type"], answer
+    for fine in ("audio/wav", "audio/x-wav", "audio/flac", 'audio/wav; codecs="1"', "application/octet-stream"):
+        assert api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10, "content_type": fine})[0] == 201, fine
+
+
+@pytest.mark.parametrize("key", ["", " ", " padded", "tab\tkey"])
+def test_a_blank_or_padded_idempotency_key_is_a_400_naming_it(api, key):
+    """An unset variable sent as an empty key made every such request of a tenant one job."""
+    status, answer = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10}, headers={"Idempotency-Key": key})
+    assert status == 400 and [d["field"] for d in answer["error"]["details"]] == ["idempotency-key"], answer
+    assert "Idempotency-Key must be visible ASCII" in answer["error"]["message"]

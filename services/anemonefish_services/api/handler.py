@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -208,6 +209,9 @@ def openapi():  # noqa: ANN201 (powertools would model a Response annotation)
     )
 
 
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]([ -~]*[!-~])?")
+
+
 @app.post(
     "/jobs",
     summary="Create a job and get upload instructions",
@@ -223,6 +227,10 @@ def post_job(
     body: CreateJobRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
 ):  # noqa: ANN201 (powertools would model a Response annotation)
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        # A blank key (a script's unset variable) would make every such request of a tenant one job.
+        reason = "Idempotency-Key must be visible ASCII characters (spaces only between them), not blank"
+        raise InvalidRequestError(reason, details=[{"field": "idempotency-key", "message": reason}])
     settings = get_settings()
     response, created = create_job(
         body,

@@ -31,12 +31,21 @@ class JobParams(DetectionParams):
     model_config = ConfigDict(strict=True)
 
 
+# A media type as HTTP carries it (RFC 9110: type/subtype, then parameters): the upload must
+# send it as its Content-Type, which no client can with a line break or a space in it.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = rf'^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|"[^"\x00-\x1f\x7f]*"))*$'
+
+
 class CreateJobRequest(BaseModel):
     model_config = _REQUEST
 
     filename: str = Field(min_length=1, max_length=255, description="Name of the recording (for display and results).")
     size_bytes: int = Field(ge=0, description="Exact size of the file to upload.")
-    content_type: str | None = Field(None, max_length=127)
+    content_type: str | None = Field(
+        None, max_length=127, pattern=_MEDIA_TYPE,
+        description="The upload's Content-Type (e.g. audio/wav), which the presigned upload then requires.",
+    )
     sha256: Sha256Hex | None = Field(
         None, description="Hex SHA-256 of the file: the worker fails an upload that is not this file."
     )
