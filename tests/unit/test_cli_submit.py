@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,27 @@ def test_a_local_name_the_api_would_refuse_goes_as_a_name_it_takes(tmp_path: Pat
     api = _RecordingApi()
     submit_files(api, [tabbed, latin], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
     assert sorted(job["filename"] for job in api.created) == ["lat\ufffd.wav", "reef night.wav"]  # files go in parallel
+
+
+def test_a_rerun_replaces_its_own_results_whatever_the_api_made_of_the_name(tmp_path: Path) -> None:
+    """The API strips a name's spaces and submit sends control characters as spaces: the earlier
+    document then names ' lead.wav' as 'lead.wav', and a rerun refused its own results."""
+    from anemonefish_services.cli.pipeline import replacement_refusal
+    from anemonefish_services.client.submit import job_filename
+
+    for local, as_the_job in ((" lead.wav", "lead.wav"), ("tab\there.wav", "tab here.wav"), ("trail .wav", "trail .wav")):
+        path = tmp_path / local
+        assert job_filename(path) == as_the_job
+        (tmp_path / f"{path.stem}.events.json").write_text(json.dumps({"audio": {"filename": as_the_job}, "events": []}))
+        assert replacement_refusal(tmp_path, path.stem, {path.name, job_filename(path)}, overwrite=False) is None, local
+        assert replacement_refusal(tmp_path, path.stem, {"other.wav"}, overwrite=False) is not None
+
+
+def test_fetched_results_are_named_as_the_api_names_downloads() -> None:
+    """A Windows path kept whole made a Linux file 'C:\\Users\\me\\reef.events.json'; jobs named '.'
+    and '/' both saved as the hidden '.events.json', the second replacing the first."""
+    from anemonefish_services.client.jobs import result_stem
+
+    assert result_stem({"filename": "C:\\Users\\me\\reef.wav", "job_id": "j1"}) == "reef"
+    assert result_stem({"filename": "site-a/reef 2.flac", "job_id": "j1"}) == "reef 2"
+    assert [result_stem({"filename": name, "job_id": f"j{i}"}) for i, name in enumerate((".", "/", ".."))] == ["j0", "j1", "j2"]

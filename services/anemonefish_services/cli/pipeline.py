@@ -147,7 +147,7 @@ def _submit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from anemonefish_services.client.api import ApiError
-    from anemonefish_services.client.submit import RequestRefusedError, events_table, submit_files
+    from anemonefish_services.client.submit import RequestRefusedError, events_table, job_filename, submit_files
 
     client = api_client(args)
     if client is None:
@@ -170,7 +170,8 @@ def _submit(args: argparse.Namespace) -> int:
     if clashes:
         return 2
     files = [item.source for item in inputs]
-    taken = [(path, why) for path in files if (why := replacement_refusal(args.outdir, path, overwrite=args.overwrite))]
+    taken = [(path, why) for path in files if (why := replacement_refusal(
+        args.outdir, path.stem, {path.name, job_filename(path)}, overwrite=args.overwrite))]
     for path, why in taken:
         print(f"error: {path}: {why}", file=sys.stderr)
     if taken:
@@ -208,8 +209,9 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
-def replacement_refusal(outdir: Path, path: Path, *, overwrite: bool) -> str | None:
-    """Why ``path``'s results may not go to ``outdir``, or None.
+def replacement_refusal(outdir: Path, stem: str, recordings: set[str], *, overwrite: bool) -> str | None:
+    """Why the results of a recording named one of ``recordings`` may not go to ``outdir`` as
+    ``<stem>.*``, or None.
 
     Someone's file under a result name (a Raven truth table, hand-made labels) is refused as
     ``detect`` refuses it, ``overwrite`` or not. Results of a recording of this name (an
@@ -218,8 +220,9 @@ def replacement_refusal(outdir: Path, path: Path, *, overwrite: bool) -> str | N
     from anemonefish.formats import FORMATS, document_name, existing_documents, foreign_document
 
     from anemonefish_services.cli.detect import foreign_refusal
+    from anemonefish_services.client.jobs import recording_name
 
-    existing = existing_documents(outdir, path.stem, FORMATS)
+    existing = existing_documents(outdir, stem, FORMATS)
     if not existing:
         return None
     if foreign := foreign_document(existing):
@@ -227,11 +230,12 @@ def replacement_refusal(outdir: Path, path: Path, *, overwrite: bool) -> str | N
     if overwrite:
         return None
     try:
-        earlier = json.loads((outdir / document_name(path.stem, "json")).read_text(encoding="utf-8"))
+        earlier = json.loads((outdir / document_name(stem, "json")).read_text(encoding="utf-8"))
         # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
-        if Path(earlier["audio"]["filename"]).name == path.name and "events" in earlier:
+        name = recording_name(earlier["audio"]["filename"])
+        if name and name in {recording_name(r) for r in recordings} and "events" in earlier:
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return f"{existing[0]} exists; not replacing it (--overwrite replaces it)"
 

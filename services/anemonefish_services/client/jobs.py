@@ -57,9 +57,19 @@ def wait_for_job(
         time.sleep(poll_interval_s)
 
 
+def recording_name(filename: str) -> str:
+    """A job's filename without its folder, whichever system's separators it has
+    (``C:\\rec\\reef.wav`` and ``site-a/reef.wav`` are both ``reef.wav``), as the API's
+    download names take it."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
 def result_stem(job: dict[str, Any]) -> str:
-    """The name a job's documents are saved under: its recording's, as ``detect`` names them."""
-    return Path(Path(job["filename"]).name).stem
+    """The name a job's documents are saved under: its recording's, as ``detect`` names them;
+    its job id when the name has no stem to give ("." or "/" would make hidden files)."""
+    name = recording_name(job["filename"])
+    stem = Path(name).stem if name not in ("", ".", "..") else ""
+    return stem or job["job_id"]
 
 
 def download_results(job: dict[str, Any], stem: str, outdir: Path) -> dict[str, Path]:

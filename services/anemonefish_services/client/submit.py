@@ -47,10 +47,11 @@ class Submission:
 def job_filename(path: Path) -> str:
     """The name a job carries for ``path``: the API refuses control characters (a tab or a line
     break can be in a local name, which detect accepts), and JSON text cannot hold bytes that
-    are not UTF-8; they become spaces and U+FFFD. Results are still saved under the local name."""
+    are not UTF-8; they become spaces and U+FFFD. The API strips spaces at either end, so they
+    go here already (the job's name is then this one). Results are still saved under the local name."""
     from anemonefish.audio import display_name
 
-    return re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path))
+    return re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path)).strip()
 
 
 def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
