@@ -279,3 +279,34 @@ def test_fetched_results_are_named_as_the_api_names_downloads() -> None:
     assert result_stem({"filename": "C:\\Users\\me\\reef.wav", "job_id": "j1"}) == "reef"
     assert result_stem({"filename": "site-a/reef 2.flac", "job_id": "j1"}) == "reef 2"
     assert [result_stem({"filename": name, "job_id": f"j{i}"}) for i, name in enumerate((".", "/", ".."))] == ["j0", "j1", "j2"]
+
+
+def test_an_upload_that_fails_because_its_job_was_cancelled_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job cancelled elsewhere while its parts went up ended in 'upload failed after 5 attempts:
+    S3 answered 500' (moto; NoSuchUpload on AWS), which said nothing of the cancel."""
+    from rich.console import Console
+
+    from anemonefish_services.client import upload
+    from anemonefish_services.client.submit import submit_files
+
+    monkeypatch.setattr(upload.time, "sleep", lambda s: None)
+    recording = write_tone_wav(tmp_path / "reef.wav", 1.0)
+
+    class _CancelledWhileUploading(_RecordingApi):
+        status = "CANCELLED"
+
+        def create_job(self, filename: str, size_bytes: int, **request: object) -> dict:
+            super().create_job(filename, size_bytes, **request)
+            return {"job_id": "job-1", "status": "AWAITING_UPLOAD",  # port 9: every PUT fails
+                    "upload": {"method": "PUT", "url": "http://127.0.0.1:9/up", "headers": {}}}
+
+        def get_job(self, job_id: str) -> dict:
+            return {"job_id": job_id, "status": self.status, "error": None}
+
+    api = _CancelledWhileUploading()
+    [sub] = submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    assert sub.status == "UPLOAD_FAILED"
+    assert sub.error.startswith("the job was CANCELLED while its file was uploading (upload failed after 5 attempts")
+    api.status = "AWAITING_UPLOAD"  # not ended: the upload's own error, as it was
+    [sub] = submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    assert sub.error.startswith("upload failed after 5 attempts")

@@ -44,6 +44,15 @@ class Submission:
     earlier: bool = False  # the job an earlier run of submit created for this file and request
 
 
+def _ended_meanwhile(client: ApiClient, job_id: str) -> str | None:
+    """The job's terminal status, when it ended while its upload was failing; else None."""
+    try:
+        status = client.get_job(job_id)["status"]
+    except (ApiError, OSError, KeyError, TypeError, ValueError):  # the upload's own error stands
+        return None
+    return status if status in TERMINAL else None
+
+
 def job_filename(path: Path) -> str:
     """The name a job carries for ``path``: the API refuses control characters (a tab or a line
     break can be in a local name, which detect accepts), and JSON text cannot hold bytes that
@@ -153,6 +162,10 @@ def submit_files(
                 if _refuses_the_request(exc):
                     refusal.append(str(exc))
                     stop.set()
+                elif sub.job_id and (ended := _ended_meanwhile(client, sub.job_id)):
+                    # Cancelled elsewhere (jobs cancel, the console) while its parts went up: S3 then
+                    # refuses the parts (NoSuchUpload), which says nothing of why.
+                    sub.error = f"the job was {ended} while its file was uploading ({sub.error})"
                 bars.update(task, stage="[red]upload failed" if sub.job_id else "[red]job not created")
 
         with ThreadPoolExecutor(max_workers=min(4, len(subs)) or 1) as pool:
