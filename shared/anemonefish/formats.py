@@ -450,6 +450,8 @@ def _read_table(
     # Label columns by their name in any case (a spreadsheet's LABEL), in _LABEL_COLUMNS' order.
     by_folded = {name.strip().casefold(): name for name in header}
     label_columns = [by_folded[c] for c in _LABEL_COLUMNS if c in by_folded]
+    # The recording a row is of: Raven's Begin File, or a CSV's file column (detect's own CSV has one).
+    file_column = next((by_folded[c] for c in ("begin file", "file", "filename") if c in by_folded), None)
     events = []
     selections = set()
     for line, row in enumerate(reader, start=2):
@@ -470,7 +472,7 @@ def _read_table(
         at = f"{where}:{line}"
         start = _float(row.get(start_col), f"{at} ({start_col})", decimal_comma=delimiter == ";")
         end = _float(row.get(end_col), f"{at} ({end_col})", decimal_comma=delimiter == ";")
-        begin_file = (row.get("Begin File") or "").strip() or None
+        begin_file = (row.get(file_column) or "").strip() or None if file_column else None
         # Over a file sequence Raven's Begin Time runs across the files; File Offset is the
         # selection's time within its Begin File, the recording a result is timed by.
         offset = _optional_float(row.get("File Offset (s)")) if begin_file else None
@@ -530,6 +532,20 @@ def _document_channel(doc: dict[str, Any]) -> int | None:
     return None
 
 
+# A table's time columns by the names people and tools give them (any case, a unit "(s)" aside):
+# spreadsheets' start/end, DCASE's onset/offset, begin.
+_START_NAMES = frozenset({"start", "start time", "start_time", "starttime", "begin", "onset"})
+_END_NAMES = frozenset({"end", "end time", "end_time", "endtime", "stop", "offset"})
+
+
+def _time_column(header: list[str], names: frozenset[str]) -> str | None:
+    """The header's cell (as written, for the rows' lookup) that names one of ``names``."""
+    for cell in header:
+        if re.sub(r"\s*\((s|sec|seconds)\)$", "", cell.strip().casefold()) in names:
+            return cell
+    return None
+
+
 def _comma_or_semicolon(header: str) -> str:
     """A spreadsheet's separator: the one its header line uses more (a column named "Notes; misc"
     in a comma table, or "a, b" in a ';' one, does not decide it)."""
@@ -552,13 +568,12 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         # where the decimal separator is a comma.
         delimiter = "\t" if "\t" in first else _comma_or_semicolon(first)
         return _read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label)
-    delimiter = _comma_or_semicolon(first)
-    if first.lower().startswith(f"start{delimiter}") or f"{delimiter}start{delimiter}" in first.lower():
-        header = next(csv.reader([first], delimiter=delimiter, skipinitialspace=True))
-        start_col = next(c for c in header if c.lower() == "start")
-        end_col = next((c for c in header if c.lower() == "end"), None)
+    delimiter = "\t" if "\t" in first else _comma_or_semicolon(first)
+    header = _table_rows(first, delimiter)[0] if first.strip() else []
+    if start_col := _time_column(header, _START_NAMES):
+        end_col = _time_column(header, _END_NAMES)
         if end_col is None:
-            raise AnnotationFormatError(f"{where}: CSV has a 'start' column but no 'end' column")
+            raise AnnotationFormatError(f"{where}: the table has a start column ({start_col.strip()!r}) but no end column")
         columns = {c.strip().lower() for c in header}
         if columns.isdisjoint(_LABEL_COLUMNS) and default_label.lower() in columns and len(columns) >= 4:
             # Every row a window with a probability per class (every class a column, so at least

@@ -355,3 +355,29 @@ def test_a_spreadsheets_quoted_tab_cells_and_upper_case_label_column_read_as_mea
     assert [(e.start, e.label) for e in parse_annotations(every)] == [(1.0, "noise")]
     noted = 'Selection\tBegin Time (s)\tEnd Time (s)\tAnnotation\tNotes\n1\t1.0\t2.0\tnoise\t"two\nlines"\n'
     assert [(e.start, e.label) for e in parse_annotations(noted)] == [(1.0, "noise")]
+
+
+@pytest.mark.parametrize("text", [
+    "Start (s),End (s),Label\n1.2,1.4,anemonefish\n",
+    "start_time,end_time,label\n1.2,1.4,anemonefish\n",
+    "onset,offset,label\n1.2,1.4,anemonefish\n",  # DCASE's names
+    "label,end,start\nanemonefish,1.4,1.2\n",  # start last, end before it
+    '"start","end","label"\n1.2,1.4,anemonefish\n',  # R's write.csv, pandas' QUOTE_ALL
+    "start\tend\tlabel\n1.2\t1.4\tanemonefish\n",  # tab-separated with a header
+    "label, start, end\nanemonefish, 1.2, 1.4\n",  # spaces after the commas
+    "Begin;End;Label\n1,2;1,4;anemonefish\n",  # a spreadsheet where the decimal separator is a comma
+])
+def test_tables_with_the_time_columns_people_name_are_read(text):
+    """Each was refused as 'not a Raven table, CSV with start/end, or Audacity labels' (or the tab
+    one as "'start' is not a number"): only a header starting 'start,' or holding ',start,' was known."""
+    [event] = parse_annotations(text, "t.csv")
+    assert (event.start, event.end, event.label) == (1.2, 1.4, "anemonefish")
+
+
+def test_a_csvs_file_column_says_whose_rows_they_are():
+    from anemonefish.formats import _parse_annotations
+
+    table = _parse_annotations("start,end,label,file\n1.2,1.4,anemonefish,a.wav\n5.0,5.2,anemonefish,b.wav\n", "t.csv", "anemonefish")
+    assert [e.start for e in table.of_recordings({"b.wav"}).events()] == [5.0]
+    with pytest.raises(AnnotationFormatError, match="a start column \\('onset'\\) but no end column"):
+        parse_annotations("onset,label\n1.2,anemonefish\n", "t.csv")
