@@ -344,6 +344,15 @@ def test_training_continues_from_a_bundle_with_its_front_end_and_weights(tmp_pat
     start_frontend = read_card(tiny_bundle).frontend
     assert card.frontend == start_frontend.model_copy(update={"class_event_timing": {"biological": "overlap"}})
     assert card.classes == read_card(tiny_bundle).classes
+    # No validation soundscapes to choose them on: the start's own defaults (an imported --threshold), not 0.5.
+    assert card.detection_defaults == read_card(tiny_bundle).detection_defaults
+    own = tmp_path / "own-defaults"
+    shutil.copytree(tiny_bundle, own)
+    imported = read_card(own).model_copy(update={"detection_defaults": {
+        **read_card(own).detection_defaults, "threshold": 0.1, "smoothing_windows": 2}})
+    (own / "card.json").write_text(imported.model_dump_json(indent=2))
+    kept = train(tmp_path / "kept", still, synthetic=True, start=StartingPoint.of(own), log=lambda _: None)
+    assert kept.detection_defaults == imported.detection_defaults
     assert card.training["started_from"]["name"] == "tiny-test" and card.training["spec"]["image_height"] == 32
     assert "tiny-test 0.0.0 trained further on synthetic soundscapes" in card.notes
     # Its card's command line asks for the same spec again, from the same bundle.

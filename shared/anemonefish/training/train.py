@@ -648,6 +648,8 @@ def train(
     model = fit(spec, data, log, start=begin)
     scored = spec if choose else spec.model_copy(update={"validation_soundscapes": 0})
     defaults, metrics = choose_threshold(lambda images: model.predict(images, verbose=0), scored, frontend, classes, log)
+    if start is not None and scored.validation_soundscapes == 0:
+        defaults = dict(start.card.detection_defaults)  # nothing to choose them on: the start's own, as for a pair
     zone_lo, zone_hi = onset_zone(frontend)
     card = ModelCard(
         name=name,
