@@ -873,6 +873,18 @@ def test_a_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Pag
     assert posts == []
 
 
+def test_an_empty_file_is_refused_before_a_job_is_created(page: Page, stack, tmp_path: Path) -> None:
+    """It got a job, an upload and a place in the queue before the worker said "empty_audio"."""
+    empty = tmp_path / "flat battery.wav"
+    empty.write_bytes(b"")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None)
+    open_console(page, stack)
+    message = pick(page, empty).locator(".message")
+    expect(message).to_contain_text("flat battery.wav is empty (0 bytes): there is nothing to analyse.")
+    assert posts == []
+
+
 def test_a_large_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Page, stack, tmp_path: Path) -> None:
     """A large file is hashed only while its parts go up, so its first byte is read up front."""
     doomed = tmp_path / "moved away.wav"

@@ -187,6 +187,8 @@ class JobCard {
         job = { job_id: resumeRecord.job_id, upload: { ...resumeRecord.upload, parts: [] } };
         this.say("Resuming: asking S3 which parts it already holds…");
       } else {
+        // Refused here rather than by the worker after a job, an upload and a queue.
+        if (this.file.size === 0) throw new Error(`${this.file.name} is empty (0 bytes): there is nothing to analyse.`);
         let sha256 = null;
         if (this.file.size <= HASH_FIRST_MAX_BYTES) {
           this.say("Checking the file…");
