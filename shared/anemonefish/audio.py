@@ -214,7 +214,8 @@ def _foreign_wav_tag(source: AudioSource | None) -> int | None:
             tag = wav_format_tag(stream)
     except OSError:
         return None
-    return tag if tag is not None and tag not in _DECODABLE_WAV_TAGS else None
+    # Tag 0 (WAVE_FORMAT_UNKNOWN) is in practice a zeroed header: damage, not an encoding.
+    return tag if tag and tag not in _DECODABLE_WAV_TAGS else None
 
 
 @dataclass

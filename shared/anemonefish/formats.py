@@ -205,9 +205,11 @@ def is_detect_output(path: Path) -> bool:
     if path.name.endswith(DETECT_ONLY_SUFFIXES):
         return True
     if path.name.endswith(_SUFFIXES["audacity"]):
-        return _are_labels_of_the_document_beside(path)
-    if not path.name.endswith(_SUFFIXES["raven"]):
-        return False
+        return _labels_match_their_document(path) is True
+    return path.name.endswith(_SUFFIXES["raven"]) and _has_detects_raven_header(path)
+
+
+def _has_detects_raven_header(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             return handle.readline().rstrip("\r\n") == "\t".join(RAVEN_COLUMNS)
@@ -215,27 +217,37 @@ def is_detect_output(path: Path) -> bool:
         return False
 
 
-def _are_labels_of_the_document_beside(path: Path) -> bool:
+def _labels_match_their_document(path: Path) -> bool | None:
+    """Whether Audacity labels are what the result document beside them renders; None when
+    there is no such document to tell by."""
     stem = path.name.removesuffix(_SUFFIXES["audacity"])
     try:
         document = json.loads(path.with_name(document_name(stem, "json")).read_text(encoding="utf-8"))
         events = [Event.model_validate(event) for event in document["events"]]
+    except (OSError, ValueError, KeyError, TypeError):  # no document, or not detect's
+        return None
+    try:
         with path.open(encoding="utf-8", newline="") as handle:
             return handle.read() == _audacity_labels(events)
-    except (OSError, ValueError, KeyError, TypeError):  # no document, not detect's, not text
+    except (OSError, UnicodeDecodeError):
         return False
 
 
 def foreign_document(existing: list[Path]) -> Path | None:
-    """Of the files found under a recording's result names, one that is not recognisably an
-    earlier run's results, or None: a Raven table or Audacity labels that are not detect's (a
-    truth table under Raven's own name, a person's labels), or any of a set with nothing of
-    detect's in it. No ``--overwrite`` replaces such a file."""
-    foreign = [path for path in existing
-               if path.name.endswith((_SUFFIXES["raven"], _SUFFIXES["audacity"])) and not is_detect_output(path)]
-    if not foreign and not any(map(is_detect_output, existing)):
-        foreign = existing[:1]
-    return foreign[0] if foreign else None
+    """Of the files found under a recording's result names, one that is certainly not an
+    earlier run's results, or None: a Raven table without detect's header (a truth table under
+    Raven's own name), or Audacity labels that differ from the result document beside them
+    (labels made or corrected by hand). No ``--overwrite`` replaces such a file."""
+    return next((path for path in existing
+                 if (path.name.endswith(_SUFFIXES["raven"]) and not _has_detects_raven_header(path))
+                 or (path.name.endswith(_SUFFIXES["audacity"]) and _labels_match_their_document(path) is False)), None)
+
+
+def unrecognised_document(existing: list[Path]) -> Path | None:
+    """The first of a set in which nothing is recognisably detect's (Audacity labels alone, say,
+    which cannot be told from a person's without their document), or None. Replaced only with
+    ``--overwrite``."""
+    return None if any(map(is_detect_output, existing)) else next(iter(existing), None)
 
 
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
@@ -353,7 +365,7 @@ class AnnotationTable:
     @property
     def recordings_named(self) -> set[str]:
         """The file names its selections give as theirs (Raven's Begin File, without a folder)."""
-        return {_base_name(row.begin_file) for row in self.rows if row.begin_file}
+        return {recording_name(row.begin_file) for row in self.rows if row.begin_file}
 
     def of_recordings(self, filenames: set[str]) -> AnnotationTable:
         """Only the selections of ``filenames`` (case aside), when the table covers several
@@ -363,7 +375,7 @@ class AnnotationTable:
         named = {name.casefold() for name in self.recordings_named}
         if len(named) < 2 or not named & wanted:
             return self
-        kept = [row for row in self.rows if row.begin_file is None or _base_name(row.begin_file).casefold() in wanted]
+        kept = [row for row in self.rows if row.begin_file is None or recording_name(row.begin_file).casefold() in wanted]
         return AnnotationTable(kept, self.document, self.label_lookalike)
 
     def names_none_of(self, filenames: set[str]) -> bool:
@@ -416,9 +428,10 @@ class AnnotationTable:
         return grouped
 
 
-def _base_name(path: str) -> str:
-    """A Begin File's name without its folder, whichever system wrote it (D:\\reef\\a.wav)."""
-    return re.split(r"[\\/]", path)[-1]
+def recording_name(path: str) -> str:
+    """A recording's file name without its folder, whichever system wrote it: Raven's Begin File
+    (``D:\\reef\\a.wav``), a job's filename (``site-a/a.wav``)."""
+    return re.split(r"[\\/]", path)[-1].strip()
 
 
 def _table_rows(text: str, delimiter: str) -> list[list[str]]:
@@ -475,31 +488,33 @@ def _read_table(
         begin_file = (row.get(file_column) or "").strip() or None if file_column else None
         # Over a file sequence Raven's Begin Time runs across the files; File Offset is the
         # selection's time within its Begin File, the recording a result is timed by.
-        offset = _optional_float(row.get("File Offset (s)")) if begin_file else None
+        offset_cell = (row.get("File Offset (s)") or "").strip() if begin_file else ""
+        offset = _float(offset_cell, f"{at} (File Offset (s))", decimal_comma=delimiter == ";") if offset_cell else None
         if offset is not None and math.isfinite(offset) and offset >= 0:
             start, end = offset, offset + (end - start)
         event = _event(start, end, label, at, _optional_float(row.get("Confidence") or row.get("confidence")))
         # A label column with this row's cell blank is a selection nobody named (training
         # refuses it); a table with no label column at all is all the default's.
         events.append(_Annotation(event, _channel(row.get("Channel"), at), selection, at, bool(written), begin_file))
-    lookalike = None if label_columns else _label_lookalike(header, body, {start_col, end_col}, default_label)
+    lookalike = None if label_columns else _label_lookalike(header, body, default_label)
     return AnnotationTable(_blank_labels_marked(events), label_lookalike=lookalike)
 
 
-# Raven's columns of words that are never labels: the view, and where the sound's file is.
-_NEVER_LABELS = frozenset({"view", "begin path", "end path", "begin file", "end file", "software"})
+# Columns of words that are never labels: Raven's view and software, and any column of times,
+# dates, clock times, files or paths (by a word in its name).
+_NEVER_LABELS = frozenset({"view", "software"})
+_NEVER_LABEL_WORDS = ("time", "date", "clock", "file", "path", "start", "end", "begin", "onset", "offset")
 _MAX_LABELS = 10  # more distinct words than this is free text (notes), not a set of labels
 
 
-def _label_lookalike(
-    header: list[str], body: list[list[str]], times: set[str], default_label: str
-) -> tuple[str, tuple[str, ...]] | None:
+def _label_lookalike(header: list[str], body: list[list[str]], default_label: str) -> tuple[str, tuple[str, ...]] | None:
     """A column of a table without a label column that holds 2-10 distinct words and no
     numbers, and the words: labels under a name the reader does not know ("Call Type"). One
     holding the default label comes first (synth's tables also have a Kind: grunt, knock)."""
     found = []
     for index, name in enumerate(header):
-        if name in times or name.strip().casefold() in _NEVER_LABELS:
+        folded = name.strip().casefold()
+        if folded in _NEVER_LABELS or any(word in folded for word in _NEVER_LABEL_WORDS):
             continue
         values = {cells[index].strip() for cells in body if index < len(cells) and cells[index].strip()}
         if 2 <= len(values) <= _MAX_LABELS and all(_optional_float(v) is None for v in values):
@@ -570,6 +585,10 @@ def _parse_annotations(text: str, where: str, default_label: str) -> AnnotationT
         return _read_table(stripped, delimiter, where, "Begin Time (s)", "End Time (s)", default_label)
     delimiter = "\t" if "\t" in first else _comma_or_semicolon(first)
     header = _table_rows(first, delimiter)[0] if first.strip() else []
+    # A header names its columns: a first line starting with times is a row (Audacity labels,
+    # whose first label may well be "onset"), not a header.
+    if any(_optional_float(cell) is not None for cell in header[:2]):
+        header = []
     if start_col := _time_column(header, _START_NAMES):
         end_col = _time_column(header, _END_NAMES)
         if end_col is None:

@@ -61,7 +61,7 @@ def test_a_finished_job_is_listed_shown_and_fetched_as_submit_saved_it(cli, pipe
     for extra in ([], ["--overwrite"]):  # which would lose it
         assert cli(["jobs", "fetch", done["job_id"], "-o", str(elsewhere), *extra]) == 1
         assert ("is not recognisably detect's output (a truth table, or labels made or edited by hand?); not replacing "
-                "it, even with --overwrite: write the results elsewhere with -o") in capsys.readouterr().err
+                "it, even with --overwrite: write the results elsewhere with -o (or delete it") in capsys.readouterr().err
     assert (elsewhere / "reef night.Table.1.selections.txt").read_text() == "a truth table\n"
     assert recording.exists()
 

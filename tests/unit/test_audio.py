@@ -385,3 +385,13 @@ def test_a_wav_in_an_encoding_with_no_decoder_is_unsupported_and_names_its_forma
     for source in (path, io.BytesIO(bytes(data))):  # a path, and a file object as the worker reads S3
         with pytest.raises(UnsupportedAudioError, match=r"format tag 0x0161.*convert it to PCM WAV or FLAC"):
             probe_audio(source)
+
+
+def test_a_wav_whose_format_tag_was_zeroed_is_corrupt_not_an_encoding(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(8000, dtype=np.float32), 8000, format="WAV", subtype="PCM_16")
+    data = bytearray(buffer.getvalue())
+    data[20:22] = b"\x00\x00"
+    (tmp_path / "zeroed.wav").write_bytes(bytes(data))
+    with pytest.raises(CorruptAudioError, match="zeroed.wav"):
+        probe_audio(tmp_path / "zeroed.wav")

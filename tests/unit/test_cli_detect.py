@@ -174,7 +174,8 @@ def test_existing_files_are_not_replaced_without_overwrite(
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path)]) == 1
     # Not detect's: the refusal does not point at --overwrite, and --overwrite does not replace it either.
     refusal = (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table, or labels "
-               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
+               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o (or "
+               "delete it, if it is an old result)")
     assert _errors(capsys) == [refusal]
     assert main(["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]) == 1
     assert _errors(capsys) == [refusal]
@@ -220,6 +221,16 @@ def test_audacity_labels_are_replaced_only_when_they_are_what_detect_wrote(
     labels.write_text("1.227\t1.456\tanemonefish\n")
     assert main([*run, "--format", "json,audacity", "--overwrite"]) == 1
     assert labels.read_text() == "1.227\t1.456\tanemonefish\n"
+    capsys.readouterr()
+    # Labels alone (no document to tell them by): refused, but --overwrite replaces them, as
+    # detect's own labels of an earlier `--format audacity` run must be replaceable.
+    (tmp_path / "one.events.json").unlink()
+    assert main([*run, "--format", "audacity"]) == 1
+    [line] = _errors(capsys)
+    assert line.startswith(f"error: {recording}: {labels} exists and cannot be told from detect's output")
+    assert line.endswith("give --overwrite if it is an earlier result")
+    assert main([*run, "--format", "audacity", "--overwrite"]) == 0
+    assert main([*run, "--format", "audacity", "--overwrite"]) == 0
 
 
 def test_skip_existing_resumes_a_run_over_a_folder(

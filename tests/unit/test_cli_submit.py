@@ -41,7 +41,8 @@ def test_files_submit_did_not_download_are_not_replaced_without_overwrite(
     err = capsys.readouterr().err
     # Pointed at -o, as detect does: --overwrite would lose the table.
     refusal = (f"error: {recording}: {truth} exists and is not recognisably detect's output (a truth table, or labels "
-               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
+               "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o (or "
+               "delete it, if it is an old result)")
     assert refusal in err
     assert main([*args, "--overwrite"]) == 2  # which would lose it: refused all the same
     assert refusal in capsys.readouterr().err

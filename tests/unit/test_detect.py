@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -242,3 +243,54 @@ def test_the_stderr_capture_keeps_what_is_captured_and_releases_it_on_request(ca
     capture.release(b"kept for the user\n")
     capture.close()
     assert capfd.readouterr().err == "kept for the user\n"
+
+
+def test_mp3s_decoded_in_several_threads_keep_their_own_notes_and_fd_2(tmp_path: Path) -> None:
+    """fd 2 is the process's: two threads redirecting it at once left it pointing at a deleted
+    temporary file (every later traceback lost) and read each other's notes (a clean file warned)."""
+    import os
+    import threading
+
+    from anemonefish.audio import stream_audio
+
+    whole, damaged = _mp3_damaged_at(tmp_path, "skips.mp3", [0.3, 0.6], bytes(range(7, 207)))
+
+    def counts(path: Path) -> tuple[int, int]:
+        _, blocks = stream_audio(path, 8000, 0, 2.0)
+        for _ in blocks:
+            pass
+        return blocks.resyncs, blocks.skipped_bytes
+
+    alone = counts(damaged)
+    before = os.fstat(2)
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def work(name: str, path: Path) -> None:
+        for _ in range(3):
+            seen.setdefault(name, []).append(counts(path))
+
+    threads = [threading.Thread(target=work, args=(f"clean{i}", whole)) for i in range(2)]
+    threads.append(threading.Thread(target=work, args=("damaged", damaged)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"clean0": [(0, 0)] * 3, "clean1": [(0, 0)] * 3, "damaged": [alone] * 3}
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+def test_mp3s_decode_in_a_process_started_without_stderr(tmp_path: Path) -> None:
+    """With 2>&- fd 2 is free, and the next file opened takes it: here, libsndfile's handle on the
+    recording, which a redirection of 'stderr' replaced (24 samples decoded) or crashed on."""
+    import subprocess
+    import sys
+
+    whole, damaged = _mp3_damaged_at(tmp_path, "skips.mp3", [0.3], bytes(range(7, 207)))
+    script = ("import sys\nfrom anemonefish.audio import read_audio\n"
+              f"for path in ({str(whole)!r}, {str(damaged)!r}):\n"
+              "    _, samples = read_audio(path, 8000)\n    print(len(samples))\n")
+    done = subprocess.run(f"{sys.executable} -c {shlex.quote(script)} 2>&-", shell=True, capture_output=True, text=True)
+    assert done.returncode == 0
+    lengths = [int(n) for n in done.stdout.split()]
+    assert lengths[0] == 8000 * 30 and lengths[1] > 8000 * 29  # all of it (the skips unseen without a stderr)

@@ -381,3 +381,26 @@ def test_a_csvs_file_column_says_whose_rows_they_are():
     assert [e.start for e in table.of_recordings({"b.wav"}).events()] == [5.0]
     with pytest.raises(AnnotationFormatError, match="a start column \\('onset'\\) but no end column"):
         parse_annotations("onset,label\n1.2,anemonefish\n", "t.csv")
+
+
+def test_audacity_labels_whose_first_label_names_a_time_column_are_labels_not_a_header():
+    for word in ("onset", "start", "begin"):
+        events = parse_annotations(f"1.0\t2.0\t{word}\n3.0\t4.0\tanemonefish\n", "labels.txt")
+        assert [(e.start, e.label) for e in events] == [(1.0, word), (3.0, "anemonefish")]
+
+
+def test_file_offsets_in_a_semicolon_table_read_with_a_decimal_comma():
+    text = ("Selection;View;Channel;Begin Time (s);End Time (s);Begin File;File Offset (s);Annotation\n"
+            "1;Spectrogram 1;1;42,5;42,8;b.wav;12,5;anemonefish\n")
+    [event] = parse_annotations(text, "t.csv")
+    assert (event.start, event.end) == pytest.approx((12.5, 12.8))
+
+
+def test_files_clock_times_and_dates_are_not_taken_for_labels():
+    from anemonefish.formats import _parse_annotations
+
+    files = _parse_annotations("filename,onset,offset\na.wav,1,2\nb.wav,3,4\n", "t.csv", "anemonefish")
+    clocks = _parse_annotations("Selection\tBegin Time (s)\tEnd Time (s)\tBegin Clock Time\tBegin Date\n"
+                                "1\t1\t2\t10:00:01.000\t2019/09/20\n2\t3\t4\t10:00:03.000\t2019/09/21\n",
+                                "t.txt", "anemonefish")
+    assert files.label_lookalike is None and clocks.label_lookalike is None

@@ -10,11 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def foreign_refusal(found: Path) -> str:
-    """Why a file under a recording's result name that is not an earlier run's (a truth table)
-    stays, --overwrite or not, which would lose it (detect, submit and jobs fetch)."""
-    return (f"{found} exists and is not recognisably detect's output (a truth table, or labels "
-            "made or edited by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o")
+def foreign_refusal(existing: list[Path], *, overwrite: bool) -> str | None:
+    """Why files found under a recording's result names stay (detect, submit and jobs fetch):
+    someone's file (a truth table, labels edited by hand), which no --overwrite replaces; or,
+    without --overwrite, a set nothing of which is recognisably detect's. None when they are
+    earlier results, or --overwrite may replace them."""
+    from anemonefish.formats import foreign_document, unrecognised_document
+
+    if found := foreign_document(existing):
+        return (f"{found} exists and is not recognisably detect's output (a truth table, or labels made or edited "
+                "by hand?); not replacing it, even with --overwrite: write the results elsewhere with -o (or delete "
+                "it, if it is an old result)")
+    if not overwrite and (found := unrecognised_document(existing)):
+        return (f"{found} exists and cannot be told from detect's output (a truth table, or labels of your own?); "
+                "not replacing it: write the results elsewhere with -o, or give --overwrite if it is an earlier result")
+    return None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -218,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, existing_documents, foreign_document, is_detect_output, write_documents
+    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -276,10 +286,11 @@ def run(args: argparse.Namespace) -> int:
                 skipped += 1
                 continue
             # Someone's file (a truth table, hand-made labels) stays even with --overwrite, which would lose it.
-            foreign = foreign_document(existing) if existing else None
-            if foreign or (existing and not args.overwrite):
-                message = (f"{path}: {foreign_refusal(foreign)}" if foreign else
-                           f"{path}: {existing[0]} exists; not replacing it (--overwrite replaces earlier results)")
+            why = foreign_refusal(existing, overwrite=args.overwrite) if existing else None
+            if why is None and existing and not args.overwrite:
+                why = f"{existing[0]} exists; not replacing it (--overwrite replaces earlier results)"
+            if why:
+                message = f"{path}: {why}"
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue

@@ -460,11 +460,13 @@ def _classes_detected(detections: AnnotationTable) -> set[str]:
 
 def _recordings_of(detections: AnnotationTable) -> set[str]:
     """The recording a detection document or table says it is of (empty when it does not say)."""
+    from anemonefish.formats import recording_name
+
     if detections.document is None:
         return detections.recordings_named
     audio = detections.document.get("audio")
     name = audio.get("filename") if isinstance(audio, dict) else None
-    return {Path(name).name} if isinstance(name, str) and name else set()
+    return {recording_name(name)} if isinstance(name, str) and recording_name(name) else set()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -217,23 +217,20 @@ def replacement_refusal(outdir: Path, stem: str, recordings: set[str], *, overwr
     ``detect`` refuses it, ``overwrite`` or not. Results of a recording of this name (an
     earlier submit, ``jobs fetch`` or ``detect``) are a rerun's to replace; results of another
     recording need ``overwrite``."""
-    from anemonefish.formats import FORMATS, document_name, existing_documents, foreign_document
+    from anemonefish.formats import FORMATS, document_name, existing_documents, recording_name
 
     from anemonefish_services.cli.detect import foreign_refusal
-    from anemonefish_services.client.jobs import recording_name
 
     existing = existing_documents(outdir, stem, FORMATS)
     if not existing:
         return None
-    if foreign := foreign_document(existing):
-        return foreign_refusal(foreign)
-    if overwrite:
-        return None
+    if (why := foreign_refusal(existing, overwrite=overwrite)) or overwrite:
+        return why
     try:
         earlier = json.loads((outdir / document_name(stem, "json")).read_text(encoding="utf-8"))
         # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
-        name = recording_name(earlier["audio"]["filename"])
-        if name and name in {recording_name(r) for r in recordings} and "events" in earlier:
+        name = recording_name(earlier["audio"]["filename"]).casefold()
+        if name and name in {recording_name(r).casefold() for r in recordings} and "events" in earlier:
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass

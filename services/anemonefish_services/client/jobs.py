@@ -57,16 +57,11 @@ def wait_for_job(
         time.sleep(poll_interval_s)
 
 
-def recording_name(filename: str) -> str:
-    """A job's filename without its folder, whichever system's separators it has
-    (``C:\\rec\\reef.wav`` and ``site-a/reef.wav`` are both ``reef.wav``), as the API's
-    download names take it."""
-    return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
-
-
 def result_stem(job: dict[str, Any]) -> str:
     """The name a job's documents are saved under: its recording's, as ``detect`` names them;
     its job id when the name has no stem to give ("." or "/" would make hidden files)."""
+    from anemonefish.formats import recording_name
+
     name = recording_name(job["filename"])
     stem = Path(name).stem if name not in ("", ".", "..") else ""
     return stem or job["job_id"]

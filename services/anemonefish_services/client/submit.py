@@ -162,7 +162,7 @@ def submit_files(
                 if _refuses_the_request(exc):
                     refusal.append(str(exc))
                     stop.set()
-                elif sub.job_id and (ended := _ended_meanwhile(client, sub.job_id)):
+                elif sub.job_id and not stop.is_set() and (ended := _ended_meanwhile(client, sub.job_id)):
                     # Cancelled elsewhere (jobs cancel, the console) while its parts went up: S3 then
                     # refuses the parts (NoSuchUpload), which says nothing of why.
                     sub.error = f"the job was {ended} while its file was uploading ({sub.error})"

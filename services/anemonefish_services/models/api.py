@@ -34,7 +34,7 @@ class JobParams(DetectionParams):
 # A media type as HTTP carries it (RFC 9110: type/subtype, then parameters): the upload must
 # send it as its Content-Type, which no client can with a line break or a space in it.
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_MEDIA_TYPE = rf'^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|"[^"\x00-\x1f\x7f]*"))*$'
+_MEDIA_TYPE = rf'^{_TOKEN}/{_TOKEN}(\s*;\s*({_TOKEN}=({_TOKEN}|"[^"\x00-\x1f\x7f]*"))?)*$'
 
 
 class CreateJobRequest(BaseModel):
@@ -51,6 +51,12 @@ class CreateJobRequest(BaseModel):
     )
     params: JobParams | None = Field(None, description="Detection parameters overriding the served model's defaults.")
     webhook: WebhookSpec | None = None
+
+    @field_validator("content_type", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # A browser's File.type is "" for a type it does not know: no type, as before.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("filename")
     @classmethod
