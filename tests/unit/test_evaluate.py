@@ -547,3 +547,19 @@ def test_truth_past_the_recordings_end_and_a_label_the_detections_are_not_of_are
     assert main([*args, "--label", "biological"]) == 0
     assert ("warning: the detections are of anemonefish, none of 'biological', so their precision says nothing; "
             "--label names the class compared") in capsys.readouterr().err
+
+
+def test_a_document_named_by_a_windows_path_pairs_with_its_table_by_file_name(tmp_path, capsys):
+    """A job's filename may keep the uploader's Windows path; Path().name split no backslashes,
+    so its own table was said to annotate another recording."""
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "reef.events.json", [(2.4, 2.8)])
+    document = json.loads((tmp_path / "reef.events.json").read_text())
+    document["audio"]["filename"] = "C:\\Users\\me\\reef.wav"
+    (tmp_path / "reef.events.json").write_text(json.dumps(document))
+    header, row = RAVEN_TRUTH.splitlines()
+    table = tmp_path / "reef.Table.1.selections.txt"
+    table.write_text(f"{header}\tBegin File\n{row}\tD:\\\\sea\\\\reef.wav\n")
+    assert main(["evaluate", "--detections", str(tmp_path / "reef.events.json"), "--annotations", str(table), "--json"]) == 0
+    assert "annotates" not in capsys.readouterr().err

@@ -466,7 +466,8 @@ def _recordings_of(detections: AnnotationTable) -> set[str]:
         return detections.recordings_named
     audio = detections.document.get("audio")
     name = audio.get("filename") if isinstance(audio, dict) else None
-    return {recording_name(name)} if isinstance(name, str) and recording_name(name) else set()
+    name = recording_name(name) if isinstance(name, str) else ""
+    return {name} if name else set()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

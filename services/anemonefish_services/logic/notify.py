@@ -4,8 +4,8 @@ Called by whoever made the terminal transition (the conditional write succeeded)
 records ``notified_at``. Should that caller die between the two (a Lambda killed while a slow
 webhook receiver answers), its message comes back and the worker sends them again
 (:func:`notify_unnotified`), or the dead-letter consumer does if that message ran out of
-receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A failing notification is logged and
-never changes the job.
+receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A
+failing notification is logged and never changes the job.
 """
 
 from __future__ import annotations
