@@ -203,15 +203,21 @@ _DECODABLE_WAV_TAGS = frozenset({0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011,
                                  0x0101, 0x0102, 0xFFFE})
 
 
+def _byte_stream(source: AudioSource, cleanup: contextlib.ExitStack) -> BinaryIO:
+    """``source`` as a binary stream for reading its RIFF chunks: a path opened (and closed by
+    ``cleanup``), a file object as it is."""
+    if isinstance(source, (str, os.PathLike)):
+        return cleanup.enter_context(open(source, "rb"))
+    return source
+
+
 def _foreign_wav_tag(source: AudioSource | None) -> int | None:
     """A RIFF WAV's format tag when libsndfile has no decoder for it, else None."""
     if source is None:
         return None
     try:
         with contextlib.ExitStack() as cleanup:
-            is_path = isinstance(source, (str, os.PathLike))
-            stream: BinaryIO = cleanup.enter_context(open(source, "rb")) if is_path else source  # type: ignore[arg-type]
-            tag = wav_format_tag(stream)
+            tag = wav_format_tag(_byte_stream(source, cleanup))
     except OSError:
         return None
     # Tag 0 (WAVE_FORMAT_UNKNOWN) is in practice a zeroed header: damage, not an encoding.
@@ -267,8 +273,7 @@ def _past_the_header(opened: OpenedAudio, source: AudioSource, *, unread_said: b
     if handle.format not in ("WAV", "WAVEX"):
         return opened
     with contextlib.ExitStack() as cleanup:
-        is_path = isinstance(source, (str, os.PathLike))
-        stream: BinaryIO = cleanup.enter_context(open(source, "rb")) if is_path else source  # type: ignore[arg-type]
+        stream = _byte_stream(source, cleanup)
         chunk = find_data_chunk(stream)
         frame_bytes = SAMPLE_BYTES[handle.subtype] * handle.channels
         if chunk is None or chunk.block_align != frame_bytes or chunk.declared_bytes in _UNKNOWN_SIZES:
