@@ -13,6 +13,7 @@ MIB = 1024 * 1024
 # S3 allows at most 10,000 parts per multipart upload and at least 5 MiB per part (but the last).
 S3_MAX_PARTS = 10_000
 S3_MIN_PART_BYTES = 5 * MIB
+SQS_MAX_RETENTION_S = 14 * 86400  # the jobs queue keeps messages this long (infra and the local stack)
 
 
 class Settings(BaseSettings):
@@ -58,6 +59,9 @@ class Settings(BaseSettings):
     # visibility a worker sets on its message (3 x lease), so a live message comes back first.
     stall_grace_s: float = Field(900.0, gt=0)
     max_redrives: int = Field(3, ge=0, description="Re-drives before a stalled job is FAILED (worker_lost).")
+    # SQS drops a message older than this without dead-lettering it: a QUEUED job whose last
+    # message is that old has none left (the worker's event source off for days, say).
+    jobs_queue_retention_s: float = Field(float(SQS_MAX_RETENTION_S), gt=0, description="The jobs queue's message retention.")
     worker_safety_margin_s: float = Field(30.0, ge=0)
     progress_interval_s: float = Field(1.0, ge=0, description="Min seconds between progress writes.")
 

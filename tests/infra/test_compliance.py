@@ -260,6 +260,10 @@ def test_functions_get_every_setting_by_the_names_the_settings_model_reads(env_n
         assert app_variables <= known, f"{role} sets variables no setting reads: {sorted(app_variables - known)}"
         assert required <= set(names), f"{role} misses {sorted(required - set(names))}"
     assert "OPENBLAS_NUM_THREADS" in names_by_role["worker"]
+    # The lifetimes the code must share with the resources: a job record's (its results are
+    # reachable only through it) and a queue message's (the sweeper re-drives before it goes).
+    lifetimes = {"ANEMONEFISH_JOB_TTL_DAYS", "ANEMONEFISH_JOBS_QUEUE_RETENTION_S"}
+    assert all(lifetimes <= set(names) for names in names_by_role.values())
     assert "ANEMONEFISH_API_KEYS" in names_by_role["api"]
 
 
@@ -369,3 +373,19 @@ def test_the_account_logging_role_has_its_policy_before_api_gateway_is_given_it(
     plan = load_plan(plans(env_name))
     accounts = [r for r in _module_resources(plan["configuration"]["root_module"]) if r["address"] == "aws_api_gateway_account.this"]
     assert accounts and all("aws_iam_role_policy.cloudwatch" in r.get("depends_on", []) for r in accounts)
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_api_gateway_execution_logs_go_to_a_group_kept_as_the_others(env_name: str, plans: Any) -> None:
+    """The stage logs errors to API-Gateway-Execution-Logs_<api id>/<stage>, which API Gateway
+    made itself on first use: never expiring and without the environment's key."""
+    plan = load_plan(plans(env_name))
+    groups = {r["address"]: r["values"] for r in planned_resources(plan, "aws_cloudwatch_log_group")}
+    (execution,) = [values for address, values in groups.items() if address.endswith("aws_cloudwatch_log_group.execution")]
+    access = next(values for address, values in groups.items() if address.endswith("aws_cloudwatch_log_group.access"))
+    assert execution["retention_in_days"] == access["retention_in_days"] > 0
+    change = next(c for c in plan["resource_changes"] if c["address"].endswith("aws_cloudwatch_log_group.execution"))
+    assert change["change"]["after_unknown"].get("name") and change["change"]["after_unknown"].get("kms_key_id")
+    settings = next(c for c in plan["configuration"]["root_module"]["module_calls"]["pipeline"]["module"]["module_calls"]
+                    ["api"]["module"]["resources"] if c["address"] == "aws_api_gateway_method_settings.all")
+    assert "aws_cloudwatch_log_group.execution" in settings["depends_on"]

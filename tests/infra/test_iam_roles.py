@@ -62,6 +62,7 @@ REQUIRED_VALUES = {
     "webhook_secret": "whsec_dGVzdC1vbmx5LW5vdC1hLXNlY3JldA==",
     "api_key_required": "false",
     "log_retention_days": "1",
+    "result_expiration_days": "1",
     "worker_batch_size": "1",
     "worker_maximum_concurrency": "2",
     "worker_reserved_concurrency": "2",

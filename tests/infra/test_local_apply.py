@@ -89,6 +89,7 @@ def test_outputs_name_the_architecture_resources(local_env: LocalEnvironment) ->
         "ANEMONEFISH_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{NAMES['topic']}",
         "ANEMONEFISH_CORS_ORIGINS": "*",
         "AWS_REGION": REGION,
+        "ANEMONEFISH_JOBS_QUEUE_RETENTION_S": "1209600",
     }
 
 
@@ -132,6 +133,8 @@ def test_queue_table_and_topic_match_what_the_code_expects(local_env: LocalEnvir
     dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
     assert json.loads(jobs["RedrivePolicy"])["deadLetterTargetArn"] == dlq["QueueArn"]
     assert int(jobs["VisibilityTimeout"]) >= 6 * 900
+    # The sweeper re-drives a job still QUEUED before SQS drops its last message (logic.stalled).
+    assert jobs["MessageRetentionPeriod"] == local_env.app_environment["ANEMONEFISH_JOBS_QUEUE_RETENTION_S"] == "1209600"
     assert jobs["KmsMasterKeyId"] and dlq["KmsMasterKeyId"]
     statement = json.loads(jobs["Policy"])["Statement"][0]
     assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == f"arn:aws:s3:::{NAMES['input_bucket']}"

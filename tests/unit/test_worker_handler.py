@@ -644,3 +644,19 @@ def test_a_job_cancelled_after_its_worker_died_writing_keeps_no_documents(worker
     cancel_job(repo.get("job-orphaned"), settings=settings, repo=repo, storage=storage)  # DELETE /jobs/{id}
     assert repo.get("job-orphaned").status is JobStatus.CANCELLED
     assert _documents_left(settings.output_bucket, "job-orphaned") == 0
+
+
+def test_the_dead_letter_consumer_leaves_letters_it_has_no_time_for_to_come_back(worker):
+    """Ten dead letters with slow webhooks could outlast its timeout: a job failed just before
+    Lambda's kill was never notified. Late in an invocation a letter is returned to the queue."""
+    _, deps = worker
+    from anemonefish_services.logic.budget import ONE_JOB_BUDGET_S
+    from anemonefish_services.worker import dlq
+
+    key = _stage_job("job-late")
+    deps.worker_deps().repo.mark_queued("job-late")
+    late = LocalLambdaContext(function_name="dlq", timeout_s=ONE_JOB_BUDGET_S - 1)
+    assert dlq.lambda_handler(_event(key), late) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert deps.worker_deps().repo.get("job-late").status is JobStatus.QUEUED
+    assert dlq.lambda_handler(_event(key), LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
+    assert deps.worker_deps().repo.get("job-late").status is JobStatus.FAILED

@@ -330,3 +330,51 @@ def test_the_dead_letter_consumer_notifies_a_finished_job_whose_finisher_died_fi
     assert consume() is False  # not failed by this call: it succeeded
     assert sent == [("done", "SUCCEEDED")] and repo.get("done").notified_at is not None
     assert consume() is False and len(sent) == 1  # once
+
+
+def test_a_queued_job_is_redriven_again_before_its_last_message_outlives_the_queue(repo):
+    """SQS drops a message older than the queue's retention without dead-lettering it: a job
+    still QUEUED then (the worker's event source off for days) had no message left, and the
+    sweeper, its re-drives used up, left it QUEUED until its record's TTL deleted it."""
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q", max_redrives=1, stall_grace_s=900,
+                        jobs_queue_retention_s=4000)
+    repo.create(_job("forgotten"))
+    repo.mark_queued("forgotten")
+    queue = _Queue()
+    # Sweeps 901 s apart; the last re-drive's message (sent at the start) lives 4,000 s, and
+    # is replaced one grace before it goes, at 3,100 s.
+    outcomes = _sweeps(repo, queue, 4, settings)
+    assert [o["redriven"] for o in outcomes] == [["forgotten"], [], [], ["forgotten"]]
+    assert len(queue.sent) == 2 and repo.get("forgotten").status is JobStatus.QUEUED
+
+
+def test_the_sweeper_stops_taking_jobs_while_the_one_at_hand_can_still_be_notified(repo, monkeypatch):
+    """Lambda kills a sweeper at its timeout: a job expired just before that was never notified
+    (no message brings it back). With its time running out the sweeper leaves the rest to the next."""
+    from anemonefish_services.logic import expire
+    from anemonefish_services.logic.budget import ONE_JOB_BUDGET_S
+    from anemonefish_services.local.lambda_context import LocalLambdaContext
+    from anemonefish_services.settings import get_settings
+    from anemonefish_services.worker import sweeper
+
+    notified = []
+    monkeypatch.setattr(expire, "notify_terminal", lambda job, *args, **kwargs: notified.append(job.job_id))
+    for job_id in ("a", "b", "c"):
+        repo.create(_job(job_id))
+    settings = Settings(aws_endpoint_url=None, jobs_queue_url="q")
+    left = iter([100.0, ONE_JOB_BUDGET_S + 1, ONE_JOB_BUDGET_S - 1])
+    outcome = sweeper.sweep(settings, repo=repo, sqs=_Queue(), now=time.time() + 61, time_left=lambda: next(left))
+    assert len(outcome["expired"]) == 2 and notified == outcome["expired"]
+    (waiting,) = {"a", "b", "c"} - set(outcome["expired"])
+    assert repo.get(waiting).status is JobStatus.AWAITING_UPLOAD  # the next sweep's
+    # The Lambda handler gives the sweep its context's remaining time.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.delenv("ANEMONEFISH_AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + 61)
+    get_settings.cache_clear()
+    try:
+        short = LocalLambdaContext(function_name="sweeper", timeout_s=ONE_JOB_BUDGET_S - 5)
+        assert sweeper.lambda_handler({}, short)["expired"] == []
+        assert sweeper.lambda_handler({}, LocalLambdaContext(function_name="sweeper"))["expired"] == [waiting]
+    finally:
+        get_settings.cache_clear()

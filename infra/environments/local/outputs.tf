@@ -41,5 +41,7 @@ output "app_environment" {
     ANEMONEFISH_TOPIC_ARN        = module.notifications.topic_arn
     ANEMONEFISH_CORS_ORIGINS     = join(",", var.cors_origins)
     AWS_REGION                   = var.region
+
+    ANEMONEFISH_JOBS_QUEUE_RETENTION_S = tostring(module.queue.message_retention_seconds)
   }
 }

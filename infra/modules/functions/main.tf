@@ -33,6 +33,11 @@ locals {
       POWERTOOLS_SERVICE_NAME      = "anemonefish"
       POWERTOOLS_METRICS_NAMESPACE = "Anemonefish"
       POWERTOOLS_LOG_LEVEL         = var.log_level
+
+      # Lifetimes the code must agree with: a job record's (its results are reachable only
+      # through it), a queue message's (the sweeper re-drives a QUEUED job before it goes).
+      ANEMONEFISH_JOB_TTL_DAYS           = tostring(var.job_ttl_days)
+      ANEMONEFISH_JOBS_QUEUE_RETENTION_S = tostring(var.jobs_queue_retention_seconds)
     },
     { for key, value in var.app_settings : "ANEMONEFISH_${upper(key)}" => value },
   )

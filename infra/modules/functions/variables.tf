@@ -276,6 +276,21 @@ variable "dlq_arn" {
   type        = string
 }
 
+variable "jobs_queue_retention_seconds" {
+  description = "The jobs queue's message retention (ANEMONEFISH_JOBS_QUEUE_RETENTION_S): the sweeper re-drives a job still QUEUED before its last message outlives it."
+  type        = number
+}
+
+variable "job_ttl_days" {
+  description = "Days a job's record lives (ANEMONEFISH_JOB_TTL_DAYS). Its result documents are reachable only through it, so it should match the output bucket's result expiry."
+  type        = number
+
+  validation {
+    condition     = var.job_ttl_days >= 1
+    error_message = "job_ttl_days must be at least 1."
+  }
+}
+
 variable "dlq_url" {
   description = "Dead-letter queue URL (ANEMONEFISH_DLQ_URL)."
   type        = string

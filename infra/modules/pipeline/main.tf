@@ -125,6 +125,10 @@ module "functions" {
   webhook_secret              = var.webhook_secret
   app_settings                = var.app_settings
   tags                        = var.tags
+
+  # A job's results are reachable only through its record: it lives as long as they do.
+  job_ttl_days                 = var.result_expiration_days
+  jobs_queue_retention_seconds = module.queue.message_retention_seconds
 }
 
 module "api" {

@@ -30,6 +30,11 @@ output "dlq_name" {
   value       = aws_sqs_queue.dlq.name
 }
 
+output "message_retention_seconds" {
+  description = "How long the jobs queue keeps a message."
+  value       = aws_sqs_queue.jobs.message_retention_seconds
+}
+
 output "visibility_timeout_seconds" {
   description = "Visibility timeout of the jobs queue."
   value       = local.visibility_timeout_seconds

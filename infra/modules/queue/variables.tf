@@ -63,9 +63,14 @@ variable "max_receive_count" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long the jobs queue keeps a message."
+  description = "How long the jobs queue keeps a message. SQS drops an older one without dead-lettering it; the sweeper re-drives a job still QUEUED before its last message goes (ANEMONEFISH_JOBS_QUEUE_RETENTION_S)."
   type        = number
-  default     = 345600
+  default     = 1209600
+
+  validation {
+    condition     = var.message_retention_seconds >= 86400 && var.message_retention_seconds <= 1209600
+    error_message = "message_retention_seconds must be between 1 day (the sweeper's re-drive must come first) and SQS's 14 days."
+  }
 }
 
 variable "dlq_message_retention_seconds" {

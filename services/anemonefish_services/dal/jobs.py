@@ -32,6 +32,11 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def epoch_of(iso: str) -> float:
+    """Seconds since the epoch of a time :func:`utc_now_iso` wrote."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 def _to_dynamo(value: Any) -> Any:
     # DynamoDB rejects Python floats; Decimal(str(x)) keeps the value as printed.
     if isinstance(value, float):

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 
 from anemonefish_services.dal.jobs import OPEN_INDEX, OPEN_STATUS, TENANT_INDEX
+from anemonefish_services.settings import SQS_MAX_RETENTION_S
 
 UPLOAD_PREFIX = "uploads/"
 
@@ -82,12 +83,13 @@ def create_resources(
     ddb = session.client("dynamodb", **kwargs)
     sns = session.client("sns", **kwargs)
 
-    dlq_url = sqs.create_queue(QueueName=names.dlq, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=names.dlq, Attributes={"MessageRetentionPeriod": str(SQS_MAX_RETENTION_S)})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName=names.jobs_queue,
         Attributes={
             "VisibilityTimeout": str(queue.visibility_timeout_s),
+            "MessageRetentionPeriod": str(SQS_MAX_RETENTION_S),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}),
         },
     )["QueueUrl"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from anemonefish_services.dal.jobs import JobsRepository
 from anemonefish_services.dal.storage import Storage
+from anemonefish_services.logic.budget import while_time_left
 from anemonefish_services.logic.cancel import abort_upload
 from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY, notify_terminal
 from anemonefish_services.observability import job_context, logger
@@ -13,12 +15,14 @@ from anemonefish_services.settings import Settings
 
 
 def expire_overdue_uploads(
-    *, settings: Settings, repo: JobsRepository, storage: Storage, now: float | None = None
+    *, settings: Settings, repo: JobsRepository, storage: Storage, now: float | None = None,
+    time_left: Callable[[], float] | None = None,
 ) -> list[str]:
-    """Expire every job whose upload deadline has passed; the ids of the jobs expired."""
+    """Expire every job whose upload deadline has passed (while ``time_left`` allows); the ids
+    of the jobs expired."""
     now = time.time() if now is None else now
     expired: list[str] = []
-    for job in repo.uploads_overdue(now):
+    for job in while_time_left(repo.uploads_overdue(now), time_left, what="overdue uploads"):
         with job_context(job.job_id):
             try:
                 arrived = storage.head_input(job.input_key) is not None

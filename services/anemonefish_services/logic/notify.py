@@ -11,11 +11,10 @@ failing notification is logged and never changes the job.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from anemonefish_services import aws
-from anemonefish_services.dal.jobs import JobsRepository
+from anemonefish_services.dal.jobs import JobsRepository, epoch_of
 from anemonefish_services.exceptions import NotificationPendingError
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.notifications import (
@@ -90,8 +89,7 @@ def notify_unnotified(
     terminal write and the end of its notifications (its message brings us here once its
     visibility lapses). Send them again -- unless the finisher may still be at it, in which
     case :class:`NotificationPendingError` has the message retried later rather than dropped."""
-    finished = datetime.fromisoformat((job.finished_at or job.updated_at).replace("Z", "+00:00")).timestamp()
-    if time.time() - finished < NOTIFY_GRACE_S:
+    if time.time() - epoch_of(job.finished_at or job.updated_at) < NOTIFY_GRACE_S:
         raise NotificationPendingError(f"job {job.job_id} finished {job.status.value} moments ago; its notification may be on its way")
     logger.warning("finished job was never notified: notifying now", extra={"status": job.status.value})
     notify_terminal(job, settings, sns_client=sns_client, webhook_policy=webhook_policy, repo=repo)

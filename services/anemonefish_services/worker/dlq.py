@@ -10,13 +10,19 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anemonefish_services.dal.storage import job_id_from_key
+from anemonefish_services.exceptions import WorkerTimeRunningOutError
+from anemonefish_services.logic.budget import ONE_JOB_BUDGET_S
 from anemonefish_services.logic.dlq import fail_dead_lettered
 from anemonefish_services.observability import job_context, logged_failure, logger, metrics
 from anemonefish_services.worker.deps import sqs_client, worker_deps
 from anemonefish_services.worker.events import MalformedMessageError, parse_s3_notification
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """One dead letter; powertools passes the invocation's context (by this parameter's name)."""
+    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() / 1000 < ONE_JOB_BUDGET_S:
+        # Its job failed but not notified when Lambda's timeout hits: this letter comes back instead.
+        raise WorkerTimeRunningOutError("too little of the invocation is left to handle this dead letter; SQS delivers it again")
     try:
         uploads = parse_s3_notification(record.body)
     except MalformedMessageError as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,18 +18,20 @@ from anemonefish_services.settings import Settings, get_settings
 
 
 def sweep(settings: Settings, *, repo: JobsRepository | None = None, storage: Storage | None = None,
-          sqs: Any | None = None, now: float | None = None) -> dict[str, list[str]]:
+          sqs: Any | None = None, now: float | None = None,
+          time_left: Callable[[], float] | None = None) -> dict[str, list[str]]:
+    """One sweep; ``time_left`` (seconds) stops it in time for the job at hand to be notified."""
     repo = repo or JobsRepository(settings)
     storage = storage or Storage(settings)
     # Jobs that lost their worker first: the expiries' webhooks (one after another) must not
     # use up the invocation before them.
     stalled = redrive_stalled_jobs(settings=settings, repo=repo, storage=storage,
-                                   sqs=sqs or aws.client("sqs", settings), now=now)
-    expired = expire_overdue_uploads(settings=settings, repo=repo, storage=storage, now=now)
+                                   sqs=sqs or aws.client("sqs", settings), now=now, time_left=time_left)
+    expired = expire_overdue_uploads(settings=settings, repo=repo, storage=storage, now=now, time_left=time_left)
     return {"expired": expired, **stalled}
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[str]]:
-    return sweep(get_settings())
+    return sweep(get_settings(), time_left=lambda: context.get_remaining_time_in_millis() / 1000)
