@@ -75,6 +75,9 @@ class AudioInfo:
     # Damaged MP3 frames the decoder resynchronised past, and the bytes it skipped there.
     resyncs: int | None = None
     skipped_bytes: int | None = None
+    # The file's SHA-256, when the pipeline checked its upload against one: which file, of
+    # several of one name (two recorders' 20240101_000000.wav), the results are of.
+    sha256: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -100,6 +103,8 @@ class AudioInfo:
         if self.resyncs is not None:
             document["resyncs"] = self.resyncs
             document["skipped_bytes"] = self.skipped_bytes
+        if self.sha256 is not None:
+            document["sha256"] = self.sha256
         return document
 
     def resync_warning(self) -> str | None:

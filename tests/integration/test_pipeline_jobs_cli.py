@@ -168,3 +168,35 @@ def test_a_jobs_warnings_are_printed_by_show_fetch_and_submit(cli, tmp_path, cap
     assert f"warning   {expected}" in capsys.readouterr().out
     assert cli(["jobs", "fetch", job_id, "-o", str(tmp_path / "again")]) == 0
     assert f"warning: {job_id}: {expected}" in capsys.readouterr().err
+
+
+def test_another_recording_of_the_same_name_does_not_replace_the_first_ones_results(cli, short_wav, tmp_path, capsys):
+    """Two recorders' 20240101_000000.wav submitted one after the other into one -o: the second
+    replaced the first's results without a word, and so did fetching the first job again over
+    the second's. Their documents now carry the SHA-256 the upload was checked against."""
+    import hashlib
+
+    out = tmp_path / "out"
+    first, second = tmp_path / "site-a" / "reef.wav", tmp_path / "site-b" / "reef.wav"
+    for path, data in ((first, short_wav), (second, short_wav[:-2] + b"\x01\x00")):  # one sample differs
+        path.parent.mkdir()
+        path.write_bytes(data)
+    assert cli(["submit", str(first), "-o", str(out), "--new"]) == 0
+    kept = (out / "reef.events.json").read_text()
+    first_job = json.loads(kept)["job_id"]
+    assert json.loads(kept)["audio"]["sha256"] == hashlib.sha256(short_wav).hexdigest()
+    capsys.readouterr()
+
+    assert cli(["submit", str(second), "-o", str(out), "--new"]) == 1
+    captured = capsys.readouterr()
+    assert "holds the results of another recording named reef.wav" in " ".join(captured.out.split())
+    assert (out / "reef.events.json").read_text() == kept  # no job was made for it, nothing replaced
+    assert cli(["submit", str(first), "-o", str(out)]) == 0  # a rerun of the same file replaces its own
+    assert cli(["submit", str(second), "-o", str(out), "--new", "--overwrite"]) == 0
+    second_document = (out / "reef.events.json").read_text()
+    assert json.loads(second_document)["job_id"] != first_job
+    capsys.readouterr()
+
+    assert cli(["jobs", "fetch", first_job, "-o", str(out)]) == 1
+    assert "holds the results of another recording named reef.wav" in " ".join(capsys.readouterr().err.split())
+    assert (out / "reef.events.json").read_text() == second_document

@@ -178,7 +178,8 @@ def _fetch(args: argparse.Namespace) -> int:
                    f"named {stem!r}); fetch it with another -o")
             failed += 1
             continue
-        if why := replacement_refusal(args.outdir, stem, {job["filename"]}, overwrite=args.overwrite):
+        if why := replacement_refusal(args.outdir, stem, {job["filename"]}, overwrite=args.overwrite,
+                                      sha256=job.get("sha256")):
             _error(f"{job_id}: {why}")
             failed += 1
             continue

@@ -193,7 +193,10 @@ def _submit(args: argparse.Namespace) -> int:
     console = Console()
     try:
         subs = submit_files(client, files, args.outdir, params=params,
-                            webhook_url=args.webhook, new=args.new, checksum=args.checksum)
+                            webhook_url=args.webhook, new=args.new, checksum=args.checksum,
+                            check_target=lambda path, digest: replacement_refusal(
+                                args.outdir, path.stem, {path.name, job_filename(path)},
+                                overwrite=args.overwrite, sha256=digest))
     except RequestRefusedError as exc:  # the params or webhook every job would carry
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -209,14 +212,17 @@ def _submit(args: argparse.Namespace) -> int:
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1
 
 
-def replacement_refusal(outdir: Path, stem: str, recordings: set[str], *, overwrite: bool) -> str | None:
-    """Why the results of a recording named one of ``recordings`` may not go to ``outdir`` as
-    ``<stem>.*``, or None.
+def replacement_refusal(
+    outdir: Path, stem: str, recordings: set[str], *, overwrite: bool, sha256: str | None = None
+) -> str | None:
+    """Why the results of a recording named one of ``recordings`` (whose SHA-256 is ``sha256``,
+    if known) may not go to ``outdir`` as ``<stem>.*``, or None.
 
     Someone's file under a result name (a Raven truth table, hand-made labels) is refused as
-    ``detect`` refuses it, ``overwrite`` or not. Results of a recording of this name (an
-    earlier submit, ``jobs fetch`` or ``detect``) are a rerun's to replace; results of another
-    recording need ``overwrite``."""
+    ``detect`` refuses it, ``overwrite`` or not. Results of this recording (an earlier submit,
+    ``jobs fetch`` or ``detect``) are a rerun's to replace; results of another recording need
+    ``overwrite``. Another is one of another name, or of another SHA-256 where both are known
+    (the pipeline's documents carry the one the upload was checked against)."""
     from anemonefish.formats import FORMATS, document_name, existing_documents, recording_name
 
     from anemonefish_services.cli.detect import foreign_refusal
@@ -231,7 +237,12 @@ def replacement_refusal(outdir: Path, stem: str, recordings: set[str], *, overwr
         # By base name: a job's filename may carry a folder ("site-a/reef.wav"), kept in the document.
         name = recording_name(earlier["audio"]["filename"]).casefold()
         if name and name in {recording_name(r).casefold() for r in recordings} and "events" in earlier:
-            return None
+            theirs = earlier["audio"].get("sha256")
+            if not (sha256 and theirs and theirs != sha256):
+                return None
+            return (f"{outdir / document_name(stem, 'json')} holds the results of another recording named "
+                    f"{earlier['audio']['filename']} (SHA-256 {theirs[:12]}..., this one's {sha256[:12]}...); not "
+                    "replacing them (another -o keeps both; --overwrite replaces them)")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return f"{existing[0]} exists; not replacing it (--overwrite replaces it)"

@@ -30,6 +30,10 @@ class RequestRefusedError(Exception):
     """The API refused the request every file's job makes (its params or webhook): an option is wrong."""
 
 
+class ResultsTakenError(Exception):
+    """The results of the file would replace another recording's: it gets no job."""
+
+
 @dataclass
 class Submission:
     path: Path
@@ -103,6 +107,7 @@ def submit_files(
     webhook_url: str | None = None,
     new: bool = False,
     checksum: bool = True,
+    check_target: Callable[[Path, str], str | None] | None = None,
     part_workers: int = 4,
     poll_interval_s: float = 0.25,
     timeout_s: float = 3600.0,
@@ -133,6 +138,10 @@ def submit_files(
                 if checksum:  # the worker checks the upload against it: damage on the way fails the job
                     bars.update(task, stage="hashing")
                     digest = _sha256_with_progress(sub.path, lambda n: bars.advance(task, n), stop)
+                    # Results under its name in OUTDIR may be of another file of that name: the
+                    # digest tells, where the name alone could not (checked before any upload).
+                    if check_target is not None and (why := check_target(sub.path, digest)):
+                        raise ResultsTakenError(why)
                     bars.update(task, completed=0, stage="upload")
                 key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(

@@ -15,6 +15,7 @@ releases the lease and is raised, so SQS retries it and finally dead-letters it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import uuid
@@ -360,6 +361,8 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
         if current is not None and current.status is JobStatus.CANCELLED:
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before writing results")
+    if job.sha256:  # checked against the upload before this (_check_upload_digest)
+        result.audio = dataclasses.replace(result.audio, sha256=job.sha256)
     documents: dict[str, str] = {}
     for fmt in FORMATS:
         key = result_key(job.job_id, fmt)

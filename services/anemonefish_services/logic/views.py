@@ -37,6 +37,7 @@ def job_view(job: JobRecord, storage: Storage | None) -> JobView:
         status=job.status,
         filename=job.filename,
         size_bytes=job.size_bytes,
+        sha256=job.sha256,
         created_at=job.created_at,
         updated_at=job.updated_at,
         params=job.params,

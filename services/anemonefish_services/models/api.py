@@ -181,6 +181,7 @@ class JobView(BaseModel):
     status: JobStatus
     filename: str
     size_bytes: int
+    sha256: str | None = Field(None, description="The file's SHA-256, when the client gave one (its upload was checked against it).")
     created_at: str
     updated_at: str
     params: dict[str, object] = Field(default_factory=dict)
