@@ -311,3 +311,40 @@ def test_an_upload_that_fails_because_its_job_was_cancelled_says_so(tmp_path: Pa
     api.status = "AWAITING_UPLOAD"  # not ended: the upload's own error, as it was
     [sub] = submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
     assert sub.error.startswith("upload failed after 5 attempts")
+
+
+def test_an_api_that_stops_answering_while_jobs_run_ends_the_wait_saying_how_to_fetch_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local stack stopped while submit waited left it polling, silent when piped, for its hour."""
+    import requests
+    from rich.console import Console
+
+    from anemonefish_services.client import submit
+    from anemonefish_services.client.submit import submit_files
+
+    monkeypatch.setattr(submit, "UNREACHABLE_GIVE_UP_S", 0.2)
+    recording = write_tone_wav(tmp_path / "reef.wav", 1.0)
+
+    class _GoneAway(_RecordingApi):
+        api_url = "http://127.0.0.1:9"
+
+        def __init__(self, answers: int) -> None:
+            super().__init__()
+            self.answers = answers  # polls answered (RUNNING) before it goes away
+
+        def get_job(self, job_id: str) -> dict:
+            if self.answers > 0:
+                self.answers -= 1
+                return {"job_id": job_id, "status": "RUNNING"}
+            raise requests.ConnectionError("connection refused")
+
+    api = _GoneAway(answers=3)
+    (sub,) = submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0.01)
+    assert sub.status == "UNREACHABLE" and api.answers == 0
+    assert f"`anemonefish jobs fetch {sub.job_id} -o {tmp_path / 'out'} --wait` saves its results" in sub.error
+    # A blip shorter than that is only a poll error: the wait goes on (to its own timeout here).
+    monkeypatch.setattr(submit, "UNREACHABLE_GIVE_UP_S", 60.0)
+    (sub,) = submit_files(_GoneAway(answers=0), [recording], tmp_path / "out", console=Console(quiet=True),
+                          poll_interval_s=0.01, timeout_s=0.3)
+    assert sub.error == "timed out waiting for the job"

@@ -26,6 +26,11 @@ from anemonefish_services.client.jobs import TERMINAL, download_results
 from anemonefish_services.client.upload import UploadStopped, file_fingerprint, upload_multipart, upload_single
 
 
+# How long submit waits on an API it cannot reach at all before leaving its jobs to
+# `jobs fetch --wait` (a stopped local stack left it polling for the hour's timeout).
+UNREACHABLE_GIVE_UP_S = 60.0
+
+
 class RequestRefusedError(Exception):
     """The API refused the request every file's job makes (its params or webhook): an option is wrong."""
 
@@ -188,6 +193,7 @@ def submit_files(
 
         deadline = time.monotonic() + timeout_s
         pending = {i for i, s in enumerate(subs) if s.job_id and s.status != "UPLOAD_FAILED"}
+        last_answer = {i: time.monotonic() for i in pending}
         while pending and time.monotonic() < deadline:
             for i in sorted(pending):
                 sub = subs[i]
@@ -202,8 +208,18 @@ def submit_files(
                         bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
                     continue
                 except requests.RequestException as exc:  # keep polling the others
-                    bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
+                    if (isinstance(exc, requests.ConnectionError)
+                            and time.monotonic() - last_answer[i] > UNREACHABLE_GIVE_UP_S):
+                        sub.status = "UNREACHABLE"
+                        sub.error = (f"cannot reach the API at {client.api_url} ({type(exc).__name__}) for over "
+                                     f"{UNREACHABLE_GIVE_UP_S:.0f} s; the job may still finish: `anemonefish jobs fetch "
+                                     f"{sub.job_id} -o {outdir} --wait` saves its results")
+                        bars.update(tasks[i], stage="[red]API unreachable")
+                        pending.discard(i)
+                    else:
+                        bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
                     continue
+                last_answer[i] = time.monotonic()
                 sub.job, sub.status = job, job["status"]
                 fraction = (job.get("progress") or {}).get("fraction")
                 stage = sub.status.lower() + (f" {fraction:.0%}" if fraction is not None and sub.status == "RUNNING" else "")
