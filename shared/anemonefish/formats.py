@@ -105,13 +105,15 @@ def render_json(result: DetectionResult, job_id: str | None = None) -> str:
 
 
 def render_csv(result: DetectionResult) -> str:
+    return _csv_text(result.events, result.audio.filename)
+
+
+def _csv_text(events: Iterable[Event], filename: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for e in result.events:
-        writer.writerow(
-            [_t(e.start), _t(e.end), _t(e.duration), e.label, e.confidence, e.peak_confidence, result.audio.filename]
-        )
+    for e in events:
+        writer.writerow([_t(e.start), _t(e.end), _t(e.duration), e.label, e.confidence, e.peak_confidence, filename])
     return out.getvalue()
 
 
@@ -123,20 +125,24 @@ def tsv_cell(text: str) -> str:
 
 def render_raven(result: DetectionResult) -> str:
     """A Raven Pro selection table: tab-separated, one header row, 1-based channels."""
-    frontend = result.frontend
+    return _raven_text(result.events, result.audio.channel, result.frontend.fmin, result.frontend.fmax,
+                       result.audio.filename)
+
+
+def _raven_text(events: Iterable[Event], channel: int, fmin: float, fmax: float, filename: str) -> str:
     rows = ["\t".join(RAVEN_COLUMNS)]
-    for number, e in enumerate(result.events, start=1):
+    for number, e in enumerate(events, start=1):
         rows.append(
             "\t".join(
                 [
                     str(number),
                     "Spectrogram 1",
-                    str(result.audio.channel + 1),
+                    str(channel + 1),
                     _t(e.start),
                     _t(e.end),
-                    _t(frontend.fmin),
-                    _t(frontend.fmax),
-                    tsv_cell(result.audio.filename),
+                    _t(fmin),
+                    _t(fmax),
+                    tsv_cell(filename),
                     _t(e.start),
                     tsv_cell(e.label),
                     "" if e.confidence is None else str(e.confidence),
@@ -201,11 +207,15 @@ DETECT_ONLY_SUFFIXES = tuple(_SUFFIXES[fmt] for fmt in ("json", "csv", "scores")
 def is_detect_output(path: Path) -> bool:
     """Whether ``path`` is recognisably one of detect's documents: by a name only detect gives,
     a Raven table with detect's exact header, or Audacity labels that are exactly what the
-    result document beside them holds (a person's labels, or detect's edited since, are not)."""
+    result document beside them holds (a person's labels, or detect's edited since, are not);
+    a CSV or Raven table that differs from the document beside it is not either (an analyst's
+    checked selections, an added note)."""
+    if path.name.endswith(_SUFFIXES["audacity"]):
+        return _matches_their_document(path) is True
+    if _matches_their_document(path) is False:
+        return False
     if path.name.endswith(DETECT_ONLY_SUFFIXES):
         return True
-    if path.name.endswith(_SUFFIXES["audacity"]):
-        return _labels_match_their_document(path) is True
     return path.name.endswith(_SUFFIXES["raven"]) and _has_detects_raven_header(path)
 
 
@@ -217,18 +227,28 @@ def _has_detects_raven_header(path: Path) -> bool:
         return False
 
 
-def _labels_match_their_document(path: Path) -> bool | None:
-    """Whether Audacity labels are what the result document beside them renders; None when
-    there is no such document to tell by."""
-    stem = path.name.removesuffix(_SUFFIXES["audacity"])
+def _matches_their_document(path: Path) -> bool | None:
+    """Whether Audacity labels, a CSV or a Raven table are what the result document beside
+    them renders; None for other files, or when there is no such document to tell by."""
+    fmt = next((f for f in ("audacity", "csv", "raven") if path.name.endswith(_SUFFIXES[f])), None)
+    if fmt is None:
+        return None
+    stem = path.name.removesuffix(_SUFFIXES[fmt])
     try:
         document = json.loads(path.with_name(document_name(stem, "json")).read_text(encoding="utf-8"))
         events = [Event.model_validate(event) for event in document["events"]]
-    except (OSError, ValueError, KeyError, TypeError):  # no document, or not detect's
+        audio, params = document["audio"], document["params"]
+        expected = {
+            "audacity": lambda: _audacity_labels(events),
+            "csv": lambda: _csv_text(events, audio["filename"]),
+            "raven": lambda: _raven_text(events, int(audio.get("channel_analysed", 0)), float(params["fmin"]),
+                                         float(params["fmax"]), audio["filename"]),
+        }[fmt]()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # no document, or not detect's
         return None
     try:
         with path.open(encoding="utf-8", newline="") as handle:
-            return handle.read() == _audacity_labels(events)
+            return handle.read() == expected
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -236,11 +256,12 @@ def _labels_match_their_document(path: Path) -> bool | None:
 def foreign_document(existing: list[Path]) -> Path | None:
     """Of the files found under a recording's result names, one that is certainly not an
     earlier run's results, or None: a Raven table without detect's header (a truth table under
-    Raven's own name), or Audacity labels that differ from the result document beside them
-    (labels made or corrected by hand). No ``--overwrite`` replaces such a file."""
+    Raven's own name), or Audacity labels, a CSV or a Raven table that differ from the result
+    document beside them (labels made or corrected by hand, selections an analyst checked).
+    No ``--overwrite`` replaces such a file."""
     return next((path for path in existing
                  if (path.name.endswith(_SUFFIXES["raven"]) and not _has_detects_raven_header(path))
-                 or (path.name.endswith(_SUFFIXES["audacity"]) and _labels_match_their_document(path) is False)), None)
+                 or _matches_their_document(path) is False), None)
 
 
 def unrecognised_document(existing: list[Path]) -> Path | None:

@@ -439,3 +439,30 @@ def test_a_recording_whose_rate_holds_nothing_of_the_models_band_is_refused(
     assert summary == "1 input(s) failed, 0 processed"
     assert line.startswith(f"error: {slow}: recorded at {int(fmin)} Hz") and "below the model's band" in line
     assert not (tmp_path / "out" / "slow.events.json").exists()
+
+
+def test_a_raven_table_or_csv_checked_by_an_analyst_is_not_replaced(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rerun (detect --overwrite, or submit's, which replaces its own results) replaced a Raven
+    table whose Annotation column an analyst had checked, header unchanged as Raven saves it,
+    and a CSV given a note: both still read as detect's by their header or name."""
+    recording = tmp_path / "one.wav"
+    shutil.copy(recordings / "one.wav", recording)
+    run = ["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--threshold", "0.01",
+           "--format", "json,csv,raven", "--overwrite"]
+    assert main(run) == 0
+    assert main(run) == 0  # detect's own, unchanged: replaced on request
+    table, events_csv = tmp_path / "one.Table.1.selections.txt", tmp_path / "one.events.csv"
+    assert "\tanemonefish\t" in table.read_text() and "anemonefish" in events_csv.read_text()
+    capsys.readouterr()
+    for edited, edit in ((table, lambda text: text.replace("\tanemonefish\t", "\tfalse alarm\t", 1)),
+                         (events_csv, lambda text: text + "# checked by AB, 2026-12-07\n")):
+        original = edited.read_text()
+        edited.write_text(edit(original))
+        assert main(run) == 1
+        [line] = _errors(capsys)
+        assert line.startswith(f"error: {recording}: {edited} exists and is not recognisably detect's output")
+        assert edited.read_text() == edit(original)
+        edited.write_text(original)  # as detect wrote it: replaceable again
+        assert main(run) == 0
