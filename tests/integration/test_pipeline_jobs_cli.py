@@ -73,7 +73,10 @@ def test_unfinished_unknown_and_foreign_jobs_are_errors_naming_the_job(cli, pipe
 
     assert cli(["jobs", "fetch", job_id, "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert f"error: {job_id}: pending.wav is AWAITING_UPLOAD, no results; --wait waits for it" in err
+    # Ctrl-C during submit's upload leaves its job here: waiting would last until it expires.
+    assert (f"error: {job_id}: pending.wav is AWAITING_UPLOAD, no results; its file has not been uploaded (all of "
+            "it): if a submit of it was interrupted, running that submit again resumes the upload; --wait waits for "
+            "the upload") in " ".join(err.split())
     assert cli(["jobs", "fetch", job_id, "--wait", "--timeout", "0.5", "-o", str(tmp_path / "out")]) == 1
     assert f"error: {job_id}: job {job_id} is still AWAITING_UPLOAD after 0.5 s" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

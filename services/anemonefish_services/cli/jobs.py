@@ -169,6 +169,9 @@ def _fetch(args: argparse.Namespace) -> int:
             error = job.get("error") or {}
             why = f" ({error['code']}: {error['message']})" if error else ""
             hint = "; --wait waits for it" if job["status"] not in {"FAILED", "CANCELLED", "EXPIRED"} else ""
+            if job["status"] == "AWAITING_UPLOAD":  # no one may be uploading: waiting could last until it expires
+                hint = ("; its file has not been uploaded (all of it): if a submit of it was interrupted, running "
+                        "that submit again resumes the upload; --wait waits for the upload")
             _error(f"{job_id}: {job['filename']} is {job['status']}{why}, no results{hint}")
             failed += 1
             continue
