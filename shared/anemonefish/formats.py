@@ -271,6 +271,20 @@ def unrecognised_document(existing: list[Path]) -> Path | None:
     return None if any(map(is_detect_output, existing)) else next(iter(existing), None)
 
 
+# ext4, XFS, APFS and NTFS hold at most 255 bytes (NTFS: UTF-16 units) in one file name.
+NAME_MAX_BYTES = 255
+
+
+def overlong_name(stem: str, formats: Iterable[str]) -> str | None:
+    """Why the documents of ``stem`` cannot be written under their names (a recording's legal
+    name plus ``.Table.1.selections.txt`` can pass a file system's limit), or None."""
+    name = max((Path(document_name(stem, fmt)).name for fmt in formats), key=lambda n: len(os.fsencode(n)))
+    if len(os.fsencode(name)) <= NAME_MAX_BYTES:
+        return None
+    return (f"its results' file name {name!r} would be {len(os.fsencode(name))} bytes, and file systems hold at most "
+            f"{NAME_MAX_BYTES}: give the recording (a copy of it) a shorter name")
+
+
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:
     """The files of ``formats`` for ``stem`` that already exist in ``outdir``."""
     return [path for fmt in formats if (path := Path(outdir) / document_name(stem, fmt)).exists()]

@@ -348,3 +348,29 @@ def test_an_api_that_stops_answering_while_jobs_run_ends_the_wait_saying_how_to_
     (sub,) = submit_files(_GoneAway(answers=0), [recording], tmp_path / "out", console=Console(quiet=True),
                           poll_interval_s=0.01, timeout_s=0.3)
     assert sub.error == "timed out waiting for the job"
+
+
+def test_a_recording_whose_result_names_would_be_too_long_is_refused_before_its_upload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A legal 245-byte name plus '.Table.1.selections.txt' passes 255 bytes: submit uploaded and
+    ran the job, then could not save it; once -o existed every later submit (and detect) died
+    with a traceback (ENAMETOOLONG from Path.exists), the short-named files with it."""
+    from anemonefish_services.client.jobs import result_stem
+
+    long_name = "é" * 120 + ".wav"  # 244 bytes
+    recording = write_tone_wav(tmp_path / "short.wav", 1.0)
+    (tmp_path / long_name).write_bytes(recording.read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["--api", "http://127.0.0.1:9", "--api-key", "k", "-o", str(out)]
+    assert main(["submit", str(tmp_path / long_name), str(recording), *args]) == 2  # port 9 would have been 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / long_name}: its results' file name" in err and "give the recording" in err
+    assert result_stem({"filename": long_name, "job_id": "j1"}) == "j1"  # jobs fetch saves it under its id
+    assert result_stem({"filename": "reef.wav", "job_id": "j1"}) == "reef"
+    # detect analyses the others and fails that one alone.
+    assert main(["detect", str(tmp_path / long_name), str(recording), "-q", "-o", str(out), "--format", "json,raven"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / long_name}: its results' file name" in err and "Traceback" not in err
+    assert (out / "short.events.json").exists()

@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, write_documents
+    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, overlong_name, write_documents
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -279,6 +279,11 @@ def run(args: argparse.Namespace) -> int:
     ) as progress:
         for item in inputs:
             path = item.source
+            if why := overlong_name(item.stem, formats):  # else Path.exists() raises ENAMETOOLONG
+                message = f"{path}: {why}"
+                err.print(f"error: {message}", markup=False, highlight=False)
+                failures.append(message)
+                continue
             existing = existing_documents(args.outdir, item.stem, formats)
             # Documents are written all or none, so a complete set is an earlier run's whole result;
             # but a truth table can bear the Raven or Audacity name, so the set must show it is detect's.

@@ -223,10 +223,12 @@ def replacement_refusal(
     ``jobs fetch`` or ``detect``) are a rerun's to replace; results of another recording need
     ``overwrite``. Another is one of another name, or of another SHA-256 where both are known
     (the pipeline's documents carry the one the upload was checked against)."""
-    from anemonefish.formats import FORMATS, document_name, existing_documents, recording_name
+    from anemonefish.formats import FORMATS, document_name, existing_documents, overlong_name, recording_name
 
     from anemonefish_services.cli.detect import foreign_refusal
 
+    if why := overlong_name(stem, FORMATS):  # refused before its upload, not after its job ran
+        return why
     existing = existing_documents(outdir, stem, FORMATS)
     if not existing:
         return None

@@ -59,12 +59,13 @@ def wait_for_job(
 
 def result_stem(job: dict[str, Any]) -> str:
     """The name a job's documents are saved under: its recording's, as ``detect`` names them;
-    its job id when the name has no stem to give ("." or "/" would make hidden files)."""
-    from anemonefish.formats import recording_name
+    its job id when the name has no stem to give ("." or "/" would make hidden files), or one
+    too long to take the documents' suffixes (the job has run: its results are saved all the same)."""
+    from anemonefish.formats import FORMATS, overlong_name, recording_name
 
     name = recording_name(job["filename"])
     stem = Path(name).stem if name not in ("", ".", "..") else ""
-    return stem or job["job_id"]
+    return stem if stem and not overlong_name(stem, FORMATS) else job["job_id"]
 
 
 def download_results(job: dict[str, Any], stem: str, outdir: Path) -> dict[str, Path]:
