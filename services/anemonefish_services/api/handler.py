@@ -27,7 +27,7 @@ from anemonefish_services.exceptions import (
     WebhooksNotConfiguredError,
 )
 from anemonefish_services.logic.cancel import cancel_job
-from anemonefish_services.logic.create_job import create_job
+from anemonefish_services.logic.create_job import create_job, served_model
 from anemonefish_services.logic.uploads import complete_upload, list_uploaded_parts, sign_parts
 from anemonefish_services.logic.views import job_view
 from anemonefish_services.models.api import (
@@ -177,7 +177,11 @@ def _responses(status: int, model: type, description: str, *, body: bool = False
 
 @app.get("/health", summary="Liveness", responses={200: {"description": "OK"}})
 def health():  # noqa: ANN201 (powertools would model a Response annotation)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"status": "ok"})
+    # The served model too: a client's rerun after the model changed must not get the old one's job back.
+    body: dict[str, object] = {"status": "ok"}
+    if (model := served_model()) is not None:
+        body["model"] = model
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.get(

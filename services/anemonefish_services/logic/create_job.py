@@ -51,6 +51,22 @@ def served_classes() -> list[str] | None:
         return None
 
 
+@functools.cache
+def served_model() -> dict[str, str] | None:
+    """Which model the worker serves: its card's name and version, and the card's SHA-256, which
+    any retraining changes (a fine-tuned bundle may keep the name); None where the card is not at hand."""
+    from anemonefish.exceptions import ModelBundleError
+    from anemonefish.model import bundle_path, read_card
+
+    try:
+        path = bundle_path()
+        card = read_card(path)
+        digest = hashlib.sha256((path / "card.json").read_bytes()).hexdigest()
+    except (ModelBundleError, OSError):
+        return None
+    return {"name": card.name, "version": card.version, "card_sha256": digest}
+
+
 def fingerprint(request: CreateJobRequest) -> str:
     """The request as it bears on the job: ``"params": {}`` or a null field asks what leaving
     it out asks, so a retry that writes it either way is the same request."""
