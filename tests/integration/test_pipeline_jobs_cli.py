@@ -203,3 +203,18 @@ def test_another_recording_of_the_same_name_does_not_replace_the_first_ones_resu
     assert cli(["jobs", "fetch", first_job, "-o", str(out)]) == 1
     assert "holds the results of another recording named reef.wav" in " ".join(capsys.readouterr().err.split())
     assert (out / "reef.events.json").read_text() == second_document
+
+
+def test_piped_output_is_one_line_a_file_with_names_whole(cli, short_wav, tmp_path, capsys):
+    """Piped into a log, submit's output was laid out for 80 columns: the table cut names to one
+    prefix and each 'NAME: job ID STATUS' line wrapped where grep could not find it."""
+    import re
+
+    names = [f"ST5783_reef_siteA_20190920_{hhmmss}_hydrophone_B_channel_1.wav" for hhmmss in ("004248", "014248")]
+    for name in names:
+        (tmp_path / name).write_bytes(short_wav)
+    assert cli(["submit", *(str(tmp_path / n) for n in names), "-o", str(tmp_path / "out"), "--new"]) == 0
+    out = capsys.readouterr().out
+    for name in names:
+        assert re.search(rf"^{re.escape(name)}: job [0-9a-f-]{{36}} SUCCEEDED ", out, re.M), out
+        assert re.search(rf"^│ {re.escape(name)} ", out, re.M), out  # the events table names it whole

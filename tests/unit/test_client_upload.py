@@ -137,3 +137,19 @@ def test_a_stop_ends_the_parts_in_flight_within_a_read_and_completes_nothing(tmp
     threading.Timer(0.1, stop.set).start()  # Ctrl-C, 0.1 s in
     with pytest.raises(upload.UploadStopped):
         api, *_ = _multipart(tmp_path, monkeypatch, _Parts(chunk_s=0.05), stop=stop.is_set)
+
+
+def test_an_upload_error_does_not_carry_the_presigned_urls_signature(tmp_path, monkeypatch):
+    """requests names the URL in its connection errors: submit's table and status lines showed
+    every presigned URL whole, signature and credential included."""
+    import pytest
+
+    from anemonefish_services.client import upload
+
+    monkeypatch.setattr(upload.time, "sleep", lambda s: None)
+    recording = tmp_path / "a.wav"
+    recording.write_bytes(b"RIFF" + b"\0" * 100)
+    signed = "http://127.0.0.1:9/bucket/uploads/j/a.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=deadbeef"
+    with pytest.raises(OSError, match="upload failed after 5 attempts") as failure:
+        upload.upload_single(recording, {"method": "PUT", "url": signed, "headers": {}})
+    assert "/bucket/uploads/j/a.wav?..." in str(failure.value) and "X-Amz" not in str(failure.value)

@@ -20,6 +20,20 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from anemonefish import __version__  # noqa: E402
 
+# rich lays out output that is not a terminal (a log, `| tee`, a batch script) for 80
+# columns: tables cut recordings' names to one prefix, and "NAME: job ID STATUS" lines wrap
+# where grep cannot find them. Piped, lines are as long as their content.
+PIPED_WIDTH = 1000
+
+
+def stdout_console(**options: object):  # noqa: ANN201 (rich is imported only by the commands that print with it)
+    """A rich Console on stdout that wraps nothing when stdout is not a terminal."""
+    from rich.console import Console
+
+    console = Console(**options)  # type: ignore[arg-type]
+    return console if console.is_terminal else Console(width=PIPED_WIDTH, **options)  # type: ignore[arg-type]
+
+
 # Modules contributing subcommands, in help order.
 COMMAND_MODULES = (
     "anemonefish_services.cli.detect",  # detect

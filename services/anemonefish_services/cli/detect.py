@@ -222,6 +222,7 @@ def _params(args: argparse.Namespace, defaults: dict[str, object]):
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
     from rich.console import Console
+    from anemonefish_services.cli import stdout_console
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
@@ -232,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
-    out = Console()
+    out = stdout_console()
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:

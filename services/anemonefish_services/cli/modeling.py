@@ -617,10 +617,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    from rich.console import Console
+    from anemonefish_services.cli import stdout_console
     from rich.table import Table
 
-    console = Console()
+    console = stdout_console()
     table = Table(title=f"{args.label} events, onset collar {args.collar} s")
     for column in ("detections", "TP", "FP", "FN", "precision", "recall", "F1"):
         table.add_column(column)

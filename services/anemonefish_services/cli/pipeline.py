@@ -144,7 +144,7 @@ def _local_up(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from anemonefish_services.cli import stdout_console
 
     from anemonefish_services.client.api import ApiError
     from anemonefish_services.client.submit import RequestRefusedError, events_table, job_filename, submit_files
@@ -190,7 +190,7 @@ def _submit(args: argparse.Namespace) -> int:
     if (problem := unusable_outdir(args.outdir)) is not None:
         print(f"error: -o {args.outdir}: {problem}", file=sys.stderr)
         return 2
-    console = Console()
+    console = stdout_console()
     try:
         subs = submit_files(client, files, args.outdir, params=params,
                             webhook_url=args.webhook, new=args.new, checksum=args.checksum,
@@ -206,7 +206,8 @@ def _submit(args: argparse.Namespace) -> int:
     console.print(events_table(subs))
     for sub in subs:
         where = f"-> {args.outdir}/" if sub.documents else (sub.error or "")
-        console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False)
+        console.print(f"{sub.path.name}: job {sub.job_id or '-'} {sub.status} {where}", markup=False, highlight=False,
+                      soft_wrap=True)
         for warning in (sub.job.get("result") or {}).get("warnings") or []:
             print(f"warning: {naming_path(warning, sub.path)}", file=sys.stderr)
     return 0 if all(s.status == "SUCCEEDED" for s in subs) else 1

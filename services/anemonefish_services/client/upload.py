@@ -8,6 +8,7 @@ already in S3 (``GET /jobs/{id}/upload/parts``) are skipped, so a rerun resumes.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -109,7 +110,13 @@ def _put_with_retries(session: requests.Session, url_for: Callable[[bool], str],
             raise
         _take_back(body)
         time.sleep(min(8.0, 0.5 * 2**attempt))
-    raise OSError(f"upload failed after {attempts} attempts: {last}")
+    raise OSError(f"upload failed after {attempts} attempts: {_unsigned(str(last))}")
+
+
+def _unsigned(text: str) -> str:
+    """``text`` with presigned URLs' query strings cut: a signature has no place in an error a
+    user pastes into a ticket (requests names the URL in its connection errors)."""
+    return re.sub(r"\?[^\s'\"?]*X-Amz-[^\s'\"]*", "?...", text)
 
 
 def upload_single(path: Path, upload: dict[str, Any], progress: ProgressFn | None = None,
