@@ -110,6 +110,11 @@ def test_buckets_are_encrypted_private_versioned_and_expire(local_env: LocalEnvi
     input_rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=NAMES["input_bucket"])["Rules"]}
     output_rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=NAMES["output_bucket"])["Rules"]}
     assert input_rules["expire-uploads"]["Expiration"]["Days"] < output_rules["expire-results"]["Expiration"]["Days"]
+    # The rules cover the keys the code writes (dal/storage.py's layout).
+    from anemonefish_services.dal.storage import result_key, upload_key
+
+    assert upload_key("j", "a.wav").startswith(input_rules["expire-uploads"]["Filter"]["Prefix"])
+    assert result_key("j", "json").startswith(output_rules["expire-results"]["Filter"]["Prefix"])
 
 
 def test_the_local_stacks_cors_rules_are_terraforms(local_env: LocalEnvironment) -> None:
@@ -177,7 +182,9 @@ def test_an_upload_raises_a_job_event_and_nothing_else_does(local_env: LocalEnvi
     s3, sqs = local_env.client("s3"), local_env.client("sqs")
     queue_url = local_env.app_environment["ANEMONEFISH_JOBS_QUEUE_URL"]
     _object_keys_in_queue(sqs, queue_url, wait_s=1)  # leftovers (the s3:TestEvent of the notification)
-    upload_key = "uploads/job-infra-1/reef recording.wav"
+    from anemonefish_services.dal.storage import upload_key as key_of
+
+    upload_key = key_of("job-infra-1", "reef recording.wav")  # the key layout the API hands out
     s3.put_object(Bucket=NAMES["input_bucket"], Key="elsewhere/not-a-job.wav", Body=b"x")
     s3.put_object(Bucket=NAMES["output_bucket"], Key="uploads/wrong-bucket.wav", Body=b"x")
     s3.put_object(Bucket=NAMES["input_bucket"], Key=upload_key, Body=b"RIFF")

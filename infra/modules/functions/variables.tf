@@ -230,15 +230,13 @@ variable "output_bucket_arn" {
 }
 
 variable "upload_prefix" {
-  description = "Key prefix of uploads in the input bucket."
+  description = "Key prefix of uploads in the input bucket (the storage module's output: the code's layout)."
   type        = string
-  default     = "uploads/"
 }
 
 variable "result_prefix" {
-  description = "Key prefix of results in the output bucket."
+  description = "Key prefix of results in the output bucket (the storage module's output: the code's layout)."
   type        = string
-  default     = "results/"
 }
 
 variable "jobs_table_name" {

@@ -6,6 +6,11 @@ locals {
     input  = var.input_bucket_name
     output = var.output_bucket_name
   }
+
+  # The code's key layout (services/.../dal/storage.py: UPLOAD_PREFIX, RESULT_PREFIX), not a
+  # choice: were they variables, another value would silently stop every job event.
+  upload_prefix = "uploads/"
+  result_prefix = "results/"
 }
 
 resource "aws_s3_bucket" "this" {
@@ -101,13 +106,13 @@ locals {
   lifecycle_rules = {
     input = {
       id              = "expire-uploads"
-      prefix          = var.upload_prefix
+      prefix          = local.upload_prefix
       expiration_days = var.input_expiration_days
       noncurrent_days = var.input_noncurrent_version_expiration_days
     }
     output = {
       id              = "expire-results"
-      prefix          = var.result_prefix
+      prefix          = local.result_prefix
       expiration_days = var.result_expiration_days
       noncurrent_days = var.noncurrent_version_expiration_days
     }
@@ -186,6 +191,6 @@ resource "aws_s3_bucket_notification" "input" {
     id            = "uploads-to-jobs-queue"
     queue_arn     = var.jobs_queue_arn
     events        = ["s3:ObjectCreated:*"]
-    filter_prefix = var.upload_prefix
+    filter_prefix = local.upload_prefix
   }
 }

@@ -20,10 +20,10 @@ output "output_bucket_arn" {
 
 output "upload_prefix" {
   description = "Key prefix of uploads that raise job events."
-  value       = var.upload_prefix
+  value       = local.upload_prefix
 }
 
 output "result_prefix" {
   description = "Key prefix of result documents."
-  value       = var.result_prefix
+  value       = local.result_prefix
 }

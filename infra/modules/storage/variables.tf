@@ -18,18 +18,6 @@ variable "jobs_queue_arn" {
   type        = string
 }
 
-variable "upload_prefix" {
-  description = "Key prefix of uploads in the input bucket; only these objects raise job events."
-  type        = string
-  default     = "uploads/"
-}
-
-variable "result_prefix" {
-  description = "Key prefix of result documents in the output bucket."
-  type        = string
-  default     = "results/"
-}
-
 variable "input_expiration_days" {
   description = "Days after which uploaded recordings are deleted (they are only needed until the job ends)."
   type        = number
