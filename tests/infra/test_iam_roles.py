@@ -480,6 +480,19 @@ def test_the_api_role_may_upload_where_its_presigned_urls_point(roles_env: Roles
     assert not answer.get("Errors"), answer
 
 
+def test_the_worker_role_may_delete_uploads_and_nothing_else(roles_env: RolesEnvironment) -> None:
+    """The worker deletes the recording of a job cancelled or expired before it was analysed
+    (logic.results.discard_upload), and only logs a refusal: checked here directly."""
+    admin, worker = roles_env.client("s3"), roles_env.client("s3", "worker")
+    bucket = roles_env.app_environment["ANEMONEFISH_INPUT_BUCKET"]
+    for key in ("uploads/role-check/ended.wav", "elsewhere/kept.wav"):
+        admin.put_object(Bucket=bucket, Key=key, Body=b"x")
+    worker.delete_object(Bucket=bucket, Key="uploads/role-check/ended.wav")
+    assert admin.list_objects_v2(Bucket=bucket, Prefix="uploads/role-check/ended").get("KeyCount", 0) == 0
+    with pytest.raises(ClientError):
+        worker.delete_object(Bucket=bucket, Key="elsewhere/kept.wav")
+
+
 def test_no_function_logged_an_error_on_the_way(roles_env: RolesEnvironment, api_url: str) -> None:
     """A denied call the code survives (a notification, say) is logged, not raised: last in
     this module, after every job, no function may have logged one, but for the dead letter

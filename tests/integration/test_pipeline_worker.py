@@ -136,6 +136,9 @@ def test_cancel_during_processing_stops_between_blocks_and_writes_no_results(pip
     listing = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-output", Prefix=f"results/{job_id}/")
     assert listing.get("KeyCount", 0) == 0
     assert [json.loads(e["Message"])["data"]["status"] for e in pipeline.notifications_for(job_id)] == ["CANCELLED"]
+    # Nor does it keep the recording: a cancel is often of a wrong (or private) file.
+    uploads = pipeline.boto("s3").list_objects_v2(Bucket="anemonefish-local-input", Prefix=f"uploads/{job_id}/")
+    assert uploads.get("KeyCount", 0) == 0
 
 
 def test_dead_lettered_job_is_marked_failed(pipeline, short_wav):

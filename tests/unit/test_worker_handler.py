@@ -17,7 +17,7 @@ from moto import mock_aws
 from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
 from anemonefish_services.local.lambda_context import LocalLambdaContext
 from anemonefish_services.local.resources import create_resources
-from anemonefish_services.models.job import JobRecord, JobStatus
+from anemonefish_services.models.job import JobError, JobRecord, JobStatus
 
 
 class _DetectorDouble:
@@ -660,3 +660,26 @@ def test_the_dead_letter_consumer_leaves_letters_it_has_no_time_for_to_come_back
     assert deps.worker_deps().repo.get("job-late").status is JobStatus.QUEUED
     assert dlq.lambda_handler(_event(key), LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
     assert deps.worker_deps().repo.get("job-late").status is JobStatus.FAILED
+
+
+def test_the_recording_of_a_job_that_ended_unanalysed_is_deleted_when_its_event_comes(worker):
+    """A job cancelled while QUEUED, or a PUT by a URL still valid after its job expired, left the
+    recording in the input bucket until the lifecycle rule, though no one would analyse it."""
+    _, deps = worker
+    from anemonefish_services.worker import handler
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    repo = deps.worker_deps().repo
+    queued, late = _stage_job("job-queued"), _stage_job("job-late-put")
+    repo.mark_queued("job-queued")
+    repo.cancel("job-queued")
+    repo.expire("job-late-put", time.time() + 120)
+    finished = _stage_job("job-done")  # a finished job's upload is its record of what was analysed: kept
+    repo.fail("job-done", JobError(code="corrupt_audio", message="x"))
+    for job_id in ("job-queued", "job-late-put", "job-done"):
+        repo.mark_notified(job_id)  # as their enders did
+    for key in (queued, late, finished):
+        assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    kept = {o["Key"] for o in s3.list_objects_v2(Bucket="anemonefish-local-input").get("Contents", [])}
+    assert finished in kept and queued not in kept and late not in kept
+    assert repo.get("job-queued").status is JobStatus.CANCELLED and repo.get("job-late-put").status is JobStatus.EXPIRED

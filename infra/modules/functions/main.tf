@@ -187,6 +187,13 @@ data "aws_iam_policy_document" "worker" {
     resources = [local.input_uploads_arn]
   }
 
+  # The recording of a job cancelled (or expired) rather than analysed is deleted (logic.results).
+  statement {
+    sid       = "DeleteUploadsOfEndedJobs"
+    actions   = ["s3:DeleteObject"]
+    resources = [local.input_uploads_arn]
+  }
+
   # With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
   # repeated complete) instead of a 403 that is retried as transient until the DLQ.
   statement {

@@ -118,6 +118,10 @@ class Storage:
                 return None
             raise
 
+    def delete_input(self, key: str) -> None:
+        """Delete an upload (a missing one is no error: S3 answers 204 either way)."""
+        self.s3.delete_object(Bucket=self.settings.input_bucket, Key=key)
+
     # --- results --------------------------------------------------------------------------
 
     def put_result(self, key: str, body: str, content_type: str) -> None:

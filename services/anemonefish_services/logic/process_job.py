@@ -40,7 +40,7 @@ from anemonefish_services.exceptions import (
     WorkerTimeRunningOutError,
 )
 from anemonefish_services.logic.notify import notify_terminal, notify_unnotified
-from anemonefish_services.logic.results import discard_results
+from anemonefish_services.logic.results import discard_results, discard_upload
 from anemonefish_services.models.job import JobError, JobRecord, JobResult, JobStatus
 from anemonefish_services.observability import MetricUnit, logger, metrics
 from anemonefish_services.s3io import S3SeekableReader
@@ -231,6 +231,9 @@ def process_upload(
         logger.warning("object is not a job's upload; ignored", extra={"key": key})
         return Outcome.IGNORED
     if job.status.is_terminal:
+        if job.status in (JobStatus.CANCELLED, JobStatus.EXPIRED):
+            # Queued before its cancel, or PUT after its job ended by a URL still valid.
+            discard_upload(job, deps.storage)
         if job.notified_at is None:
             notify_unnotified(job, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
         logger.info("job already finished; duplicate event ignored", extra={"status": job.status.value})
@@ -315,7 +318,10 @@ def process_upload(
         if monitor.stop_reason in (_StopReason.TIME, _StopReason.TOO_LONG):
             return _out_of_time(claimed, monitor, deps, owner)
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
-        return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
+        if monitor.stop_reason is _StopReason.CANCELLED:
+            discard_upload(claimed, deps.storage)
+            return Outcome.CANCELLED
+        return Outcome.DUPLICATE
     except UploadChecksumMismatchError as exc:
         return _fail(claimed, exc.code, exc.message, deps, owner)
     except AudioError as exc:
@@ -359,6 +365,7 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
     if deps.repo.heartbeat(job.job_id, owner, progress=1.0, lease_s=deps.settings.lease_s) is None:
         current = deps.repo.get(job.job_id)
         if current is not None and current.status is JobStatus.CANCELLED:
+            discard_upload(current, deps.storage)
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before writing results")
     if job.sha256:  # checked against the upload before this (_check_upload_digest)
@@ -385,6 +392,7 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
             # (A job taken over keeps them: its new worker writes the same documents under the same keys.)
             discard_results(job.job_id, deps.storage, why=f"{current.status.value} while they were written")
             if current.status is JobStatus.CANCELLED:
+                discard_upload(current, deps.storage)
                 return Outcome.CANCELLED
             return Outcome.DUPLICATE
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")
