@@ -284,3 +284,19 @@ def test_a_blank_or_padded_idempotency_key_is_a_400_naming_it(api, key):
     status, answer = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 10}, headers={"Idempotency-Key": key})
     assert status == 400 and [d["field"] for d in answer["error"]["details"]] == ["idempotency-key"], answer
     assert "Idempotency-Key must be visible ASCII" in answer["error"]["message"]
+
+
+def test_an_idempotent_retry_after_the_served_model_changed_gets_a_new_job(api, monkeypatch):
+    """The key named the request, not the model: after a fine-tuned bundle was deployed, rerunning
+    the same submit got the old model's job, and its results, back. GET /health names the model."""
+    from anemonefish_services.logic import create_job
+
+    body = {"filename": "reef.wav", "size_bytes": 1000}
+    key = {"Idempotency-Key": "submit-rerun"}
+    status, health = api("GET", "/health", key=None)
+    assert status == 200 and health["model"]["name"] and len(health["model"]["card_sha256"]) == 64
+    first, again = (api("POST", "/jobs", body, headers=key) for _ in range(2))
+    assert (first[0], again[0]) == (201, 200) and first[1]["job_id"] == again[1]["job_id"]
+    monkeypatch.setattr(create_job, "served_model", lambda: {**health["model"], "card_sha256": "b" * 64})
+    status, after = api("POST", "/jobs", body, headers=key)
+    assert status == 201 and after["job_id"] != first[1]["job_id"]

@@ -75,9 +75,6 @@ class _RecordingApi:
         self.created.append({"filename": filename, "size_bytes": size_bytes, **request})
         return {"job_id": f"job-{len(self.created)}", "status": "QUEUED"}
 
-    def served_model(self) -> dict | None:
-        return None  # an API that does not say
-
     def get_job(self, job_id: str) -> dict:
         return {"job_id": job_id, "status": "FAILED", "error": {"code": "stub", "message": "not run"}}
 
@@ -378,28 +375,3 @@ def test_a_recording_whose_result_names_would_be_too_long_is_refused_before_its_
     assert f"error: {tmp_path / long_name}: its results' file name" in err and "Traceback" not in err
     assert (out / "short.events.json").exists()
 
-
-def test_a_rerun_after_the_served_model_changed_makes_a_new_job(tmp_path: Path) -> None:
-    """The key left the model out: after a fine-tuned bundle was deployed, rerunning the same
-    submit got the old model's job, and its results, back (exit 0)."""
-    from rich.console import Console
-
-    from anemonefish_services.client.submit import submit_files
-
-    recording = write_tone_wav(tmp_path / "reef.wav", 1.0)
-
-    class _Serving(_RecordingApi):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model: dict | None = {"name": "anemonefish-cnn", "version": "0.2.0", "card_sha256": "a" * 64}
-
-        def served_model(self) -> dict | None:
-            return self.model
-
-    api = _Serving()
-    for _ in range(2):  # an interrupted run and its rerun: one job
-        submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
-    api.model = {"name": "reef-finetuned", "version": "0.2.0", "card_sha256": "b" * 64}
-    submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
-    first, rerun, after_the_change = (job["idempotency_key"] for job in api.created)
-    assert first == rerun != after_the_change

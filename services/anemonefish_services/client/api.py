@@ -84,12 +84,6 @@ class ApiClient:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._call("POST", "/jobs", json=body, headers=headers)
 
-    def served_model(self) -> dict[str, Any] | None:
-        """The model the service runs (``GET /health``: name, version, card digest), or None if it does not say."""
-        body = self._call("GET", "/health")
-        model = body.get("model") if isinstance(body, dict) else None
-        return model if isinstance(model, dict) else None
-
     def webhook_secret(self) -> str:
         """This key's tenant's webhook signing secret (``whsec_…``)."""
         return self._call("GET", "/webhook-secret")["secret"]

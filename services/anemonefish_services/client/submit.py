@@ -72,15 +72,11 @@ def job_filename(path: Path) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path)).strip()
 
 
-def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None,
-                    model: dict[str, Any] | None = None) -> str:
-    """Same file, same request, same served model -> same key: a rerun after an interruption
-    resumes that job, and a rerun after the service's model changed makes a new one (it got the
-    old model's results back). The digest is part of the request, so of the key (the API
-    refuses a key reused with another body); without a digest or a model (an API that does not
-    say) the key is what it was before they were sent."""
-    extra = ([sha256] if sha256 else []) + ([model] if model else [])
-    material = json.dumps([file_fingerprint(path), params or {}, webhook] + extra, sort_keys=True)
+def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:
+    """Same file, same request -> same key: a rerun after an interruption resumes that job.
+    The digest is part of the request, so of the key (the API refuses a key reused with
+    another body); without one the key is what it was before digests were sent."""
+    material = json.dumps([file_fingerprint(path), params or {}, webhook] + ([sha256] if sha256 else []), sort_keys=True)
     return "submit-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
@@ -125,10 +121,6 @@ def submit_files(
     console = console or Console(stderr=True)
     outdir.mkdir(parents=True, exist_ok=True)
     subs = [Submission(path=Path(p)) for p in paths]
-    try:  # once for all files: which model will run them is part of each job's key
-        model = client.served_model() if not new else None
-    except (ApiError, OSError, ValueError):  # requests' errors are OSErrors; creating the jobs will say more
-        model = None
     # Set by Ctrl-C (every upload stops at its next read, and stays open for a rerun to resume)
     # or by the API refusing the request itself (the other files would meet the same refusal).
     stop = threading.Event()
@@ -156,7 +148,7 @@ def submit_files(
                     if check_target is not None and (why := check_target(sub.path, digest)):
                         raise ResultsTakenError(why)
                     bars.update(task, completed=0, stage="upload")
-                key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest, model)
+                key = str(uuid.uuid4()) if new else idempotency_key(sub.path, params, webhook_url, digest)
                 created = client.create_job(
                     job_filename(sub.path), size, params=params, webhook_url=webhook_url,
                     content_type=mimetypes.guess_type(sub.path.name)[0], idempotency_key=key, sha256=digest,

@@ -32,10 +32,14 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def job_id_for(tenant_id: str, idempotency_key: str | None) -> str:
+def job_id_for(tenant_id: str, idempotency_key: str | None, model: dict[str, str] | None = None) -> str:
+    """A new id, or the one an Idempotency-Key has under the served model: a retry while the
+    model is the same gets its job back, and one after the model changed (a fine-tuned bundle
+    deployed) a new job, which the new model runs, rather than the old model's results."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}\n{idempotency_key}"))
+    served = f"\n{model['card_sha256']}" if model else ""
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{tenant_id}\n{idempotency_key}{served}"))
 
 
 @functools.cache
@@ -144,7 +148,7 @@ def create_job(
         except WebhookUrlError as exc:
             raise InvalidRequestError(str(exc), details={"field": "webhook.url"}) from exc
 
-    job_id = job_id_for(tenant_id, idempotency_key)
+    job_id = job_id_for(tenant_id, idempotency_key, served_model())
     if idempotency_key is not None and (existing := repo.get(job_id)) is not None:
         return _respond_for_existing(existing, request, settings, storage), False
 
