@@ -182,6 +182,12 @@ def render_document(result: DetectionResult, fmt: str, job_id: str | None = None
     return renderers[fmt](result)
 
 
+def staging_path(path: Path) -> Path:
+    """A new hidden temp name beside ``path``, for a document written whole before it is renamed
+    onto its name (never a half-written document under it)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+
+
 def _staged(path: Path, text: str) -> Path:
     """``text`` in a new temp file beside ``path``, for an atomic rename onto it.
 
@@ -189,7 +195,7 @@ def _staged(path: Path, text: str) -> Path:
     0600 of a ``mkstemp`` file: results are shared with colleagues.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    tmp = staging_path(path)
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -253,6 +259,13 @@ def _matches_their_document(path: Path) -> bool | None:
         return False
 
 
+def stale_companions(outdir: Path, stem: str, formats: Iterable[str]) -> list[str]:
+    """The formats, of those not in ``formats``, whose file for ``stem`` is exactly what the
+    result document beside it renders: detect's own, which a new document would contradict."""
+    return [fmt for fmt in ("csv", "raven", "audacity") if fmt not in formats
+            and _matches_their_document(Path(outdir) / document_name(stem, fmt)) is True]
+
+
 def foreign_document(existing: list[Path]) -> Path | None:
     """Of the files found under a recording's result names, one that is certainly not an
     earlier run's results, or None: a Raven table without detect's header (a truth table under
@@ -271,18 +284,22 @@ def unrecognised_document(existing: list[Path]) -> Path | None:
     return None if any(map(is_detect_output, existing)) else next(iter(existing), None)
 
 
-# ext4, XFS, APFS and NTFS hold at most 255 bytes (NTFS: UTF-16 units) in one file name.
+# ext4, XFS, APFS and NTFS hold at most 255 bytes (NTFS: UTF-16 units) in one file name; a
+# document is first written under its staging name, which is longer.
 NAME_MAX_BYTES = 255
+DOCUMENT_NAME_MAX_BYTES = NAME_MAX_BYTES - (len(staging_path(Path("x")).name) - 1)
 
 
 def overlong_name(stem: str, formats: Iterable[str]) -> str | None:
     """Why the documents of ``stem`` cannot be written under their names (a recording's legal
-    name plus ``.Table.1.selections.txt`` can pass a file system's limit), or None."""
+    name plus ``.Table.1.selections.txt``, and the staging name's additions, can pass a file
+    system's limit), or None."""
     name = max((Path(document_name(stem, fmt)).name for fmt in formats), key=lambda n: len(os.fsencode(n)))
-    if len(os.fsencode(name)) <= NAME_MAX_BYTES:
+    if len(os.fsencode(name)) <= DOCUMENT_NAME_MAX_BYTES:
         return None
-    return (f"its results' file name {name!r} would be {len(os.fsencode(name))} bytes, and file systems hold at most "
-            f"{NAME_MAX_BYTES}: give the recording (a copy of it) a shorter name")
+    return (f"its results' file name {name!r} would be {len(os.fsencode(name))} bytes, and written first under a "
+            f"longer temporary name it may be at most {DOCUMENT_NAME_MAX_BYTES} ({NAME_MAX_BYTES} in a file system): "
+            "give the recording (a copy of it) a shorter name")
 
 
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:

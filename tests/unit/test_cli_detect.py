@@ -466,3 +466,26 @@ def test_a_raven_table_or_csv_checked_by_an_analyst_is_not_replaced(
         assert edited.read_text() == edit(original)
         edited.write_text(original)  # as detect wrote it: replaceable again
         assert main(run) == 0
+
+
+def test_a_rerun_of_part_of_the_formats_rewrites_detects_own_files_beside_the_json(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--format json --overwrite` at another threshold left the earlier CSV and Raven table
+    beside the new JSON: they contradicted it, read as someone's edits, and the next full run
+    was refused even with --overwrite. detect's own files are rewritten with the JSON now;
+    edited ones are left alone (and refused as before)."""
+    recording = tmp_path / "one.wav"
+    shutil.copy(recordings / "one.wav", recording)
+    run = ["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]
+    assert main([*run, "--format", "json,csv,raven,audacity", "--threshold", "0.01"]) == 0
+    before = (tmp_path / "one.events.csv").read_text()
+    labels = tmp_path / "one.labels.txt"
+    labels.write_text(labels.read_text() + "9.0\t9.5\tchecked by hand\n")
+    assert main([*run, "--format", "json", "--threshold", "0.6"]) == 0
+    events = json.loads((tmp_path / "one.events.json").read_text())["events"]
+    assert (tmp_path / "one.events.csv").read_text() != before  # rewritten with the JSON...
+    assert len((tmp_path / "one.events.csv").read_text().splitlines()) == len(events) + 1
+    assert "checked by hand" in labels.read_text()  # ...but not someone's labels
+    capsys.readouterr()
+    assert main([*run, "--format", "json,csv,raven", "--threshold", "0.3"]) == 0

@@ -54,3 +54,29 @@ def test_on_a_terminal_each_job_is_two_lines_that_fit_with_nothing_cut(monkeypat
     lines = screen.getvalue().splitlines()
     # Two lines a job, none wider than the terminal, nothing cut: id and state, then time and file.
     assert lines == [f"{job['job_id']}  AWAITING_UPLOAD", f"    2026-12-07 06:00 UTC  {job['filename']}"] * 2
+
+
+def test_results_are_downloaded_all_or_none(tmp_path, monkeypatch):
+    """A download that failed half way left a new JSON beside the earlier run's CSV: the pair then
+    read as someone's edited files, and every later fetch (with --overwrite too) was refused."""
+    from anemonefish_services.client import jobs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "reef.events.csv").write_text("earlier\n")
+
+    def download(url, path):  # noqa: ANN001
+        if url.endswith("csv"):
+            raise OSError("connection reset")
+        path.write_text(url)
+
+    monkeypatch.setattr(jobs, "_download", download)
+    job = {"result": {"links": {"json": "https://s3/json", "csv": "https://s3/csv", "scores": "https://s3/scores"}}}
+    with pytest.raises(OSError, match="connection reset"):
+        jobs.download_results(job, "reef", out)
+    assert sorted(p.name for p in out.iterdir()) == ["reef.events.csv"]  # nothing new, no temp file left
+    assert (out / "reef.events.csv").read_text() == "earlier\n"
+    monkeypatch.setattr(jobs, "_download", lambda url, path: path.write_text(url))
+    saved = jobs.download_results(job, "reef", out)
+    assert {fmt: path.read_text() for fmt, path in saved.items()} == {f: f"https://s3/{f}" for f in ("json", "csv", "scores")}
+    assert sorted(p.name for p in out.iterdir()) == ["reef.events.csv", "reef.events.json", "reef.scores.csv"]

@@ -343,6 +343,18 @@ def test_an_api_that_stops_answering_while_jobs_run_ends_the_wait_saying_how_to_
     (sub,) = submit_files(api, [recording], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0.01)
     assert sub.status == "UNREACHABLE" and api.answers == 0
     assert f"`anemonefish jobs fetch {sub.job_id} -o {tmp_path / 'out'} --wait` saves its results" in sub.error
+    # So does one that hangs (a suspended stack: each poll times out) or keeps failing (5xx).
+    from anemonefish_services.client.api import ApiError
+
+    for failure, said in ((requests.ReadTimeout("read timed out"), "could not be reached (ReadTimeout)"),
+                          (ApiError(503, "unavailable", "try later"), "answered 503")):
+        class _Failing(_GoneAway):
+            def get_job(self, job_id: str, failure: Exception = failure) -> dict:
+                raise failure
+
+        (sub,) = submit_files(_Failing(answers=0), [recording], tmp_path / "out", console=Console(quiet=True),
+                              poll_interval_s=0.01)
+        assert sub.status == "UNREACHABLE" and said in sub.error
     # A blip shorter than that is only a poll error: the wait goes on (to its own timeout here).
     monkeypatch.setattr(submit, "UNREACHABLE_GIVE_UP_S", 60.0)
     (sub,) = submit_files(_GoneAway(answers=0), [recording], tmp_path / "out", console=Console(quiet=True),
@@ -368,6 +380,9 @@ def test_a_recording_whose_result_names_would_be_too_long_is_refused_before_its_
     err = capsys.readouterr().err
     assert f"error: {tmp_path / long_name}: its results' file name" in err and "give the recording" in err
     assert result_stem({"filename": long_name, "job_id": "j1"}) == "j1"  # jobs fetch saves it under its id
+    # Nor may a name fit only without the staging name's additions ('.NAME.<32 hex>.part').
+    assert result_stem({"filename": "r" * 200 + ".wav", "job_id": "j1"}) == "j1"
+    assert result_stem({"filename": "r" * 190 + ".wav", "job_id": "j1"}) == "r" * 190
     assert result_stem({"filename": "reef.wav", "job_id": "j1"}) == "reef"
     # detect analyses the others and fails that one alone.
     assert main(["detect", str(tmp_path / long_name), str(recording), "-q", "-o", str(out), "--format", "json,raven"]) == 1

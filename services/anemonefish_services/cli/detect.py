@@ -229,7 +229,14 @@ def run(args: argparse.Namespace) -> int:
 
     from anemonefish.detect import Detector
     from anemonefish.exceptions import AnemonefishError
-    from anemonefish.formats import FORMATS, existing_documents, is_detect_output, overlong_name, write_documents
+    from anemonefish.formats import (
+        FORMATS,
+        existing_documents,
+        is_detect_output,
+        overlong_name,
+        stale_companions,
+        write_documents,
+    )
     from anemonefish.model import load_bundle
 
     err = Console(stderr=True, soft_wrap=True)  # one error line per input, however long
@@ -300,10 +307,13 @@ def run(args: argparse.Namespace) -> int:
                 err.print(f"error: {message}", markup=False, highlight=False)
                 failures.append(message)
                 continue
+            # detect's own files of formats not asked for, beside the JSON this run rewrites, would
+            # contradict it and then read as someone's edits: they are rewritten with it.
+            with_them = formats + (stale_companions(args.outdir, item.stem, formats) if "json" in formats else [])
             task = progress.add_task(escape(path.name), total=1.0)
             try:
                 result = detector.run(path, params, progress=lambda f, t=task: progress.update(t, completed=f))
-                written = write_documents(result, args.outdir, item.stem, formats)
+                written = write_documents(result, args.outdir, item.stem, with_them)
             except (AnemonefishError, OSError) as exc:
                 message = naming_path(str(exc), path) if isinstance(exc, AnemonefishError) else f"{path}: {exc.strerror or exc}"
                 err.print(f"error: {message}", markup=False, highlight=False)

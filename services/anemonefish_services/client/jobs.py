@@ -69,23 +69,29 @@ def result_stem(job: dict[str, Any]) -> str:
 
 
 def download_results(job: dict[str, Any], stem: str, outdir: Path) -> dict[str, Path]:
-    """Every result document a finished job links to, as ``OUTDIR/<stem>.<format's suffix>``."""
-    from anemonefish.formats import document_name  # the offline detect command's file names
+    """Every result document a finished job links to, as ``OUTDIR/<stem>.<format's suffix>``:
+    all or none, as detect writes them. A set half replaced (a new JSON beside the CSV of an
+    earlier run) would read as someone's edited files and refuse every later fetch."""
+    from anemonefish.formats import document_name, staging_path  # the offline detect command's names
 
     outdir.mkdir(parents=True, exist_ok=True)
-    documents: dict[str, Path] = {}
-    for fmt, url in ((job.get("result") or {}).get("links") or {}).items():
-        target = outdir / document_name(stem, fmt)
-        _download(url, target)
-        documents[fmt] = target
-    return documents
+    staged: dict[str, tuple[Path, Path]] = {}
+    try:
+        for fmt, url in ((job.get("result") or {}).get("links") or {}).items():
+            target = outdir / document_name(stem, fmt)
+            staged[fmt] = (target, staging_path(target))
+            _download(url, staged[fmt][1])
+        for target, tmp in staged.values():
+            tmp.replace(target)
+    finally:
+        for _, tmp in staged.values():
+            tmp.unlink(missing_ok=True)  # left only when a download failed
+    return {fmt: target for fmt, (target, _) in staged.items()}
 
 
-def _download(url: str, target: Path) -> None:
+def _download(url: str, path: Path) -> None:
     with requests.get(url, stream=True, timeout=60) as response:
         response.raise_for_status()
-        tmp = target.with_suffix(target.suffix + ".part")
-        with tmp.open("wb") as out:
+        with path.open("wb") as out:
             for chunk in response.iter_content(1 << 16):
                 out.write(chunk)
-        tmp.replace(target)  # never a half-written document

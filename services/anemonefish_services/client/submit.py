@@ -199,24 +199,23 @@ def submit_files(
                 sub = subs[i]
                 try:
                     job = client.get_job(sub.job_id)
-                except ApiError as exc:
-                    if exc.status in (401, 403, 404):  # will not clear up (a local stack restarted empty, say)
+                except (ApiError, requests.RequestException) as exc:
+                    if isinstance(exc, ApiError) and exc.status in (401, 403, 404):
+                        # Will not clear up (a local stack restarted empty, say).
                         sub.status, sub.error = "LOST", f"the API no longer answers for the job: {exc}"
                         bars.update(tasks[i], stage="[red]job lost")
                         pending.discard(i)
-                    else:
-                        bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
-                    continue
-                except requests.RequestException as exc:  # keep polling the others
-                    if (isinstance(exc, requests.ConnectionError)
-                            and time.monotonic() - last_answer[i] > UNREACHABLE_GIVE_UP_S):
+                    elif time.monotonic() - last_answer[i] > UNREACHABLE_GIVE_UP_S:
+                        # Refused, hung (a suspended stack times out) or failing (5xx) all this while.
                         sub.status = "UNREACHABLE"
-                        sub.error = (f"cannot reach the API at {client.api_url} ({type(exc).__name__}) for over "
-                                     f"{UNREACHABLE_GIVE_UP_S:.0f} s; the job may still finish: `anemonefish jobs fetch "
-                                     f"{sub.job_id} -o {outdir} --wait` saves its results")
+                        what = (f"answered {exc.status}" if isinstance(exc, ApiError)
+                                else f"could not be reached ({type(exc).__name__})")
+                        sub.error = (f"the API at {client.api_url} {what} for over {UNREACHABLE_GIVE_UP_S:.0f} s; "
+                                     f"the job may still finish: `anemonefish jobs fetch {sub.job_id} -o {outdir} "
+                                     "--wait` saves its results")
                         bars.update(tasks[i], stage="[red]API unreachable")
                         pending.discard(i)
-                    else:
+                    else:  # keep polling the others
                         bars.update(tasks[i], stage=f"[yellow]poll error: {str(exc)[:40]}")
                     continue
                 last_answer[i] = time.monotonic()
