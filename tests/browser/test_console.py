@@ -966,7 +966,7 @@ def test_an_upload_under_way_in_another_tab_is_not_offered_for_discard_nor_start
 def test_settings_the_browser_cannot_read_refuse_the_files_and_errors_before_a_job_can_be_cleared(
     page: Page, stack, recording: Path
 ) -> None:
-    """A number field holding "0.5e" reads as blank: the job would have run with the model's value."""
+    """A settings field holding "0.5e" is no number: read as blank, the job would have run with the model's value."""
     open_console(page, stack)
     # Kept once accepted: the page keeps no key another one replaced during its check (below).
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
@@ -1017,3 +1017,28 @@ def test_screen_readers_hear_each_job_end_naming_its_file(page: Page, stack, mod
     assert "reef short.wav: succeeded" in heard
     # The timeline's markers are not tab stops: the table holds every event for the keyboard.
     assert all(m.get_attribute("tabindex") == "-1" for m in card.locator(".timeline-event").all())
+
+
+def test_settings_are_taken_when_the_files_are_added_and_a_decimal_comma_reads_as_a_point(
+    page: Page, stack, tmp_path: Path
+) -> None:
+    """A file is hashed before its job is made: a threshold changed meanwhile (for the next
+    batch) reached the job already dropped, without a word. And "0,5" in a number field became
+    "05", ten times the shortest event the biologist meant (no calls found)."""
+    import numpy as np
+    import soundfile as sf
+
+    recording = tmp_path / "six minutes.wav"  # 11.5 MB (the test stack takes 12 MB at most): hashed a while
+    sf.write(recording, np.zeros(16000 * 360, dtype=np.int16), 16000, subtype="PCM_16")
+    open_console(page, stack)
+    page.locator("details.params summary").click()
+    page.fill("#param-threshold", "0.9")
+    page.fill("#param-min-event", "0,5")
+    card = pick(page, recording)
+    page.fill("#param-threshold", "0.3")  # while the file is being checked: for the next batch
+    expect(card).to_have_attribute("data-job-id", re.compile(".+"), timeout=60_000)
+    expect(card.locator("[data-testid=job-settings]")).to_have_text(
+        "Settings: threshold 0.9, min event s 0.5; the rest the model's.")
+    job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
+                       headers={"x-api-key": stack.api_key}, timeout=30).json()
+    assert job["params"] == {"threshold": 0.9, "min_event_s": 0.5}

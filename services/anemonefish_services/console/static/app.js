@@ -114,6 +114,7 @@ class JobCard {
     this.workerText = el("span", { className: "progress-text" });
     this.resultArea = el("div", { className: "result-area" });
     this.jobIdText = el("code", { className: "job-id" });
+    this.settingsText = el("p", { className: "muted settings", "data-testid": "job-settings" });
     this.uploadRow = el("div", { className: "upload-row" }, this.progressBar, this.progressText,
       el("span", { className: "actions" }, this.pauseButton, this.cancelButton));
     this.node = el("article", { className: "card", "data-upload-state": "preparing" },
@@ -121,6 +122,7 @@ class JobCard {
         el("h3", {}, title || file.name),
         file ? el("span", { className: "muted" }, formatBytes(file.size)) : null,
         this.jobIdText, this.statusBadge),
+      this.settingsText,
       this.uploadRow,
       el("div", { className: "worker-row" }, this.workerBar, this.workerText),
       this.message,
@@ -155,7 +157,7 @@ class JobCard {
     this.node.dataset.jobStatus = status;
   }
 
-  async start(resumeRecord) {
+  async start(resumeRecord, params = {}) {
     const client = api();
     if (!client.apiKey) {
       this.fail("Enter your API key at the top of the page first.");
@@ -186,6 +188,12 @@ class JobCard {
         }
         job = { job_id: resumeRecord.job_id, upload: { ...resumeRecord.upload, parts: [] } };
         this.say("Resuming: asking S3 which parts it already holds…");
+        // The job was made with its own settings: those filled in now are not its.
+        const theirs = current.params || {};
+        const differ = Object.keys({ ...theirs, ...params }).some((name) => theirs[name] !== params[name]);
+        this.settingsText.textContent = describeSettings(current.params) + (differ
+          ? " It keeps the settings it was made with; those filled in now apply to files added anew (cancel this one and add it again for them)."
+          : "");
       } else {
         // Refused here rather than by the worker after a job, an upload and a queue.
         if (this.file.size === 0) throw new Error(`${this.file.name} is empty (0 bytes): there is nothing to analyse.`);
@@ -215,9 +223,10 @@ class JobCard {
           filename: this.file.name,
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
-          params: detectionParams(),
+          params,
           sha256,
         });
+        this.settingsText.textContent = describeSettings(params);
       }
       this.setJobId(job.job_id);
       this.setStatus(job.status || "AWAITING_UPLOAD");
@@ -544,22 +553,43 @@ class JobCard {
   }
 }
 
-// A settings field whose text is no number (say "0.5e"): the browser reads it as blank, so
-// the job would quietly run with the model's value. Its label, or null.
+// A setting as typed: a number (a decimal comma, "0,5", is read as 0.5: a number field took
+// it as "05", five times the shortest event, without a word), undefined when blank (the
+// model's value), null when it is no number at all ("0.5e").
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+function settingValue(input) {
+  const text = input.value.trim().replace(",", ".");
+  if (text === "") return undefined;
+  return NUMBER.test(text) ? Number(text) : null;
+}
+
+// The label of a settings field that holds no number, or null: the job would otherwise
+// quietly run with the model's value.
 function unreadableSetting() {
   for (const input of document.querySelectorAll("[data-param]")) {
-    if (input.validity.badInput) return input.closest("label").firstChild.textContent.trim();
+    if (settingValue(input) === null) return input.closest("label").firstChild.textContent.trim();
   }
   return null;
 }
 
-// The detection parameters filled in (numbers only; blank fields are left to the model).
+// The detection parameters filled in (blank fields are left to the model). Read when the
+// files are added: a file is hashed first, and settings changed meanwhile for the next batch
+// must not reach its job.
 function detectionParams() {
   const params = {};
   for (const input of document.querySelectorAll("[data-param]")) {
-    if (input.value.trim() !== "") params[input.dataset.param] = Number(input.value);
+    const value = settingValue(input);
+    if (value !== undefined && value !== null) params[input.dataset.param] = value;
   }
   return params;
+}
+
+// What a job's settings are, for its card.
+function describeSettings(params) {
+  const entries = Object.entries(params || {});
+  if (!entries.length) return "Settings: the model's.";
+  return `Settings: ${entries.map(([name, value]) => `${name.replace(/_/g, " ")} ${value}`).join(", ")}; the rest the model's.`;
 }
 
 function sleep(ms) {
@@ -578,6 +608,7 @@ async function addFiles(files) {
     return;
   }
   showNotice("");
+  const params = detectionParams(); // as they are now, for every file of this drop
   const elsewhere = await uploadsElsewhere();
   for (const file of files) {
     if (preparing.has(fileKey(file))) {
@@ -602,7 +633,7 @@ async function addFiles(files) {
       else showNotice(`${file.name} is already being uploaded below.`, "info");
       continue;
     }
-    new JobCard(file).start(pending);
+    new JobCard(file).start(pending, params);
   }
   renderPending();
 }
