@@ -218,3 +218,20 @@ def test_piped_output_is_one_line_a_file_with_names_whole(cli, short_wav, tmp_pa
     for name in names:
         assert re.search(rf"^{re.escape(name)}: job [0-9a-f-]{{36}} SUCCEEDED ", out, re.M), out
         assert re.search(rf"^│ {re.escape(name)} ", out, re.M), out  # the events table names it whole
+
+
+def test_result_links_download_under_the_recordings_whole_name(cli, pipeline, short_wav, tmp_path, capsys):
+    """Names were reduced to ASCII for the download: two sites' 珊瑚礁_北側_2024-03-01.wav and
+    산호초_남쪽_2024-03-01.wav both saved as 2024-03-01.*, one site's calls taken for the other's."""
+    from urllib.parse import unquote
+
+    import requests
+
+    name = "珊瑚礁_北側_2024-03-01"
+    recording = _submitted(cli, tmp_path, f"{name}.wav", short_wav, capsys)
+    job_id = json.loads((tmp_path / "submitted" / f"{name}.events.json").read_text())["job_id"]
+    links = pipeline.call("GET", f"/jobs/{job_id}", key=KEY).json()["result"]["links"]
+    disposition = requests.get(links["raven"], timeout=30).headers["Content-Disposition"]
+    assert 'filename="2024-03-01.Table.1.selections.txt"' in disposition  # for clients without filename*
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"{name}.Table.1.selections.txt"
+    assert recording.name == f"{name}.wav"

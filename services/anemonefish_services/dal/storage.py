@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from anemonefish.formats import FORMATS, document_name
 from botocore.exceptions import ClientError
@@ -141,7 +142,13 @@ class Storage:
                 "could not delete " + ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in errors))
 
     def presign_get(self, key: str, *, download_name: str | None = None) -> str:
+        """A GET link; ``download_name`` is the name browsers save it under: whole in UTF-8
+        (RFC 6266's ``filename*``, which browsers prefer), ASCII for the others. Reduced to ASCII
+        only, two sites' ``珊瑚礁_北側_2024-03-01`` and ``산호초_남쪽_2024-03-01`` both saved as
+        ``2024-03-01.*``."""
         params: dict[str, Any] = {"Bucket": self.settings.output_bucket, "Key": key}
         if download_name:
-            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+            params["ResponseContentDisposition"] = (
+                f'attachment; filename="{safe_filename(download_name)}"; '
+                f"filename*=UTF-8''{quote(download_name, safe='')}")
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=self.settings.presign_expires_s)
