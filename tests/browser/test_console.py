@@ -1042,3 +1042,43 @@ def test_settings_are_taken_when_the_files_are_added_and_a_decimal_comma_reads_a
     job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
                        headers={"x-api-key": stack.api_key}, timeout=30).json()
     assert job["params"] == {"threshold": 0.9, "min_event_s": 0.5}
+
+
+def test_earlier_jobs_beyond_the_first_page_are_reached_with_show_more(page: Page, stack) -> None:
+    """Only the API's first page (20 jobs) was read: after a batch of more than 20 files the
+    oldest results were out of the console's reach once the tab was reloaded."""
+    created = [requests.post(f"{stack.base_url}/jobs", headers={"x-api-key": stack.api_key}, timeout=30,
+                             json={"filename": f"batch {i:02d}.wav", "size_bytes": 1000}).json()["job_id"]
+               for i in range(23)]
+    open_console(page, stack)
+    recent = page.locator("#recent-list li")
+    expect(recent).to_have_count(20)
+    more = page.locator("#recent-more")
+    expect(more).to_be_visible()
+    while more.is_visible():
+        more.click()
+        page.wait_for_timeout(300)
+    shown = {item.get_attribute("data-job-id") for item in recent.all()}
+    assert set(created) <= shown, "every job of the batch is reachable"
+
+
+def test_a_dropped_folder_is_named_as_a_folder_and_its_neighbours_still_go_up(page: Page, stack, tmp_path: Path,
+                                                                                recording: Path) -> None:
+    """A folder dropped from a file manager got an ERROR card, "cannot be read ... Pick it again",
+    advice that could never work."""
+    import shutil
+
+    folder = tmp_path / "card from the recorder"
+    folder.mkdir()
+    shutil.copy(recording, folder / "inside.wav")
+    open_console(page, stack)
+    cdp = page.context.new_cdp_session(page)
+    box = page.locator("#drop").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + 20
+    data = {"items": [], "files": [str(folder), str(recording)], "dragOperationsMask": 1}
+    for kind in ("dragEnter", "dragOver", "drop"):
+        cdp.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
+    expect(page.locator("#notice")).to_contain_text(
+        "card from the recorder: a folder, not a recording. Open it, select its recordings and drop those.")
+    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".card h3")).to_have_text(recording.name)

@@ -111,8 +111,8 @@ export class ApiClient {
     return this.request("GET", `/jobs/${encodeURIComponent(jobId)}`);
   }
 
-  listJobs() {
-    return this.request("GET", "/jobs");
+  listJobs(nextToken = null) {
+    return this.request("GET", nextToken ? `/jobs?next_token=${encodeURIComponent(nextToken)}` : "/jobs");
   }
 
   cancelJob(jobId) {

@@ -675,17 +675,30 @@ async function renderPending() {
     }, "Discard"))));
 }
 
+// How many earlier jobs the list shows; "Show more" adds a page. Only the API's first page
+// used to be read, so after a batch of more than 20 files the oldest results were out of reach.
+const RECENT_PAGE = 20;
+let recentWanted = RECENT_PAGE;
+
 async function loadRecentJobs() {
   const list = $("#recent-list");
   if (!$("#api-key").value.trim()) return;
   try {
-    const answer = await api().listJobs();
-    const all = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
     // Those on the page have a card; interrupted uploads are resumed by picking the file.
     const saved = store.all();
-    const jobs = all.filter((job) => !cards.has(job.job_id) && !(job.job_id in saved));
+    const jobs = [];
+    let token = null;
+    let more = false;
+    do {
+      const answer = await api().listJobs(token);
+      const page = Array.isArray(answer) ? answer : answer.jobs || answer.items || [];
+      jobs.push(...page.filter((job) => !cards.has(job.job_id) && !(job.job_id in saved)));
+      token = answer.next_token || null;
+      more = Boolean(token) || jobs.length > recentWanted;
+    } while (token && jobs.length <= recentWanted);
     const when = (iso) => (iso ? `${iso.replace("T", " ").slice(0, 16)} UTC` : "");
-    list.replaceChildren(...jobs.slice(0, 20).map((job) => el("li", { "data-job-id": job.job_id },
+    $("#recent-more").hidden = !more;
+    list.replaceChildren(...jobs.slice(0, recentWanted).map((job) => el("li", { "data-job-id": job.job_id },
       el("span", { className: `badge status-${String(job.status).toLowerCase()}` }, job.status), " ",
       el("strong", {}, job.filename || job.job_id), " ",
       el("span", { className: "muted" }, when(job.created_at)), " ",
@@ -747,6 +760,11 @@ function setup() {
     setKeyStatus("Key forgotten.");
   });
 
+  $("#recent-more").addEventListener("click", () => {
+    recentWanted += RECENT_PAGE;
+    loadRecentJobs();
+  });
+
   const input = $("#file-input");
   input.addEventListener("change", () => {
     addFiles([...input.files]);
@@ -762,7 +780,19 @@ function setup() {
   for (const name of ["dragleave", "drop"]) drop.addEventListener(name, () => drop.classList.remove("over"));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
-    addFiles([...event.dataTransfer.files]);
+    // A folder arrives as a File that cannot be read: it got an error card whose advice
+    // ("pick it again") could never work. Said here instead, and its files are not walked:
+    // a folder of a season's recordings is picked as its files, knowingly.
+    const items = [...(event.dataTransfer.items || [])].filter((item) => item.kind === "file");
+    const entries = items.map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null));
+    const folders = entries.filter((entry) => entry && entry.isDirectory).map((entry) => entry.name);
+    const files = items.length
+      ? items.filter((_, i) => !(entries[i] && entries[i].isDirectory)).map((item) => item.getAsFile()).filter(Boolean)
+      : [...event.dataTransfer.files];
+    if (files.length) addFiles(files); // first: it clears the notice
+    if (folders.length) {
+      showNotice(`${folders.join(", ")}: a folder, not a recording. Open it, select its recordings and drop those.`);
+    }
   });
   // A file dropped beside the zone would otherwise open in the tab and leave the console.
   for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
