@@ -1082,3 +1082,79 @@ def test_a_dropped_folder_is_named_as_a_folder_and_its_neighbours_still_go_up(pa
         "card from the recorder: a folder, not a recording. Open it, select its recordings and drop those.")
     expect(page.locator(".card")).to_have_count(1)
     expect(page.locator(".card h3")).to_have_text(recording.name)
+
+
+def test_many_files_never_send_more_parts_at_once_than_the_browser_has_connections(
+    page: Page, stack, tmp_path: Path
+) -> None:
+    """Chromium sends at most 6 requests at once to one host: 24 files x 4 parts on a slow link
+    queued unsent, their stall watchdogs aborted parts that had not begun, and the files paused
+    as 'Network failure', never to resume. The page sends at most 6 PUTs at once now."""
+    import numpy as np
+    import soundfile as sf
+
+    page.add_init_script("""(() => {
+      window.__puts = { now: 0, most: 0 };
+      const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+      XMLHttpRequest.prototype.open = function (method, ...rest) { this.__put = method === "PUT"; return open.call(this, method, ...rest); };
+      XMLHttpRequest.prototype.send = function (...args) {
+        if (this.__put) {
+          window.__puts.now += 1;
+          window.__puts.most = Math.max(window.__puts.most, window.__puts.now);
+          // Done at readyState 4, which comes before loadend, whose handler lets the next part go.
+          let done = false;
+          const end = () => { if (!done) { done = true; window.__puts.now -= 1; } };
+          this.addEventListener("readystatechange", () => { if (this.readyState === 4) end(); });
+          this.addEventListener("abort", end);
+        }
+        return send.apply(this, args);
+      };
+    })();""")
+    files = []
+    for i in range(4):  # 3 parts each: 12 parts wanted at once by 4 uploads of 4 workers
+        path = tmp_path / f"site {i}.wav"
+        sf.write(path, np.zeros(16000 * 95, dtype=np.int16), 16000, subtype="PCM_16")
+        files.append(str(path))
+    open_console(page, stack)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
+                                                   "uploadThroughput": 4 * 1024 * 1024})
+    page.set_input_files("#file-input", files)
+    cards = page.locator(".card")
+    expect(cards).to_have_count(4)
+    for index in range(4):
+        expect(cards.nth(index)).to_have_attribute("data-upload-state", "uploaded", timeout=120_000)
+    most = page.evaluate("() => window.__puts.most")
+    assert 2 <= most <= 6, most
+
+
+def test_a_paused_single_put_whose_job_ended_meanwhile_is_not_sent_again(page: Page, stack, tmp_path: Path) -> None:
+    """A multipart upload asks the API for its parts on Resume (and turns GONE on a 404); a single
+    PUT went straight back to its old link: after a local stack's restart it failed as 'Network
+    failure' however often Resume was pressed. It asks the API for its job first now."""
+    import numpy as np
+    import soundfile as sf
+
+    recording = tmp_path / "small.wav"  # under the test stack's 1 MiB multipart threshold: one PUT
+    sf.write(recording, np.zeros(16000 * 28, dtype=np.int16), 16000, subtype="PCM_16")
+    page.add_init_script("""(() => {
+      window.__puts = 0;
+      const open = XMLHttpRequest.prototype.open;
+      XMLHttpRequest.prototype.open = function (method, ...rest) { if (method === "PUT") window.__puts += 1; return open.call(this, method, ...rest); };
+    })();""")
+    open_console(page, stack)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 20, "downloadThroughput": -1,
+                                                   "uploadThroughput": 32 * 1024})
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-upload-method", "PUT", timeout=30_000)
+    expect(card).to_have_attribute("data-upload-state", "uploading")
+    card.locator("button[data-action=pause]").click()
+    expect(card).to_have_attribute("data-upload-state", "paused")
+    job_id = card.get_attribute("data-job-id")
+    assert requests.delete(f"{stack.base_url}/jobs/{job_id}", headers={"x-api-key": stack.api_key}, timeout=30).ok
+    card.locator("button[data-action=resume]").click()
+    expect(card).to_have_attribute("data-job-status", "CANCELLED", timeout=30_000)
+    assert page.evaluate("() => window.__puts") == 1

@@ -355,8 +355,9 @@ class JobCard {
     this.progressText.textContent = `${formatBytes(loaded)} of ${formatBytes(total)}${pace}${parts}${retries}`;
   }
 
-  togglePause() {
+  async togglePause() {
     if (!this.upload) return;
+    if (["paused", "failed"].includes(this.upload.state) && !this.upload.multipart && !(await this.stillAwaitsItsFile())) return;
     if (this.upload.state === "paused") {
       this.say("");
       this.upload.resume();
@@ -366,6 +367,29 @@ class JobCard {
     } else {
       this.upload.pause();
     }
+  }
+
+  // Before a single PUT is sent again: a multipart upload asks the API for its parts (and
+  // turns GONE on a 404), but a single PUT went straight to its old link, and after a local
+  // stack's restart failed as "Network failure" however often Resume was pressed.
+  async stillAwaitsItsFile() {
+    let job;
+    try {
+      job = await api().getJob(this.jobId);
+    } catch (err) {
+      if (err instanceof ApiError && err.kind === "not_found") {
+        this.gone();
+        return false;
+      }
+      return true; // unreachable, say: the PUT's own error will tell
+    }
+    if (job.status === "AWAITING_UPLOAD") return true;
+    // Its file arrived after all (the PUT's answer was lost), or the job ended elsewhere.
+    store.remove(this.jobId);
+    this.say("");
+    this.uploadDone();
+    this.follow();
+    return false;
   }
 
   async cancel() {

@@ -21,6 +21,33 @@ const URL_REFRESH_MIN_INTERVAL_MS = 5000;
 // aborted and retried like a network failure.
 const STALL_MS = 120_000;
 
+// PUTs sent at once by all the page's uploads together. Chromium opens at most 6 HTTP/1.1
+// connections to one host (S3 speaks HTTP/1.1), and a request beyond them waits unsent: 24
+// files x 4 parts on a slow link had their stall watchdogs abort parts that had not begun,
+// spend their retries and pause the files as "Network failure", never to resume. A part
+// waits here instead, and its watchdog starts when it is sent.
+const PUTS_AT_ONCE = 6;
+let putsSending = 0;
+const putsWaiting = [];
+
+function sendSlot() {
+  return new Promise((resolve) => {
+    const grant = () => {
+      putsSending += 1;
+      let released = false;
+      resolve(() => {
+        if (released) return;
+        released = true;
+        putsSending -= 1;
+        const next = putsWaiting.shift();
+        if (next) next();
+      });
+    };
+    if (putsSending < PUTS_AT_ONCE) grant();
+    else putsWaiting.push(grant);
+  });
+}
+
 // Interrupted uploads, kept in localStorage so a reload can resume them once the user picks
 // the same file again (a page cannot reopen a file by itself). One entry per upload: with one
 // shared map, two tabs each read it, changed it and wrote it back, and one lost its record.
@@ -510,50 +537,74 @@ export class Upload extends EventTarget {
   // PUT a blob to a presigned URL; resolves with the ETag header (null if CORS hides it).
   put(key, url, blob, headers) {
     return new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      const entry = { xhr, loaded: 0 };
-      this.inflight.set(key, entry);
       const settle = () => {
         if (this.inflight.get(key) === entry) this.inflight.delete(key);
       };
-      xhr.open("PUT", url);
-      for (const [name, value] of Object.entries(headers)) {
-        // The browser sets Host and Content-Length itself and refuses to be told.
-        if (!/^(host|content-length)$/i.test(name)) xhr.setRequestHeader(name, value);
-      }
-      let stalled = false;
-      let watchdog = null;
-      const watch = () => {
-        clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          stalled = true;
-          xhr.abort();
-        }, STALL_MS);
+      // While it waits for a send slot, a pause or a cancel (which aborts what is in flight)
+      // ends it as it ends a PUT under way.
+      const entry = {
+        loaded: 0,
+        waiting: true,
+        xhr: { abort: () => { entry.waiting = false; settle(); reject(new PutError(-1, "aborted")); } },
       };
-      xhr.upload.onprogress = (e) => {
-        entry.loaded = e.loaded;
-        watch();
-      };
-      xhr.onloadend = () => clearTimeout(watchdog);
-      xhr.onload = () => {
-        settle();
-        if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
-        else {
-          const codeMatch = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
-          const code = codeMatch ? codeMatch[1] : null;
-          reject(new PutError(xhr.status, `HTTP ${xhr.status}${code ? ` ${code}` : ""}`, code));
+      this.inflight.set(key, entry);
+      sendSlot().then((release) => {
+        if (!entry.waiting) {
+          release();
+          return;
         }
-      };
-      xhr.onerror = () => {
-        settle();
-        reject(new PutError(0, "network failure"));
-      };
-      xhr.onabort = () => {
-        settle();
-        reject(stalled ? new PutError(0, `no progress for ${STALL_MS / 1000} s`) : new PutError(-1, "aborted"));
-      };
-      watch();
-      xhr.send(blob);
+        entry.waiting = false;
+        const xhr = new XMLHttpRequest();
+        entry.xhr = xhr;
+        let stalled = false;
+        let watchdog = null;
+        const watch = () => {
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => {
+            stalled = true;
+            xhr.abort();
+          }, STALL_MS);
+        };
+        xhr.upload.onprogress = (e) => {
+          entry.loaded = e.loaded;
+          watch();
+        };
+        xhr.onloadend = () => {
+          clearTimeout(watchdog);
+          release();
+        };
+        xhr.onload = () => {
+          settle();
+          if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.getResponseHeader("ETag"));
+          else {
+            const codeMatch = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
+            const code = codeMatch ? codeMatch[1] : null;
+            reject(new PutError(xhr.status, `HTTP ${xhr.status}${code ? ` ${code}` : ""}`, code));
+          }
+        };
+        xhr.onerror = () => {
+          settle();
+          reject(new PutError(0, "network failure"));
+        };
+        xhr.onabort = () => {
+          settle();
+          reject(stalled ? new PutError(0, `no progress for ${STALL_MS / 1000} s`) : new PutError(-1, "aborted"));
+        };
+        try {
+          xhr.open("PUT", url);
+          for (const [name, value] of Object.entries(headers)) {
+            // The browser sets Host and Content-Length itself and refuses to be told.
+            if (!/^(host|content-length)$/i.test(name)) xhr.setRequestHeader(name, value);
+          }
+          watch();
+          xhr.send(blob);
+        } catch (err) { // a URL the browser refuses: no request, so no loadend to free the slot
+          clearTimeout(watchdog);
+          release();
+          settle();
+          reject(err);
+        }
+      });
     });
   }
 }
