@@ -1158,3 +1158,13 @@ def test_a_paused_single_put_whose_job_ended_meanwhile_is_not_sent_again(page: P
     card.locator("button[data-action=resume]").click()
     expect(card).to_have_attribute("data-job-status", "CANCELLED", timeout=30_000)
     assert page.evaluate("() => window.__puts") == 1
+
+
+def test_each_cards_buttons_and_links_name_its_recording(page: Page, stack, recording: Path, model) -> None:
+    """With three files up, a screen reader heard "Pause, Pause, Pause" and "JSON, JSON, JSON"."""
+    open_console(page, stack)
+    card = pick(page, recording)
+    expect(card.get_by_role("button", name=f"Cancel the job of {recording.name}")).to_have_count(1)
+    expect(card.get_by_role("button", name=f"Pause the upload of {recording.name}", include_hidden=True)).to_have_count(1)
+    expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    expect(card.get_by_role("link", name=f"JSON of {recording.name}")).to_have_count(1)

@@ -106,8 +106,10 @@ class JobCard {
     this.progressText = el("span", { className: "progress-text" });
     // Both wait for the job to exist: a cancel or pause pressed while it is being created
     // would have nothing to act on.
-    this.pauseButton = el("button", { type: "button", "data-action": "pause", disabled: true, onclick: () => this.togglePause() }, "Pause");
-    this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", disabled: true, onclick: () => this.cancel() }, "Cancel");
+    this.pauseButton = el("button", { type: "button", "data-action": "pause", disabled: true,
+      "aria-label": `Pause the upload of ${title || file.name}`, onclick: () => this.togglePause() }, "Pause");
+    this.cancelButton = el("button", { type: "button", "data-action": "cancel", className: "danger", disabled: true,
+      "aria-label": `Cancel the job of ${title || file.name}`, onclick: () => this.cancel() }, "Cancel");
     this.message = el("p", { className: "message", role: "status" });
     this.statusBadge = el("span", { className: "badge", "data-testid": "job-status" }, "preparing");
     this.workerBar = el("progress", { max: 1, "aria-label": `detection progress of ${title || file.name}`, hidden: true });
@@ -199,11 +201,13 @@ class JobCard {
         if (this.file.size === 0) throw new Error(`${this.file.name} is empty (0 bytes): there is nothing to analyse.`);
         let sha256 = null;
         if (this.file.size <= HASH_FIRST_MAX_BYTES) {
+          // Once in the live region; the per-cent goes beside the bar, which is not one (a
+          // screen reader queued two dozen announcements a file).
           this.say("Checking the file…");
           const size = this.file.size;
           try {
             sha256 = await hashFile(this.file, (done) => {
-              this.say(`Checking the file… ${percentOf(done, size)}`);
+              this.progressText.textContent = `Checking the file… ${percentOf(done, size)}`;
             }).promise;
           } catch (err) {
             // A file that cannot be read is refused here, before a job exists for it. Anything
@@ -287,6 +291,7 @@ class JobCard {
   offerRemove() {
     this.cancelButton.disabled = false;
     this.cancelButton.textContent = "Remove";
+    this.cancelButton.setAttribute("aria-label", `Remove the card of ${this.title}`);
     this.cancelButton.dataset.action = "remove";
     this.cancelButton.classList.remove("danger");
   }
@@ -318,6 +323,8 @@ class JobCard {
     this.node.dataset.partsTotal = String(this.upload.parts.length);
     const action = { paused: "resume", failed: "retry" }[state] || "pause";
     this.pauseButton.textContent = action[0].toUpperCase() + action.slice(1);
+    // Named with the file: "Pause, Pause, Pause" told a screen reader user nothing.
+    this.pauseButton.setAttribute("aria-label", `${this.pauseButton.textContent} the upload of ${this.title}`);
     this.pauseButton.dataset.action = action;
     this.pauseButton.disabled = !["uploading", "paused", "failed"].includes(state);
     this.cancelButton.disabled = state === "cancelled";

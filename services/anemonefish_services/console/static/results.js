@@ -49,6 +49,8 @@ export function renderLinks(job, { stale = () => false, openFresh = null } = {})
   const items = LINK_LABELS.filter(([key]) => links[key]).map(([key, label]) =>
     el("li", {}, el("a", {
       href: links[key], target: "_blank", rel: "noopener", "data-format": key,
+      // Read out of context ("JSON, JSON, JSON" for three cards), a link names its recording.
+      "aria-label": `${label} of ${job.filename || job.job_id}`,
       onclick: (event) => {
         if (openFresh && stale()) {
           event.preventDefault();
