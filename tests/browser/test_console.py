@@ -1038,7 +1038,7 @@ def test_settings_are_taken_when_the_files_are_added_and_a_decimal_comma_reads_a
     page.fill("#param-threshold", "0.3")  # while the file is being checked: for the next batch
     expect(card).to_have_attribute("data-job-id", re.compile(".+"), timeout=60_000)
     expect(card.locator("[data-testid=job-settings]")).to_have_text(
-        "Settings: threshold 0.9, min event s 0.5; the rest the model's.")
+        "Settings: threshold 0.9, shortest event (s) 0.5; the rest the model's.")
     job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
                        headers={"x-api-key": stack.api_key}, timeout=30).json()
     assert job["params"] == {"threshold": 0.9, "min_event_s": 0.5}

@@ -585,7 +585,7 @@ class JobCard {
 }
 
 // A setting as typed: a number (a decimal comma, "0,5", is read as 0.5: a number field took
-// it as "05", five times the shortest event, without a word), undefined when blank (the
+// it as "05", ten times the shortest event meant, without a word), undefined when blank (the
 // model's value), null when it is no number at all ("0.5e").
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -595,11 +595,16 @@ function settingValue(input) {
   return NUMBER.test(text) ? Number(text) : null;
 }
 
+// A settings field's name, as its label shows it ("shortest event (s)").
+function labelOf(input) {
+  return input.closest("label").firstChild.textContent.trim();
+}
+
 // The label of a settings field that holds no number, or null: the job would otherwise
 // quietly run with the model's value.
 function unreadableSetting() {
   for (const input of document.querySelectorAll("[data-param]")) {
-    if (settingValue(input) === null) return input.closest("label").firstChild.textContent.trim();
+    if (settingValue(input) === null) return labelOf(input);
   }
   return null;
 }
@@ -616,11 +621,15 @@ function detectionParams() {
   return params;
 }
 
-// What a job's settings are, for its card.
+// What a job's settings are, for its card, named as the form names them.
 function describeSettings(params) {
   const entries = Object.entries(params || {});
   if (!entries.length) return "Settings: the model's.";
-  return `Settings: ${entries.map(([name, value]) => `${name.replace(/_/g, " ")} ${value}`).join(", ")}; the rest the model's.`;
+  const named = (name) => {
+    const input = document.querySelector(`[data-param="${name}"]`);
+    return input ? labelOf(input) : name.replace(/_/g, " ");
+  };
+  return `Settings: ${entries.map(([name, value]) => `${named(name)} ${value}`).join(", ")}; the rest the model's.`;
 }
 
 function sleep(ms) {
