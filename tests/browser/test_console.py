@@ -1166,5 +1166,10 @@ def test_each_cards_buttons_and_links_name_its_recording(page: Page, stack, reco
     card = pick(page, recording)
     expect(card.get_by_role("button", name=f"Cancel the job of {recording.name}")).to_have_count(1)
     expect(card.get_by_role("button", name=f"Pause the upload of {recording.name}", include_hidden=True)).to_have_count(1)
+    cancel = card.locator("button[data-action=cancel]")
+    expect(cancel).to_be_enabled()
+    cancel.focus()  # a keyboard user on the card's Cancel button when the job ends
     expect(card).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     expect(card.get_by_role("link", name=f"JSON of {recording.name}")).to_have_count(1)
+    # The hidden button's focus went to the page's top; it stays on the card now.
+    expect(card.locator("h3")).to_be_focused()

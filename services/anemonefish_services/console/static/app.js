@@ -287,6 +287,12 @@ class JobCard {
     this.offerRemove();
   }
 
+  focusHeading() {
+    const heading = this.node.querySelector("h3");
+    heading.tabIndex = -1; // focusable by script, not a tab stop
+    heading.focus();
+  }
+
   // Nothing to cancel (no job, or none any more): the card can only be cleared away.
   offerRemove() {
     this.cancelButton.disabled = false;
@@ -558,7 +564,10 @@ class JobCard {
   }
 
   async showOutcome(job) {
+    // Hiding the focused Pause or Cancel button dropped the keyboard focus to the page's top.
+    const hadFocus = this.uploadRow.contains(document.activeElement);
     this.uploadRow.hidden = true;
+    if (hadFocus) this.focusHeading();
     this.pauseButton.disabled = true;
     if (job.status === "SUCCEEDED") {
       this.say("");
