@@ -880,9 +880,13 @@ def test_an_empty_file_is_refused_before_a_job_is_created(page: Page, stack, tmp
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith("/jobs") else None)
     open_console(page, stack)
-    message = pick(page, empty).locator(".message")
-    expect(message).to_contain_text("flat battery.wav is empty (0 bytes): there is nothing to analyse.")
+    card = pick(page, empty)
+    expect(card.locator(".message")).to_contain_text("flat battery.wav is empty (0 bytes): there is nothing to analyse.")
     assert posts == []
+    # No upload to show or pause: only Remove (a disabled Pause and an empty bar were left).
+    expect(card.locator("progress").first).to_be_hidden()
+    expect(card.locator("button[data-action=pause]")).to_be_hidden()
+    expect(card.get_by_role("button", name="Remove the card of flat battery.wav")).to_be_visible()
 
 
 def test_a_large_file_that_cannot_be_read_is_refused_before_a_job_is_created(page: Page, stack, tmp_path: Path) -> None:

@@ -308,7 +308,12 @@ class JobCard {
     this.say(text, "error");
     this.pauseButton.disabled = true;
     this.cancelButton.disabled = false;
-    if (!this.jobId) this.offerRemove();
+    if (!this.jobId) { // refused before any upload: no bar to fill, nothing to pause
+      this.progressBar.hidden = true;
+      this.progressText.hidden = true;
+      this.pauseButton.hidden = true;
+      this.offerRemove();
+    }
   }
 
   // The upload is over (or was never this page's): only Cancel stays, until the job ends.

@@ -275,8 +275,9 @@ export class Upload extends EventTarget {
         this.setState("paused", `${err.message} Press Resume to try again.`);
       } else if (err instanceof PutError && (err.status === 0 || err.status >= 500)) {
         const what = err.status === 0 ? "Network failure" : `Storage error (HTTP ${err.status})`;
-        this.setState("paused", `${what} while uploading; ${this.partsDone} of ` +
-          `${this.parts.length || 1} parts are safe. Press Resume to try again.`);
+        // A single PUT has no parts to count ("0 of 1 parts are safe" read as a multipart's).
+        const safe = this.multipart ? `; ${this.partsDone} of ${this.parts.length} parts are safe` : "";
+        this.setState("paused", `${what} while uploading${safe}. Press Resume to try again.`);
       } else {
         this.setState("failed", err.message || String(err));
       }
