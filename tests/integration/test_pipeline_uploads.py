@@ -94,7 +94,11 @@ def test_filenames_with_spaces_and_non_ascii(pipeline, short_wav):
     document = requests.get(job["result"]["links"]["json"], timeout=30).json()
     assert document["audio"]["filename"] == name
     disposition = requests.get(job["result"]["links"]["csv"], timeout=30).headers.get("Content-Disposition", "")
-    assert disposition.endswith('.events.csv"')
+    # The recording's own name for browsers (RFC 6266 filename*), an ASCII one for the rest.
+    from urllib.parse import unquote
+
+    assert 'filename="recif_du_matin_1_1_ete_.events.csv"' in disposition
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "récif du matin 1+1 (été) 珊瑚.events.csv"
 
 
 def test_cancel_during_upload_aborts_the_multipart_upload(pipeline, medium_wav):
