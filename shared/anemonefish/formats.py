@@ -233,10 +233,15 @@ def _has_detects_raven_header(path: Path) -> bool:
         return False
 
 
+# The documents whose text the result document beside them can render again, so an edited one
+# can be told from detect's own.
+CHECKED_AGAINST_JSON = ("csv", "raven", "audacity")
+
+
 def _matches_their_document(path: Path) -> bool | None:
     """Whether Audacity labels, a CSV or a Raven table are what the result document beside
     them renders; None for other files, or when there is no such document to tell by."""
-    fmt = next((f for f in ("audacity", "csv", "raven") if path.name.endswith(_SUFFIXES[f])), None)
+    fmt = next((f for f in CHECKED_AGAINST_JSON if path.name.endswith(_SUFFIXES[f])), None)
     if fmt is None:
         return None
     stem = path.name.removesuffix(_SUFFIXES[fmt])
@@ -262,7 +267,7 @@ def _matches_their_document(path: Path) -> bool | None:
 def stale_companions(outdir: Path, stem: str, formats: Iterable[str]) -> list[str]:
     """The formats, of those not in ``formats``, whose file for ``stem`` is exactly what the
     result document beside it renders: detect's own, which a new document would contradict."""
-    return [fmt for fmt in ("csv", "raven", "audacity") if fmt not in formats
+    return [fmt for fmt in CHECKED_AGAINST_JSON if fmt not in formats
             and _matches_their_document(Path(outdir) / document_name(stem, fmt)) is True]
 
 
@@ -300,6 +305,15 @@ def overlong_name(stem: str, formats: Iterable[str]) -> str | None:
     return (f"its results' file name {name!r} would be {len(os.fsencode(name))} bytes, and written first under a "
             f"longer temporary name it may be at most {DOCUMENT_NAME_MAX_BYTES} ({NAME_MAX_BYTES} in a file system): "
             "give the recording (a copy of it) a shorter name")
+
+
+def document_stem(filename: str) -> str | None:
+    """The name a recording's documents are saved under (``<stem>.events.json``, as ``detect``
+    names them) for a job's or a file's name, or None when it has none to give: "." or "/" would
+    make hidden files, and a name too long would not take the documents' suffixes."""
+    name = recording_name(filename)
+    stem = Path(name).stem if name not in ("", ".", "..") else ""
+    return stem if stem and not overlong_name(stem, FORMATS) else None
 
 
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:

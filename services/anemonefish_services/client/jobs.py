@@ -58,14 +58,12 @@ def wait_for_job(
 
 
 def result_stem(job: dict[str, Any]) -> str:
-    """The name a job's documents are saved under: its recording's, as ``detect`` names them;
-    its job id when the name has no stem to give ("." or "/" would make hidden files), or one
-    too long to take the documents' suffixes (the job has run: its results are saved all the same)."""
-    from anemonefish.formats import FORMATS, overlong_name, recording_name
+    """The name a job's documents are saved under: its recording's, as ``detect`` names them,
+    or its job id when the name gives none (the job has run: its results are saved all the same).
+    The API names its download links the same way (logic.views)."""
+    from anemonefish.formats import document_stem
 
-    name = recording_name(job["filename"])
-    stem = Path(name).stem if name not in ("", ".", "..") else ""
-    return stem if stem and not overlong_name(stem, FORMATS) else job["job_id"]
+    return document_stem(job["filename"]) or job["job_id"]
 
 
 def download_results(job: dict[str, Any], stem: str, outdir: Path) -> dict[str, Path]:

@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from anemonefish_services.dal.jobs import JobsRepository, utc_now_iso
 from anemonefish_services.dal.storage import Storage, upload_key
@@ -24,6 +25,9 @@ from anemonefish_services.models.job import JobRecord, JobStatus
 from anemonefish_services.notifications.errors import WebhookUrlError
 from anemonefish_services.notifications.webhooks import validate_webhook_url
 from anemonefish_services.settings import Settings
+
+if TYPE_CHECKING:
+    from anemonefish.card import ModelCard
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c3a57-9a43-4b8e-a0d5-6b3f51a8c7e2")
 
@@ -43,32 +47,30 @@ def job_id_for(tenant_id: str, idempotency_key: str | None, model: dict[str, str
 
 
 @functools.cache
-def served_classes() -> list[str] | None:
-    """The classes of the model the worker serves, from its card (the API image keeps the
-    cards, not the networks), or None where the card is not at hand: the worker checks then."""
-    from anemonefish.exceptions import ModelBundleError
-    from anemonefish.model import bundle_path, read_card
-
-    try:
-        return list(read_card(bundle_path()).classes)
-    except ModelBundleError:
-        return None
-
-
-@functools.cache
-def served_model() -> dict[str, str] | None:
-    """Which model the worker serves: its card's name and version, and the card's SHA-256, which
-    any retraining changes (a fine-tuned bundle may keep the name); None where the card is not at hand."""
+def _served_card() -> tuple[ModelCard, str] | None:
+    """The card of the model the worker serves and the card file's SHA-256 (the API image keeps
+    the cards, not the networks), or None where the card is not at hand: the worker checks then."""
     from anemonefish.exceptions import ModelBundleError
     from anemonefish.model import bundle_path, read_card
 
     try:
         path = bundle_path()
-        card = read_card(path)
-        digest = hashlib.sha256((path / "card.json").read_bytes()).hexdigest()
+        return read_card(path), hashlib.sha256((path / "card.json").read_bytes()).hexdigest()
     except (ModelBundleError, OSError):
         return None
-    return {"name": card.name, "version": card.version, "card_sha256": digest}
+
+
+def served_classes() -> list[str] | None:
+    """The classes of the model the worker serves."""
+    served = _served_card()
+    return list(served[0].classes) if served else None
+
+
+def served_model() -> dict[str, str] | None:
+    """Which model the worker serves: its card's name and version, and the card's SHA-256, which
+    any retraining changes (a fine-tuned bundle may keep the name)."""
+    served = _served_card()
+    return {"name": served[0].name, "version": served[0].version, "card_sha256": served[1]} if served else None
 
 
 def fingerprint(request: CreateJobRequest) -> str:

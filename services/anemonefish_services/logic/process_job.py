@@ -226,6 +226,13 @@ def _resolve_params(job: JobRecord, detector: Detector) -> DetectionParams:
 def process_upload(
     job_id: str, key: str, deps: WorkerDeps, invocation: Invocation
 ) -> Outcome:
+    outcome = _process_upload(job_id, key, deps, invocation)
+    if outcome is Outcome.CANCELLED:  # however the worker found out, the recording goes
+        discard_upload(key, deps.storage, why="cancelled")
+    return outcome
+
+
+def _process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocation) -> Outcome:
     job = deps.repo.get(job_id)
     if job is None or job.input_key != key:
         logger.warning("object is not a job's upload; ignored", extra={"key": key})
@@ -233,7 +240,7 @@ def process_upload(
     if job.status.is_terminal:
         if job.status in (JobStatus.CANCELLED, JobStatus.EXPIRED):
             # Queued before its cancel, or PUT after its job ended by a URL still valid.
-            discard_upload(job, deps.storage)
+            discard_upload(key, deps.storage, why=job.status.value)
         if job.notified_at is None:
             notify_unnotified(job, deps.settings, sns_client=deps.sns_client, repo=deps.repo)
         logger.info("job already finished; duplicate event ignored", extra={"status": job.status.value})
@@ -318,10 +325,7 @@ def process_upload(
         if monitor.stop_reason in (_StopReason.TIME, _StopReason.TOO_LONG):
             return _out_of_time(claimed, monitor, deps, owner)
         logger.info("job stopped between blocks", extra={"reason": str(monitor.stop_reason)})
-        if monitor.stop_reason is _StopReason.CANCELLED:
-            discard_upload(claimed, deps.storage)
-            return Outcome.CANCELLED
-        return Outcome.DUPLICATE
+        return Outcome.CANCELLED if monitor.stop_reason is _StopReason.CANCELLED else Outcome.DUPLICATE
     except UploadChecksumMismatchError as exc:
         return _fail(claimed, exc.code, exc.message, deps, owner)
     except AudioError as exc:
@@ -365,7 +369,6 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
     if deps.repo.heartbeat(job.job_id, owner, progress=1.0, lease_s=deps.settings.lease_s) is None:
         current = deps.repo.get(job.job_id)
         if current is not None and current.status is JobStatus.CANCELLED:
-            discard_upload(current, deps.storage)
             return Outcome.CANCELLED
         raise LeaseLostError(f"job {job.job_id}: lease lost before writing results")
     if job.sha256:  # checked against the upload before this (_check_upload_digest)
@@ -392,7 +395,6 @@ def _finish(job: JobRecord, result: Any, deps: WorkerDeps, owner: str) -> Outcom
             # (A job taken over keeps them: its new worker writes the same documents under the same keys.)
             discard_results(job.job_id, deps.storage, why=f"{current.status.value} while they were written")
             if current.status is JobStatus.CANCELLED:
-                discard_upload(current, deps.storage)
                 return Outcome.CANCELLED
             return Outcome.DUPLICATE
         raise LeaseLostError(f"job {job.job_id}: lease lost before marking SUCCEEDED")

@@ -4,7 +4,6 @@ a cancelled or expired one keeps no recording either."""
 from __future__ import annotations
 
 from anemonefish_services.dal.storage import Storage, job_result_keys
-from anemonefish_services.models.job import JobRecord
 from anemonefish_services.observability import logger
 
 
@@ -20,13 +19,13 @@ def discard_results(job_id: str, storage: Storage, *, why: str) -> None:
                          "they expire with the output bucket's lifecycle rule")
 
 
-def discard_upload(job: JobRecord, storage: Storage) -> None:
+def discard_upload(key: str, storage: Storage, *, why: str) -> None:
     """Delete the recording of a job that was cancelled (or expired) rather than analysed: no one
     will analyse it, a cancel is often of a wrong or private file, and a single PUT's URL stays
     valid after its job ended. Logged on failure: the input bucket's lifecycle removes it later."""
     try:
-        storage.delete_input(job.input_key)
+        storage.delete_input(key)
     except Exception:
-        logger.exception(f"could not delete the upload of a {job.status.value} job; the bucket's lifecycle will")
+        logger.exception(f"could not delete the upload of a job {why}; the bucket's lifecycle will")
     else:
-        logger.info("upload of an ended job deleted", extra={"status": job.status.value})
+        logger.info("upload of an ended job deleted", extra={"why": why})

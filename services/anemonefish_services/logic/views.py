@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from anemonefish.formats import document_name, document_stem
 
-from anemonefish.formats import document_name, recording_name
-
-from anemonefish_services.dal.storage import Storage, safe_filename
+from anemonefish_services.dal.storage import Storage
 from anemonefish_services.models.api import ErrorView, JobView, Progress, ResultView
 from anemonefish_services.models.job import JobRecord, JobStatus
 
@@ -15,7 +13,7 @@ def job_view(job: JobRecord, storage: Storage | None) -> JobView:
     result = None
     if job.status is JobStatus.SUCCEEDED and job.result is not None:
         # Saved under the recording's own name, as the CLI saves them (Storage.presign_get).
-        stem = PurePosixPath(recording_name(job.filename)).stem or PurePosixPath(safe_filename(job.filename)).stem
+        stem = document_stem(job.filename) or job.job_id
         links = {}
         if storage is not None:  # lists leave links out: presigning every page item is wasted work
             links = {
