@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1066,26 +1067,108 @@ def test_earlier_jobs_beyond_the_first_page_are_reached_with_show_more(page: Pag
     assert set(created) <= shown, "every job of the batch is reachable"
 
 
-def test_a_dropped_folder_is_named_as_a_folder_and_its_neighbours_still_go_up(page: Page, stack, tmp_path: Path,
-                                                                                recording: Path) -> None:
-    """A folder dropped from a file manager got an ERROR card, "cannot be read ... Pick it again",
-    advice that could never work."""
-    import shutil
+def _recorder_card(root: Path, clip: Path) -> Path:
+    """A recorder's card as a biologist copies it: days as sub-folders, logs and settings
+    beside the audio, hidden files a file manager leaves."""
+    card = root / "card from the recorder"
+    (card / "day 2").mkdir(parents=True)
+    (card / ".Trashes").mkdir()
+    shutil.copy(clip, card / "reef 1.wav")
+    shutil.copy(clip, card / "day 2" / "reef 2.WAV")
+    shutil.copy(clip, card / ".Trashes" / "deleted.wav")
+    shutil.copy(clip, card / "._reef 1.wav")  # macOS's resource fork: not a recording
+    (card / "recorder.log").write_text("battery 80 %\n")
+    (card / "day 2" / "settings.txt").write_text("gain 20 dB\n")
+    return card
 
-    folder = tmp_path / "card from the recorder"
-    folder.mkdir()
-    shutil.copy(recording, folder / "inside.wav")
-    open_console(page, stack)
+
+def _drop_paths(page: Page, paths: list[Path]) -> None:
+    """Drop files and folders from the file system on the drop zone, as a file manager does
+    (Chromium's own drag events: a folder dropped so can be walked, unlike a DataTransfer
+    made in the page)."""
     cdp = page.context.new_cdp_session(page)
     box = page.locator("#drop").bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + 20
-    data = {"items": [], "files": [str(folder), str(recording)], "dragOperationsMask": 1}
+    data = {"items": [], "files": [str(p) for p in paths], "dragOperationsMask": 1}
     for kind in ("dragEnter", "dragOver", "drop"):
         cdp.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
-    expect(page.locator("#notice")).to_contain_text(
-        "card from the recorder: a folder, not a recording. Open it, select its recordings and drop those.")
-    expect(page.locator(".card")).to_have_count(1)
-    expect(page.locator(".card h3")).to_have_text(recording.name)
+
+
+def _short_clip(tmp_path: Path) -> Path:
+    import numpy as np
+    import soundfile as sf
+
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.zeros(16000, dtype=np.float32), 8000)
+    return clip
+
+
+def test_a_dropped_folder_s_recordings_go_up_with_its_neighbours(page: Page, stack, tmp_path: Path) -> None:
+    """A folder dropped from a file manager got an ERROR card, "cannot be read ... Pick it
+    again", then only a notice to open it: a recorder's card is a folder, and its recordings
+    are what the biologist means to send."""
+    clip = _short_clip(tmp_path)
+    card = _recorder_card(tmp_path, clip)
+    beside = tmp_path / "beside.wav"
+    shutil.copy(clip, beside)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    _drop_paths(page, [card, beside])
+    expect(page.locator("#notice")).to_have_text(
+        "card from the recorder: 2 recordings added; 2 other files left out (not audio by name).")
+    expect(page.locator(".card")).to_have_count(3)
+    # Added in path order below the folder, after the file beside it; the newest card is on top.
+    expect(page.locator(".card h3")).to_have_text(["reef 1.wav", "reef 2.WAV", "beside.wav"])
+
+
+def test_a_dropped_folder_is_read_past_its_first_hundred_entries(page: Page, stack, tmp_path: Path) -> None:
+    """Chromium lists a folder 100 entries at a time: a walk that asked once missed the rest."""
+    folder = tmp_path / "long deployment"
+    folder.mkdir()
+    for i in range(130):
+        (folder / f"log {i:03d}.txt").write_text("x")
+    shutil.copy(_short_clip(tmp_path), folder / "zz last.wav")
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    _drop_paths(page, [folder])
+    expect(page.locator("#notice")).to_have_text(
+        "long deployment: 1 recording added; 130 other files left out (not audio by name).")
+    expect(page.locator(".card h3")).to_have_text(["zz last.wav"])
+
+
+def test_a_folder_without_recordings_says_what_was_looked_for(page: Page, stack, tmp_path: Path) -> None:
+    from anemonefish.audio import AUDIO_SUFFIXES
+
+    folder = tmp_path / "notes only"
+    folder.mkdir()
+    (folder / "deployment.csv").write_text("site,depth\n")
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    _drop_paths(page, [folder])
+    expect(page.locator("#notice")).to_have_text(
+        f"notes only: no recordings in this folder (looked for {' '.join(sorted(AUDIO_SUFFIXES))}).")
+    expect(page.locator("#notice")).to_have_class("notice error")
+    expect(page.locator(".card")).to_have_count(0)
+
+
+def test_a_chosen_folder_sends_its_recordings(page: Page, stack, tmp_path: Path) -> None:
+    card = _recorder_card(tmp_path, _short_clip(tmp_path))
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    page.set_input_files("#folder-input", str(card))
+    expect(page.locator("#notice")).to_have_text(
+        "card from the recorder: 2 recordings added; 2 other files left out (not audio by name).")
+    expect(page.locator(".card h3")).to_have_text(["reef 1.wav", "reef 2.WAV"])
+
+
+def test_the_console_and_the_detector_find_recordings_by_the_same_suffixes(page: Page, stack) -> None:
+    from anemonefish.audio import AUDIO_SUFFIXES
+
+    open_console(page, stack)
+    in_console = page.evaluate("async () => (await import('./recordings.js')).AUDIO_SUFFIXES")
+    assert in_console == sorted(AUDIO_SUFFIXES)
+    accepted = page.get_attribute("#file-input", "accept").split(",")
+    assert set(accepted) == {"audio/*", *AUDIO_SUFFIXES}
 
 
 def test_many_files_never_send_more_parts_at_once_than_the_browser_has_connections(

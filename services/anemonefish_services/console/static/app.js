@@ -7,6 +7,7 @@ import { PendingStore, Upload, fileKey } from "./upload.js";
 import { hashFile } from "./checksum.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
+import { AUDIO_SUFFIXES, describeFolders, recordingsOfDropped, recordingsOfPicked } from "./recordings.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 
@@ -650,7 +651,9 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function addFiles(files) {
+// `notice` ([text, kind]) replaces the previous one, as an empty one does: what the files'
+// own checks say afterwards replaces it in turn.
+async function addFiles(files, notice = ["", "error"]) {
   if (!$("#api-key").value.trim()) {
     showNotice(NEEDS_KEY);
     $("#api-key").focus();
@@ -661,7 +664,7 @@ async function addFiles(files) {
     showNotice(`Detection settings: "${unreadable}" is not a number. Correct it or clear it, then add the files again.`);
     return;
   }
-  showNotice("");
+  showNotice(...notice);
   const params = detectionParams(); // as they are now, for every file of this drop
   const elsewhere = await uploadsElsewhere();
   for (const file of files) {
@@ -690,6 +693,15 @@ async function addFiles(files) {
     new JobCard(file).start(pending, params);
   }
   renderPending();
+}
+
+// The recordings found in folders, and files dropped beside them, under one notice saying
+// how many recordings the folders held and what was left out.
+function addFolders(names, found, beside = []) {
+  const notice = describeFolders(names, found);
+  const files = [...beside, ...found.files];
+  if (files.length) addFiles(files, notice);
+  else showNotice(...notice);
 }
 
 // Uploads interrupted by a reload or a closed tab: the same file resumes them.
@@ -820,9 +832,17 @@ function setup() {
   });
 
   const input = $("#file-input");
+  input.accept = ["audio/*", ...AUDIO_SUFFIXES].join(",");
   input.addEventListener("change", () => {
     addFiles([...input.files]);
     input.value = "";
+  });
+  const folderInput = $("#folder-input");
+  folderInput.addEventListener("change", () => {
+    const files = [...folderInput.files];
+    folderInput.value = "";
+    const names = [...new Set(files.map((file) => file.webkitRelativePath.split("/")[0]))];
+    addFolders(names, recordingsOfPicked(files));
   });
   const drop = $("#drop");
   for (const name of ["dragenter", "dragover"]) {
@@ -832,21 +852,22 @@ function setup() {
     });
   }
   for (const name of ["dragleave", "drop"]) drop.addEventListener(name, () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (event) => {
+  drop.addEventListener("drop", async (event) => {
     event.preventDefault();
-    // A folder arrives as a File that cannot be read: it got an error card whose advice
-    // ("pick it again") could never work. Said here instead, and its files are not walked:
-    // a folder of a season's recordings is picked as its files, knowingly.
+    // A folder arrives as a File that cannot be read (it got an error card once): its
+    // recordings are found by walking its entries, which must be taken before the handler
+    // returns. Files dropped beside it go up as they are.
     const items = [...(event.dataTransfer.items || [])].filter((item) => item.kind === "file");
     const entries = items.map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null));
-    const folders = entries.filter((entry) => entry && entry.isDirectory).map((entry) => entry.name);
+    const folders = entries.filter((entry) => entry && entry.isDirectory);
     const files = items.length
       ? items.filter((_, i) => !(entries[i] && entries[i].isDirectory)).map((item) => item.getAsFile()).filter(Boolean)
       : [...event.dataTransfer.files];
-    if (files.length) addFiles(files); // first: it clears the notice
-    if (folders.length) {
-      showNotice(`${folders.join(", ")}: a folder, not a recording. Open it, select its recordings and drop those.`);
+    if (!folders.length) {
+      addFiles(files);
+      return;
     }
+    addFolders(folders.map((folder) => folder.name), await recordingsOfDropped(folders), files);
   });
   // A file dropped beside the zone would otherwise open in the tab and leave the console.
   for (const name of ["dragover", "drop"]) window.addEventListener(name, (event) => event.preventDefault());
