@@ -265,10 +265,14 @@ def _matches_their_document(path: Path) -> bool | None:
 
 
 def stale_companions(outdir: Path, stem: str, formats: Iterable[str]) -> list[str]:
-    """The formats, of those not in ``formats``, whose file for ``stem`` is exactly what the
-    result document beside it renders: detect's own, which a new document would contradict."""
-    return [fmt for fmt in CHECKED_AGAINST_JSON if fmt not in formats
-            and _matches_their_document(Path(outdir) / document_name(stem, fmt)) is True]
+    """The formats, of those not in ``formats``, whose file for ``stem`` is detect's own and
+    would contradict a new result document: one that is exactly what the document beside it
+    renders, and window scores (a name only detect gives; they may be another model's, and
+    nothing in the document tells)."""
+    outdir = Path(outdir)
+    return [fmt for fmt in (*CHECKED_AGAINST_JSON, "scores") if fmt not in formats and (
+        (outdir / document_name(stem, fmt)).is_file() if fmt == "scores"
+        else _matches_their_document(outdir / document_name(stem, fmt)) is True)]
 
 
 def foreign_document(existing: list[Path]) -> Path | None:

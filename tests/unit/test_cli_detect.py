@@ -468,6 +468,22 @@ def test_a_raven_table_or_csv_checked_by_an_analyst_is_not_replaced(
         assert main(run) == 0
 
 
+def test_a_rerun_of_the_json_alone_rewrites_the_window_scores_beside_it(
+    tmp_path: Path, recordings: Path, tiny_bundle: Path
+) -> None:
+    """Scores from an earlier run (another model, say) stayed beside the new JSON, and nothing
+    in either file told that they no longer belonged together."""
+    recording = tmp_path / "one.wav"
+    shutil.copy(recordings / "one.wav", recording)
+    run = ["detect", str(recording), "--model", str(tiny_bundle), "-q", "-o", str(tmp_path), "--overwrite"]
+    assert main([*run, "--format", "json,scores"]) == 0
+    scores = tmp_path / "one.scores.csv"
+    fresh = scores.read_text()
+    scores.write_text("".join(fresh.splitlines(keepends=True)[:3]))  # an earlier, other run's
+    assert main([*run, "--format", "json"]) == 0
+    assert scores.read_text() == fresh
+
+
 def test_a_rerun_of_part_of_the_formats_rewrites_detects_own_files_beside_the_json(
     tmp_path: Path, recordings: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
