@@ -711,6 +711,23 @@ def load_annotations(path: str | os.PathLike[str], default_label: str = "anemone
     return _parse_annotations(_annotation_text(Path(path)), str(path), default_label)
 
 
+def file_sequence_tables(tables: Iterable[Path]) -> dict[str, list[Path]]:
+    """The tables of ``tables`` made over a file sequence (their selections' Begin File naming
+    two recordings or more, as Raven's table over a folder of a deployment's files does), by
+    each recording file name they name, case folded. Tables that do not parse are not tables
+    of anything here: they are refused where they are read for their own recording."""
+    named: dict[str, list[Path]] = {}
+    for table in tables:
+        try:
+            recordings = {name.casefold() for name in load_annotations(table).recordings_named}
+        except (AnnotationFormatError, OSError):
+            continue
+        if len(recordings) > 1:
+            for name in recordings:
+                named.setdefault(name, []).append(table)
+    return named
+
+
 def read_annotations(
     path: str | os.PathLike[str], default_label: str = "anemonefish", channel: int | None = None
 ) -> list[Event]:

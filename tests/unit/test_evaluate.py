@@ -504,6 +504,39 @@ def test_a_raven_table_over_a_file_sequence_is_scored_by_this_recordings_rows_an
     assert whole.of_recordings({"other.wav"}) is whole  # names none of them: as it is (and warned of)
 
 
+def test_in_folders_a_file_sequence_table_pairs_with_each_recording_it_names(tmp_path, capsys):
+    """Raven's table over a deployment's folder is named after none of its files (or after the
+    first): in folders it paired with no recording, or one, and the others went unscored."""
+    from anemonefish_services.cli import main
+
+    site = tmp_path / "det" / "site-a"
+    _document(site / "reef.events.json", [(2.4, 2.8), (9.0, 9.3)])  # reef.wav: its filename
+    _document(site / "alone.events.json", [(1.0, 1.3)])
+    (site / "before.labels.txt").write_text("5.02\t5.3\tanemonefish\n")  # detections naming no file
+    rows = [(1, "D:\\sea\\before.wav", 5.0, 5.0), (2, "D:\\sea\\reef.wav", 32.4, 2.4),
+            (3, "D:\\sea\\reef.wav", 39.0, 9.0)]
+    lines = ["Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin File\tFile Offset (s)\tAnnotation"]
+    lines += [f"{n}\tSpectrogram 1\t1\t{begin}\t{begin + 0.35}\t{path}\t{offset}\tanemonefish"
+              for n, path, begin, offset in rows]
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "deployment.Table.1.selections.txt").write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann"),
+                 "--json"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    overall = report["overall"]
+    assert (overall["true_positives"], overall["false_positives"], overall["false_negatives"]) == (3, 0, 0)
+    assert len(report["files"]) == 2
+    assert "1 recording(s) with a detection document but no annotation table (not scored): site-a/alone" in out.err
+    assert "annotations but no detection document" not in out.err
+
+    # Two sequence tables naming one recording: which is the truth cannot be told.
+    (tmp_path / "ann" / "site-a").mkdir()
+    (tmp_path / "ann" / "site-a" / "copy.Table.1.selections.txt").write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", "--detections", str(tmp_path / "det"), "--annotations", str(tmp_path / "ann")]) == 2
+    assert "site-a/before: named in several file-sequence tables" in capsys.readouterr().err
+
+
 def test_labels_in_a_column_the_reader_does_not_know_are_warned_of(tmp_path, capsys):
     """Labels under 'Call Type' (or Type, Call, Sound type): with no label column every row was read
     as anemonefish, the grunts among them, and scored (or trained) without a word."""

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from anemonefish.card import FrontEndConfig  # noqa: E402
 from anemonefish.events import Event, onset_zone  # noqa: E402
-from anemonefish.exceptions import ModelBundleError  # noqa: E402
+from anemonefish.exceptions import AnnotationFormatError, ModelBundleError  # noqa: E402
 from anemonefish.synth import SynthEvent  # noqa: E402
 from anemonefish.training.dataset import (  # noqa: E402
     DEFAULT_CLASSES,
@@ -844,6 +844,29 @@ def test_a_table_over_a_file_sequence_trains_this_recordings_rows_in_its_own_tim
     assert read.keys() == own.keys() and [e.label for e in read[0]] == [e.label for e in own[0]]
     # the shift by 100 s and back rounds the last float digits
     assert [t for e in read[0] for t in (e.start, e.end)] == pytest.approx([t for e in own[0] for t in (e.start, e.end)], abs=1e-6)
+
+
+def test_a_file_sequence_table_labels_each_recording_it_names_in_a_folder(tmp_path):
+    """Raven's table over a deployment's folder bears no recording's name: `train DATA/` left every
+    recording out as unlabelled and the table as an orphan."""
+    from anemonefish.training.dataset import labelled_pairs
+
+    (tmp_path / "day 1").mkdir()
+    for name in ("day 1/a.wav", "day 1/b.WAV", "c.wav"):
+        (tmp_path / name).write_bytes(b"RIFF")  # pairing reads names only
+    table = tmp_path / "deployment.Table.1.selections.txt"
+    table.write_text("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin File\tFile Offset (s)\tAnnotation\n"
+                     "1\tSpectrogram 1\t1\t1.0\t1.2\tE:\\day 1\\a.wav\t1.0\tanemonefish\n"
+                     "2\tSpectrogram 1\t1\t61.0\t61.2\tE:\\day 1\\b.wav\t1.0\tanemonefish\n")
+    said = []
+    assert labelled_pairs(tmp_path, said.append) == [(tmp_path / "day 1" / "a.wav", table),
+                                                     (tmp_path / "day 1" / "b.WAV", table)]
+    assert said == [f"1 recording(s) in {tmp_path} have no annotation table and are left out: c.wav"]
+    # A table in a sibling folder is not the recordings': they are labelled by what is above them.
+    (tmp_path / "elsewhere").mkdir()
+    table.rename(tmp_path / "elsewhere" / table.name)
+    with pytest.raises(AnnotationFormatError, match="no audio file with an annotation table"):
+        labelled_pairs(tmp_path, said.append)
 
 
 def test_labels_in_a_column_the_reader_does_not_know_are_warned_of_in_training(tmp_path):

@@ -402,11 +402,45 @@ def _pairs(detections: Path, annotations: Path) -> Pairing:
             )
         if tables:
             pairs.append((dets[key], tables[0]))
+    unannotated = sorted(set(dets) - set(candidates))
+    in_sequences: set[Path] = set()
+    if unannotated:
+        paired, unannotated = _sequence_pairs(unannotated, dets, candidates, annotations)
+        pairs = sorted(pairs + paired)
+        in_sequences = {table for _, table in paired}
     # A LICENSE or README .txt beside the recordings is not a recording left unscored; a file
     # named as a table is one, even when it does not parse.
     undetected = [key for key in sorted(set(candidates) - set(dets))
-                  if any(_named_as_table(p) or _is_annotation_table(p) for p in candidates[key])]
-    return Pairing(pairs, sorted(set(dets) - set(candidates)), undetected)
+                  if not set(candidates[key]) <= in_sequences
+                  and any(_named_as_table(p) or _is_annotation_table(p) for p in candidates[key])]
+    return Pairing(pairs, unannotated, undetected)
+
+
+def _sequence_pairs(
+    keys: list[str], dets: dict[str, Path], candidates: dict[str, list[Path]], annotations: Path
+) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Recordings without a table of their own name (``keys``), paired with the table made over
+    a file sequence whose Begin File names them (Raven's table over a deployment's folder), in
+    their folder or one above it; and the keys still without a table. Matched by the name's
+    stem, as tables pair with recordings by name; evaluate then scores only that file's rows."""
+    from anemonefish.formats import file_sequence_tables
+
+    naming = file_sequence_tables(p for tables in candidates.values() for p in tables)
+    by_stem: dict[str, list[Path]] = {}
+    for name, tables in naming.items():
+        by_stem.setdefault(Path(name).stem, []).extend(tables)
+    paired, still = [], []
+    for key in keys:
+        folder = (annotations / key).parent
+        found = sorted({t for t in by_stem.get(Path(key).name.casefold(), []) if t.parent in (folder, *folder.parents)})
+        if len(found) > 1:
+            raise ValueError(f"{key}: named in several file-sequence tables ({', '.join(str(t) for t in found)}); "
+                             "keep one")
+        if found:
+            paired.append((dets[key], found[0]))
+        else:
+            still.append(key)
+    return paired, still
 
 
 def _named_as_table(path: Path) -> bool:
@@ -470,6 +504,13 @@ def _recordings_of(detections: AnnotationTable) -> set[str]:
     return {name} if name else set()
 
 
+def _named_like(table: AnnotationTable, det_path: Path) -> set[str]:
+    """The recordings a table's Begin File names whose stem is that of ``det_path``'s
+    recording: whose rows are wanted when the detections do not say which file they are of."""
+    stem = recording_stem(det_path).casefold()
+    return {name for name in table.recordings_named if Path(name).stem.casefold() == stem}
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from anemonefish.evaluate import (
         ScoredRecording,
@@ -521,7 +562,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             detections = load_annotations(det_path, default_label=args.label)
             of_recording = _recordings_of(detections)
             # A table over a file sequence holds other recordings' selections: this one's only.
-            truth_table = load_annotations(ann_path, default_label=args.label).of_recordings(of_recording)
+            truth_table = load_annotations(ann_path, default_label=args.label)
+            truth_table = truth_table.of_recordings(of_recording or _named_like(truth_table, det_path))
             if lookalike := truth_table.label_lookalike_message(str(ann_path), args.label):
                 print(f"warning: {lookalike}", file=sys.stderr)
             named = detections.channel

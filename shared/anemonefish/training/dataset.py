@@ -236,8 +236,9 @@ _TABLE_ONLY_SUFFIXES = (".selections.txt", ".labels.txt")
 
 
 def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """Audio files below ``folder`` with an annotation table of the same name beside them,
-    and those without one. Hidden files and folders (macOS's ``._rec.wav``) are not recordings."""
+    """Audio files below ``folder`` with an annotation table of the same name beside them (or,
+    without one, a file sequence's table naming them, in their folder or above it), and those
+    without any. Hidden files and folders (macOS's ``._rec.wav``) are not recordings."""
     pairs, unlabelled = [], []
     claimed: dict[Path, Path] = {}
     root = Path(folder)
@@ -265,7 +266,34 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
             )
         claimed[table] = audio
         pairs.append((audio, table))
+    if unlabelled:
+        pairs, unlabelled = _with_file_sequence_tables(root, pairs, unlabelled)
     return pairs, unlabelled
+
+
+def _with_file_sequence_tables(
+    root: Path, pairs: list[tuple[Path, Path]], unlabelled: list[Path]
+) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Recordings without a table of their own name, paired with the table made over a file
+    sequence that names them in its Begin File (Raven's table over a deployment's folder), in
+    their folder or one above it."""
+    from anemonefish.formats import file_sequence_tables
+
+    tables = (p for p in sorted(root.rglob("*")) if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES)
+              and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    naming = file_sequence_tables(tables)
+    still = []
+    for audio in unlabelled:
+        found = [t for t in naming.get(audio.name.casefold(), []) if t.parent in (audio.parent, *audio.parents)]
+        if len(found) > 1:
+            raise AnnotationFormatError(
+                f"{audio}: named in several file-sequence tables ({', '.join(str(t) for t in found)}); keep one"
+            )
+        if found:
+            pairs.append((audio, found[0]))
+        else:
+            still.append(audio)
+    return sorted(pairs), still
 
 
 def orphan_tables(folder: str | Path, pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
