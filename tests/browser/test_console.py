@@ -412,6 +412,53 @@ def test_many_dropped_files_each_get_a_job(page: Page, stack) -> None:
     assert len(job_ids) == 3
 
 
+def test_a_large_batch_checks_a_few_files_at_a_time(page: Page, stack) -> None:
+    """Each file's check is a Web Worker with its own heap: a dropped folder of a season's
+    recordings started one for every file at once, hundreds, all finishing together."""
+    # Counts the checksum workers alive at once, from before the page's own scripts run.
+    page.add_init_script("""
+        Object.defineProperty(navigator, "hardwareConcurrency", { get: () => 4 });
+        window.__checks = { alive: 0, most: 0, started: 0 };
+        const Real = window.Worker;
+        window.Worker = class extends Real {
+            constructor(url, options) {
+                super(url, options);
+                if (String(url).includes("checksum-worker")) {
+                    window.__checks.started += 1;
+                    window.__checks.alive += 1;
+                    window.__checks.most = Math.max(window.__checks.most, window.__checks.alive);
+                }
+                this.__counted = String(url).includes("checksum-worker");
+            }
+            terminate() {
+                if (this.__counted) { this.__counted = false; window.__checks.alive -= 1; }
+                super.terminate();
+            }
+        };
+    """)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    names = [f"reef {i:02d}.wav" for i in range(8)]
+    files = page.evaluate_handle(
+        """(names) => {
+            const dt = new DataTransfer();
+            names.forEach((name, i) => dt.items.add(
+                new File([new Uint8Array(10 * 1024 * 1024).fill(i + 1)], name, {type: "audio/wav"})));
+            return dt;
+        }""",
+        names,
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    expect(page.locator(".card")).to_have_count(8)
+    expect(page.locator(".card", has_text="Waiting for the files before it to be checked…").first).to_be_visible()
+    for name in names:
+        expect(page.locator(".card", has_text=name)).to_have_attribute("data-job-id", re.compile(".+"), timeout=60_000)
+    at_once = page.evaluate("async () => (await import('./checksum.js')).HASHES_AT_ONCE")
+    checks = page.evaluate("window.__checks")
+    assert at_once == 3  # of 4 cores, one left to the page
+    assert checks["started"] == 8 and 1 <= checks["most"] <= at_once
+
+
 def test_earlier_jobs_can_be_shown_again(page: Page, stack, model, tmp_path: Path) -> None:
     # A job submitted elsewhere (here: straight through the API) shows up under Earlier jobs,
     # and its results open from there, as after closing the tab.

@@ -204,11 +204,13 @@ class JobCard {
         if (this.file.size <= HASH_FIRST_MAX_BYTES) {
           // Once in the live region; the per-cent goes beside the bar, which is not one (a
           // screen reader queued two dozen announcements a file).
-          this.say("Checking the file…");
           const size = this.file.size;
           try {
             sha256 = await hashFile(this.file, (done) => {
               this.progressText.textContent = `Checking the file… ${percentOf(done, size)}`;
+            }, {
+              onWaiting: () => this.say("Waiting for the files before it to be checked…"),
+              onStart: () => this.say("Checking the file…"),
             }).promise;
           } catch (err) {
             // A file that cannot be read is refused here, before a job exists for it. Anything

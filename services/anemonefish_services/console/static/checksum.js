@@ -9,39 +9,74 @@ export class ChecksumError extends Error {
   }
 }
 
-export function hashFile(file, onProgress = () => {}) {
-  let worker;
-  try {
-    worker = new Worker(new URL("./checksum-worker.js", import.meta.url), { type: "module" });
-  } catch (err) {
-    const promise = Promise.reject(new ChecksumError(`The checksum could not be computed: ${err.message || err}`));
-    promise.catch(() => {}); // whoever awaits it still sees the rejection
-    return { promise, cancel() {} };
-  }
+// Files hashed at once. Each check is a Web Worker, with its own heap and 8 MiB slices,
+// reading at the speed of one core: a dropped folder of a season's recordings started one
+// for every file, hundreds at once, all finishing together. The rest wait their turn.
+export const HASHES_AT_ONCE = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+let hashing = 0;
+const waiting = [];
+
+function nextInLine() {
+  const next = waiting.shift();
+  if (next) next();
+  else hashing -= 1;
+}
+
+// `onWaiting` is called if the file must wait for others' checks, `onStart` when its own begins.
+export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, onStart = () => {} } = {}) {
   let settle;
   const promise = new Promise((resolve, reject) => {
     settle = { resolve, reject };
+  });
+  promise.catch(() => {}); // an early failure is reported when the promise is awaited, not before
+  let worker = null;
+  let ended = false;
+  const end = () => { // once, whichever of success, failure or cancel comes first
+    if (ended) return false;
+    ended = true;
+    if (worker) {
+      worker.terminate();
+      nextInLine();
+    }
+    return true;
+  };
+  const run = () => {
+    try {
+      worker = new Worker(new URL("./checksum-worker.js", import.meta.url), { type: "module" });
+    } catch (err) {
+      nextInLine();
+      ended = true;
+      settle.reject(new ChecksumError(`The checksum could not be computed: ${err.message || err}`));
+      return;
+    }
+    onStart();
     worker.onmessage = ({ data }) => {
       if (data.hashed !== undefined) {
         onProgress(data.hashed);
         return;
       }
-      worker.terminate();
-      if (data.sha256) resolve(data.sha256);
-      else reject(new ChecksumError(`Could not read the file to check it: ${data.error}`, data.name || undefined));
+      if (!end()) return;
+      if (data.sha256) settle.resolve(data.sha256);
+      else settle.reject(new ChecksumError(`Could not read the file to check it: ${data.error}`, data.name || undefined));
     };
     worker.onerror = (event) => {
-      reject(new ChecksumError(`The checksum could not be computed: ${event.message || "worker failed"}`));
-      worker.terminate();
+      if (end()) settle.reject(new ChecksumError(`The checksum could not be computed: ${event.message || "worker failed"}`));
     };
-  });
-  promise.catch(() => {}); // an early failure is reported when the promise is awaited, not before
-  worker.postMessage({ file });
+    worker.postMessage({ file });
+  };
+  if (hashing < HASHES_AT_ONCE) {
+    hashing += 1;
+    run();
+  } else {
+    waiting.push(run);
+    onWaiting();
+  }
   return {
     promise,
     cancel() {
-      worker.terminate();
-      settle.reject(new ChecksumError("cancelled"));
+      const queued = waiting.indexOf(run);
+      if (queued >= 0) waiting.splice(queued, 1);
+      if (end()) settle.reject(new ChecksumError("cancelled"));
     },
   };
 }
