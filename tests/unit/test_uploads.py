@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from anemonefish_services.exceptions import InvalidJobStateError, UploadIncompleteError
-from anemonefish_services.logic.uploads import complete_upload
+from anemonefish_services.logic.uploads import complete_upload, list_uploaded_parts
 from anemonefish_services.models.api import CompleteUploadRequest
 from anemonefish_services.models.job import JobRecord, JobStatus
 
@@ -24,6 +24,9 @@ class _Storage:
 
     def head_input(self, key):  # noqa: ANN001
         return None if self.object_size is None else {"ContentLength": self.object_size}
+
+    def list_parts(self, key, upload_id):  # noqa: ANN001
+        raise ClientError({"Error": {"Code": "NoSuchUpload", "Message": "gone"}}, "ListParts")
 
 
 class _Repo:
@@ -81,6 +84,17 @@ def test_a_complete_whose_upload_a_cancel_aborted_meanwhile_is_a_409_not_an_inco
     repo.job = started.model_copy(update={"status": status})  # the cancel's write, after the check
     with pytest.raises(InvalidJobStateError, match=status.value):
         complete_upload(started, PARTS, repo=repo, storage=_Storage(None))
+
+
+@pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.EXPIRED])
+def test_a_list_of_parts_whose_upload_a_cancel_aborted_meanwhile_is_a_409_not_a_500(status):
+    """A client resuming asks S3 for its parts as DELETE /jobs/{id} lands: S3's NoSuchUpload
+    was an internal error."""
+    repo = _Repo(_job())
+    started = repo.job
+    repo.job = started.model_copy(update={"status": status})
+    with pytest.raises(InvalidJobStateError, match=status.value):
+        list_uploaded_parts(started, repo=repo, storage=_Storage(None))
 
 
 class _RepoThatMovesOn(_Repo):

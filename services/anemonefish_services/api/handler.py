@@ -293,7 +293,7 @@ def post_parts(job_id: str, body: PartUrlsRequest):  # noqa: ANN201 (powertools 
     responses=_responses(200, UploadedPartsResponse, "Uploaded parts"),
 )
 def get_parts(job_id: str):  # noqa: ANN201 (powertools would model a Response annotation)
-    return _json(200, list_uploaded_parts(_own_job(job_id), storage=_storage()))
+    return _json(200, list_uploaded_parts(_own_job(job_id), repo=_repo(), storage=_storage()))
 
 
 @app.post(

@@ -37,6 +37,13 @@ def _require_open_multipart(job: JobRecord) -> tuple[str, int]:
     return job.upload_id, job.part_count
 
 
+def _refuse_if_ended_meanwhile(job_id: str, repo: JobsRepository) -> None:
+    """S3 knows the upload no more: a job cancelled (or expired) while this call was under way,
+    which aborted it, gets the 409 a call after the cancel gets, not a 500 or a 400."""
+    if (now := repo.get(job_id)) is not None and now.status.is_terminal:
+        _require_open_multipart(now)
+
+
 def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, storage: Storage) -> PartUrlsResponse:
     upload_id, part_count = _require_open_multipart(job)
     beyond = [n for n in part_numbers if n > part_count]
@@ -55,9 +62,14 @@ def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, s
     )
 
 
-def list_uploaded_parts(job: JobRecord, *, storage: Storage) -> UploadedPartsResponse:
+def list_uploaded_parts(job: JobRecord, *, repo: JobsRepository, storage: Storage) -> UploadedPartsResponse:
     upload_id, part_count = _require_open_multipart(job)
-    parts = storage.list_parts(job.input_key, upload_id)
+    try:
+        parts = storage.list_parts(job.input_key, upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            _refuse_if_ended_meanwhile(job.job_id, repo)
+        raise
     return UploadedPartsResponse(
         upload_id=upload_id,
         part_size=job.part_size or 0,
@@ -125,10 +137,8 @@ def complete_upload(
         code = error.get("Code")
         assembled = code == "NoSuchUpload" and (head := storage.head_input(job.input_key)) is not None
         if not (assembled and head.get("ContentLength") == job.size_bytes):
-            if code == "NoSuchUpload" and (now := repo.get(job.job_id)) is not None and now.status.is_terminal:
-                # Cancelled (or expired) while this call was under way, which aborted the upload:
-                # the 409 a call after the cancel gets.
-                _require_open_multipart(now)
+            if code == "NoSuchUpload":
+                _refuse_if_ended_meanwhile(job.job_id, repo)
             if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload"):
                 raise UploadIncompleteError(
                     f"S3 refused the upload: {code}: {error.get('Message', '')}",
