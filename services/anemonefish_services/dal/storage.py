@@ -18,13 +18,22 @@ UPLOAD_PREFIX = "uploads/"
 RESULT_PREFIX = "results/"
 
 
+SAFE_NAME_MAX = 120
+# Kept from a long name's end when it is cut: its suffixes (``.Table.1.selections.txt``, the
+# longest document's, is 23). Cut at its end, every document of a long-named recording got
+# one download name, without a suffix.
+SAFE_NAME_TAIL = 40
+
+
 def safe_filename(filename: str) -> str:
     """A key-safe version of the user's filename (ASCII letters, digits, ``._-``). The job id
-    decides the path; this only keeps the name recognisable."""
+    decides the path; this only keeps the name recognisable. A long one loses its middle."""
     name = unicodedata.normalize("NFKD", filename.replace("\\", "/").rsplit("/", 1)[-1])
     name = name.encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "recording"
-    return name[:120]
+    if len(name) > SAFE_NAME_MAX:
+        name = name[: SAFE_NAME_MAX - SAFE_NAME_TAIL] + name[-SAFE_NAME_TAIL:]
+    return name
 
 
 def upload_key(job_id: str, filename: str) -> str:
