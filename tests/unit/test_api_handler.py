@@ -300,3 +300,22 @@ def test_an_idempotent_retry_after_the_served_model_changed_gets_a_new_job(api, 
     monkeypatch.setattr(create_job, "served_model", lambda: {**health["model"], "card_sha256": "b" * 64})
     status, after = api("POST", "/jobs", body, headers=key)
     assert status == 201 and after["job_id"] != first[1]["job_id"]
+
+
+def test_a_request_without_a_valid_key_hears_that_first_whatever_else_is_wrong_with_it(api):
+    """Validation ran before the key was looked at: a keyless request with a bad body, header or
+    query got the 400 of a caller the service knows, telling a stranger what it accepts."""
+    bad = [
+        ("POST", "/jobs", {"size_bytes": 5}, {}),  # no filename
+        ("POST", "/jobs", {"filename": "a.wav", "size_bytes": 5}, {"Idempotency-Key": " "}),
+        ("GET", "/jobs?limt=5", None, {}),
+        ("GET", "/jobs?limit=0", None, {}),
+        ("POST", "/jobs", b"filename=a.wav", {"Content-Type": "application/x-www-form-urlencoded"}),
+    ]
+    for method, path, body, headers in bad:
+        status, answer = api(method, path, body, key=None, headers=headers)
+        assert (status, answer["error"]["code"]) == (401, "unauthorized"), (path, headers)
+        status, answer = api(method, path, body, key="not-a-key", headers=headers)
+        assert (status, answer["error"]["code"]) == (403, "forbidden"), (path, headers)
+        status, _ = api(method, path, body, headers=headers)
+        assert status in (400, 415), (path, headers)  # the caller known: what is wrong with it

@@ -103,14 +103,26 @@ def _not_json() -> Response | None:
                   {"field": "Content-Type"})
 
 
+def _refused_caller() -> Response | None:
+    """The 401 or 403 of a request without a valid key, which comes before what is wrong with its
+    body, headers or query (powertools validates them before the route runs; on AWS, API
+    Gateway refuses such a request first)."""
+    try:
+        _tenant()
+    except ServiceError as exc:
+        return _service_error(exc)
+    return None
+
+
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported_content_type(exc: RequestUnsupportedContentType) -> Response:
-    return _not_json() or _error(415, "unsupported_media_type", "request bodies are JSON", {"field": "Content-Type"})
+    return (_refused_caller() or _not_json()
+            or _error(415, "unsupported_media_type", "request bodies are JSON", {"field": "Content-Type"}))
 
 
 @app.exception_handler(RequestValidationError)
 def _validation_error(exc: RequestValidationError) -> Response:
-    if (refusal := _not_json()) is not None:
+    if (refusal := _refused_caller() or _not_json()) is not None:
         return refusal
     # 400 naming each field at fault (powertools' default is a terse 422).
     problems = []
@@ -231,6 +243,7 @@ def post_job(
     body: CreateJobRequest,
     idempotency_key: Annotated[str | None, Header(alias="idempotency-key", max_length=255)] = None,
 ):  # noqa: ANN201 (powertools would model a Response annotation)
+    tenant_id = _tenant()
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
         # A blank key (a script's unset variable) would make every such request of a tenant one job.
         reason = "Idempotency-Key must be visible ASCII characters (spaces only between them), not blank"
@@ -238,7 +251,7 @@ def post_job(
     settings = get_settings()
     response, created = create_job(
         body,
-        tenant_id=_tenant(),
+        tenant_id=tenant_id,
         idempotency_key=idempotency_key,
         settings=settings,
         repo=_repo(),
@@ -258,12 +271,13 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ):  # noqa: ANN201 (powertools would model a Response annotation)
+    tenant_id = _tenant()
     # A misspelt parameter (?limt=5) would otherwise be ignored without a word.
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - {"limit", "next_token"})
     if unknown:
         raise InvalidRequestError(f"unknown query parameter {unknown[0]!r}: GET /jobs takes limit and next_token",
                                   details={"field": unknown[0]})
-    jobs, token = _repo().list_for_tenant(_tenant(), limit=limit, next_token=next_token)
+    jobs, token = _repo().list_for_tenant(tenant_id, limit=limit, next_token=next_token)
     return _json(200, JobListResponse(jobs=[job_view(j, None) for j in jobs], next_token=token))
 
 
