@@ -149,3 +149,21 @@ def test_publish_to_a_missing_topic_raises_a_clear_error(aws: dict[str, Any]) ->
         publish_job_event(aws["sns"], missing, succeeded("job-1"))
     assert raised.value.code == "sns_publish_failed"
     assert "no-such-topic" in str(raised.value)
+
+
+def test_a_job_s_event_is_dated_when_the_job_ended_so_a_resend_is_the_same_message():
+    """It was dated when sent: a resend (the dead-letter consumer's, days later) carried another
+    body under the same webhook-id, and the event's time was not when the job ended."""
+    import time as _time
+
+    from anemonefish_services.logic.notify import job_event
+    from anemonefish_services.models.job import JobRecord, JobStatus
+
+    job = JobRecord(job_id="j", tenant_id="t", status=JobStatus.CANCELLED, filename="a.wav", size_bytes=10,
+                    input_key="uploads/j/a.wav", upload_mode="PUT", created_at="2026-01-01T00:00:00Z",
+                    updated_at="2026-01-03T09:00:00Z", finished_at="2026-01-02T08:30:05Z",
+                    upload_expires_at=_time.time(), expires_at_epoch=0)
+    first = job_event(job)
+    assert first.to_json().count('"timestamp":"2026-01-02T08:30:05Z"') == 1
+    _time.sleep(0.01)
+    assert job_event(job).to_json() == first.to_json()

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import socket
 import ssl
 import threading
@@ -166,7 +167,7 @@ def test_delivery_is_signed_per_standard_webhooks(receiver: Receiver) -> None:
 
     assert outcome.delivered and outcome.outcome == "delivered"
     assert (outcome.attempts, outcome.status_code, outcome.error) == (1, 200, None)
-    assert outcome.url == f"http://127.0.0.1:{receiver.port}/hooks/anemonefish"  # query redacted
+    assert outcome.url.startswith(f"http://127.0.0.1:{receiver.port}/… (sha256:")  # path and query redacted
     [request] = receiver.requests
     assert request.path == "/hooks/anemonefish?team=reef"
     assert request.headers["Host"] == f"127.0.0.1:{receiver.port}"
@@ -176,7 +177,7 @@ def test_delivery_is_signed_per_standard_webhooks(receiver: Receiver) -> None:
     assert payload == json.loads(event.to_json(include_tenant=False))
     assert payload["type"] == "job.succeeded" and "tenant_id" not in payload["data"]
     assert payload["data"]["result"]["events_count"] == 7
-    assert request.headers["webhook-id"] == outcome.webhook_id == webhook_message_id("job-123", "SUCCEEDED")
+    assert request.headers["webhook-id"] == outcome.webhook_id == webhook_message_id("job-123", "SUCCEEDED", event.timestamp)
     assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 60
     assert request.headers["webhook-signature"].startswith("v1,")
     # The signature covers the body and the id: a changed byte or id no longer verifies.
@@ -190,9 +191,13 @@ def test_delivery_is_signed_per_standard_webhooks(receiver: Receiver) -> None:
 
 
 def test_webhook_id_is_stable_per_job_and_status() -> None:
-    assert webhook_message_id("job-1", "FAILED") == webhook_message_id("job-1", "FAILED")
-    assert webhook_message_id("job-1", "FAILED") != webhook_message_id("job-1", "SUCCEEDED")
-    assert webhook_message_id("job-1", "FAILED") != webhook_message_id("job-2", "FAILED")
+    ended = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    assert webhook_message_id("job-1", "FAILED", ended) == webhook_message_id("job-1", "FAILED", ended)
+    assert webhook_message_id("job-1", "FAILED", ended) != webhook_message_id("job-1", "SUCCEEDED", ended)
+    assert webhook_message_id("job-1", "FAILED", ended) != webhook_message_id("job-2", "FAILED", ended)
+    # The same job id again (an Idempotency-Key used after its record expired): another job's end.
+    later = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    assert webhook_message_id("job-1", "FAILED", ended) != webhook_message_id("job-1", "FAILED", later)
 
 
 def test_retries_5xx_with_exponential_backoff_then_succeeds(receiver: Receiver) -> None:
@@ -619,7 +624,10 @@ def test_address_policy_allows_public_addresses() -> None:
 
 
 def test_redacted_url_drops_secrets() -> None:
-    assert redact_url("https://u:p@hooks.example.com:8443/h?token=abc#f") == "https://hooks.example.com:8443/h"
+    """Slack's and Discord's webhook URLs carry their token in the path: it reached the logs."""
+    shown = redact_url("https://u:p@hooks.example.com:8443/api/webhooks/1234/SECRET-TOKEN?token=abc#f")
+    assert re.fullmatch(r"https://hooks\.example\.com:8443/… \(sha256:[0-9a-f]{12}\)", shown), shown
+    assert redact_url("https://hooks.example.com/a") != redact_url("https://hooks.example.com/b")  # told apart
 
 
 def test_a_resolver_that_hangs_is_given_up_on_with_the_host_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -696,3 +704,33 @@ def test_a_deadline_that_passes_during_the_tls_handshake_still_cuts_the_answer_o
         listener.close()
     assert time.monotonic() - started < 1.5, attempt  # not the 4 s of trickled headers
     assert attempt.status_code is None and attempt.retryable
+
+
+def test_a_name_with_many_addresses_that_drop_connections_stays_within_the_delivery_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each address got the whole connect timeout, one after another: a receiver's name with 12
+    addresses that silently drop connections held the API's cancel for 36 s (past API Gateway's
+    29), and 60 held the dead-letter consumer's whole run."""
+    from anemonefish_services.logic.notify import BRIEF_WEBHOOK_POLICY
+    from anemonefish_services.notifications import webhooks
+
+    clock = [1000.0]  # what the delivery's timeouts would spend, without waiting for them
+    monkeypatch.setattr(webhooks.time, "monotonic", lambda: clock[0])
+    target = webhooks.WebhookTarget(url="https://hooks.reef.test/h", scheme="https", host="hooks.reef.test", port=443,
+                                    request_target="/h", addresses=tuple(f"203.0.113.{i}" for i in range(1, 61)))
+    monkeypatch.setattr(webhooks, "validate_webhook_url", lambda url, allow_loopback: target)
+    tried: list[str] = []
+
+    def dropped(target, address, body, headers, timeout, ca_certs, deadline_s):  # noqa: ANN001, ANN202
+        tried.append(address)
+        clock[0] += timeout.connect_timeout  # SYN sent, nothing back until the timeout
+        return webhooks._Attempt(retryable=True, error="connect timed out", could_not_connect=True)
+
+    monkeypatch.setattr(webhooks, "_post_to_address", dropped)
+    outcome = deliver_webhook(target.url, succeeded_event(), secret=SECRET, policy=BRIEF_WEBHOOK_POLICY,
+                              sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    assert outcome.outcome == "gave_up"
+    assert clock[0] - 1000.0 <= BRIEF_WEBHOOK_POLICY.total_timeout_s
+    assert len(tried) <= BRIEF_WEBHOOK_POLICY.max_attempts * webhooks.MAX_ADDRESSES_PER_ATTEMPT
+    assert tried[:2] == ["203.0.113.1", "203.0.113.2"]  # in the resolver's order

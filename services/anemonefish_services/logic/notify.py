@@ -11,6 +11,7 @@ failing notification is logged and never changes the job.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from anemonefish_services import aws
@@ -49,6 +50,9 @@ def job_event(job: JobRecord) -> JobEvent:
         tenant_id=job.tenant_id,
         result=result,
         error=error,
+        # When the job ended, not when this message is sent: a resend days later (the DLQ
+        # consumer's) carries the same body under the same webhook-id, as Standard Webhooks means.
+        timestamp=datetime.fromtimestamp(epoch_of(job.finished_at or job.updated_at), UTC),
     )
 
 

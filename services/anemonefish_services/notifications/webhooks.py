@@ -167,7 +167,10 @@ class WebhookTarget:
 
 
 def redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment (they may carry tokens): safe to log."""
+    """The URL's scheme, host and port, and a short digest of the whole for telling receivers
+    apart: safe to log. Userinfo, query and path may all carry tokens (Slack's and Discord's
+    webhook URLs hold theirs in the path)."""
+    digest = hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -175,8 +178,8 @@ def redact_url(url: str) -> str:
             host = f"[{host}]"
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
-        return "<unparseable URL>"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+        return f"<unparseable URL sha256:{digest}>"
+    return f"{parts.scheme}://{host}{port}/… (sha256:{digest})"
 
 
 def _split(url: str, allow_loopback: bool) -> tuple[SplitResult, str, int]:
@@ -294,10 +297,13 @@ def validate_webhook_url(url: str, *, allow_loopback: bool = False) -> WebhookTa
     )
 
 
-def webhook_message_id(job_id: str, status: str) -> str:
+def webhook_message_id(job_id: str, status: str, ended_at: datetime) -> str:
     """The ``webhook-id``: the same for every retry of one job's terminal state, so
-    receivers can drop duplicates; different for another job or another state."""
-    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"anemonefish:job:{job_id}:{status}").hex
+    receivers can drop duplicates; different for another job or another state. When the job
+    ended is part of it: a job id comes back when an Idempotency-Key is used again after its
+    record expired, and that job's end is news a receiver must not drop as a repeat."""
+    ended = ended_at.astimezone(UTC).isoformat()
+    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"anemonefish:job:{job_id}:{status}:{ended}").hex
 
 
 def tenant_webhook_secret(master_secret: str, tenant_id: str) -> str:
@@ -406,18 +412,29 @@ class _Attempt:
     could_not_connect: bool = False  # nothing reached the receiver: try its next address
 
 
+# Addresses one attempt tries. A name can resolve to dozens, each silently dropping the
+# connection: tried one after another with a timeout each, they held a delivery for minutes.
+MAX_ADDRESSES_PER_ATTEMPT = 3
+
+
 def _post_once(
     target: WebhookTarget,
     body: bytes,
     headers: dict[str, str],
-    timeout: urllib3.Timeout,
+    policy: WebhookRetryPolicy,
     ca_certs: str | None,
-    deadline_s: float,
+    attempt_ends: float,
 ) -> _Attempt:
-    """One attempt: try the checked addresses in resolver order until one connects."""
+    """One attempt: try the first checked addresses in resolver order until one connects, all
+    of them together before ``attempt_ends`` (``time.monotonic()``)."""
     attempt = _Attempt(retryable=True, error="no address to connect to")
-    for address in target.addresses:
-        attempt = _post_to_address(target, address, body, headers, timeout, ca_certs, deadline_s)
+    for address in target.addresses[:MAX_ADDRESSES_PER_ATTEMPT]:
+        remaining = attempt_ends - time.monotonic()
+        if remaining <= 0:
+            break
+        timeout = urllib3.Timeout(connect=min(policy.connect_timeout_s, remaining),
+                                  read=min(policy.read_timeout_s, remaining))
+        attempt = _post_to_address(target, address, body, headers, timeout, ca_certs, remaining)
         if not attempt.could_not_connect:
             return attempt
     return attempt
@@ -568,7 +585,7 @@ def deliver_webhook(
     started = time.monotonic()
     deadline = started + policy.total_timeout_s
     safe_url = redact_url(url)
-    webhook_id = webhook_message_id(event.data.job_id, event.data.status)
+    webhook_id = webhook_message_id(event.data.job_id, event.data.status, event.timestamp)
     attempts = 0
     status_code: int | None = None
 
@@ -600,20 +617,16 @@ def deliver_webhook(
                 attempts -= 1  # nothing was sent
                 return done("refused", exc.reason)
             else:
-                remaining = max(0.001, deadline - time.monotonic())
-                timeout = urllib3.Timeout(
-                    connect=min(policy.connect_timeout_s, remaining),
-                    read=min(policy.read_timeout_s, remaining),
-                )
                 timestamp = int(time.time())
                 headers = {
                     "Content-Type": "application/json",
                     "User-Agent": USER_AGENT,
                     **sign_webhook(secret, webhook_id, body, timestamp),
                 }
-                # The whole exchange, not each read: connect and read timeouts together at most.
-                attempt_s = min(policy.connect_timeout_s + policy.read_timeout_s, remaining)
-                result = _post_once(target, body.encode("utf-8"), headers, timeout, ca_certs, attempt_s)
+                # The whole exchange, not each read, over every address tried: connect and read
+                # timeouts together at most, and never past the delivery's deadline.
+                attempt_ends = min(time.monotonic() + policy.connect_timeout_s + policy.read_timeout_s, deadline)
+                result = _post_once(target, body.encode("utf-8"), headers, policy, ca_certs, attempt_ends)
                 status_code = result.status_code
             if result.status_code is not None and 200 <= result.status_code < 300:
                 return done("delivered", None)
