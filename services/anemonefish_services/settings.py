@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 from typing import Annotated, Literal
@@ -64,6 +66,24 @@ class Settings(BaseSettings):
     jobs_queue_retention_s: float = Field(float(SQS_MAX_RETENTION_S), gt=0, description="The jobs queue's message retention.")
     worker_safety_margin_s: float = Field(30.0, ge=0)
     progress_interval_s: float = Field(1.0, ge=0, description="Min seconds between progress writes.")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: str | None) -> str | None:
+        """``whsec_`` and base64 of 24-64 random bytes (Standard Webhooks). A malformed one
+        was taken, then failed every delivery and GET /webhook-secret while jobs with webhooks
+        were accepted: it now stops the service at its start, naming the setting."""
+        if not value:
+            return None
+        try:
+            key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+        except (ValueError, binascii.Error):
+            key = b""
+        if not value.startswith("whsec_") or not 24 <= len(key) <= 64:
+            raise ValueError("ANEMONEFISH_WEBHOOK_SECRET must be whsec_ followed by the base64 of 24 to 64 random "
+                             "bytes (e.g. python -c \"import base64,os; print('whsec_' + "
+                             "base64.b64encode(os.urandom(32)).decode())\")")
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

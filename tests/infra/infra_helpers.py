@@ -33,7 +33,7 @@ PLAN_VARS: dict[str, list[str]] = {
         "-var=offline_plan=true",
         f"-var=worker_image_uri={ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/anemonefish-{env}-worker:test",
         f"-var=api_image_uri={ACCOUNT_ID}.dkr.ecr.eu-west-1.amazonaws.com/anemonefish-{env}-api:test",
-        "-var=webhook_secret=whsec_dGVzdC1vbmx5LW5vdC1hLXNlY3JldA==",
+        "-var=webhook_secret=whsec_dGVzdC1vbmx5LW5vdC1hLXNlY3JldC0zMi1ieXRlcyE=",
     ]
     for env in ("dev", "prod")
 }

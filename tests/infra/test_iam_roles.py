@@ -59,7 +59,7 @@ PIPELINE_TO_LOCAL = {"var.environment": "local.environment", "local.cors_origins
 REQUIRED_VALUES = {
     "worker_image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/anemonefish-local-worker:test",
     "api_image_uri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/anemonefish-local-api:test",
-    "webhook_secret": "whsec_dGVzdC1vbmx5LW5vdC1hLXNlY3JldA==",
+    "webhook_secret": "whsec_dGVzdC1vbmx5LW5vdC1hLXNlY3JldC0zMi1ieXRlcyE=",
     "api_key_required": "false",
     "log_retention_days": "1",
     "result_expiration_days": "1",

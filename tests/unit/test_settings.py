@@ -47,3 +47,23 @@ def test_part_size_keeps_any_file_within_s3_limits(size):
 def test_a_50_gib_file_needs_fewer_than_10000_parts_with_defaults():
     settings = Settings()
     assert -(-(50 * GIB) // settings.part_size_for(50 * GIB)) < S3_MAX_PARTS
+
+
+@pytest.mark.parametrize("secret", ["whsec_not-base64!", "whsec_" + "c2hvcnQ=", "c2VydmljZS1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="])
+def test_a_malformed_webhook_secret_stops_the_service_naming_the_setting(monkeypatch, secret):
+    """It was taken: every delivery and GET /webhook-secret then failed, while jobs with webhooks
+    were accepted and recorded as notified."""
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", secret)
+    with pytest.raises(ValueError, match="ANEMONEFISH_WEBHOOK_SECRET must be whsec_"):
+        Settings()
+
+
+def test_a_standard_webhooks_secret_is_taken_and_a_blank_one_means_none(monkeypatch):
+    import base64
+    import os
+
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", secret)
+    assert Settings().webhook_secret == secret
+    monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", "")
+    assert Settings().webhook_secret is None
