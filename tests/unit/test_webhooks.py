@@ -647,6 +647,31 @@ def test_a_resolver_that_hangs_is_given_up_on_with_the_host_named(monkeypatch: p
         release.set()
 
 
+def test_names_whose_dns_hangs_leave_the_next_receiver_its_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lookups ran in a shared pool of four threads, which the lookups given up on kept blocked:
+    after four names of a tenant's whose DNS hangs, every other tenant's receiver was refused as
+    not resolving."""
+    from anemonefish_services.notifications import webhooks
+
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if host.startswith("slow"):
+            release.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "too late")
+        return real("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    try:
+        for i in range(6):
+            with pytest.raises(webhooks.WebhookHostUnresolvedError, match="did not resolve"):
+                webhooks._resolve(f"https://slow{i}.example/h", f"slow{i}.example", 443, timeout_s=0.1)
+        assert webhooks._resolve("https://hooks.good.example/h", "hooks.good.example", 443, timeout_s=2) == ("127.0.0.1",)
+    finally:
+        release.set()
+
+
 def test_each_tenant_gets_its_own_secret_derived_from_the_services():
     """One secret for all would let any tenant sign webhooks another tenant's receiver accepts."""
     from anemonefish_services.notifications import tenant_webhook_secret

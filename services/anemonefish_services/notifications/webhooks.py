@@ -24,12 +24,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
 import urllib3
@@ -238,16 +236,37 @@ def _ascii_host(url: str, host: str) -> str:
 
 
 # getaddrinfo has no timeout of its own and a slow resolver would hold the API request
-# or the worker's delivery; the lookup runs in a small pool and is abandoned after this.
+# or the worker's delivery; the lookup is abandoned after this.
 DNS_TIMEOUT_S = 5.0
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+
+
+def _getaddrinfo_within(host: str, port: int, timeout_s: float) -> list[tuple]:
+    """``socket.getaddrinfo`` in a thread of its own, given up on after ``timeout_s``
+    (:class:`TimeoutError`). Its own thread: in a shared pool of four, the threads of lookups
+    given up on stayed blocked, and four names whose DNS hangs (a tenant's) left none for the
+    next tenant's receiver. An abandoned thread ends when the system resolver gives up."""
+    outcome: dict[str, Any] = {}
+
+    def look_up() -> None:
+        try:
+            outcome["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=look_up, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["infos"]
 
 
 def _resolve(url: str, host: str, port: int, timeout_s: float = DNS_TIMEOUT_S) -> tuple[str, ...]:
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = lookup.result(timeout=timeout_s)
-    except FutureTimeoutError:
+        infos = _getaddrinfo_within(host, port, timeout_s)
+    except TimeoutError:
         raise WebhookHostUnresolvedError(url, f"the host {host!r} did not resolve within {timeout_s:g} s") from None
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise WebhookHostUnresolvedError(url, f"the host {host!r} does not resolve ({exc})") from None
