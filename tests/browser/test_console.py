@@ -1012,6 +1012,7 @@ def test_an_upload_under_way_in_another_tab_is_not_offered_for_discard_nor_start
     page.close()  # the uploading tab goes: now it is an interrupted upload, to resume or discard
     expect(entry.locator("button")).to_have_text("Discard", timeout=20_000)
     expect(entry).to_contain_text("pick or drop the same file to resume")
+    expect(other.locator("#notice")).to_be_hidden()  # it said the other tab was uploading it
     other.close()
 
 

@@ -680,6 +680,7 @@ async function addFiles(files, notice = ["", "error"]) {
     const pending = store.match(file);
     if (pending && elsewhere.has(pending.job_id)) {
       showNotice(`${file.name} is being uploaded in another tab of this browser.`, "info");
+      uploadingElsewhere = { jobId: pending.job_id, text: $("#notice").textContent };
       continue;
     }
     if (!pending && finishedFiles.has(fileKey(file))) {
@@ -708,9 +709,16 @@ function addFolders(names, found, beside = []) {
 
 // Uploads interrupted by a reload or a closed tab: the same file resumes them.
 let pendingShown = null;
+// The notice that a file is being uploaded in another tab: it goes when that tab's upload ends
+// or the tab closes (it stayed, telling the user not to do what the list below now offers).
+let uploadingElsewhere = null;
 
 async function renderPending() {
   const elsewhere = await uploadsElsewhere();
+  if (uploadingElsewhere && !elsewhere.has(uploadingElsewhere.jobId)) {
+    if ($("#notice").textContent === uploadingElsewhere.text) showNotice("");
+    uploadingElsewhere = null;
+  }
   const records = Object.values(store.all()).filter((r) => !cards.has(r.job_id));
   // Rebuilt only when it changes: it is checked every few seconds, and a rebuild would take
   // the keyboard focus off its buttons.
