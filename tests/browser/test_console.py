@@ -459,6 +459,50 @@ def test_a_large_batch_checks_a_few_files_at_a_time(page: Page, stack) -> None:
     assert checks["started"] == 8 and 1 <= checks["most"] <= at_once
 
 
+def test_cards_removed_during_their_file_check_make_no_job_and_free_their_turn(page: Page, stack) -> None:
+    """A card's Pause and Cancel waited for its job: a folder dropped by mistake could only be
+    cancelled job by job, once every file had been checked and its job made."""
+    page.add_init_script('Object.defineProperty(navigator, "hardwareConcurrency", { get: () => 2 });')  # one check at a time
+    posted: list[str] = []
+    held: list[Route] = []
+    page.route(lambda url: urlparse(url).path == "/jobs", lambda route: (
+        posted.append(json.loads(route.request.post_data)["filename"]),
+        held.append(route) if json.loads(route.request.post_data)["filename"] == "reef 05.wav" else route.continue_(),
+    ) if route.request.method == "POST" else route.continue_())
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    names = [f"reef {i:02d}.wav" for i in range(6)]
+    files = page.evaluate_handle(
+        """(names) => {
+            const dt = new DataTransfer();
+            names.forEach((name, i) => dt.items.add(
+                new File([new Uint8Array(10 * 1024 * 1024).fill(i + 1)], name, {type: "audio/wav"})));
+            return dt;
+        }""",
+        names,
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    card = {name: page.locator(".card", has_text=name) for name in names}
+    expect(card["reef 04.wav"]).to_contain_text("Waiting for the files before it to be checked…")
+    card["reef 04.wav"].get_by_role("button", name="Remove the card of reef 04.wav").click()  # waiting its turn
+    card["reef 00.wav"].get_by_role("button", name="Remove the card of reef 00.wav").click()  # being checked
+    for name in ("reef 01.wav", "reef 02.wav", "reef 03.wav"):
+        expect(card[name]).to_have_attribute("data-job-id", re.compile(".+"), timeout=60_000)
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    card["reef 05.wav"].get_by_role("button", name="Remove the card of reef 05.wav").click()  # its job being made
+    held[0].continue_()
+    expect(page.locator(".card")).to_have_count(3)
+    assert "reef 00.wav" not in posted and "reef 04.wav" not in posted
+    deadline = time.monotonic() + 10
+    while not deletes and time.monotonic() < deadline:  # the job made for a removed card is cancelled
+        page.wait_for_timeout(50)
+    assert len(deletes) == 1
+
+
 def test_earlier_jobs_can_be_shown_again(page: Page, stack, model, tmp_path: Path) -> None:
     # A job submitted elsewhere (here: straight through the API) shows up under Earlier jobs,
     # and its results open from there, as after closing the tab.
@@ -702,12 +746,13 @@ def test_cancel_and_pause_wait_for_the_job_and_cancel_stays_until_it_ends(page: 
     page.route(re.compile(r".*/jobs/[0-9a-f-]{36}$"), running)
     open_console(page, stack)
     card = pick(page, recording)
-    expect(card.locator("[data-action=cancel]")).to_be_disabled()  # no job to cancel yet
+    expect(card.locator("[data-action=cancel]")).to_have_count(0)  # no job to cancel yet: only Remove
+    expect(card.locator("[data-action=remove]")).to_be_enabled()
     expect(card.locator("[data-action=pause]")).to_be_disabled()
     deadline = time.monotonic() + 30
     while not held and time.monotonic() < deadline:  # POST /jobs goes once the file is hashed
         page.wait_for_timeout(50)
-    expect(card.locator("[data-action=cancel]")).to_be_disabled()  # still none: the POST is held
+    expect(card.locator("[data-action=cancel]")).to_have_count(0)  # still none: the POST is held
     held[0].continue_()
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     expect(card).to_have_attribute("data-job-status", "RUNNING", timeout=30_000)

@@ -135,7 +135,7 @@ class JobCard {
 
   setJobId(jobId) {
     this.jobId = jobId;
-    this.cancelButton.disabled = false;
+    this.offerCancel();
     this.node.dataset.jobId = jobId;
     this.jobIdText.textContent = jobId;
     cards.set(jobId, this);
@@ -168,6 +168,9 @@ class JobCard {
     }
     const key = fileKey(this.file);
     preparing.add(key);
+    // Until its job exists the card can be removed, its file check stopped: a folder dropped by
+    // mistake could otherwise only be cancelled job by job, once each had been made.
+    this.offerRemove();
     try {
       let job;
       let current = null;
@@ -179,6 +182,7 @@ class JobCard {
           store.remove(resumeRecord.job_id); // gone (expired, or another key's): start afresh
           resumeRecord = null;
         }
+        if (this.removed) return;
       }
       if (resumeRecord) {
         if (current.status !== "AWAITING_UPLOAD") {
@@ -205,14 +209,16 @@ class JobCard {
           // Once in the live region; the per-cent goes beside the bar, which is not one (a
           // screen reader queued two dozen announcements a file).
           const size = this.file.size;
+          this.checking = hashFile(this.file, (done) => {
+            this.progressText.textContent = `Checking the file… ${percentOf(done, size)}`;
+          }, {
+            onWaiting: () => this.say("Waiting for the files before it to be checked…"),
+            onStart: () => this.say("Checking the file…"),
+          });
           try {
-            sha256 = await hashFile(this.file, (done) => {
-              this.progressText.textContent = `Checking the file… ${percentOf(done, size)}`;
-            }, {
-              onWaiting: () => this.say("Waiting for the files before it to be checked…"),
-              onStart: () => this.say("Checking the file…"),
-            }).promise;
+            sha256 = await this.checking.promise;
           } catch (err) {
+            if (this.removed) return;
             // A file that cannot be read is refused here, before a job exists for it. Anything
             // else (no module workers, say): the checksum is a safeguard, and the upload goes on.
             if (["NotReadableError", "NotFoundError"].includes(err.name)) throw unreadable(this.file, err);
@@ -226,6 +232,7 @@ class JobCard {
             throw unreadable(this.file, err);
           }
         }
+        if (this.removed) return;
         job = await client.createJob({
           filename: this.file.name,
           sizeBytes: this.file.size,
@@ -233,6 +240,10 @@ class JobCard {
           params,
           sha256,
         });
+        if (this.removed) { // removed while its job was being made: no upload will come
+          client.cancelJob(job.job_id).catch(() => {});
+          return;
+        }
         this.settingsText.textContent = describeSettings(params);
       }
       this.setJobId(job.job_id);
@@ -303,6 +314,15 @@ class JobCard {
     this.cancelButton.setAttribute("aria-label", `Remove the card of ${this.title}`);
     this.cancelButton.dataset.action = "remove";
     this.cancelButton.classList.remove("danger");
+  }
+
+  // A job to cancel.
+  offerCancel() {
+    this.cancelButton.disabled = false;
+    this.cancelButton.textContent = "Cancel";
+    this.cancelButton.setAttribute("aria-label", `Cancel the job of ${this.title}`);
+    this.cancelButton.dataset.action = "cancel";
+    this.cancelButton.classList.add("danger");
   }
 
   fail(text) {
@@ -414,8 +434,11 @@ class JobCard {
   }
 
   async cancel() {
-    // Refused before its job existed, or its job is gone: nothing to cancel, only to clear away.
+    // Refused or removed before its job existed, or its job is gone: nothing to cancel, only to
+    // clear away (and its file check to stop, which frees its turn for the next file).
     if (!this.jobId || this.cancelButton.dataset.action === "remove") {
+      this.removed = true;
+      if (this.checking) this.checking.cancel();
       this.node.remove();
       return;
     }
