@@ -412,6 +412,23 @@ def test_many_dropped_files_each_get_a_job(page: Page, stack) -> None:
     assert len(job_ids) == 3
 
 
+def _drop_made_files(page: Page, count: int, mib: int = 10) -> list[str]:
+    """Drop ``count`` files made in the page, ``mib`` MiB each (a hash of 10 MiB takes long
+    enough to be seen waiting): their names, "reef 00.wav" on."""
+    names = [f"reef {i:02d}.wav" for i in range(count)]
+    files = page.evaluate_handle(
+        """([names, bytes]) => {
+            const dt = new DataTransfer();
+            names.forEach((name, i) => dt.items.add(
+                new File([new Uint8Array(bytes).fill(i + 1)], name, {type: "audio/wav"})));
+            return dt;
+        }""",
+        [names, mib * 1024 * 1024],
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    return names
+
+
 def test_a_large_batch_checks_a_few_files_at_a_time(page: Page, stack) -> None:
     """Each file's check is a Web Worker with its own heap: a dropped folder of a season's
     recordings started one for every file at once, hundreds, all finishing together."""
@@ -438,17 +455,7 @@ def test_a_large_batch_checks_a_few_files_at_a_time(page: Page, stack) -> None:
     """)
     open_console(page, stack)
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
-    names = [f"reef {i:02d}.wav" for i in range(8)]
-    files = page.evaluate_handle(
-        """(names) => {
-            const dt = new DataTransfer();
-            names.forEach((name, i) => dt.items.add(
-                new File([new Uint8Array(10 * 1024 * 1024).fill(i + 1)], name, {type: "audio/wav"})));
-            return dt;
-        }""",
-        names,
-    )
-    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    names = _drop_made_files(page, 8)
     expect(page.locator(".card")).to_have_count(8)
     expect(page.locator(".card", has_text="Waiting for the files before it to be checked…").first).to_be_visible()
     for name in names:
@@ -473,17 +480,7 @@ def test_cards_removed_during_their_file_check_make_no_job_and_free_their_turn(p
     page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
     open_console(page, stack)
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
-    names = [f"reef {i:02d}.wav" for i in range(6)]
-    files = page.evaluate_handle(
-        """(names) => {
-            const dt = new DataTransfer();
-            names.forEach((name, i) => dt.items.add(
-                new File([new Uint8Array(10 * 1024 * 1024).fill(i + 1)], name, {type: "audio/wav"})));
-            return dt;
-        }""",
-        names,
-    )
-    page.dispatch_event("#drop", "drop", {"dataTransfer": files})
+    names = _drop_made_files(page, 6)
     card = {name: page.locator(".card", has_text=name) for name in names}
     expect(card["reef 04.wav"]).to_contain_text("Waiting for the files before it to be checked…")
     card["reef 04.wav"].get_by_role("button", name="Remove the card of reef 04.wav").click()  # waiting its turn

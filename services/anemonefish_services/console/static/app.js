@@ -309,20 +309,21 @@ class JobCard {
 
   // Nothing to cancel (no job, or none any more): the card can only be cleared away.
   offerRemove() {
-    this.cancelButton.disabled = false;
-    this.cancelButton.textContent = "Remove";
-    this.cancelButton.setAttribute("aria-label", `Remove the card of ${this.title}`);
-    this.cancelButton.dataset.action = "remove";
-    this.cancelButton.classList.remove("danger");
+    this.setCancelButton("remove", "Remove", `Remove the card of ${this.title}`);
   }
 
   // A job to cancel.
   offerCancel() {
-    this.cancelButton.disabled = false;
-    this.cancelButton.textContent = "Cancel";
-    this.cancelButton.setAttribute("aria-label", `Cancel the job of ${this.title}`);
-    this.cancelButton.dataset.action = "cancel";
-    this.cancelButton.classList.add("danger");
+    this.setCancelButton("cancel", "Cancel", `Cancel the job of ${this.title}`);
+  }
+
+  setCancelButton(action, text, label) {
+    const button = this.cancelButton;
+    button.disabled = false;
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    button.dataset.action = action;
+    button.classList.toggle("danger", action === "cancel");
   }
 
   fail(text) {
