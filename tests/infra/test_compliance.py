@@ -95,10 +95,14 @@ def test_the_sweeper_queries_the_open_jobs_index_and_never_scans_the_table(plans
 
 
 def _grants(plan: dict[str, Any], document: str) -> list[tuple[set[str], set[str]]]:
-    (doc,) = [r for r in _module_resources(plan["configuration"]["root_module"])
-              if r["address"] == f"data.aws_iam_policy_document.{document}"]
+    """The document's statements, with those of the documents it takes in (source_policy_documents)."""
+    prefix = "data.aws_iam_policy_document."
+    (doc,) = [r for r in _module_resources(plan["configuration"]["root_module"]) if r["address"] == prefix + document]
+    sources = doc["expressions"].get("source_policy_documents", {}).get("references", [])
+    taken_in = [grant for ref in sources if ref.startswith(prefix) and not ref.endswith(".json")
+                for grant in _grants(plan, ref.removeprefix(prefix))]
     return [(set(st["actions"]["constant_value"]), set(st["resources"].get("references", [])))
-            for st in doc["expressions"]["statement"]]
+            for st in doc["expressions"].get("statement", [])] + taken_in
 
 
 def test_the_sweeper_and_the_dead_letter_consumer_may_send_to_the_jobs_queue(plans: Any) -> None:

@@ -95,7 +95,20 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
+# With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
+# repeated complete) instead of a 403 that is retried as transient until the DLQ. The API,
+# the worker and the sweeper each look uploads up.
+data "aws_iam_policy_document" "tell_missing_uploads" {
+  statement {
+    sid       = "TellMissingUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [var.input_bucket_arn]
+  }
+}
+
 data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.tell_missing_uploads.json]
+
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -126,14 +139,6 @@ data "aws_iam_policy_document" "api" {
     resources = [local.input_uploads_arn]
   }
 
-  # With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
-  # repeated complete) instead of a 403 that is retried as transient until the DLQ.
-  statement {
-    sid       = "TellMissingUploads"
-    actions   = ["s3:ListBucket"]
-    resources = [var.input_bucket_arn]
-  }
-
   statement {
     sid       = "PresignResultDownloads"
     actions   = ["s3:GetObject"]
@@ -161,6 +166,8 @@ data "aws_iam_policy_document" "api" {
 }
 
 data "aws_iam_policy_document" "worker" {
+  source_policy_documents = [data.aws_iam_policy_document.tell_missing_uploads.json]
+
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -192,14 +199,6 @@ data "aws_iam_policy_document" "worker" {
     sid       = "DeleteUploadsOfEndedJobs"
     actions   = ["s3:DeleteObject"]
     resources = [local.input_uploads_arn]
-  }
-
-  # With s3:ListBucket a missing upload is a 404 (upload_missing, or the API's 400 on a
-  # repeated complete) instead of a 403 that is retried as transient until the DLQ.
-  statement {
-    sid       = "TellMissingUploads"
-    actions   = ["s3:ListBucket"]
-    resources = [var.input_bucket_arn]
   }
 
   statement {
@@ -280,6 +279,8 @@ data "aws_iam_policy_document" "dlq" {
 }
 
 data "aws_iam_policy_document" "sweeper" {
+  source_policy_documents = [data.aws_iam_policy_document.tell_missing_uploads.json]
+
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -318,12 +319,6 @@ data "aws_iam_policy_document" "sweeper" {
     sid       = "NoticeArrivedUploads"
     actions   = ["s3:GetObject"]
     resources = [local.input_uploads_arn]
-  }
-
-  statement {
-    sid       = "TellMissingUploads"
-    actions   = ["s3:ListBucket"]
-    resources = [var.input_bucket_arn]
   }
 
   # A stalled job given up keeps no result documents its lost worker wrote (logic.results).
