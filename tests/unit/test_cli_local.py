@@ -72,3 +72,21 @@ def test_real_credentials_found_in_a_profile_are_never_replaced(tmp_path, monkey
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     ensure_local_credentials()
     assert os.environ["AWS_ACCESS_KEY_ID"] == "local"  # nothing found: moto's made-up ones
+
+
+def test_a_model_the_worker_cannot_load_stops_the_stack_before_it_serves(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped ANEMONEFISH_MODEL_DIR logged one traceback, then the stack served: the API took
+    jobs, GET /health said ok, and every job stayed QUEUED for a worker that had not started."""
+    from anemonefish_services.local.moto_server import free_port
+
+    for name in ("ANEMONEFISH_API_KEYS", "ANEMONEFISH_AWS_ENDPOINT_URL", "ANEMONEFISH_JOBS_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANEMONEFISH_MODEL_DIR", str(tmp_path / "reef-bundel"))
+    port = free_port()
+    assert main(["local", "up", "--api-key", "k", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (f"error: the worker's model: {tmp_path / 'reef-bundel'}: not a model bundle "
+                                       "folder (no such folder) (ANEMONEFISH_MODEL_DIR names it; unset, the shipped one)\n")
+    with socket.socket() as probe:  # nothing left serving
+        probe.bind(("127.0.0.1", port))

@@ -104,6 +104,8 @@ def _local_settings_problem(existing: bool) -> str | None:
 
 def _local_up(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from anemonefish.exceptions import ModelBundleError
+
     from anemonefish_services.local.moto_server import free_port
     from anemonefish_services.local.stack import local_up, serve_existing
 
@@ -124,10 +126,13 @@ def _local_up(args: argparse.Namespace) -> int:
         if port and free_port(port) != port:
             print(f"error: port {port} on 127.0.0.1 is in use; choose another with {flag}", file=sys.stderr)
             return 1
-    if args.existing:
-        stack = serve_existing(port=args.port, api_key=args.api_key)
-    else:
-        stack = local_up(port=args.port, api_key=args.api_key, moto_port=args.moto_port)
+    try:
+        if args.existing:
+            stack = serve_existing(port=args.port, api_key=args.api_key)
+        else:
+            stack = local_up(port=args.port, api_key=args.api_key, moto_port=args.moto_port)
+    except ModelBundleError as exc:
+        return _unservable_model(exc)
     print(f"API:      {stack.api_url}", flush=True)
     print(f"API key:  {stack.api_key}")
     print(f"Console:  {stack.api_url}/")
@@ -251,9 +256,20 @@ def replacement_refusal(
     return f"{existing[0]} exists; not replacing it (--overwrite replaces it)"
 
 
+def _unservable_model(exc: Exception) -> int:
+    print(f"error: the worker's model: {exc} (ANEMONEFISH_MODEL_DIR names it; unset, the shipped one)",
+          file=sys.stderr)
+    return 2
+
+
 def _demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    from anemonefish.exceptions import ModelBundleError
+
     from anemonefish_services.local.demo import run_demo
 
     stay = sys.stdin.isatty() if args.stay is None else args.stay
-    return run_demo(args.outdir, duration_s=args.duration, stay_up=_wait_for_interrupt if stay else None)
+    try:
+        return run_demo(args.outdir, duration_s=args.duration, stay_up=_wait_for_interrupt if stay else None)
+    except ModelBundleError as exc:
+        return _unservable_model(exc)

@@ -148,6 +148,12 @@ def serve_existing(
         )
 
     stack.new_worker = new_worker
+    if "worker" in functions:
+        # The model the worker will serve, loaded now: a mistyped ANEMONEFISH_MODEL_DIR made a
+        # stack that served the API and queued every job for a worker whose start had failed.
+        from anemonefish.model import load_bundle
+
+        load_bundle()
     try:
         if "worker" in functions:
             worker = new_worker().start()
