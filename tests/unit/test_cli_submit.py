@@ -135,10 +135,32 @@ def test_a_request_the_api_refuses_for_its_params_is_an_option_error_not_one_per
         submit_files(_RefusingApi(), files, tmp_path / "out", params={"threshold": 5}, console=Console(quiet=True))
 
 
+class _KeyRefusingApi(_RecordingApi):
+    def create_job(self, filename: str, size_bytes: int, **request: object) -> dict:
+        from anemonefish_services.client.api import ApiError
+
+        super().create_job(filename, size_bytes, **request)
+        raise ApiError(403, "forbidden", "invalid API key")
+
+
+def test_a_refused_key_stops_the_batch_as_an_option_error(tmp_path: Path) -> None:
+    """Each file was hashed and refused in turn, and the refusal shown as a row of the calls table."""
+    from rich.console import Console
+
+    from anemonefish_services.client.submit import RequestRefusedError, submit_files
+
+    files = [write_tone_wav(tmp_path / f"reef{i}.wav", 1.0) for i in range(6)]
+    api = _KeyRefusingApi()
+    with pytest.raises(RequestRefusedError, match="invalid API key"):
+        submit_files(api, files, tmp_path / "out", console=Console(quiet=True))
+    assert len(api.created) < len(files)  # the rest were never asked for
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--params", "[1, 2]"], "error: --params must be a JSON object"),
     (["--params", "0"], "error: --params must be a JSON object"),
     (["-o", "FILE"], "exists and is not a folder"),
+    (["--api", "127.0.0.1:8080"], "error: --api (or ANEMONEFISH_API_URL): '127.0.0.1:8080' is not an http:// or https:// URL"),
 ])
 def test_bad_options_are_refused_with_exit_2_before_the_api_is_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str

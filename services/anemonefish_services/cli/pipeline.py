@@ -60,11 +60,24 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def api_client(args: argparse.Namespace) -> ApiClient | None:
-    """The client for ``add_api_options``' values; None (said on stderr) without a key."""
+    """The client for ``add_api_options``' values; None (said on stderr) without a key, or with
+    a URL that names no HTTP server."""
+    from urllib.parse import urlsplit
+
     from anemonefish_services.client.api import ApiClient
 
     if not args.api_key:
         print("error: no API key: pass --api-key or set ANEMONEFISH_API_KEY", file=sys.stderr)
+        return None
+    # "127.0.0.1:8080" was read as a URL of scheme "127.0.0.1", then reported as a network failure.
+    try:
+        parts = urlsplit(args.api)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        print(f"error: --api (or ANEMONEFISH_API_URL): {args.api!r} is not an http:// or https:// URL "
+              "(e.g. http://127.0.0.1:8080)", file=sys.stderr)
         return None
     return ApiClient(args.api, args.api_key)
 

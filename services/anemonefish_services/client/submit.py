@@ -32,7 +32,7 @@ UNREACHABLE_GIVE_UP_S = 60.0
 
 
 class RequestRefusedError(Exception):
-    """The API refused the request every file's job makes (its params or webhook): an option is wrong."""
+    """The API refused the request every file's job makes (its key, params or webhook): an option is wrong."""
 
 
 class ResultsTakenError(Exception):
@@ -94,8 +94,10 @@ def _sha256_with_progress(path: Path, advance: Callable[[int], None], stop: thre
 
 
 def _refuses_the_request(exc: Exception) -> bool:
-    """The API refused what every file's job would ask for (its params or webhook): the
+    """The API refused what every file's job would ask for (its key, params or webhook): the
     same answer awaits the other files, so they are not hashed and sent for it."""
+    if isinstance(exc, ApiError) and exc.status in (401, 403):
+        return True
     if not isinstance(exc, ApiError) or exc.status not in (400, 501):
         return False
     details = exc.details if isinstance(exc.details, list) else [exc.details]
