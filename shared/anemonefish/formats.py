@@ -315,11 +315,9 @@ def document_stem(filename: str) -> str | None:
     """The name a recording's documents are saved under (``<stem>.events.json``, as ``detect``
     names them) for a job's or a file's name, or None when it has none to give: "." or "/" would
     make hidden files, and a name too long would not take the documents' suffixes."""
-    # Its folder dropped as recording_name does, but not its spaces: `submit " lead.wav"` saves
-    # " lead.*" (the local file's stem, as detect does), and `jobs fetch` of its job must find them.
-    name = re.split(r"[\\/]", filename)[-1]
-    stem = Path(name).stem if name.strip() not in ("", ".", "..") else ""
-    return stem if stem.strip() and not overlong_name(stem, FORMATS) else None
+    name = recording_name(filename)
+    stem = Path(name).stem if name not in ("", ".", "..") else ""
+    return stem if stem and not overlong_name(stem, FORMATS) else None
 
 
 def existing_documents(outdir: Path, stem: str, formats: Iterable[str]) -> list[Path]:

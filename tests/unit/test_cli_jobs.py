@@ -80,15 +80,3 @@ def test_results_are_downloaded_all_or_none(tmp_path, monkeypatch):
     saved = jobs.download_results(job, "reef", out)
     assert {fmt: path.read_text() for fmt, path in saved.items()} == {f: f"https://s3/{f}" for f in ("json", "csv", "scores")}
     assert sorted(p.name for p in out.iterdir()) == ["reef.events.csv", "reef.events.json", "reef.scores.csv"]
-
-
-@pytest.mark.parametrize("filename", [" lead.wav", "reef 1.wav", "sites/a/reef.wav", "C:\\sea\\reef 2.flac"])
-def test_a_fetched_job_is_saved_under_the_name_submit_saved_it_under(filename):
-    """`submit " lead.wav"` saved " lead.*" (the file's stem, as detect does), `jobs fetch` of
-    its job "lead.*": a second copy beside the first, and --skip-existing never found it."""
-    from pathlib import Path, PureWindowsPath
-
-    from anemonefish_services.client.jobs import result_stem
-
-    local = PureWindowsPath(filename) if "\\" in filename else Path(filename)
-    assert result_stem({"filename": filename, "job_id": "j"}) == local.stem
