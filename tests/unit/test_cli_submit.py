@@ -412,3 +412,36 @@ def test_a_recording_whose_result_names_would_be_too_long_is_refused_before_its_
     assert f"error: {tmp_path / long_name}: its results' file name" in err and "Traceback" not in err
     assert (out / "short.events.json").exists()
 
+
+
+class _LateEventApi(_RecordingApi):
+    """S3's event not processed yet at the first poll: the job still awaits its upload."""
+
+    polls = 0
+
+    def get_job(self, job_id: str) -> dict:
+        self.polls += 1
+        if self.polls == 1:
+            return {"job_id": job_id, "status": "AWAITING_UPLOAD"}
+        return super().get_job(job_id)
+
+
+def test_a_job_waiting_for_s3_s_event_after_its_upload_does_not_read_as_an_upload_lost(tmp_path: Path, monkeypatch) -> None:
+    """The bar went upload -> queued -> awaiting_upload: a newcomer took the upload for lost."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from anemonefish_services.client.submit import submit_files
+
+    stages: list[str] = []
+    update = Progress.update
+
+    def recording_update(self, task_id, **fields):  # noqa: ANN001, ANN003, ANN202
+        if "stage" in fields:
+            stages.append(fields["stage"])
+        return update(self, task_id, **fields)
+
+    monkeypatch.setattr(Progress, "update", recording_update)
+    submit_files(_LateEventApi(), [write_tone_wav(tmp_path / "reef.wav", 1.0)], tmp_path / "out",
+                 console=Console(quiet=True), poll_interval_s=0.01)
+    assert "uploaded, waiting for S3" in stages and "awaiting_upload" not in stages

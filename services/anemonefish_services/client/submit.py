@@ -169,7 +169,7 @@ def submit_files(
                 else:
                     upload_multipart(client, sub.job_id, sub.path, created["upload"], advance, workers=part_workers,
                                      stop=stop.is_set)
-                bars.update(task, completed=size, stage="queued")
+                bars.update(task, completed=size, stage="uploaded")
             except Exception as exc:  # one file's failure never stops the others (but a refused request does)
                 # Before the job exists the API refused the request (a key, a webhook): no upload was tried.
                 sub.status = "UPLOAD_FAILED" if sub.job_id else "NOT_CREATED"
@@ -224,6 +224,8 @@ def submit_files(
                 sub.job, sub.status = job, job["status"]
                 fraction = (job.get("progress") or {}).get("fraction")
                 stage = sub.status.lower() + (f" {fraction:.0%}" if fraction is not None and sub.status == "RUNNING" else "")
+                if sub.status == "AWAITING_UPLOAD":  # its upload is done: the job waits for S3's event
+                    stage = "uploaded, waiting for S3"  # ("awaiting upload" read as an upload lost)
                 bars.update(tasks[i], stage=stage if sub.status != "FAILED" else f"[red]failed: {job['error']['code']}")
                 if sub.status in TERMINAL:
                     sub.finished_at = time.monotonic()

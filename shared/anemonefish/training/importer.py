@@ -94,7 +94,8 @@ def import_keras_model(
         raise ModelBundleError(f"{source}: expected one output of class scores [batch, classes], got {output}")
     n_outputs = int(output[-1])
     if n_outputs != len(classes):
-        raise ModelBundleError(f"{source}: model has {n_outputs} outputs but {len(classes)} classes were given: {classes}")
+        raise ModelBundleError(f"{source}: model has {n_outputs} outputs but {len(classes)} classes were given: {classes} "
+                               f"(--classes names one per output, in order; its default is noise,anemonefish,biological)")
     served = _adapt_input(model, height, width)
     if outputs_logits:
         served = _add_softmax(served)
