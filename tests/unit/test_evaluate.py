@@ -596,3 +596,15 @@ def test_a_document_named_by_a_windows_path_pairs_with_its_table_by_file_name(tm
     table.write_text(f"{header}\tBegin File\n{row}\tD:\\\\sea\\\\reef.wav\n")
     assert main(["evaluate", "--detections", str(tmp_path / "reef.events.json"), "--annotations", str(table), "--json"]) == 0
     assert "annotates" not in capsys.readouterr().err
+
+
+def test_folders_given_the_other_way_round_are_named_as_such(tmp_path, capsys):
+    from anemonefish_services.cli import main
+
+    _document(tmp_path / "results" / "reef.events.json", [(2.4, 2.8)])
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "reef.Table.1.selections.txt").write_text(RAVEN_TRUTH)
+    assert main(["evaluate", "--detections", str(tmp_path / "truth"), "--annotations", str(tmp_path / "results")]) == 2
+    assert ("holds detect's .events.json results and " + str(tmp_path / "truth") + " none: are --detections and "
+            "--annotations the other way round?") in capsys.readouterr().err
+    assert main(["evaluate", "--detections", str(tmp_path / "results"), "--annotations", str(tmp_path / "truth")]) == 0

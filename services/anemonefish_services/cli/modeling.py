@@ -547,8 +547,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
             print(f"warning: {len(keys)} recording(s) with {what}: {shown}", file=sys.stderr)
     if not pairing.pairs:
+        swapped = (args.annotations.is_dir() and args.detections.is_dir() and any(args.annotations.rglob("*.events.json"))
+                   and not any(args.detections.rglob("*.events.json")))
         print("error: no detection document (detect's .events.json, .events.csv, Raven table or Audacity labels) has "
-              "an annotation table of the same recording name", file=sys.stderr)
+              "an annotation table of the same recording name"
+              + (f" ({args.annotations} holds detect's .events.json results and {args.detections} none: are "
+                 "--detections and --annotations the other way round?)" if swapped else ""), file=sys.stderr)
         return 2
     try:
         per_file = []
