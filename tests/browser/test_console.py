@@ -463,7 +463,8 @@ def test_a_large_batch_checks_a_few_files_at_a_time(page: Page, stack) -> None:
     at_once = page.evaluate("async () => (await import('./checksum.js')).HASHES_AT_ONCE")
     checks = page.evaluate("window.__checks")
     assert at_once == 3  # of 4 cores, one left to the page
-    assert checks["started"] == 8 and 1 <= checks["most"] <= at_once
+    # Each worker checks file after file: starting one cost ~150 ms a file.
+    assert 1 <= checks["started"] <= at_once and 1 <= checks["most"] <= at_once
 
 
 def test_cards_removed_during_their_file_check_make_no_job_and_free_their_turn(page: Page, stack) -> None:
@@ -1023,7 +1024,8 @@ def test_the_same_file_added_again_while_it_is_being_checked_gets_no_second_job(
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     pick(page, recording)  # while the first is still being checked, before its job exists
-    expect(page.locator("#notice")).to_contain_text(f"{recording.name} is already being prepared below (a file of that name")
+    expect(page.locator("#notice")).to_have_text(f"{recording.name} is already being prepared below (the same name, size "
+                                                 "and date; if another recording, rename it and add it again).")
     held[0].continue_()
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=JOB_TIMEOUT_MS)
     assert len(posts) == 1 and page.locator(".card").count() == 1
@@ -1150,9 +1152,10 @@ def test_earlier_jobs_beyond_the_first_page_are_reached_with_show_more(page: Pag
     expect(recent).to_have_count(20)
     more = page.locator("#recent-more")
     expect(more).to_be_visible()
-    while more.is_visible():
+    while more.is_visible():  # each click waits for its page: a second click raced the button's hiding
+        before = recent.count()
         more.click()
-        page.wait_for_timeout(300)
+        expect(recent).not_to_have_count(before)
     shown = {item.get_attribute("data-job-id") for item in recent.all()}
     assert set(created) <= shown, "every job of the batch is reachable"
 
@@ -1208,7 +1211,8 @@ def test_a_dropped_folder_s_recordings_go_up_with_its_neighbours(page: Page, sta
         "card from the recorder: 2 recordings added; 2 other files left out (not audio by name).")
     expect(page.locator(".card")).to_have_count(3)
     # Added in path order below the folder, after the file beside it; the newest card is on top.
-    expect(page.locator(".card h3")).to_have_text(["reef 1.wav", "reef 2.WAV", "beside.wav"])
+    expect(page.locator(".card h3")).to_have_text(
+        ["card from the recorder/reef 1.wav", "card from the recorder/day 2/reef 2.WAV", "beside.wav"])
 
 
 def test_a_dropped_folder_is_read_past_its_first_hundred_entries(page: Page, stack, tmp_path: Path) -> None:
@@ -1223,7 +1227,7 @@ def test_a_dropped_folder_is_read_past_its_first_hundred_entries(page: Page, sta
     _drop_paths(page, [folder])
     expect(page.locator("#notice")).to_have_text(
         "long deployment: 1 recording added; 130 other files left out (not audio by name).")
-    expect(page.locator(".card h3")).to_have_text(["zz last.wav"])
+    expect(page.locator(".card h3")).to_have_text(["long deployment/zz last.wav"])
 
 
 def test_a_folder_without_recordings_says_what_was_looked_for(page: Page, stack, tmp_path: Path) -> None:
@@ -1248,7 +1252,59 @@ def test_a_chosen_folder_sends_its_recordings(page: Page, stack, tmp_path: Path)
     page.set_input_files("#folder-input", str(card))
     expect(page.locator("#notice")).to_have_text(
         "card from the recorder: 2 recordings added; 2 other files left out (not audio by name).")
-    expect(page.locator(".card h3")).to_have_text(["reef 1.wav", "reef 2.WAV"])
+    expect(page.locator(".card h3")).to_have_text(
+        ["card from the recorder/reef 1.wav", "card from the recorder/day 2/reef 2.WAV"])
+
+
+def test_recordings_of_one_name_in_two_sub_folders_are_two_jobs_named_by_their_path(
+    page: Page, stack, tmp_path: Path
+) -> None:
+    """Two recorders on one schedule: site B's 20240101_000000.WAV was skipped as "already being
+    prepared" (same name, size and date as site A's), or, of another size, got a card and a job
+    named exactly as site A's, their results not to be told apart. Dropped again, the folder's
+    notice said only its last file's news."""
+    clip = _short_clip(tmp_path)
+    season = tmp_path / "season"
+    for site in ("site A", "site B"):
+        (season / site).mkdir(parents=True)
+        shutil.copy(clip, season / site / "20240101_000000.WAV")
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(json.loads(r.post_data)["filename"])
+            if r.method == "POST" and urlparse(r.url).path == "/jobs" else None)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    _drop_paths(page, [season])
+    titles = ["season/site B/20240101_000000.WAV", "season/site A/20240101_000000.WAV"]
+    expect(page.locator(".card h3")).to_have_text(titles)
+    for card in page.locator(".card").all():
+        expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert sorted(posted) == sorted(titles)
+    _drop_paths(page, [season])  # again: each file is said once, in one notice with the count
+    expect(page.locator("#notice")).to_have_text(
+        "season: 2 recordings added. season/site A/20240101_000000.WAV, season/site B/20240101_000000.WAV: a file of "
+        "that name, size and date was already uploaded on this page; analysed again as a new job.")
+
+
+def test_a_refused_key_stops_the_files_waiting_for_their_check_and_focus_stays_in_the_list(
+    page: Page, stack
+) -> None:
+    """Each file of a folder was checked in full, then refused for the key, one after another;
+    and a card removed from the keyboard dropped the focus to the top of the page."""
+    page.add_init_script('Object.defineProperty(navigator, "hardwareConcurrency", { get: () => 2 });')  # one check at a time
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and urlparse(r.url).path == "/jobs" else None)
+    open_console(page, stack, key="not-the-key")
+    expect(page.locator("#key-status")).to_contain_text("refused")
+    _drop_made_files(page, 5)
+    expect(page.locator(".card[data-job-status=ERROR]")).to_have_count(5)
+    assert len(posts) == 1  # the first refusal stopped the others before their job was asked for
+    for card in page.locator(".card").all():
+        expect(card.locator(".message")).to_contain_text("key")
+    remove = page.get_by_role("button", name="Remove the card of reef 02.wav")
+    remove.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".card")).to_have_count(4)
+    assert page.evaluate("document.activeElement.tagName") == "H3"
 
 
 def test_the_console_and_the_detector_find_recordings_by_the_same_suffixes(page: Page, stack) -> None:
@@ -1257,6 +1313,11 @@ def test_the_console_and_the_detector_find_recordings_by_the_same_suffixes(page:
     open_console(page, stack)
     in_console = page.evaluate("async () => (await import('./recordings.js')).AUDIO_SUFFIXES")
     assert in_console == sorted(AUDIO_SUFFIXES)
+    # Hidden below the folder is no recording; a hidden folder the user chose itself is read.
+    paths = [".season/rec.wav", "season/.x/rec.wav", "season/._rec.wav", "season/day 1/REC.FLAC", "season/notes.txt"]
+    kept = page.evaluate("async (paths) => { const m = await import('./recordings.js'); "
+                         "return paths.filter((p) => m.isRecordingPath(p)); }", paths)
+    assert kept == [".season/rec.wav", "season/day 1/REC.FLAC"]
     accepted = page.get_attribute("#file-input", "accept").split(",")
     assert set(accepted) == {"audio/*", *AUDIO_SUFFIXES}
 

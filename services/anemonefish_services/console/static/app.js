@@ -7,7 +7,7 @@ import { PendingStore, Upload, fileKey } from "./upload.js";
 import { hashFile } from "./checksum.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
-import { AUDIO_SUFFIXES, describeFolders, recordingsOfDropped, recordingsOfPicked } from "./recordings.js";
+import { AUDIO_SUFFIXES, describeFolders, pathOf, recordingsOfDropped, recordingsOfPicked } from "./recordings.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 
@@ -39,7 +39,9 @@ const cards = new Map(); // job id -> JobCard
 const LOCK_PREFIX = "anemonefish.console.upload-lock:";
 const PENDING_REFRESH_MS = 4000;
 // Files whose upload this page finished: added again, they become a new job, said so.
-const finishedFiles = new Map(); // fileKey -> job id
+const finishedFiles = new Map(); // cardKey -> job id
+// A file as this page tells files apart: its path below a dropped folder, its name, size and date.
+const cardKey = (file) => `${pathOf(file)}\u0000${fileKey(file)}`;
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -95,6 +97,8 @@ const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size)
 // Files whose job is being created (hashed, then POST /jobs): until their upload has saved its
 // record, the same file dropped again would get a second job.
 const preparing = new Set();
+// Their cards, stopped together when the API refuses the key: the same refusal awaits them all.
+const preparingCards = new Set();
 
 class JobCard {
   constructor(file, title) {
@@ -166,8 +170,9 @@ class JobCard {
       this.fail("Enter your API key at the top of the page first.");
       return;
     }
-    const key = fileKey(this.file);
+    const key = cardKey(this.file);
     preparing.add(key);
+    preparingCards.add(this);
     // Until its job exists the card can be removed, its file check stopped: a folder dropped by
     // mistake could otherwise only be cancelled job by job, once each had been made.
     this.offerRemove();
@@ -182,7 +187,7 @@ class JobCard {
           store.remove(resumeRecord.job_id); // gone (expired, or another key's): start afresh
           resumeRecord = null;
         }
-        if (this.removed) return;
+        if (this.stopped()) return;
       }
       if (resumeRecord) {
         if (current.status !== "AWAITING_UPLOAD") {
@@ -218,7 +223,7 @@ class JobCard {
           try {
             sha256 = await this.checking.promise;
           } catch (err) {
-            if (this.removed) return;
+            if (this.stopped()) return;
             // A file that cannot be read is refused here, before a job exists for it. Anything
             // else (no module workers, say): the checksum is a safeguard, and the upload goes on.
             if (["NotReadableError", "NotFoundError"].includes(err.name)) throw unreadable(this.file, err);
@@ -232,9 +237,9 @@ class JobCard {
             throw unreadable(this.file, err);
           }
         }
-        if (this.removed) return;
+        if (this.stopped()) return;
         job = await client.createJob({
-          filename: this.file.name,
+          filename: this.title, // the path below a dropped folder: two sites' 20240101_000000.WAV told apart
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
           params,
@@ -250,11 +255,17 @@ class JobCard {
       this.setStatus(job.status || "AWAITING_UPLOAD");
       // Hashed alongside the upload: a large file, or one resumed after a reload.
       const hashAlong = job.upload.method === "MULTIPART" && (resumeRecord || this.file.size > HASH_FIRST_MAX_BYTES);
+      // Its turn comes after the checks that jobs wait for (it is needed only at the end).
+      this.checksumWaits = false;
       this.checksum = hashAlong ? hashFile(this.file, (done) => {
         // Shown only while the upload waits for it (its parts are all up by then).
         if (this.upload && this.upload.state === "completing") {
           this.say(`Finishing the file's checksum… ${percentOf(done, this.file.size)}`);
         }
+      }, {
+        background: true,
+        onWaiting: () => { this.checksumWaits = true; },
+        onStart: () => { this.checksumWaits = false; },
       }) : null;
       this.upload = new Upload({
         api: client, file: this.file, job, store, concurrency,
@@ -267,11 +278,28 @@ class JobCard {
       this.upload.start(); // saves its record at once: the same file now finds this card
       this.holdUploadLock();
     } catch (err) {
-      if (err instanceof ApiError && err.kind === "auth") setKeyStatus(describeError(err), "error");
-      this.fail(describeError(err, { filename: this.file.name, sizeLabel: formatBytes(this.file.size) }));
+      if (err instanceof ApiError && err.kind === "auth") {
+        setKeyStatus(describeError(err), "error");
+        // Each file waiting for its check was checked in full, then refused in turn.
+        for (const card of preparingCards) if (card !== this) card.halt(describeError(err, { filename: card.title }));
+      }
+      this.fail(describeError(err, { filename: this.title, sizeLabel: formatBytes(this.file.size) }));
     } finally {
       preparing.delete(key);
+      preparingCards.delete(this);
     }
+  }
+
+  // Another card's job was refused for the key: this one's would be too.
+  halt(reason) {
+    this.halted = reason;
+    if (this.checking) this.checking.cancel();
+  }
+
+  // Whether start() ends here: the card was removed, or halted (then it says why).
+  stopped() {
+    if (this.halted) this.fail(this.halted);
+    return Boolean(this.removed || this.halted);
   }
 
   // Held until the upload ends here (uploaded or cancelled); freed with the tab otherwise.
@@ -286,7 +314,7 @@ class JobCard {
   // was reset): nothing of it can be resumed or cancelled, and the same file may start anew.
   gone() {
     if (this.jobId) store.remove(this.jobId);
-    if (this.file) finishedFiles.delete(fileKey(this.file));
+    if (this.file) finishedFiles.delete(cardKey(this.file));
     clearInterval(this.ticker);
     this.ticker = null;
     if (this.releaseLock) this.releaseLock();
@@ -305,6 +333,18 @@ class JobCard {
     const heading = this.node.querySelector("h3");
     heading.tabIndex = -1; // focusable by script, not a tab stop
     heading.focus();
+  }
+
+  // Off the page. A keyboard user's focus, on its Remove button, goes to the next card's
+  // heading (or the one before, or the section's), where it fell to the top of the page.
+  removeCard() {
+    if (this.node.contains(document.activeElement)) {
+      const next = this.node.nextElementSibling || this.node.previousElementSibling;
+      const heading = next ? next.querySelector("h3") : $("#files-title");
+      heading.tabIndex = -1; // focusable by script, not a tab stop
+      heading.focus();
+    }
+    this.node.remove();
   }
 
   // Nothing to cancel (no job, or none any more): the card can only be cleared away.
@@ -364,7 +404,8 @@ class JobCard {
     this.pauseButton.disabled = !["uploading", "paused", "failed"].includes(state);
     this.cancelButton.disabled = state === "cancelled";
     const kind = state === "failed" ? "error" : state === "paused" && message !== "Paused." ? "warning" : "";
-    this.say(message, kind);
+    this.say(state === "completing" && this.checksumWaits
+      ? "All parts are up; its checksum waits for other files' checks to finish first." : message, kind);
     this.renderProgress();
     if (state === "failed") this.setStatus("ERROR");
     if (state === "cancelled") this.setStatus("CANCELLED");
@@ -374,7 +415,7 @@ class JobCard {
     if (["uploaded", "failed", "cancelled"].includes(state)) this.ticker = null;
     if (["uploaded", "cancelled"].includes(state) && this.releaseLock) this.releaseLock();
     if (state === "uploaded") {
-      finishedFiles.set(fileKey(this.file), this.jobId);
+      finishedFiles.set(cardKey(this.file), this.jobId);
       this.uploadDone();
       this.say("Uploaded. Waiting for the worker…");
       this.follow();
@@ -440,7 +481,7 @@ class JobCard {
     if (!this.jobId || this.cancelButton.dataset.action === "remove") {
       this.removed = true;
       if (this.checking) this.checking.cancel();
-      this.node.remove();
+      this.removeCard();
       return;
     }
     // Cancel sits beside Pause, and a multi-GB upload is hours to send again.
@@ -677,8 +718,15 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// `notice` ([text, kind]) replaces the previous one, as an empty one does: what the files'
-// own checks say afterwards replaces it in turn.
+// A few names of a list, for a notice: "a.wav, b.wav, c.wav and 12 more".
+function someOf(names) {
+  const shown = names.slice(0, 3).join(", ");
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+}
+
+// `notice` ([text, kind]) replaces the previous one, as an empty one does; what the files'
+// own checks find is added to it, file names gathered by what was found (a folder dropped
+// twice said only its last file's "already being prepared", its count gone).
 async function addFiles(files, notice = ["", "error"]) {
   if (!$("#api-key").value.trim()) {
     showNotice(NEEDS_KEY);
@@ -693,31 +741,43 @@ async function addFiles(files, notice = ["", "error"]) {
   showNotice(...notice);
   const params = detectionParams(); // as they are now, for every file of this drop
   const elsewhere = await uploadsElsewhere();
+  const found = { preparing: [], elsewhere: [], again: [], onPage: [] };
+  const elsewhereJobs = new Set();
   for (const file of files) {
-    if (preparing.has(fileKey(file))) {
-      // Told apart by name, size and date only (reading both to compare would take as long as
-      // hashing them): two recorders' same-named files of one size and date are possible.
-      showNotice(`${file.name} is already being prepared below (a file of that name, size and date; ` +
-        "if this is another recording, rename it and add it again).", "info");
+    const name = pathOf(file);
+    if (preparing.has(cardKey(file))) {
+      found.preparing.push(name);
       continue;
     }
     const pending = store.match(file);
     if (pending && elsewhere.has(pending.job_id)) {
-      showNotice(`${file.name} is being uploaded in another tab of this browser.`, "info");
-      uploadingElsewhere = { jobId: pending.job_id, text: $("#notice").textContent };
+      found.elsewhere.push(name);
+      elsewhereJobs.add(pending.job_id);
       continue;
     }
-    if (!pending && finishedFiles.has(fileKey(file))) {
-      showNotice(`A file named ${file.name} of the same size and date was already uploaded on this page ` +
-        `(job ${finishedFiles.get(fileKey(file))}); this one is analysed as a new job.`, "info");
-    }
+    if (!pending && finishedFiles.has(cardKey(file))) found.again.push(name);
     const card = pending && cards.get(pending.job_id);
     if (card) { // already on the page: pick it up there rather than start a second job
       if (card.upload && ["failed", "paused"].includes(card.upload.state)) card.togglePause();
-      else showNotice(`${file.name} is already being uploaded below.`, "info");
+      else found.onPage.push(name);
       continue;
     }
-    new JobCard(file).start(pending, params);
+    new JobCard(file, name).start(pending, params);
+  }
+  const is = (names) => `${someOf(names)} ${names.length === 1 ? "is" : "are"}`;
+  const said = [
+    // Told apart by name, size and date only (reading both to compare would take as long as
+    // hashing them): two recorders' same-named files of one size and date are possible.
+    found.preparing.length && `${is(found.preparing)} already being prepared below (the same name, size and date; ` +
+      "if another recording, rename it and add it again).",
+    found.elsewhere.length && `${is(found.elsewhere)} being uploaded in another tab of this browser.`,
+    found.again.length && `${someOf(found.again)}: a file of that name, size and date was already uploaded on this ` +
+      "page; analysed again as a new job.",
+    found.onPage.length && `${is(found.onPage)} already being uploaded below.`,
+  ].filter(Boolean);
+  if (said.length) {
+    showNotice([notice[0], ...said].filter(Boolean).join(" "), notice[0] ? notice[1] : "info");
+    if (elsewhereJobs.size) uploadingElsewhere = { jobIds: elsewhereJobs, text: $("#notice").textContent };
   }
   renderPending();
 }
@@ -739,7 +799,7 @@ let uploadingElsewhere = null;
 
 async function renderPending() {
   const elsewhere = await uploadsElsewhere();
-  if (uploadingElsewhere && !elsewhere.has(uploadingElsewhere.jobId)) {
+  if (uploadingElsewhere && ![...uploadingElsewhere.jobIds].some((jobId) => elsewhere.has(jobId))) {
     if ($("#notice").textContent === uploadingElsewhere.text) showNotice("");
     uploadingElsewhere = null;
   }

@@ -14,16 +14,21 @@ export class ChecksumError extends Error {
 // for every file, hundreds at once, all finishing together. The rest wait their turn.
 export const HASHES_AT_ONCE = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
 let hashing = 0;
-const waiting = [];
+// Checks a job waits for go before those of uploads already under way ("background"), which
+// need their digest only when their last part is up.
+const waiting = { first: [], background: [] };
+// Workers kept between checks: starting a module worker costs ~150 ms, which a folder of
+// small files paid once a file.
+const idle = [];
 
 function nextInLine() {
-  const next = waiting.shift();
+  const next = waiting.first.shift() || waiting.background.shift();
   if (next) next();
   else hashing -= 1;
 }
 
 // `onWaiting` is called if the file must wait for others' checks, `onStart` when its own begins.
-export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, onStart = () => {} } = {}) {
+export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, onStart = () => {}, background = false } = {}) {
   let settle;
   const promise = new Promise((resolve, reject) => {
     settle = { resolve, reject };
@@ -31,18 +36,23 @@ export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, on
   promise.catch(() => {}); // an early failure is reported when the promise is awaited, not before
   let worker = null;
   let ended = false;
-  const end = () => { // once, whichever of success, failure or cancel comes first
+  // Once, whichever of success, failure or cancel comes first; a worker that finished its
+  // file goes back to the idle ones, any other is stopped.
+  const end = (reusable = false) => {
     if (ended) return false;
     ended = true;
     if (worker) {
-      worker.terminate();
+      worker.onmessage = null;
+      worker.onerror = null;
+      if (reusable) idle.push(worker);
+      else worker.terminate();
       nextInLine();
     }
     return true;
   };
   const run = () => {
     try {
-      worker = new Worker(new URL("./checksum-worker.js", import.meta.url), { type: "module" });
+      worker = idle.pop() || new Worker(new URL("./checksum-worker.js", import.meta.url), { type: "module" });
     } catch (err) {
       nextInLine();
       ended = true;
@@ -55,7 +65,7 @@ export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, on
         onProgress(data.hashed);
         return;
       }
-      if (!end()) return;
+      if (!end(true)) return;
       if (data.sha256) settle.resolve(data.sha256);
       else settle.reject(new ChecksumError(`Could not read the file to check it: ${data.error}`, data.name || undefined));
     };
@@ -64,18 +74,19 @@ export function hashFile(file, onProgress = () => {}, { onWaiting = () => {}, on
     };
     worker.postMessage({ file });
   };
+  const line = background ? waiting.background : waiting.first;
   if (hashing < HASHES_AT_ONCE) {
     hashing += 1;
     run();
   } else {
-    waiting.push(run);
+    line.push(run);
     onWaiting();
   }
   return {
     promise,
     cancel() {
-      const queued = waiting.indexOf(run);
-      if (queued >= 0) waiting.splice(queued, 1);
+      const queued = line.indexOf(run);
+      if (queued >= 0) line.splice(queued, 1);
       if (end()) settle.reject(new ChecksumError("cancelled"));
     },
   };

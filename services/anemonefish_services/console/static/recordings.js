@@ -9,11 +9,12 @@ export const AUDIO_SUFFIXES = [
   ".snd", ".w64", ".wav",
 ];
 
-// A path below the folder names a recording: an audio suffix, and no hidden part (".git",
-// macOS's "._name.wav" resource forks are not recordings).
+// A path that starts with the folder dropped or chosen names a recording: an audio suffix,
+// and nothing hidden below that folder (".git", macOS's "._name.wav" resource forks are not
+// recordings; the folder itself may be hidden: the user chose it).
 export function isRecordingPath(path) {
   const parts = path.split("/").filter(Boolean);
-  if (!parts.length || parts.some((part) => part.startsWith("."))) return false;
+  if (!parts.length || isHiddenBelow(path)) return false;
   const name = parts[parts.length - 1];
   const dot = name.lastIndexOf(".");
   return dot > 0 && AUDIO_SUFFIXES.includes(name.slice(dot).toLowerCase());
@@ -21,11 +22,22 @@ export function isRecordingPath(path) {
 
 const comparePaths = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 
+// A file's path below the folder it came in (the folder's name first), else its name: two
+// recorders' sub-folders often hold the same file names.
+export function pathOf(file) {
+  return file.relativePath || file.webkitRelativePath || file.name;
+}
+
 // What a folder held: its recordings (Files, in path order), how many other files were left
 // out (hidden ones not counted), and the paths that could not be read.
+function isHiddenBelow(path) {
+  const parts = path.split("/").filter(Boolean);
+  return parts.slice(parts.length > 1 ? 1 : 0).some((part) => part.startsWith("."));
+}
+
 export function recordingsOfPicked(files) {
   const listed = files.map((file) => ({ path: file.webkitRelativePath || file.name, file }))
-    .filter(({ path }) => !path.split("/").some((part) => part.startsWith(".")));
+    .filter(({ path }) => !isHiddenBelow(path));
   const kept = listed.filter(({ path }) => isRecordingPath(path))
     .sort((a, b) => comparePaths(a.path, b.path));
   return { files: kept.map(({ file }) => file), others: listed.length - kept.length, unreadable: [] };
@@ -65,7 +77,9 @@ export async function recordingsOfDropped(folders) {
   const files = [];
   for (const entry of wanted) {
     try {
-      files.push(await fileOf(entry));
+      const file = await fileOf(entry);
+      file.relativePath = entry.fullPath.replace(/^\//, ""); // as a chosen folder's webkitRelativePath
+      files.push(file);
     } catch {
       unreadable.push(entry.fullPath);
     }
@@ -77,10 +91,10 @@ const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 // What the notice says of folders: [text, kind] for showNotice.
 export function describeFolders(names, { files, others, unreadable }) {
-  const folders = names.join(", ");
+  const folders = names.join(", ") || "The folder"; // a chosen empty folder lists no file to name it by
   const unread = unreadable.length ? `; could not read ${unreadable.join(", ")}` : "";
   if (!files.length) {
-    return [`${folders}: no recordings in ${names.length === 1 ? "this folder" : "these folders"} ` +
+    return [`${folders}: no recordings in ${names.length > 1 ? "these folders" : "this folder"} ` +
       `(looked for ${AUDIO_SUFFIXES.join(" ")})${unread}.`, "error"];
   }
   const left = others ? `; ${plural(others, "other file", "other files")} left out (not audio by name)` : "";
