@@ -711,11 +711,12 @@ def load_annotations(path: str | os.PathLike[str], default_label: str = "anemone
     return _parse_annotations(_annotation_text(Path(path)), str(path), default_label)
 
 
-def file_sequence_tables(tables: Iterable[Path]) -> dict[str, list[Path]]:
+def file_sequence_tables(tables: Iterable[Path], *, by_stem: bool = False) -> dict[str, list[Path]]:
     """The tables of ``tables`` made over a file sequence (their selections' Begin File naming
     two recordings or more, as Raven's table over a folder of a deployment's files does), by
-    each recording file name they name, case folded. Tables that do not parse are not tables
-    of anything here: they are refused where they are read for their own recording."""
+    each recording file name they name (``by_stem``: without its suffix), case folded. Tables
+    that do not parse are not tables of anything here: they are refused where they are read
+    for their own recording."""
     named: dict[str, list[Path]] = {}
     for table in tables:
         try:
@@ -724,8 +725,18 @@ def file_sequence_tables(tables: Iterable[Path]) -> dict[str, list[Path]]:
             continue
         if len(recordings) > 1:
             for name in recordings:
-                named.setdefault(name, []).append(table)
+                named.setdefault(Path(name).stem if by_stem else name, []).append(table)
     return named
+
+
+def file_sequence_table(naming: dict[str, list[Path]], name: str, folder: Path, what: str) -> Path | None:
+    """The table of ``naming`` (:func:`file_sequence_tables`) that names ``name`` and lies in
+    ``folder`` or one above it, or None. Two are refused, naming ``what``: which one is the truth
+    cannot be told."""
+    found = sorted({t for t in naming.get(name.casefold(), []) if t.parent in (folder, *folder.parents)})
+    if len(found) > 1:
+        raise AnnotationFormatError(f"{what}: named in several file-sequence tables ({', '.join(map(str, found))}); keep one")
+    return found[0] if found else None
 
 
 def read_annotations(

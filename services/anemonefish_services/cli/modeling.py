@@ -423,21 +423,13 @@ def _sequence_pairs(
     a file sequence whose Begin File names them (Raven's table over a deployment's folder), in
     their folder or one above it; and the keys still without a table. Matched by the name's
     stem, as tables pair with recordings by name; evaluate then scores only that file's rows."""
-    from anemonefish.formats import file_sequence_tables
+    from anemonefish.formats import file_sequence_table, file_sequence_tables
 
-    naming = file_sequence_tables(p for tables in candidates.values() for p in tables)
-    by_stem: dict[str, list[Path]] = {}
-    for name, tables in naming.items():
-        by_stem.setdefault(Path(name).stem, []).extend(tables)
+    naming = file_sequence_tables((p for tables in candidates.values() for p in tables), by_stem=True)
     paired, still = [], []
     for key in keys:
-        folder = (annotations / key).parent
-        found = sorted({t for t in by_stem.get(Path(key).name.casefold(), []) if t.parent in (folder, *folder.parents)})
-        if len(found) > 1:
-            raise ValueError(f"{key}: named in several file-sequence tables ({', '.join(str(t) for t in found)}); "
-                             "keep one")
-        if found:
-            paired.append((dets[key], found[0]))
+        if table := file_sequence_table(naming, Path(key).name, (annotations / key).parent, key):
+            paired.append((dets[key], table))
         else:
             still.append(key)
     return paired, still
@@ -538,7 +530,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return 2
     try:
         pairing = _pairs(args.detections, args.annotations)
-    except ValueError as exc:
+    except (ValueError, AnemonefishError) as exc:  # AnnotationFormatError: two sequence tables name one recording
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for what, keys in (("annotations but no detection document (not scored)", pairing.undetected),

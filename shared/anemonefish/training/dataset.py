@@ -243,8 +243,7 @@ def labelled_recordings(folder: str | Path) -> tuple[list[tuple[Path, Path]], li
     claimed: dict[Path, Path] = {}
     root = Path(folder)
     for audio in sorted(root.rglob("*")):
-        hidden = any(part.startswith(".") for part in audio.relative_to(root).parts)
-        if hidden or not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
+        if _hidden(audio, root) or not audio.is_file() or audio.suffix.lower() not in AUDIO_SUFFIXES:
             continue
         tables = list(dict.fromkeys(t for s in ANNOTATION_SUFFIXES if (t := audio.with_name(audio.stem + s)).is_file()))
         if not tables:
@@ -277,23 +276,22 @@ def _with_file_sequence_tables(
     """Recordings without a table of their own name, paired with the table made over a file
     sequence that names them in its Begin File (Raven's table over a deployment's folder), in
     their folder or one above it."""
-    from anemonefish.formats import file_sequence_tables
+    from anemonefish.formats import file_sequence_table, file_sequence_tables
 
-    tables = (p for p in sorted(root.rglob("*")) if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES)
-              and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    naming = file_sequence_tables(tables)
+    naming = file_sequence_tables(p for p in sorted(root.rglob("*"))
+                                  if p.is_file() and p.name.endswith(ANNOTATION_SUFFIXES) and not _hidden(p, root))
     still = []
     for audio in unlabelled:
-        found = [t for t in naming.get(audio.name.casefold(), []) if t.parent in (audio.parent, *audio.parents)]
-        if len(found) > 1:
-            raise AnnotationFormatError(
-                f"{audio}: named in several file-sequence tables ({', '.join(str(t) for t in found)}); keep one"
-            )
-        if found:
-            pairs.append((audio, found[0]))
+        if table := file_sequence_table(naming, audio.name, audio.parent, str(audio)):
+            pairs.append((audio, table))
         else:
             still.append(audio)
     return sorted(pairs), still
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    """Below ``root``, in a hidden folder or hidden itself (``.git``, macOS's ``._rec.wav``)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
 def orphan_tables(folder: str | Path, pairs: Sequence[tuple[Path, Path]]) -> list[Path]:
@@ -302,7 +300,7 @@ def orphan_tables(folder: str | Path, pairs: Sequence[tuple[Path, Path]]) -> lis
     return [
         path for path in sorted(root.rglob("*"))
         if path.name.endswith(_TABLE_ONLY_SUFFIXES) and path.is_file() and path not in taken
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        and not _hidden(path, root)
     ]
 
 
