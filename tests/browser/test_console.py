@@ -1285,6 +1285,33 @@ def test_recordings_of_one_name_in_two_sub_folders_are_two_jobs_named_by_their_p
         "that name, size and date was already uploaded on this page; analysed again as a new job.")
 
 
+def test_an_interrupted_upload_is_resumed_by_its_own_file_of_a_folder_not_a_namesake(page: Page, stack) -> None:
+    """Two recorders' 20240101_000000.WAV of one size and date, dropped as a folder after a
+    reload, both matched site A's interrupted upload: one job resumed with two files."""
+    open_console(page, stack)
+    matched = page.evaluate("""async () => {
+        const { PendingStore } = await import('./upload.js');
+        const store = new PendingStore(window.sessionStorage, "test.upload:");
+        const when = 1700000000000;
+        store.save({ job_id: "site-a-job", name: "20240101_000000.WAV", path: "season/site A/20240101_000000.WAV",
+                     size: 4, last_modified: when });
+        const file = (path) => {
+            const made = new File([new Uint8Array(4)], "20240101_000000.WAV", { lastModified: when });
+            if (path) made.relativePath = path;
+            return made;
+        };
+        const id = (record) => (record ? record.job_id : null);
+        const result = {
+            own: id(store.match(file("season/site A/20240101_000000.WAV"))),
+            namesake: id(store.match(file("season/site B/20240101_000000.WAV"))),
+            alone: id(store.match(file(null))),  // picked by itself: no path to compare
+        };
+        store.remove("site-a-job");
+        return result;
+    }""")
+    assert matched == {"own": "site-a-job", "namesake": None, "alone": "site-a-job"}
+
+
 def test_a_refused_key_stops_the_files_waiting_for_their_check_and_focus_stays_in_the_list(
     page: Page, stack
 ) -> None:

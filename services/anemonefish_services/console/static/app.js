@@ -96,9 +96,8 @@ const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size)
 
 // Files whose job is being created (hashed, then POST /jobs): until their upload has saved its
 // record, the same file dropped again would get a second job.
-const preparing = new Set();
-// Their cards, stopped together when the API refuses the key: the same refusal awaits them all.
-const preparingCards = new Set();
+// Keyed by cardKey; their cards are stopped together when the API refuses the key.
+const preparing = new Map();
 
 class JobCard {
   constructor(file, title) {
@@ -171,8 +170,7 @@ class JobCard {
       return;
     }
     const key = cardKey(this.file);
-    preparing.add(key);
-    preparingCards.add(this);
+    preparing.set(key, this);
     // Until its job exists the card can be removed, its file check stopped: a folder dropped by
     // mistake could otherwise only be cancelled job by job, once each had been made.
     this.offerRemove();
@@ -281,12 +279,14 @@ class JobCard {
       if (err instanceof ApiError && err.kind === "auth") {
         setKeyStatus(describeError(err), "error");
         // Each file waiting for its check was checked in full, then refused in turn.
-        for (const card of preparingCards) if (card !== this) card.halt(describeError(err, { filename: card.title }));
+        // Last first: a queued check is taken off the queue before a running one's end starts it.
+        for (const card of [...preparing.values()].reverse()) {
+          if (card !== this) card.halt(describeError(err, { filename: card.title }));
+        }
       }
       this.fail(describeError(err, { filename: this.title, sizeLabel: formatBytes(this.file.size) }));
     } finally {
       preparing.delete(key);
-      preparingCards.delete(this);
     }
   }
 

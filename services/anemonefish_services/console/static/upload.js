@@ -6,6 +6,7 @@
 // XMLHttpRequest rather than fetch: fetch still cannot report upload progress.
 
 import { ApiError } from "./api.js";
+import { pathOf } from "./recordings.js";
 
 const MAX_PART_ATTEMPTS = 6;
 const RETRY_BASE_MS = 500;
@@ -98,12 +99,18 @@ export class PendingStore {
     this.storage.removeItem(LEGACY_UPLOADS_KEY);
   }
 
-  // The interrupted upload of this very file (same name, size and modification time).
+  // The interrupted upload of this very file: the same name, size and modification time, and
+  // the same path below a dropped folder (two recorders' 20240101_000000.WAV of one size and
+  // date resumed one job twice). A file picked alone, or a record made of one, has no path to
+  // compare: it is the upload if it is the only one of that name, size and date.
   match(file) {
     const key = fileKey(file);
-    return Object.values(this.all()).find(
+    const same = Object.values(this.all()).filter(
       (r) => fileKey({ name: r.name, size: r.size, lastModified: r.last_modified }) === key,
-    ) || null;
+    );
+    const path = pathOf(file);
+    const unplaced = (r) => path === file.name || (r.path || r.name) === r.name;
+    return same.find((r) => (r.path || r.name) === path) || (same.length === 1 && unplaced(same[0]) ? same[0] : null);
   }
 }
 
@@ -230,6 +237,7 @@ export class Upload extends EventTarget {
     return {
       job_id: this.jobId,
       name: this.file.name,
+      path: pathOf(this.file),
       size: this.file.size,
       last_modified: this.file.lastModified,
       upload: this.multipart
