@@ -446,7 +446,7 @@ def _post_once(
 ) -> _Attempt:
     """One attempt: try the first checked addresses in resolver order until one connects, all
     of them together before ``attempt_ends`` (``time.monotonic()``)."""
-    attempt = _Attempt(retryable=True, error="no address to connect to")
+    attempt = None
     for address in target.addresses[:MAX_ADDRESSES_PER_ATTEMPT]:
         remaining = attempt_ends - time.monotonic()
         if remaining <= 0:
@@ -456,7 +456,8 @@ def _post_once(
         attempt = _post_to_address(target, address, body, headers, timeout, ca_certs, remaining)
         if not attempt.could_not_connect:
             return attempt
-    return attempt
+    # None tried: the lookup of the receiver's host took the attempt's whole time.
+    return attempt or _Attempt(retryable=True, error="the attempt's time was spent before connecting")
 
 
 def _post_to_address(

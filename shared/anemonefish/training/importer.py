@@ -9,6 +9,7 @@ import numpy as np
 
 from anemonefish.card import FrontEndConfig, ModelCard
 from anemonefish.exceptions import ModelBundleError
+from anemonefish.training.dataset import DEFAULT_CLASSES
 
 
 def _adapt_input(model: Any, height: int, width: int) -> Any:
@@ -95,7 +96,7 @@ def import_keras_model(
     n_outputs = int(output[-1])
     if n_outputs != len(classes):
         raise ModelBundleError(f"{source}: model has {n_outputs} outputs but {len(classes)} classes were given: {classes} "
-                               f"(--classes names one per output, in order; its default is noise,anemonefish,biological)")
+                               f"(--classes names one per output, in order; its default is {','.join(DEFAULT_CLASSES)})")
     served = _adapt_input(model, height, width)
     if outputs_logits:
         served = _add_softmax(served)
