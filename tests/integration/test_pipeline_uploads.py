@@ -167,7 +167,11 @@ def test_submit_command_reads_its_settings_from_the_environment(pipeline, short_
     document = json.loads((tmp_path / "out" / "cli reef.events.json").read_text())
     assert document["params"]["threshold"] == 0.7
     monkeypatch.setenv("ANEMONEFISH_API_KEY", "wrong")
-    assert main(["submit", str(recording), "-o", str(tmp_path / "out2"), "--new"]) == 1
+    capsys.readouterr()
+    # A refused key is the caller's option, the same for every file: one line, exit 2.
+    assert main(["submit", str(recording), "-o", str(tmp_path / "out2"), "--new"]) == 2
+    said = capsys.readouterr()
+    assert said.err.endswith("\nerror: 403 forbidden: invalid API key\n") and "calls" not in said.out  # no table
 
 
 def _upload_parts(pipeline, created, data):
