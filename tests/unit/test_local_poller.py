@@ -51,3 +51,23 @@ def test_polls_back_off_while_the_queue_is_unreachable_and_log_once_a_streak(
     messages = [record.getMessage() for record in caplog.records]
     assert messages.count("polling failed; retrying with backoff") == 1  # not once a failed poll
     assert "polling works again" in messages
+
+
+def test_a_function_whose_init_fails_does_not_start_and_start_says_why() -> None:
+    """A worker that could not load its model logged a traceback and polled on: every job it
+    took failed or waited, while the stack looked healthy."""
+    from anemonefish.exceptions import ModelBundleError
+
+    queue = _UnreachableThenUp(down=0)
+
+    def init() -> None:
+        raise ModelBundleError("reef-bundel: not a model bundle folder (no such folder)")
+
+    poller = SqsPoller(queue, "q", lambda event, context: None, function_name="worker", wait_s=0, init=init)
+    with pytest.raises(ModelBundleError, match="reef-bundel"):
+        poller.start()
+    poller._thread.join(5)
+    assert not poller._thread.is_alive() and queue.receives == 0  # it took no message
+    loaded = SqsPoller(queue, "q", lambda event, context: None, function_name="worker", wait_s=0, init=lambda: None)
+    assert loaded.start() is loaded
+    loaded.stop()

@@ -78,6 +78,8 @@ class SqsPoller:
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._init_done = threading.Event()
+        self._init_error: Exception | None = None
         self.invocations = 0
 
     def poll_once(self) -> int:
@@ -111,9 +113,12 @@ class SqsPoller:
     def _run(self) -> None:
         if self.init is not None:
             try:
-                self.init()
-            except Exception:  # as in Lambda, a failed init is retried by the first invocation
-                logger.exception("init failed", extra={"function": self.function_name})
+                self.init()  # in this thread: what it loads (the model) may be the thread's own
+            except Exception as exc:  # start() raises it: a function that cannot start serves nothing
+                self._init_error = exc
+                return
+            finally:
+                self._init_done.set()
         failures = 0
         while not self._stop.is_set():
             try:
@@ -131,8 +136,15 @@ class SqsPoller:
                 failures = 0
 
     def start(self) -> SqsPoller:
+        """Start polling once the init phase is done; raise what the init raised. A stack whose
+        worker could not load its model (a mistyped ANEMONEFISH_MODEL_DIR) logged one traceback,
+        then served an API whose jobs stayed QUEUED."""
         self._thread = threading.Thread(target=self._run, name=f"poller-{self.function_name}", daemon=True)
         self._thread.start()
+        if self.init is not None:
+            self._init_done.wait()
+        if self._init_error is not None:
+            raise self._init_error
         return self
 
     def stop(self, timeout_s: float = 30.0) -> None:

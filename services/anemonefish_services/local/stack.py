@@ -144,16 +144,10 @@ def serve_existing(
         return SqsPoller(
             sqs, settings.jobs_queue_url, worker_handler, function_name=f"{names.prefix}-worker",
             timeout_s=worker_timeout_s, batch_size=WORKER_BATCH_SIZE, region=settings.region,
-            init=thread_detector,  # load the model before the first message, as a Lambda's init phase does
+            init=thread_detector,  # the model, loaded before the first message as a Lambda's init phase does; start() raises its failure
         )
 
     stack.new_worker = new_worker
-    if "worker" in functions:
-        # The model the worker will serve, loaded now: a mistyped ANEMONEFISH_MODEL_DIR made a
-        # stack that served the API and queued every job for a worker whose start had failed.
-        from anemonefish.model import load_bundle
-
-        load_bundle()
     try:
         if "worker" in functions:
             worker = new_worker().start()
