@@ -109,8 +109,9 @@ export class PendingStore {
       (r) => fileKey({ name: r.name, size: r.size, lastModified: r.last_modified }) === key,
     );
     const path = pathOf(file);
-    const unplaced = (r) => path === file.name || (r.path || r.name) === r.name;
-    return same.find((r) => (r.path || r.name) === path) || (same.length === 1 && unplaced(same[0]) ? same[0] : null);
+    const pathOfRecord = (r) => r.path || r.name; // records saved before paths were kept have none
+    const unplaced = (r) => path === file.name || pathOfRecord(r) === r.name;
+    return same.find((r) => pathOfRecord(r) === path) || (same.length === 1 && unplaced(same[0]) ? same[0] : null);
   }
 }
 
