@@ -80,3 +80,42 @@ def test_results_are_downloaded_all_or_none(tmp_path, monkeypatch):
     saved = jobs.download_results(job, "reef", out)
     assert {fmt: path.read_text() for fmt, path in saved.items()} == {f: f"https://s3/{f}" for f in ("json", "csv", "scores")}
     assert sorted(p.name for p in out.iterdir()) == ["reef.events.csv", "reef.events.json", "reef.scores.csv"]
+
+
+@pytest.mark.parametrize(("argv", "api", "key"), [
+    (["jobs", "--api", "http://group:1", "--api-key", "g", "list"], "http://group:1", "g"),  # as `aws --region R s3 ls`
+    (["jobs", "list", "--api", "http://sub:2", "--api-key", "s"], "http://sub:2", "s"),
+    (["jobs", "--api", "http://group:1", "show", "J", "--api", "http://sub:2"], "http://sub:2", "from-env"),
+    (["jobs", "cancel", "J"], "http://env:3", "from-env"),
+])
+def test_jobs_takes_the_api_options_before_or_after_its_subcommand(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], api: str, key: str
+) -> None:
+    """`jobs --api URL list` was refused ("invalid choice: 'URL'"), and a subcommand's defaults
+    would overwrite what was given before it."""
+    from anemonefish_services.cli import build_parser
+
+    monkeypatch.setenv("ANEMONEFISH_API_URL", "http://env:3")
+    monkeypatch.setenv("ANEMONEFISH_API_KEY", "from-env")
+    args = build_parser().parse_args(argv)
+    assert (args.api, args.api_key) == (api, key)
+
+
+@pytest.mark.parametrize(("argv", "prog"), [
+    (["detect", "x.wav", "--bogus"], "anemonefish detect"),
+    (["jobs", "fetch", "J", "--bogus"], "anemonefish jobs fetch"),
+    (["local", "up", "--bogus"], "anemonefish local up"),
+])
+def test_an_unknown_option_is_told_by_its_subcommand_with_its_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str], prog: str
+) -> None:
+    """The top-level parser said "anemonefish: error: unrecognized arguments" under its own
+    usage, which lists no subcommand's options."""
+    from anemonefish_services.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"{prog}: error: unrecognized arguments: --bogus"
+    assert err.startswith(f"usage: {prog} ")

@@ -61,9 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)command parser ``args`` came through: ``jobs fetch``'s for ``jobs fetch ...``."""
+    while True:
+        chosen = next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
+        name = getattr(args, chosen.dest, None) if chosen is not None else None
+        if name not in (chosen.choices if chosen is not None else {}):
+            return parser
+        parser = chosen.choices[name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # told by the subcommand's parser, with its usage (the top level's said nothing of it)
+        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

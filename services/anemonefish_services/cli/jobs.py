@@ -20,18 +20,19 @@ def _positive(text: str) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     jobs = subparsers.add_parser("jobs", help="list, follow, fetch and cancel pipeline jobs")
+    add_api_options(jobs)  # before the subcommand too: `jobs --api URL list`
     sub = jobs.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
 
     listing = sub.add_parser("list", help="the key's recent jobs, newest first")
     listing.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
     listing.add_argument("--json", action="store_true", help="print the jobs as JSON")
-    add_api_options(listing)
+    add_api_options(listing, under_group=True)
     listing.set_defaults(func=_list)
 
     show = sub.add_parser("show", help="one job: status, progress, result or error")
     show.add_argument("job_id", metavar="JOB_ID")
     show.add_argument("--json", action="store_true", help="print the job as the API returns it")
-    add_api_options(show)
+    add_api_options(show, under_group=True)
     show.set_defaults(func=_show)
 
     fetch = sub.add_parser("fetch", help="download finished jobs' result documents")
@@ -43,12 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="with --wait, give up on a job after this long (default: no limit)")
     fetch.add_argument("--overwrite", action="store_true",
                        help="replace files in OUTDIR that are not earlier results of the same recording")
-    add_api_options(fetch)
+    add_api_options(fetch, under_group=True)
     fetch.set_defaults(func=_fetch)
 
     cancel = sub.add_parser("cancel", help="cancel jobs that have not finished (aborts an open upload)")
     cancel.add_argument("job_ids", nargs="+", metavar="JOB_ID")
-    add_api_options(cancel)
+    add_api_options(cancel, under_group=True)
     cancel.set_defaults(func=_cancel)
 
 

@@ -51,11 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=_demo)
 
 
-def add_api_options(parser: argparse.ArgumentParser) -> None:
-    """``--api`` and ``--api-key``, defaulting to the environment (the local stack prints both)."""
-    parser.add_argument("--api", default=os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080"),
+def add_api_options(parser: argparse.ArgumentParser, *, under_group: bool = False) -> None:
+    """``--api`` and ``--api-key``, defaulting to the environment (the local stack prints both).
+
+    ``under_group``: the subcommand of a group that has them too (``jobs --api URL list``, as
+    ``aws --region R s3 ls``): given here they win, and left out they keep the group's, which
+    a subparser's own defaults would otherwise overwrite."""
+    api_default = os.environ.get("ANEMONEFISH_API_URL", "http://127.0.0.1:8080")
+    key_default = os.environ.get("ANEMONEFISH_API_KEY")
+    parser.add_argument("--api", default=argparse.SUPPRESS if under_group else api_default,
                         help="API URL (default: env ANEMONEFISH_API_URL, else the local stack's http://127.0.0.1:8080)")
-    parser.add_argument("--api-key", default=os.environ.get("ANEMONEFISH_API_KEY"),
+    parser.add_argument("--api-key", default=argparse.SUPPRESS if under_group else key_default,
                         help="API key (env ANEMONEFISH_API_KEY)")
 
 
