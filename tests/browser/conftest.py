@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 MIB = 1024 * 1024
 API_KEY = "console-test-key"
+# Each test has a key, so a tenant, of its own: the console names a file's job by its contents
+# and settings (Idempotency-Key), and the tests send the same recordings to one stack.
+TEST_KEYS = {f"{API_KEY}-{i:03d}": f"console-test-{i:03d}" for i in range(400)}
+_unused_keys = itertools.count()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,8 +71,14 @@ def _wait_ready(ready_file: Path, proc: subprocess.Popen, log: Path, timeout_s: 
     return json.loads(ready_file.read_text())
 
 
+@pytest.fixture
+def stack(stack_server: Stack) -> Stack:
+    """The stack, with an API key (a tenant) of this test's own."""
+    return replace(stack_server, api_key=list(TEST_KEYS)[next(_unused_keys)])
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The real local stack in its own process: moto server over HTTP, the API handler, the
     worker with the shipped model. The console is served at / by the same HTTP front."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -79,7 +90,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANEMONEFISH_") or k == "ANEMONEFISH_MODEL_DIR"}
     # moto's server adds permissive CORS headers to every answer unless told not to; without
     # them the page works only if the buckets' own CORS rules (resources.py) are right.
-    env.update(PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", MOTO_DISABLE_GLOBAL_CORS="true")
+    env.update(PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1", MOTO_DISABLE_GLOBAL_CORS="true",
+               ANEMONEFISH_API_KEYS=json.dumps(TEST_KEYS))
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                 start_new_session=True)

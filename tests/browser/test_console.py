@@ -340,7 +340,7 @@ def test_status_follows_the_worker_progress_live(page: Page, stack, model, tmp_p
     assert any(re.fullmatch(r"detecting: \d+%", w) for w in workers), workers
 
 
-def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, model) -> None:
+def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, model, tmp_path: Path) -> None:
     held: list[Route] = []
     page.route(lambda url: (part_number(url) or 0) >= 3, lambda route: held.append(route))
     puts = record_part_puts(page)
@@ -369,8 +369,11 @@ def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, mod
     assert sorted(part_number(r.url) for r in puts[sent_before_resume:]) == sorted(set(range(1, total + 1)) - held_by_s3)
 
     # Cancel mid-upload: the job ends CANCELLED (and the API aborts the multipart upload).
+    # Another file: the same one, with the same settings, would find its finished job.
     page.route(lambda url: (part_number(url) or 0) >= 2, lambda route: held.append(route))
-    page.set_input_files("#file-input", str(recording))
+    other = tmp_path / "reef-again.wav"
+    shutil.copyfile(recording, other)
+    page.set_input_files("#file-input", str(other))
     second = page.locator(".card").first
     expect(second).to_have_attribute("data-parts-done", "1", timeout=60_000)
     # Cancel sits beside Pause: it asks first, and answering no leaves the upload going.
@@ -378,7 +381,7 @@ def test_pause_resume_and_cancel_buttons(page: Page, stack, recording: Path, mod
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
     second.locator("button[data-action=cancel]").click()
     expect(second).to_have_attribute("data-upload-state", "uploading")
-    assert asked and asked[0].startswith(f"Cancel the job for {recording.name}? The ") and "already sent will be discarded" in asked[0]
+    assert asked and asked[0].startswith(f"Cancel the job for {other.name}? The ") and "already sent will be discarded" in asked[0]
     page.once("dialog", lambda dialog: dialog.accept())
     second.locator("button[data-action=cancel]").click()
     expect(second).to_have_attribute("data-upload-state", "cancelled")
@@ -1281,8 +1284,10 @@ def test_recordings_of_one_name_in_two_sub_folders_are_two_jobs_named_by_their_p
     assert sorted(posted) == sorted(titles)
     _drop_paths(page, [season])  # again: each file is said once, in one notice with the count
     expect(page.locator("#notice")).to_have_text(
-        "season: 2 recordings added. season/site A/20240101_000000.WAV, season/site B/20240101_000000.WAV: a file of "
-        "that name, size and date was already uploaded on this page; analysed again as a new job.")
+        "season: 2 recordings added. season/site A/20240101_000000.WAV, season/site B/20240101_000000.WAV are "
+        "already sent from this page with these settings: see their cards below.")
+    expect(page.locator(".card")).to_have_count(2)
+    assert sorted(posted) == sorted(titles), "the API would answer with the same jobs: nothing is asked of it"
 
 
 def test_an_interrupted_upload_is_resumed_by_its_own_file_of_a_folder_not_a_namesake(page: Page, stack) -> None:
@@ -1438,3 +1443,115 @@ def test_each_cards_buttons_and_links_name_its_recording(page: Page, stack, reco
     expect(card.get_by_role("link", name=f"JSON of {recording.name}")).to_have_count(1)
     # The hidden button's focus went to the page's top; it stays on the card now.
     expect(card.locator("h3")).to_be_focused()
+
+
+def _job_answers(page: Page) -> list[int]:
+    """The HTTP status of each POST /jobs answer: 201 a job made, 200 one its key made before."""
+    answers: list[int] = []
+    page.on("response", lambda r: answers.append(r.status)
+            if r.request.method == "POST" and urlparse(r.url).path == "/jobs" else None)
+    return answers
+
+
+def _reopen(page: Page) -> None:
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+
+
+def test_a_file_sent_before_is_shown_after_a_reload_not_uploaded_again(page: Page, stack, tmp_path: Path, model) -> None:
+    """A folder dropped again after a reload (the laptop slept, the tab was closed) sent its
+    finished recordings up again, each a new job, multi-GB files included: the same file with
+    the same settings now names the job it made (its Idempotency-Key), which the card shows."""
+    clip = _short_clip(tmp_path)
+    open_console(page, stack)
+    first = pick(page, clip)
+    expect(first).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    job_id = first.get_attribute("data-job-id")
+    _reopen(page)
+    answers = _job_answers(page)
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    card = pick(page, clip)
+    expect(card).to_have_attribute("data-upload-state", "sent-before")
+    assert card.get_attribute("data-job-id") == job_id
+    expect(card.locator("[data-testid=job-status]")).to_have_text("SUCCEEDED")
+    expect(card.locator("[data-testid=job-settings]")).to_contain_text(
+        "Sent before with these settings on 20")  # its date
+    expect(card.locator("[data-testid=results]")).to_be_visible()
+    assert answers == [200] and puts == []
+    # Added once more on this page: its card is pointed at, no second card.
+    page.set_input_files("#file-input", str(clip))
+    expect(page.locator("#notice")).to_have_text(
+        "clip.wav is already sent from this page with these settings: see its card below.")
+    expect(page.locator(".card")).to_have_count(1)
+    assert answers == [200]
+
+
+def test_a_file_whose_job_was_cancelled_or_sent_with_other_settings_makes_a_new_job(
+    page: Page, stack, tmp_path: Path
+) -> None:
+    """Added again, a file whose job ended without results is what the user wants analysed, and
+    other settings are another analysis: each gets a job of its own, not the earlier one."""
+    clip = _short_clip(tmp_path)
+    page.route(lambda url: "/uploads/" in urlparse(url).path, lambda route: None)  # its PUT hangs
+    open_console(page, stack)
+    card = pick(page, clip)
+    expect(card.locator("button[data-action=cancel]")).to_be_enabled()
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("button[data-action=cancel]").click()
+    expect(card).to_have_attribute("data-upload-state", "cancelled")
+    cancelled = card.get_attribute("data-job-id")
+    page.unroute_all(behavior="ignoreErrors")
+    _reopen(page)
+    answers = _job_answers(page)
+    again = pick(page, clip)
+    expect(again).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert again.get_attribute("data-job-id") != cancelled
+    assert answers == [200, 201]  # the cancelled job found by its key, then the next key's new job
+    expect(again.locator("[data-testid=job-settings]")).to_contain_text(
+        "Its earlier job ended cancelled: this is a new one.")
+    renewed = again.get_attribute("data-job-id")
+
+    _reopen(page)  # the new job is the one found from now on
+    found = pick(page, clip)
+    expect(found).to_have_attribute("data-upload-state", "sent-before")
+    assert found.get_attribute("data-job-id") == renewed
+
+    page.click(".params summary")
+    page.fill("#param-threshold", "0.7")
+    page.set_input_files("#file-input", str(clip))
+    expect(page.locator("#notice")).to_have_text(
+        "clip.wav: sent from this page before with other settings, or its job ended without results; "
+        "analysed again as a new job.")
+    other = page.locator(".card").first
+    expect(other).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert other.get_attribute("data-job-id") not in (cancelled, renewed)
+    expect(other.locator("[data-testid=job-settings]")).to_contain_text("threshold 0.7")
+
+
+def test_an_interrupted_upload_whose_saved_record_is_gone_is_resumed_by_its_job_key(
+    page: Page, stack, recording: Path
+) -> None:
+    """An upload interrupted in another browser, or after the site's storage was cleared, left
+    no record to resume from: its job, found again by its key, sends only the parts S3 lacks."""
+    page.route(lambda url: (part_number(url) or 0) >= 3, lambda route: None)  # held, then cut by the reload
+    open_console(page, stack)
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-parts-done", "2", timeout=60_000)
+    job_id = card.get_attribute("data-job-id")
+    total = int(card.get_attribute("data-parts-total") or 0)
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    page.unroute_all(behavior="ignoreErrors")
+    page.evaluate("""() => Object.keys(localStorage)
+        .filter((k) => k.startsWith('anemonefish.console.upload'))
+        .forEach((k) => localStorage.removeItem(k))""")
+    _reopen(page)
+    expect(page.locator("#pending")).to_be_hidden()
+    answers = _job_answers(page)
+    puts = record_part_puts(page)
+    card = pick(page, recording)
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert card.get_attribute("data-job-id") == job_id and answers == [200]
+    assert sorted(part_number(r.url) for r in puts) == list(range(3, total + 1))

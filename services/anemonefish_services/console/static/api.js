@@ -52,7 +52,8 @@ export class ApiClient {
     return this.baseUrl || window.location.origin;
   }
 
-  async request(method, path, { body, headers = {}, signal } = {}) {
+  // onStatus(status) hears the HTTP status of an answer (POST /jobs: 201 made, 200 made before).
+  async request(method, path, { body, headers = {}, signal, onStatus = null } = {}) {
     const init = {
       method,
       headers: { "x-api-key": this.apiKey, Accept: "application/json", ...headers },
@@ -82,6 +83,7 @@ export class ApiClient {
         data = null;
       }
     }
+    if (onStatus) onStatus(response.status);
     if (!response.ok) {
       const error = (data && data.error) || {};
       const code = error.code || (data && data.message ? "gateway" : "");
@@ -99,12 +101,20 @@ export class ApiClient {
     return this.request("GET", "/health");
   }
 
-  createJob({ filename, sizeBytes, contentType, params, sha256 }) {
+  // -> { job, created }: with an idempotencyKey the API answers a key it has seen with the job
+  // that key made before (200), not a new one (201).
+  async createJob({ filename, sizeBytes, contentType, params, sha256, idempotencyKey = null }) {
     const body = { filename, size_bytes: sizeBytes };
     if (contentType) body.content_type = contentType;
     if (sha256) body.sha256 = sha256;
     if (params && Object.keys(params).length) body.params = params;
-    return this.request("POST", "/jobs", { body });
+    let status = 0;
+    const job = await this.request("POST", "/jobs", {
+      body,
+      headers: idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {},
+      onStatus: (answered) => { status = answered; },
+    });
+    return { job, created: status !== 200 };
   }
 
   getJob(jobId) {

@@ -5,11 +5,14 @@ import config from "./config.js";
 import { ApiClient, ApiError, describeError } from "./api.js";
 import { PendingStore, Upload, fileKey } from "./upload.js";
 import { hashFile } from "./checksum.js";
+import { MAX_KEYED_ATTEMPTS, jobKey } from "./jobkey.js";
 import { el, fetchResultDocument, renderLinks, renderResults } from "./results.js";
 import { formatBytes, formatDuration, formatSpeed } from "./format.js";
 import { AUDIO_SUFFIXES, describeFolders, pathOf, recordingsOfDropped, recordingsOfPicked } from "./recordings.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
+// Ended without results: the same file added again is sent again, as a new job.
+const ENDED_UNANALYSED = new Set(["FAILED", "CANCELLED", "EXPIRED"]);
 
 const query = new URLSearchParams(window.location.search);
 const configuredApi = (config.apiBaseUrl ?? "").replace(/\/+$/, "");
@@ -38,9 +41,12 @@ const cards = new Map(); // job id -> JobCard
 // upload spends hours in a background tab.
 const LOCK_PREFIX = "anemonefish.console.upload-lock:";
 const PENDING_REFRESH_MS = 4000;
-// Files whose upload this page finished: added again, they become a new job, said so.
-const finishedFiles = new Map(); // cardKey -> job id
+// Files whose upload this page finished: added again with the same settings, their card is
+// pointed at (the API would answer with the same job); with others, they make a new job.
+const finishedFiles = new Map(); // cardKey -> { jobId, settings: JSON of the job's params }
 // A file as this page tells files apart: its path below a dropped folder, its name, size and date.
+// Jobs this page found gone from the service: a file added again is not given one of them back.
+const goneJobs = new Set();
 const cardKey = (file) => `${pathOf(file)}\u0000${fileKey(file)}`;
 
 const $ = (selector) => document.querySelector(selector);
@@ -171,12 +177,14 @@ class JobCard {
     }
     const key = cardKey(this.file);
     preparing.set(key, this);
+    this.params = params; // what the file is sent with (a resumed job keeps its own: below)
     // Until its job exists the card can be removed, its file check stopped: a folder dropped by
     // mistake could otherwise only be cancelled job by job, once each had been made.
     this.offerRemove();
     try {
       let job;
       let current = null;
+      let partsMayBeInS3 = Boolean(resumeRecord); // ask S3 which parts it holds before sending any
       if (resumeRecord) {
         try {
           current = await client.getJob(resumeRecord.job_id);
@@ -200,6 +208,7 @@ class JobCard {
         this.say("Resuming: asking S3 which parts it already holds…");
         // The job was made with its own settings: those filled in now are not its.
         const theirs = current.params || {};
+        this.params = theirs;
         const differ = Object.keys({ ...theirs, ...params }).some((name) => theirs[name] !== params[name]);
         this.settingsText.textContent = describeSettings(current.params) + (differ
           ? " It keeps the settings it was made with; those filled in now apply to files added anew (cancel this one and add it again for them)."
@@ -236,18 +245,39 @@ class JobCard {
           }
         }
         if (this.stopped()) return;
-        job = await client.createJob({
+        const request = {
           filename: this.title, // the path below a dropped folder: two sites' 20240101_000000.WAV told apart
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
           params,
           sha256,
-        });
+        };
+        let created = false;
+        let endedBefore = null; // how this file's last job ended, when it ended without results
+        for (let attempt = 0; ; attempt += 1) {
+          const last = attempt + 1 >= MAX_KEYED_ATTEMPTS;
+          ({ job, created } = await client.createJob({
+            ...request, idempotencyKey: last ? null : jobKey(request, this.file.lastModified, attempt),
+          }));
+          if (goneJobs.has(job.job_id)) { // a stack restarted empty: its key's id, made again
+            if (created) client.cancelJob(job.job_id).catch(() => {});
+            continue;
+          }
+          if (created || !ENDED_UNANALYSED.has(job.status)) break;
+          endedBefore = job.status;
+        }
         if (this.removed) { // removed while its job was being made: no upload will come
-          client.cancelJob(job.job_id).catch(() => {});
+          // Only a job made now: one found again is an earlier page's, running or done.
+          if (created) client.cancelJob(job.job_id).catch(() => {});
           return;
         }
-        this.settingsText.textContent = describeSettings(params);
+        if (!created && (await this.showSentBefore(job, params))) return;
+        if (!created) { // made by an earlier page whose upload was interrupted: S3 may hold parts of it
+          partsMayBeInS3 = true;
+          this.say("Resuming the upload this file's job began earlier…");
+        }
+        this.settingsText.textContent = describeSettings(params) + (endedBefore
+          ? ` Its earlier job ended ${endedBefore.toLowerCase()}: this is a new one.` : "");
       }
       this.setJobId(job.job_id);
       this.setStatus(job.status || "AWAITING_UPLOAD");
@@ -267,7 +297,7 @@ class JobCard {
       }) : null;
       this.upload = new Upload({
         api: client, file: this.file, job, store, concurrency,
-        resumeFromServer: Boolean(resumeRecord),
+        resumeFromServer: partsMayBeInS3,
         checksum: this.checksum && this.checksum.promise,
       });
       this.node.dataset.uploadMethod = job.upload.method;
@@ -288,6 +318,31 @@ class JobCard {
     } finally {
       preparing.delete(key);
     }
+  }
+
+  // The job an earlier page (or this one) made for this file with these settings, found again by
+  // its Idempotency-Key: shown, the file not sent again. False when it still awaits its file
+  // (an upload interrupted where no saved record says so: another browser, cleared storage).
+  async showSentBefore(found, params) {
+    if (found.status === "AWAITING_UPLOAD") return false;
+    // POST /jobs answers with its id and status: its date and settings are the job's own.
+    const job = await api().getJob(found.job_id).catch(() => found);
+    const other = cards.get(job.job_id);
+    if (other && other !== this) { // its card is on this page already
+      this.removeCard();
+      other.focusHeading();
+      return true;
+    }
+    this.setJobId(job.job_id);
+    this.setStatus(job.status);
+    this.uploadDone();
+    this.node.dataset.uploadState = "sent-before";
+    const when = job.created_at ? ` on ${job.created_at.replace("T", " ").slice(0, 16)} UTC` : "";
+    this.settingsText.textContent = `${describeSettings(job.params || params)} Sent before with these settings${when}: ` +
+      "this is that job, and the file was not uploaded again.";
+    finishedFiles.set(cardKey(this.file), { jobId: job.job_id, settings: JSON.stringify(params) });
+    this.follow();
+    return true;
   }
 
   // Another card's job was refused for the key: this one's would be too.
@@ -314,6 +369,7 @@ class JobCard {
   // was reset): nothing of it can be resumed or cancelled, and the same file may start anew.
   gone() {
     if (this.jobId) store.remove(this.jobId);
+    if (this.jobId) goneJobs.add(this.jobId);
     if (this.file) finishedFiles.delete(cardKey(this.file));
     clearInterval(this.ticker);
     this.ticker = null;
@@ -415,7 +471,7 @@ class JobCard {
     if (["uploaded", "failed", "cancelled"].includes(state)) this.ticker = null;
     if (["uploaded", "cancelled"].includes(state) && this.releaseLock) this.releaseLock();
     if (state === "uploaded") {
-      finishedFiles.set(cardKey(this.file), this.jobId);
+      finishedFiles.set(cardKey(this.file), { jobId: this.jobId, settings: JSON.stringify(this.params) });
       this.uploadDone();
       this.say("Uploaded. Waiting for the worker…");
       this.follow();
@@ -741,7 +797,7 @@ async function addFiles(files, notice = ["", "error"]) {
   showNotice(...notice);
   const params = detectionParams(); // as they are now, for every file of this drop
   const elsewhere = await uploadsElsewhere();
-  const found = { preparing: [], elsewhere: [], again: [], onPage: [] };
+  const found = { preparing: [], elsewhere: [], sent: [], again: [], onPage: [] };
   const elsewhereJobs = new Set();
   for (const file of files) {
     const name = pathOf(file);
@@ -755,7 +811,15 @@ async function addFiles(files, notice = ["", "error"]) {
       elsewhereJobs.add(pending.job_id);
       continue;
     }
-    if (!pending && finishedFiles.has(cardKey(file))) found.again.push(name);
+    const sent = !pending && finishedFiles.get(cardKey(file));
+    if (sent) {
+      const status = cards.get(sent.jobId)?.node.dataset.jobStatus;
+      if (sent.settings === JSON.stringify(params) && !ENDED_UNANALYSED.has(status)) {
+        found.sent.push(name); // the API would answer with the same job
+        continue;
+      }
+      found.again.push(name);
+    }
     const card = pending && cards.get(pending.job_id);
     if (card) { // already on the page: pick it up there rather than start a second job
       if (card.upload && ["failed", "paused"].includes(card.upload.state)) card.togglePause();
@@ -771,8 +835,10 @@ async function addFiles(files, notice = ["", "error"]) {
     found.preparing.length && `${is(found.preparing)} already being prepared below (the same name, size and date; ` +
       "if another recording, rename it and add it again).",
     found.elsewhere.length && `${is(found.elsewhere)} being uploaded in another tab of this browser.`,
-    found.again.length && `${someOf(found.again)}: a file of that name, size and date was already uploaded on this ` +
-      "page; analysed again as a new job.",
+    found.sent.length && `${is(found.sent)} already sent from this page with these settings: see ` +
+      `${found.sent.length === 1 ? "its card" : "their cards"} below.`,
+    found.again.length && `${someOf(found.again)}: sent from this page before with other settings, or ` +
+      `${found.again.length === 1 ? "its job" : "their jobs"} ended without results; analysed again as a new job.`,
     found.onPage.length && `${is(found.onPage)} already being uploaded below.`,
   ].filter(Boolean);
   if (said.length) {
