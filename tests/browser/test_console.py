@@ -1555,3 +1555,74 @@ def test_an_interrupted_upload_whose_saved_record_is_gone_is_resumed_by_its_job_
     expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
     assert card.get_attribute("data-job-id") == job_id and answers == [200]
     assert sorted(part_number(r.url) for r in puts) == list(range(3, total + 1))
+
+
+def test_cancel_all_stops_every_unfinished_card_after_one_question_and_keeps_the_finished(
+    page: Page, stack, tmp_path: Path, model
+) -> None:
+    """A folder dropped by mistake was cancelled card by card, a question each."""
+    done = _short_clip(tmp_path)
+    open_console(page, stack)
+    first = pick(page, done)
+    expect(first).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    finished = page.locator(f".card[data-job-id='{first.get_attribute('data-job-id')}']")
+    expect(page.locator("#cancel-all")).to_be_hidden()
+    page.route(lambda url: "/uploads/" in urlparse(url).path, lambda route: None)  # their PUTs hang
+    folder = tmp_path / "mistake"
+    folder.mkdir()
+    for i in range(3):
+        shutil.copyfile(done, folder / f"wrong-{i}.wav")
+    _drop_paths(page, [folder])
+    unfinished = page.locator(".card[data-upload-state=uploading]")
+    expect(unfinished).to_have_count(3, timeout=60_000)
+    button = page.locator("#cancel-all")
+    expect(button).to_have_text("Cancel all 3 unfinished")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    button.click()
+    assert asked == ["Cancel the jobs of all 3 recordings not finished? Their results will not be made; "
+                     "those finished stay."]
+    expect(unfinished).to_have_count(3)  # answered no: nothing stopped
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    expect(page.locator(".card[data-upload-state=cancelled]")).to_have_count(3)
+    expect(button).to_be_hidden()
+    for card in page.locator(".card[data-upload-state=cancelled]").all():
+        job = requests.get(f"{stack.base_url}/jobs/{card.get_attribute('data-job-id')}",
+                           headers={"x-api-key": stack.api_key}, timeout=30).json()
+        assert job["status"] == "CANCELLED"
+    expect(finished.locator("[data-testid=job-status]")).to_have_text("SUCCEEDED")
+    page.unroute_all(behavior="ignoreErrors")
+
+
+def test_cancel_all_takes_off_the_cards_still_being_checked_and_cancels_a_job_made_meanwhile(
+    page: Page, stack
+) -> None:
+    """Cards waiting for or undergoing their check have no job yet: Cancel all takes them off, as
+    their Remove does, and a job being made as it is pressed is cancelled once it exists."""
+    page.add_init_script('Object.defineProperty(navigator, "hardwareConcurrency", { get: () => 2 });')  # one check at a time
+    held: list[Route] = []
+    page.route(lambda url: urlparse(url).path == "/jobs",
+               lambda route: held.append(route) if route.request.method == "POST" else route.continue_())
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    open_console(page, stack)
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")
+    _drop_made_files(page, 4)
+    expect(page.locator(".card", has_text="reef 03.wav")).to_contain_text("Waiting for the files before it to be checked…")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:  # the first file's job is being made
+        page.wait_for_timeout(50)
+    button = page.locator("#cancel-all")
+    expect(button).to_have_text("Cancel all 4 unfinished")
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    expect(page.locator(".card")).to_have_count(0)
+    expect(button).to_be_hidden()
+    for route in held:
+        route.continue_()
+    deadline = time.monotonic() + 10
+    while len(deletes) < len(held) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(500)  # no other check ran on, no other job was asked for
+    assert len(held) == 1 and len(deletes) == 1

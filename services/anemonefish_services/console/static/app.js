@@ -104,6 +104,8 @@ const percentOf = (done, size) => `${Math.floor((100 * done) / Math.max(1, size)
 // record, the same file dropped again would get a second job.
 // Keyed by cardKey; their cards are stopped together when the API refuses the key.
 const preparing = new Map();
+// Every card on the page, for "Cancel all unfinished".
+const allCards = new Set();
 
 class JobCard {
   constructor(file, title) {
@@ -140,6 +142,16 @@ class JobCard {
       this.message,
       this.resultArea);
     $("#cards").prepend(this.node);
+    allCards.add(this);
+    refreshCancelAll();
+  }
+
+  // What "Cancel all unfinished" takes: a card waiting for or undergoing its file check, or one
+  // whose job can still be cancelled (uploading, paused, failed to upload, queued, running).
+  unfinished() {
+    if (this.removed) return false;
+    if (this.file && preparing.get(cardKey(this.file)) === this) return true; // (a job shown from the list has no file)
+    return Boolean(this.jobId) && this.cancelButton.dataset.action === "cancel" && !this.cancelButton.disabled;
   }
 
   setJobId(jobId) {
@@ -165,6 +177,7 @@ class JobCard {
       announce(`${this.title}: ${status.toLowerCase().replace(/_/g, " ")}`);
     }
     this.statusBadge.textContent = status;
+    queueMicrotask(refreshCancelAll); // once the card's buttons say what the status allows
     this.statusBadge.className = `badge status-${status.toLowerCase()}`;
     this.node.dataset.jobStatus = status;
   }
@@ -177,6 +190,7 @@ class JobCard {
     }
     const key = cardKey(this.file);
     preparing.set(key, this);
+    refreshCancelAll();
     this.params = params; // what the file is sent with (a resumed job keeps its own: below)
     // Until its job exists the card can be removed, its file check stopped: a folder dropped by
     // mistake could otherwise only be cancelled job by job, once each had been made.
@@ -317,6 +331,7 @@ class JobCard {
       this.fail(describeError(err, { filename: this.title, sizeLabel: formatBytes(this.file.size) }));
     } finally {
       preparing.delete(key);
+      refreshCancelAll();
     }
   }
 
@@ -401,6 +416,8 @@ class JobCard {
       heading.focus();
     }
     this.node.remove();
+    allCards.delete(this);
+    refreshCancelAll();
   }
 
   // Nothing to cancel (no job, or none any more): the card can only be cleared away.
@@ -420,6 +437,7 @@ class JobCard {
     button.setAttribute("aria-label", label);
     button.dataset.action = action;
     button.classList.toggle("danger", action === "cancel");
+    refreshCancelAll();
   }
 
   fail(text) {
@@ -541,15 +559,29 @@ class JobCard {
       return;
     }
     // Cancel sits beside Pause, and a multi-GB upload is hours to send again.
-    const sent = this.upload && this.upload.loaded > 0 && !["uploaded", "cancelled"].includes(this.upload.state)
-      ? ` The ${formatBytes(this.upload.loaded)} already sent will be discarded.` : "";
+    const sent = this.discardedIfCancelled() ? ` The ${formatBytes(this.upload.loaded)} already sent will be discarded.` : "";
     if (!window.confirm(`Cancel the job for ${this.title}?${sent} Its results will not be made.`)) return;
+    await this.stop();
+  }
+
+  // Bytes of an upload under way that a cancel throws away (0 when none is).
+  discardedIfCancelled() {
+    return this.upload && !["uploaded", "cancelled"].includes(this.upload.state) ? this.upload.loaded : 0;
+  }
+
+  // Cancel, asked already: a card without a job yet is taken off (its check stopped).
+  async stop() {
+    if (!this.jobId) {
+      this.removed = true;
+      if (this.checking) this.checking.cancel();
+      this.removeCard();
+      return;
+    }
     if (this.upload && !["uploaded", "failed"].includes(this.upload.state)) {
       await this.upload.cancel();
       this.forget();
       return;
     }
-    if (!this.jobId) return;
     try {
       await api().cancelJob(this.jobId);
     } catch (err) {
@@ -574,6 +606,7 @@ class JobCard {
     this.cancelButton.disabled = true;
     this.pauseButton.disabled = true;
     if (cards.get(this.jobId) === this) cards.delete(this.jobId);
+    refreshCancelAll();
   }
 
   // Poll the job until it ends, then show its result or its reason for failing.
@@ -778,6 +811,29 @@ function sleep(ms) {
 function someOf(names) {
   const shown = names.slice(0, 3).join(", ");
   return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+}
+
+// Shown while two or more cards are unfinished: a folder dropped by mistake was cancelled card by
+// card, a question each.
+function refreshCancelAll() {
+  const button = $("#cancel-all");
+  if (!button) return;
+  const count = [...allCards].filter((card) => card.unfinished()).length;
+  button.hidden = count < 2;
+  button.textContent = `Cancel all ${count} unfinished`;
+}
+
+async function cancelAll() {
+  const unfinished = [...allCards].filter((card) => card.unfinished());
+  if (!unfinished.length) return;
+  const sent = unfinished.reduce((total, card) => total + card.discardedIfCancelled(), 0);
+  const lost = sent ? ` The ${formatBytes(sent)} already sent will be discarded.` : "";
+  if (!window.confirm(`Cancel the jobs of all ${unfinished.length} recordings not finished?${lost} ` +
+    "Their results will not be made; those finished stay.")) return;
+  // Those waiting for their check first: a running check's end would start the next one.
+  const waiting = unfinished.filter((card) => !card.jobId).reverse();
+  await Promise.all([...waiting, ...unfinished.filter((card) => card.jobId)].map((card) => card.stop()));
+  refreshCancelAll();
 }
 
 // `notice` ([text, kind]) replaces the previous one, as an empty one does; what the files'
@@ -986,6 +1042,7 @@ function setup() {
     setKeyStatus("Key forgotten.");
   });
 
+  $("#cancel-all").addEventListener("click", cancelAll);
   $("#recent-more").addEventListener("click", () => {
     recentWanted += RECENT_PAGE;
     loadRecentJobs();
