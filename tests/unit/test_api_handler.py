@@ -70,6 +70,32 @@ def test_small_files_get_one_put_and_large_ones_a_multipart_upload(api):
     assert all("uploadId=" in p["url"] and f"partNumber={p['part_number']}" in p["url"] for p in upload["parts"])
 
 
+def test_upload_urls_sign_the_length_of_the_body_each_takes(api, monkeypatch):
+    """Signed over the host alone, a job declared at 100 bytes took up to 5 GiB a PUT, as often
+    as its URL lived: S3 now refuses a body of another length (SignatureDoesNotMatch)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from anemonefish_services.api import handler
+
+    s3 = handler._storage().s3
+    signed: list[tuple[str, int | None, int | None]] = []
+    real = s3.generate_presigned_url
+
+    def spy(operation, Params, **kwargs):  # noqa: N803 (boto3's name)
+        signed.append((operation, Params.get("PartNumber"), Params.get("ContentLength")))
+        return real(operation, Params=Params, **kwargs)
+
+    monkeypatch.setattr(s3, "generate_presigned_url", spy)
+    _, small = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 1000})
+    _, large = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})  # parts of 300, 300, 300 and 101
+    _, renewed = api("POST", f"/jobs/{large['job_id']}/upload/parts", {"part_numbers": [4, 2]})
+    assert signed == [("put_object", None, 1000), *[("upload_part", n, b) for n, b in enumerate([300, 300, 300, 101], 1)],
+                      ("upload_part", 2, 300), ("upload_part", 4, 101)]
+    for url in [small["upload"]["url"], *(p["url"] for p in large["upload"]["parts"] + renewed["parts"])]:
+        assert parse_qs(urlsplit(url).query)["X-Amz-SignedHeaders"] == ["content-length;host"]
+    assert "Content-Length" not in small["upload"]["headers"]  # browsers refuse to set it: they send it themselves
+
+
 def test_errors_are_json_documents_with_codes(api):
     assert api("GET", "/nowhere")[1]["error"]["code"] == "route_not_found"
     assert api("GET", "/jobs/unknown")[0] == 404

@@ -132,3 +132,37 @@ def test_a_digest_that_contradicts_the_job_s_is_refused_naming_the_field():
     with pytest.raises(InvalidRequestError) as refused:
         complete_upload(job, request, repo=_Repo(job), storage=_Storage(object_size=1000))
     assert refused.value.details == {"field": "sha256"}
+
+
+class _PartsOfSizes(_Storage):
+    """An open upload whose parts S3 holds at the given sizes."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        super().__init__(object_size=None)
+        self.sizes = sizes
+        self.completed = False
+
+    def list_parts(self, key, upload_id):  # noqa: ANN001
+        return [{"PartNumber": n, "Size": size, "ETag": '"e"'} for n, size in enumerate(self.sizes, 1)]
+
+    def complete_multipart(self, key, upload_id, parts):  # noqa: ANN001
+        self.completed = True
+
+
+def test_parts_of_the_planned_sizes_are_assembled():
+    repo = _Repo(_job())
+    storage = _PartsOfSizes([500, 500])
+    assert complete_upload(repo.job, PARTS, repo=repo, storage=storage).status is JobStatus.QUEUED
+    assert storage.completed
+
+
+@pytest.mark.parametrize(("sizes", "wrong"), [([500, 499], [2]), ([5_000_000, 500], [1]), ([400, 600], [1, 2])])
+def test_parts_of_other_sizes_than_the_plan_are_refused_before_assembly_naming_them(sizes, wrong):
+    """Only a store that does not check the URLs' signed lengths (moto) takes them, but the
+    object would only fail its job later, its bytes kept."""
+    repo = _Repo(_job())
+    storage = _PartsOfSizes(sizes)
+    with pytest.raises(UploadIncompleteError, match=f"part {wrong[0]} holds {sizes[wrong[0] - 1]} bytes") as refused:
+        complete_upload(repo.job, PARTS, repo=repo, storage=storage)
+    assert refused.value.details["part_numbers"] == wrong
+    assert not storage.completed and repo.job.status is JobStatus.AWAITING_UPLOAD

@@ -518,6 +518,9 @@ def test_the_size_checked_is_the_object_read_not_the_one_the_event_names(worker,
     job = deps.worker_deps().repo.get("job-replaced")
     assert job.status is JobStatus.FAILED and job.error.code == "upload_size_mismatch"
     assert f"has {len(other)} bytes" in job.error.message
+    # Not the recording declared: its bytes are not kept for the failed job's week.
+    listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="anemonefish-local-input", Prefix=key)
+    assert listing.get("KeyCount", 0) == 0
 
 
 def test_a_job_given_up_says_how_often_it_ran_and_why_without_naming_buckets(worker, monkeypatch):

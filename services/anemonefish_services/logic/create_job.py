@@ -84,7 +84,7 @@ def fingerprint(request: CreateJobRequest) -> str:
 def upload_instructions(job: JobRecord, settings: Settings, storage: Storage) -> PutUpload | MultipartUpload:
     expires_at = _iso(time.time() + settings.presign_expires_s)
     if job.upload_mode == "PUT":
-        url, headers = storage.presign_put(job.input_key, job.content_type)
+        url, headers = storage.presign_put(job.input_key, job.content_type, job.size_bytes)
         return PutUpload(url=url, headers=headers, expires_at=expires_at, expires_in_s=settings.presign_expires_s)
     assert job.upload_id and job.part_size and job.part_count
     first = range(1, min(job.part_count, settings.part_url_batch) + 1)
@@ -92,7 +92,8 @@ def upload_instructions(job: JobRecord, settings: Settings, storage: Storage) ->
         upload_id=job.upload_id,
         part_size=job.part_size,
         part_count=job.part_count,
-        parts=[PartUrl(part_number=n, url=storage.presign_part(job.input_key, job.upload_id, n)) for n in first],
+        parts=[PartUrl(part_number=n, url=storage.presign_part(job.input_key, job.upload_id, n, job.part_bytes(n)))
+               for n in first],
         expires_at=expires_at,
         expires_in_s=settings.presign_expires_s,
     )

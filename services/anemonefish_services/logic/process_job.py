@@ -294,9 +294,12 @@ def _process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocat
             # object under an earlier event (either may be the right one), and a re-drive
             # carries the job's own size.
             source.close()
-            return _fail(claimed, "upload_size_mismatch",
-                         f"the uploaded object has {source.size} bytes, the job declared {claimed.size_bytes}",
-                         deps, owner)
+            outcome = _fail(claimed, "upload_size_mismatch",
+                            f"the uploaded object has {source.size} bytes, the job declared {claimed.size_bytes}",
+                            deps, owner)
+            if outcome is Outcome.FAILED:  # not the recording declared: no one will analyse these bytes
+                discard_upload(key, deps.storage, why="failed: upload_size_mismatch")
+            return outcome
         try:
             try:
                 result = detector.run(

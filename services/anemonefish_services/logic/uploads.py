@@ -44,6 +44,29 @@ def _refuse_if_ended_meanwhile(job_id: str, repo: JobsRepository) -> None:
         _require_open_multipart(now)
 
 
+def _refuse_parts_of_other_sizes(job: JobRecord, storage: Storage) -> None:
+    """Refuse to assemble parts whose sizes are not the upload's plan: the part URLs sign their
+    length, so only a store that does not check signatures (the local stack's moto) takes
+    others, but an object of another size than the job declared would only fail the job later,
+    its bytes kept. An upload S3 no longer lists (assembled by an earlier call, or aborted) is
+    left to the complete, which tells the two apart."""
+    try:
+        held = storage.list_parts(job.input_key, job.upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            return
+        raise
+    wrong = [(p["PartNumber"], p["Size"]) for p in held
+             if 1 <= p["PartNumber"] <= (job.part_count or 0) and p["Size"] != job.part_bytes(p["PartNumber"])]
+    if wrong:
+        number, size = wrong[0]
+        raise UploadIncompleteError(
+            f"part {number} holds {size} bytes where the upload's plan gives it {job.part_bytes(number)} "
+            f"({len(wrong)} part(s) of the wrong size): send those parts again",
+            details={"field": "parts", "part_numbers": [n for n, _ in wrong][:100]},
+        )
+
+
 def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, storage: Storage) -> PartUrlsResponse:
     upload_id, part_count = _require_open_multipart(job)
     beyond = [n for n in part_numbers if n > part_count]
@@ -54,7 +77,7 @@ def sign_parts(job: JobRecord, part_numbers: list[int], *, settings: Settings, s
     expires_at = datetime.fromtimestamp(time.time() + settings.presign_expires_s, UTC)
     return PartUrlsResponse(
         parts=[
-            PartUrl(part_number=n, url=storage.presign_part(job.input_key, upload_id, n))
+            PartUrl(part_number=n, url=storage.presign_part(job.input_key, upload_id, n, job.part_bytes(n)))
             for n in sorted(set(part_numbers))
         ],
         expires_at=expires_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -125,6 +148,7 @@ def complete_upload(
         raise InvalidRequestError(
             f"parts must list every part 1..{part_count} exactly once", details={"field": "parts"}
         )
+    _refuse_parts_of_other_sizes(job, storage)
     if request.sha256:
         # Recorded before S3 assembles the object: the worker claims the job only after that.
         moved_on = _record_sha256(job, request.sha256, repo)

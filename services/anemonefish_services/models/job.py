@@ -82,3 +82,9 @@ class JobRecord(BaseModel):
     notified_at: str | None = None  # when the terminal state's SNS message and webhook went out
     result: JobResult | None = None
     error: JobError | None = None
+
+    def part_bytes(self, part_number: int) -> int:
+        """The bytes part ``part_number`` of the multipart upload holds: ``part_size``, the last
+        part the rest."""
+        assert self.part_size and self.part_count and 1 <= part_number <= self.part_count
+        return min(self.part_size, self.size_bytes - (part_number - 1) * self.part_size)
