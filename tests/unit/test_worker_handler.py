@@ -550,6 +550,27 @@ def test_a_job_given_up_says_how_often_it_ran_and_why_without_naming_buckets(wor
     assert settings.input_bucket not in message and settings.output_bucket not in message
 
 
+def test_a_job_given_up_on_an_aws_refusal_tells_its_code_not_the_role_account_or_key(worker, monkeypatch):
+    """AccessDenied's message names the worker's role, the account id and the key's ARN."""
+    from botocore.exceptions import ClientError
+
+    handler, deps = worker
+    key = _stage_job("job-denied")
+    message = ("User: arn:aws:sts::123456789012:assumed-role/anemonefish-prod-worker/x is not authorized to "
+               "perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:123456789012:key/1111-2222")
+    error = ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "GetObject")
+    monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(error))
+    deps.worker_deps.cache_clear()
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))["batchItemFailures"]
+    from anemonefish_services.worker import dlq
+
+    assert dlq.lambda_handler(_event(key), LocalLambdaContext(function_name="dlq")) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-denied")
+    assert job.status is JobStatus.FAILED
+    assert job.error.message.endswith("(last error: AWS answered AccessDenied to GetObject)")
+    assert "123456789012" not in job.error.message and "arn:" not in job.error.message
+
+
 def test_an_s3_event_whose_size_a_later_put_outdated_still_runs_on_the_right_object(worker, tmp_path):
     """A first PUT of the wrong file, then the right one: the first event's size is stale, the object right."""
     handler, deps = worker

@@ -352,7 +352,14 @@ def _process_upload(job_id: str, key: str, deps: WorkerDeps, invocation: Invocat
 
 
 def _reason(exc: Exception, job: JobRecord, settings: Settings) -> str:
-    """A transient failure as the client may read it once retries run out (logic/dlq.py)."""
+    """A transient failure as the client may read it once retries run out (logic/dlq.py).
+
+    An AWS refusal's message names the worker's role, the account id and key ARNs
+    ("User: arn:aws:sts::…:assumed-role/… is not authorized to perform: kms:Decrypt on
+    resource: arn:aws:kms:…"): the client is told its code and operation, and the log the
+    whole text (the raise after the release)."""
+    if isinstance(exc, ClientError):
+        return f"AWS answered {exc.response.get('Error', {}).get('Code') or 'an error'} to {exc.operation_name}"
     return _in_the_clients_words(f"{type(exc).__name__}: {exc}", job, settings)
 
 
