@@ -119,3 +119,61 @@ def test_an_unknown_option_is_told_by_its_subcommand_with_its_usage(
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == f"{prog}: error: unrecognized arguments: --bogus"
     assert err.startswith(f"usage: {prog} ")
+
+
+def test_a_redirecting_api_gets_no_key_sent_on_and_the_command_says_where_it_pointed(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """requests drops Authorization on a redirect to another host, not x-api-key: an API
+    answering 301 handed the key to wherever it pointed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from anemonefish_services.cli import main
+
+    seen: list[str | None] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.headers.get("x-api-key"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"jobs": []}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    target = f"http://localhost:{elsewhere.server_address[1]}"
+
+    class Redirecting(Elsewhere):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(301)
+            self.send_header("Location", target + self.path)
+            self.end_headers()
+
+    api = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    servers = [elsewhere, api]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code = main(["jobs", "list", "--api", f"http://127.0.0.1:{api.server_address[1]}", "--api-key", "k1-secret"])
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert code == 1 and seen == []
+    err = capsys.readouterr().err
+    assert f"answered 301, a redirect to {target}/jobs" in err and "the key was not sent there" in err
+
+
+@pytest.mark.parametrize(("api", "warned"), [("http://api.example.org", True), ("https://api.example.org", False),
+                                              ("http://127.0.0.1:8080", False), ("http://localhost:8080", False)])
+def test_a_plain_http_api_beyond_this_machine_is_warned_of(capsys: pytest.CaptureFixture[str], api: str, warned: bool) -> None:
+    import argparse
+
+    from anemonefish_services.cli.pipeline import api_client
+
+    assert api_client(argparse.Namespace(api=api, api_key="k")) is not None
+    assert ("the API key crosses the network unencrypted" in capsys.readouterr().err) is warned

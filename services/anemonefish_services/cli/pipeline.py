@@ -85,6 +85,9 @@ def api_client(args: argparse.Namespace) -> ApiClient | None:
         print(f"error: --api (or ANEMONEFISH_API_URL): {args.api!r} is not an http:// or https:// URL "
               "(e.g. http://127.0.0.1:8080)", file=sys.stderr)
         return None
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        print(f"warning: --api {args.api} is plain http: the API key crosses the network unencrypted "
+              "(a deployed API is https)", file=sys.stderr)
     return ApiClient(args.api, args.api_key)
 
 

@@ -58,7 +58,15 @@ class ApiClient:
             params=params,
             headers={"x-api-key": self.api_key, **(headers or {})},
             timeout=self.timeout_s,
+            # requests drops Authorization on a redirect to another host, not x-api-key: a
+            # redirect (which API Gateway never sends) would hand the key to wherever it points.
+            allow_redirects=False,
         )
+        if response.is_redirect:
+            raise ApiError(response.status_code, "redirect",
+                           f"the API at {self.api_url} answered {response.status_code}, a redirect to "
+                           f"{response.headers.get('Location', '?')}; the key was not sent there (if that is the API, "
+                           "pass its address as --api)")
         try:
             body = response.json()
         except ValueError:
