@@ -8,7 +8,7 @@ import functools
 import json
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -21,7 +21,10 @@ SQS_MAX_RETENTION_S = 14 * 86400  # the jobs queue keeps messages this long (inf
 class Settings(BaseSettings):
     """Everything the API, the worker, the DLQ consumer and the sweeper need to know."""
 
-    model_config = SettingsConfigDict(env_prefix="ANEMONEFISH_", extra="ignore", frozen=True)
+    # A refused value is not repeated in the error, which start-up logs: it may be a secret
+    # (a malformed webhook secret was printed whole).
+    model_config = SettingsConfigDict(env_prefix="ANEMONEFISH_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     env: str = Field("local", description="Environment name: local, dev, prod.")
     region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
@@ -88,9 +91,30 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _parse_api_keys(cls, value: object) -> object:
+        """Checked here, by position: pydantic's own error names an entry by its key, which
+        is the secret."""
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON ({exc.msg} at character {exc.pos})") from None
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object of {api key: tenant id}")
+        bad = [i for i, (key, tenant) in enumerate(value.items(), 1)
+               if not isinstance(key, str) or not key or not isinstance(tenant, str) or not tenant]
+        if bad:
+            raise ValueError(f"entries {bad[:5]} (counting from 1) need a key and a tenant id, "
+                             "both non-empty strings")
         return value
+
+    @model_validator(mode="after")
+    def _loopback_webhooks_only_locally(self) -> Settings:
+        """Loopback webhooks let the local stack's receiver be reached; in AWS they would reach
+        the Lambda runtime API's own address (127.0.0.1:9001) and ports below 1024."""
+        if self.allow_loopback_webhooks and self.env != "local":
+            raise ValueError(f"ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS is for the local stack only (ANEMONEFISH_ENV is "
+                             f"{self.env!r}, not 'local')")
+        return self
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -42,8 +42,8 @@ def test_the_local_worker_takes_the_batches_the_environments_deploy(environment:
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--port", "70000"], {}, "error: --port: 70000 is not a port (1-65535)"),
     (["--port", "8384", "--moto-port", "8384"], {}, "error: --moto-port: the API and the AWS emulator need ports of their own"),
-    ([], {"ANEMONEFISH_API_KEYS": "{ka:x}"}, "error: ANEMONEFISH_API_KEYS: Value error, Expecting property name"),
-    ([], {"ANEMONEFISH_API_KEYS": '["ka"]'}, "error: ANEMONEFISH_API_KEYS: Input should be a valid dictionary"),
+    ([], {"ANEMONEFISH_API_KEYS": "{ka:x}"}, "error: ANEMONEFISH_API_KEYS: Value error, not JSON (Expecting property name"),
+    ([], {"ANEMONEFISH_API_KEYS": '["ka"]'}, "error: ANEMONEFISH_API_KEYS: Value error, not a JSON object of {api key: tenant id}"),
     (["--existing"], {}, "error: --existing serves resources the environment names, and ANEMONEFISH_AWS_ENDPOINT_URL"),
 ])
 def test_options_and_settings_it_cannot_start_with_are_one_line_each(

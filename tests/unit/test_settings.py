@@ -67,3 +67,30 @@ def test_a_standard_webhooks_secret_is_taken_and_a_blank_one_means_none(monkeypa
     assert Settings().webhook_secret == secret
     monkeypatch.setenv("ANEMONEFISH_WEBHOOK_SECRET", "")
     assert Settings().webhook_secret is None
+
+
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("ANEMONEFISH_WEBHOOK_SECRET", "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXM", "ANEMONEFISH_WEBHOOK_SECRET must be whsec_"),
+    ("ANEMONEFISH_API_KEYS", '{"super-secret-key-1": "tenantA", "super-secret-key-2": 5}', "entries [2]"),
+    ("ANEMONEFISH_API_KEYS", '{"super-secret-key-1": ""}', "entries [1]"),
+    ("ANEMONEFISH_API_KEYS", '["super-secret-key-1"]', "not a JSON object"),
+    ("ANEMONEFISH_API_KEYS", '{"super-secret-key-1": "t",}', "not JSON ("),
+])
+def test_a_refused_secret_is_not_repeated_in_the_error_start_up_logs(monkeypatch, name, value, said):
+    """pydantic put the input (the whole malformed secret) or the entry's key into its error."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as refused:
+        Settings()
+    assert said in str(refused.value)
+    assert value.removeprefix("whsec_") not in str(refused.value) and "super-secret-key" not in str(refused.value)
+
+
+def test_loopback_webhooks_are_for_the_local_stack_only(monkeypatch):
+    """In AWS they would reach the Lambda runtime API's own address (127.0.0.1:9001)."""
+    monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "true")
+    assert Settings().allow_loopback_webhooks is True  # env defaults to local
+    monkeypatch.setenv("ANEMONEFISH_ENV", "prod")
+    with pytest.raises(ValueError, match="ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS is for the local stack only"):
+        Settings()
+    monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "false")
+    assert Settings().env == "prod"

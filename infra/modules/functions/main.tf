@@ -19,7 +19,9 @@ locals {
 
   # Every setting the typed settings model reads (docs/architecture.md); Terraform is the
   # single source of these values in AWS.
+  # The tunables first: the settings below, wired and checked by the module, win over them.
   common_environment = merge(
+    { for key, value in var.app_settings : "ANEMONEFISH_${upper(key)}" => value },
     {
       ANEMONEFISH_ENV              = var.environment
       ANEMONEFISH_INPUT_BUCKET     = var.input_bucket_name
@@ -39,7 +41,6 @@ locals {
       ANEMONEFISH_JOB_TTL_DAYS           = tostring(var.job_ttl_days)
       ANEMONEFISH_JOBS_QUEUE_RETENTION_S = tostring(var.jobs_queue_retention_seconds)
     },
-    { for key, value in var.app_settings : "ANEMONEFISH_${upper(key)}" => value },
   )
 
   environments = {

@@ -198,9 +198,22 @@ variable "webhook_secret" {
 }
 
 variable "app_settings" {
-  description = "Further settings for the functions, without the ANEMONEFISH_ prefix (e.g. {MAX_UPLOAD_BYTES = \"53687091200\"})."
+  description = "Further settings for the functions, without the ANEMONEFISH_ prefix (e.g. {MAX_UPLOAD_BYTES = \"53687091200\"}). Not the settings this module wires or secures (auth mode, keys, CORS, webhook secret and loopback webhooks, buckets, table, queues, topic, environment, lifetimes)."
   type        = map(string)
   default     = {}
+
+  # These come from the module's own variables, checked there (prod's https-only CORS, the
+  # secret's form); set here they would override them unchecked, or turn on the local stack's
+  # loopback webhooks (the Lambda runtime API's own address) in AWS.
+  validation {
+    condition = length(setintersection(
+      [for key in keys(var.app_settings) : upper(key)],
+      ["ENV", "AUTH_MODE", "API_KEYS", "CORS_ORIGINS", "WEBHOOK_SECRET", "ALLOW_LOOPBACK_WEBHOOKS", "AWS_ENDPOINT_URL",
+        "INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "JOBS_QUEUE_URL", "DLQ_URL", "TOPIC_ARN", "JOB_TTL_DAYS",
+      "JOBS_QUEUE_RETENTION_S"],
+    )) == 0
+    error_message = "app_settings cannot set ENV, AUTH_MODE, API_KEYS, CORS_ORIGINS, WEBHOOK_SECRET, ALLOW_LOOPBACK_WEBHOOKS, AWS_ENDPOINT_URL, the buckets, table, queues, topic or lifetimes: use the module's own variables."
+  }
 }
 
 variable "console_static_dir" {
