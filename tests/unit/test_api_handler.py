@@ -96,6 +96,27 @@ def test_upload_urls_sign_the_length_of_the_body_each_takes(api, monkeypatch):
     assert "Content-Length" not in small["upload"]["headers"]  # browsers refuse to set it: they send it themselves
 
 
+def test_a_body_nested_past_the_recursion_limit_is_a_400_not_a_500(api):
+    """It raised RecursionError: a 500 that set off the 5xx alarm."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    status, body = api("POST", "/jobs", deep)
+    assert status == 400 and body["error"]["details"] == [{"field": "body", "message": "nested too deeply"}]
+
+
+@pytest.mark.parametrize("job_id", ["x" * 3000, "unknown", "5F0C2E1A-0000-4000-8000-000000000000"])
+def test_an_id_that_is_no_job_id_is_a_404_without_asking_the_table(api, monkeypatch, job_id):
+    """DynamoDB refuses a key over 2048 bytes (ValidationException): a 500 on AWS, which moto
+    does not model, so the table must not be asked."""
+    from anemonefish_services.api import handler
+
+    asked: list[str] = []
+    monkeypatch.setattr(handler._repo(), "get", lambda job_id: asked.append(job_id))
+    for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/upload/parts")):
+        status, body = api(method, f"/jobs/{job_id}{path}")
+        assert (status, body["error"]["code"]) == (404, "job_not_found")
+    assert asked == []
+
+
 def test_errors_are_json_documents_with_codes(api):
     assert api("GET", "/nowhere")[1]["error"]["code"] == "route_not_found"
     assert api("GET", "/jobs/unknown")[0] == 404

@@ -146,6 +146,20 @@ def _undecodable(exc: UnicodeDecodeError) -> Response:
     return _unexpected(exc)  # raised by something else than the body
 
 
+@app.exception_handler(RecursionError)
+def _too_deep(exc: RecursionError) -> Response:
+    """A body nested past Python's recursion limit ([[[[...]]]] 100,000 deep): the request's
+    fault, which set off the 5xx alarm as a 500."""
+    try:
+        json.loads(app.current_event.decoded_body or "null")
+    except RecursionError:
+        reason = "nested too deeply"
+        return _error(400, "invalid_request", f"invalid request: body: {reason}", [{"field": "body", "message": reason}])
+    except ValueError:
+        pass
+    return _unexpected(exc)  # raised by something else than the body
+
+
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unhandled error")
@@ -161,10 +175,15 @@ def _tenant() -> str:
     return resolve_tenant(app.current_event.raw_event, app.current_event.headers, get_settings())
 
 
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _own_job(job_id: str) -> JobRecord:
     """The caller's job; another tenant's job is indistinguishable from a missing one (404)."""
     tenant = _tenant()
-    job = _repo().get(job_id)
+    # Job ids are UUIDs: anything else is no job, not a DynamoDB ValidationException (a key
+    # over 2048 bytes) and a 500.
+    job = _repo().get(job_id) if _JOB_ID.fullmatch(job_id) else None
     if job is None or job.tenant_id != tenant:
         raise JobNotFoundError(f"no job {job_id}")
     logger.append_keys(job_id=job_id)
