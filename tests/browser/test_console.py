@@ -621,6 +621,31 @@ def test_api_base_url_can_come_from_the_query(page: Page, stack) -> None:
     assert api_calls and all(u.startswith(stack.base_url + "/jobs") for u in api_calls)
 
 
+def test_a_link_naming_an_api_the_deployment_does_not_trust_is_refused_and_said_so(page: Page, stack) -> None:
+    """The real console at a crafted ?api= showed an empty key field: a key pasted again went to
+    the link's server, which answered "Key accepted" (security review)."""
+    elsewhere: list[str] = []
+    page.route(lambda url: urlparse(url).hostname in ("evil.example", "staging.example"),
+               lambda route: (elsewhere.append(route.request.url),
+                              route.fulfill(status=200, json={"jobs": []}, headers={"Access-Control-Allow-Origin": "*"})))
+    open_console(page, stack, query="?api=https://evil.example/prod")
+    expect(page.locator("#api-base")).to_have_text(stack.base_url)
+    expect(page.locator("#notice")).to_contain_text(
+        f"This link named another API (https://evil.example/prod), which this console does not send keys or "
+        f"recordings to: it uses its own, {stack.base_url}.")
+    expect(page.locator("#key-status")).to_have_text("Key accepted.")  # by its own API
+    page.wait_for_load_state("networkidle")
+    assert elsewhere == []
+    # One the deployment lists in config.js is taken.
+    page.route(re.compile(r".*/config\.js$"), lambda route: route.fulfill(
+        status=200, content_type="text/javascript",
+        body='export default { apiBaseUrl: "", otherApis: ["https://staging.example/v1"], concurrentParts: 4, pollIntervalS: 1.5 };'))
+    page.goto(stack.base_url + "/?api=https://staging.example/v1/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#api-base")).to_have_text("https://staging.example/v1")
+    expect(page.locator("#notice")).to_be_hidden()
+
+
 S3_ERROR = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "ETag", "Content-Type": "application/xml"}
 
 

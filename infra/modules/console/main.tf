@@ -266,6 +266,7 @@ resource "aws_s3_object" "config" {
     // Written by Terraform (infra/modules/console): this deployment's settings.
     export default {
       apiBaseUrl: ${jsonencode(var.api_base_url)},
+      otherApis: ${jsonencode(var.other_api_urls)},
       concurrentParts: ${var.concurrent_parts},
       pollIntervalS: ${var.poll_interval_seconds},
     };

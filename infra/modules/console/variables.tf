@@ -25,6 +25,17 @@ variable "api_base_url" {
   type        = string
 }
 
+variable "other_api_urls" {
+  description = "Other API URLs the console's ?api= may point it at (config.js otherApis; any on the user's own computer may be named too). Others are refused: a link naming one would send a pasted key to whoever wrote it."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.other_api_urls : startswith(url, "https://")])
+    error_message = "other_api_urls must be https:// URLs."
+  }
+}
+
 variable "concurrent_parts" {
   description = "Parts of a multipart upload the console sends at once (config.js)."
   type        = number

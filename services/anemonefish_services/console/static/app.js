@@ -15,8 +15,23 @@ const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"]);
 const ENDED_UNANALYSED = new Set(["FAILED", "CANCELLED", "EXPIRED"]);
 
 const query = new URLSearchParams(window.location.search);
-const configuredApi = (config.apiBaseUrl ?? "").replace(/\/+$/, "");
-const apiBaseUrl = (query.get("api") ?? configuredApi).replace(/\/+$/, "");
+const withoutSlash = (url) => url.replace(/\/+$/, "");
+const configuredApi = withoutSlash(config.apiBaseUrl ?? "");
+// `?api=` may name the deployment's own API, one its config.js lists in `otherApis`, or one on
+// this computer: any other would make this trusted page a form that sends a pasted key, and
+// the recordings, to whoever wrote the link.
+const trustedApis = new Set([configuredApi, window.location.origin, ...(config.otherApis || [])].map(withoutSlash));
+function mayUseApi(url) {
+  if (url === "" || trustedApis.has(url)) return true;
+  try {
+    return ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+const askedApi = query.get("api") === null ? null : withoutSlash(query.get("api"));
+const apiBaseUrl = askedApi !== null && mayUseApi(askedApi) ? askedApi : configuredApi;
+const refusedApi = askedApi !== null && askedApi !== apiBaseUrl ? askedApi : null;
 // The key is kept per API: a link whose ?api= names another server finds no key to send it.
 const KEY_STORAGE = `anemonefish.console.apiKey@${apiBaseUrl || window.location.origin}`;
 const LEGACY_KEY_STORAGE = "anemonefish.console.apiKey"; // before keys were kept per API
@@ -1021,6 +1036,11 @@ async function checkKey() {
 
 function setup() {
   $("#api-base").textContent = apiBaseUrl || window.location.origin;
+  if (refusedApi !== null) {
+    showNotice(`This link named another API (${refusedApi}), which this console does not send keys or recordings ` +
+      `to: it uses its own, ${apiBaseUrl || window.location.origin}. (A deployment lists other APIs it trusts in ` +
+      "config.js, otherApis.)", "warning");
+  }
   const keyInput = $("#api-key");
   if (apiBaseUrl === configuredApi && window.localStorage.getItem(LEGACY_KEY_STORAGE) !== null) {
     window.localStorage.setItem(KEY_STORAGE, window.localStorage.getItem(LEGACY_KEY_STORAGE));
