@@ -225,3 +225,15 @@ def test_a_digest_computed_while_uploading_comes_with_the_complete_and_is_checke
     done = pipeline.call("POST", f"/jobs/{both['job_id']}/upload/complete", json={"parts": parts, "sha256": right})
     assert done.status_code == 202, done.text
     assert pipeline.wait_for(both["job_id"], {"SUCCEEDED", "FAILED"})["status"] == "SUCCEEDED"
+
+
+def test_the_emulator_answers_another_site_no_cors_headers_beyond_the_buckets_own(pipeline, short_wav):
+    """moto's global CORS answered any Origin: a web page the user visited could list the stack's
+    input bucket (security review). Only the buckets' own rules apply now: PUTs to the input."""
+    bucket = "anemonefish-local-input"
+    evil = {"Origin": "https://evil.example"}
+    listing = requests.get(f"{pipeline.endpoint_url}/{bucket}?list-type=2", headers=evil, timeout=30)
+    assert "Access-Control-Allow-Origin" not in listing.headers
+    preflight = requests.options(f"{pipeline.endpoint_url}/{bucket}/uploads/x/a.wav", timeout=30, headers={
+        **evil, "Access-Control-Request-Method": "PUT"})
+    assert preflight.headers.get("Access-Control-Allow-Origin") in ("*", "https://evil.example")  # the bucket's rule

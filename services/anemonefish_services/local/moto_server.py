@@ -55,6 +55,12 @@ class MotoServer:
             moto.settings.S3_UPLOAD_PART_MIN_SIZE = part_min_size
             moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = part_min_size  # type: ignore[attr-defined]
 
+        import moto.moto_server.werkzeug_app
+
+        # moto answers every Origin with permissive CORS headers unless told not to: any web page
+        # the user visits could then read the stack's buckets (security review). The buckets' own
+        # CORS rules (resources.py, as Terraform sets them) are what the console needs.
+        moto.moto_server.werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
