@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support import REAL_WAV, build_tiny_bundle
+from webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,11 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch):
                             "AWS_DEFAULT_REGION": region}.items():
             monkeypatch.setenv(name, value)
     return use
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (tests/webhook_receiver.py)."""
+    server = Receiver()
+    yield server
+    server.close()

@@ -93,6 +93,13 @@ class NotificationPendingError(TransientJobError):
     """A finished job's notifications are not recorded yet, but its finisher may still be sending them."""
 
 
+class WebhookNotDeliveredError(TransientJobError):
+    """A queued webhook's receiver did not take it this time (unreachable, 5xx, 429): SQS
+    delivers the message again after its visibility timeout."""
+
+    code = "webhook_not_delivered"
+
+
 class WorkerTimeRunningOutError(TransientJobError):
     code = "worker_timeout"
 

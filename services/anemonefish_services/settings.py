@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     jobs_queue_url: str = Field("", description="SQS jobs queue URL (visibility extension).")
     dlq_url: str = Field("", description="SQS dead-letter queue URL.")
     topic_arn: str = Field("", description="SNS topic for terminal states; empty disables SNS.")
+    webhooks_queue_url: str = Field(
+        "", description="SQS queue of webhook deliveries (the webhook sender's); empty: whoever ends a job delivers inline."
+    )
     aws_endpoint_url: str | None = Field(None, description="Endpoint override (local stack only).")
 
     auth_mode: Literal["apigateway", "static"] = "apigateway"

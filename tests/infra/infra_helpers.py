@@ -94,13 +94,14 @@ def run(cmd: Sequence[str], *, cwd: Path = REPO, env: Mapping[str, str] | None =
 
 
 def _needs_init(env_dir: Path) -> bool:
-    """Init only when .terraform is missing or a root file changed since (module calls, providers)."""
+    """Init only when .terraform is missing or a file changed since (a root's or a module's:
+    a module may call a new module, which init must install)."""
     modules = env_dir / ".terraform" / "modules" / "modules.json"
     providers = env_dir / ".terraform" / "providers"
     if not modules.exists() or not providers.exists():
         return True
     stamp = modules.stat().st_mtime
-    return any(tf.stat().st_mtime > stamp for tf in env_dir.glob("*.tf"))
+    return any(tf.stat().st_mtime > stamp for tf in [*env_dir.glob("*.tf"), *(INFRA / "modules").rglob("*.tf")])
 
 
 def terraform_init(env_name: str) -> Path:

@@ -235,9 +235,10 @@ def test_names_follow_the_architecture(env_name: str, plans: Any) -> None:
     assert table["ttl"][0] == {"attribute_name": "expires_at_epoch", "enabled": True}
     assert {a["name"]: a["type"] for a in table["attribute"]} == {
         "job_id": "S", "tenant_id": "S", "created_at": "S", OPEN_STATUS: "S", "updated_at": "S"}
-    assert {r["values"]["name"] for r in planned_resources(plan, "aws_sqs_queue")} == {f"{prefix}-jobs", f"{prefix}-jobs-dlq"}
+    assert {r["values"]["name"] for r in planned_resources(plan, "aws_sqs_queue")} == {
+        f"{prefix}-jobs", f"{prefix}-jobs-dlq", f"{prefix}-webhooks", f"{prefix}-webhooks-dlq"}
     assert f"{prefix}-job-events" in {r["values"]["name"] for r in planned_resources(plan, "aws_sns_topic")}
-    assert set(_functions(plan)) == {f"{prefix}-{n}" for n in ("api", "worker", "dlq-consumer", "sweeper")}
+    assert set(_functions(plan)) == {f"{prefix}-{n}" for n in ("api", "worker", "dlq-consumer", "sweeper", "webhook-sender")}
 
 
 def _settings_variables() -> set[str]:
@@ -256,11 +257,12 @@ def test_functions_get_every_setting_by_the_names_the_settings_model_reads(env_n
     with some unknown values), so the environment reports the names it sets as an output."""
     plan = load_plan(plans(env_name))
     names_by_role = plan["output_changes"]["function_setting_names"]["after"]
-    assert set(names_by_role) == {"api", "worker", "dlq", "sweeper"}
+    assert set(names_by_role) == {"api", "worker", "dlq", "sweeper", "webhooks"}
     known = _settings_variables()
     required = {"ANEMONEFISH_ENV", "ANEMONEFISH_INPUT_BUCKET", "ANEMONEFISH_OUTPUT_BUCKET", "ANEMONEFISH_JOBS_TABLE",
                 "ANEMONEFISH_JOBS_QUEUE_URL", "ANEMONEFISH_DLQ_URL", "ANEMONEFISH_TOPIC_ARN", "ANEMONEFISH_AUTH_MODE",
-                "ANEMONEFISH_CORS_ORIGINS", "ANEMONEFISH_WEBHOOK_SECRET", "POWERTOOLS_SERVICE_NAME"}
+                "ANEMONEFISH_CORS_ORIGINS", "ANEMONEFISH_WEBHOOK_SECRET", "ANEMONEFISH_WEBHOOKS_QUEUE_URL",
+                "POWERTOOLS_SERVICE_NAME"}
     for role, names in names_by_role.items():
         app_variables = {n for n in names if n.startswith("ANEMONEFISH_")}
         assert app_variables <= known, f"{role} sets variables no setting reads: {sorted(app_variables - known)}"

@@ -88,8 +88,8 @@ def _functions_wiring(local_variables: set[str]) -> tuple[str, list[str]]:
     return block + "\n" + variables + output, [f"-var={name}={REQUIRED_VALUES[name]}" for name in without_default]
 
 
-TARGETS = ["module.kms", "module.queue", "module.storage", "module.jobs_table", "module.notifications",
-           "module.functions.aws_iam_role_policy.this"]
+TARGETS = ["module.kms", "module.queue", "module.webhook_queue", "module.storage", "module.jobs_table",
+           "module.notifications", "module.functions.aws_iam_role_policy.this"]
 
 
 @dataclass
@@ -118,6 +118,8 @@ class RolesEnvironment:
             "ANEMONEFISH_MULTIPART_THRESHOLD_BYTES": str(5 * MIB),
             "ANEMONEFISH_MULTIPART_PART_BYTES": str(5 * MIB),
             "ANEMONEFISH_API_KEYS": json.dumps({API_KEY: "iam-tenant"}),
+            # One secret for every function (the local stack would make each its own).
+            "ANEMONEFISH_WEBHOOK_SECRET": REQUIRED_VALUES["webhook_secret"],
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         })
 
@@ -239,7 +241,7 @@ def roles_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RolesEnviron
             cwd=root, timeout=900)
         outputs = json.loads(run([terraform_bin(), "output", "-json", "-no-color"], cwd=root).stdout)
         role_arns = outputs["role_arns"]["value"]
-        assert set(role_arns) == {"api", "worker", "dlq", "sweeper"}
+        assert set(role_arns) == {"api", "worker", "dlq", "sweeper", "webhooks"}
         app_environment = dict(outputs["app_environment"]["value"])
         events_queue_url = _subscribe_a_queue(server.endpoint_url, app_environment["ANEMONEFISH_TOPIC_ARN"])
         admin, credentials = _enforce_roles(server.endpoint_url, role_arns)
@@ -251,11 +253,12 @@ def roles_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RolesEnviron
 
 @pytest.fixture(scope="module")
 def api_url(roles_env: RolesEnvironment) -> Iterator[str]:
-    """The API, the worker and the DLQ consumer, each in its own process under its own role."""
+    """The API, the worker, the DLQ consumer and the webhook sender, each in its own process
+    under its own role."""
     processes = []
     url = ""
     try:
-        for function in ("api", "worker", "dlq"):
+        for function in ("api", "worker", "dlq", "webhooks"):
             ready = roles_env.logs / f"{function}.ready"
             with (roles_env.logs / f"{function}.log").open("w") as log:  # the child keeps its own handle
                 process = subprocess.Popen([sys.executable, str(RUN_AS_ROLE), "serve", function, str(ready)],
@@ -452,6 +455,10 @@ def _result_documents(roles_env: RolesEnvironment, job_id: str) -> list[str]:
         ("api", lambda env, c: c("dynamodb").delete_item(TableName=env["ANEMONEFISH_JOBS_TABLE"], Key={"job_id": {"S": "x"}})),
         ("sweeper", lambda env, c: c("sqs").receive_message(QueueUrl=env["ANEMONEFISH_DLQ_URL"])),
         ("dlq", lambda env, c: c("s3").list_objects_v2(Bucket=env["ANEMONEFISH_OUTPUT_BUCKET"])),
+        ("webhooks", lambda env, c: c("dynamodb").update_item(
+            TableName=env["ANEMONEFISH_JOBS_TABLE"], Key={"job_id": {"S": "x"}}, UpdateExpression="SET a = :a",
+            ExpressionAttributeValues={":a": {"S": "b"}})),
+        ("webhooks", lambda env, c: c("sqs").send_message(QueueUrl=env["ANEMONEFISH_JOBS_QUEUE_URL"], MessageBody="{}")),
     ],
 )
 def test_the_roles_are_enforced_so_the_passes_above_mean_something(
@@ -460,6 +467,47 @@ def test_the_roles_are_enforced_so_the_passes_above_mean_something(
     with pytest.raises(ClientError) as refused:
         forbidden(roles_env.app_environment, lambda service: roles_env.client(service, function))
     assert refused.value.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException", "403")
+
+
+def test_webhooks_are_queued_by_the_worker_and_api_roles_and_sent_by_the_sender_role(
+    roles_env: RolesEnvironment, api_url: str
+) -> None:
+    """A finished job's webhook goes through the webhooks queue: the worker (SUCCEEDED) and the
+    API (a cancel) send it there under their roles, the sender reads the job and delivers it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = {"url": f"http://127.0.0.1:{server.server_address[1]}/hook"}
+    try:
+        data = _recording(4.0)
+        done = _call(api_url, "POST", "/jobs", json={"filename": "hooked.wav", "size_bytes": len(data), "webhook": hook})
+        assert done.status_code == 201, done.text
+        bucket = roles_env.app_environment["ANEMONEFISH_INPUT_BUCKET"]
+        roles_env.client("s3").put_object(Bucket=bucket, Key=_input_key(done.json()["upload"]["url"], bucket), Body=data)
+        assert _wait_for(api_url, done.json()["job_id"], roles_env)["status"] == "SUCCEEDED"
+        cancelled = _call(api_url, "POST", "/jobs", json={"filename": "dropped.wav", "size_bytes": 10, "webhook": hook})
+        assert _call(api_url, "DELETE", f"/jobs/{cancelled.json()['job_id']}").status_code in (200, 202)
+        expected = {(done.json()["job_id"], "SUCCEEDED"), (cancelled.json()["job_id"], "CANCELLED")}
+        deadline = time.monotonic() + 60
+        while {(m["data"]["job_id"], m["data"]["status"]) for m in received} != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert {(m["data"]["job_id"], m["data"]["status"]) for m in received} == expected, roles_env.log_tail()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_api_role_may_upload_where_its_presigned_urls_point(roles_env: RolesEnvironment) -> None:

@@ -33,7 +33,8 @@ HANDLERS_BY_IMAGE = {
     "worker": ["anemonefish_services.worker.handler.lambda_handler"],
     "api": ["anemonefish_services.api.handler.lambda_handler",
             "anemonefish_services.worker.dlq.lambda_handler",
-            "anemonefish_services.worker.sweeper.lambda_handler"],
+            "anemonefish_services.worker.sweeper.lambda_handler",
+            "anemonefish_services.worker.webhook_sender.lambda_handler"],
 }
 
 

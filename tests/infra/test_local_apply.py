@@ -87,6 +87,7 @@ def test_outputs_name_the_architecture_resources(local_env: LocalEnvironment) ->
         "ANEMONEFISH_JOBS_QUEUE_URL": f"{queue_base}/{NAMES['jobs_queue']}",
         "ANEMONEFISH_DLQ_URL": f"{queue_base}/{NAMES['dlq']}",
         "ANEMONEFISH_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{NAMES['topic']}",
+        "ANEMONEFISH_WEBHOOKS_QUEUE_URL": f"{queue_base}/anemonefish-local-webhooks",
         "ANEMONEFISH_CORS_ORIGINS": "*",
         "AWS_REGION": REGION,
         "ANEMONEFISH_JOBS_QUEUE_RETENTION_S": "1209600",

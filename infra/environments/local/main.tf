@@ -6,11 +6,12 @@ locals {
   name_prefix = "anemonefish-${local.environment}"
   partition   = data.aws_partition.current.partition
 
-  input_bucket_name  = "${local.name_prefix}-input"
-  output_bucket_name = "${local.name_prefix}-output"
-  jobs_table_name    = "${local.name_prefix}-jobs"
-  jobs_queue_name    = "${local.name_prefix}-jobs"
-  topic_name         = "${local.name_prefix}-job-events"
+  input_bucket_name   = "${local.name_prefix}-input"
+  output_bucket_name  = "${local.name_prefix}-output"
+  jobs_table_name     = "${local.name_prefix}-jobs"
+  jobs_queue_name     = "${local.name_prefix}-jobs"
+  webhooks_queue_name = "${local.name_prefix}-webhooks"
+  topic_name          = "${local.name_prefix}-job-events"
 
   tags = {
     Project     = "anemonefish"
@@ -44,13 +45,27 @@ module "queue" {
   tags                 = local.tags
 }
 
+module "webhook_queue" {
+  source = "../../modules/queue"
+
+  queue_name               = local.webhooks_queue_name
+  purpose                  = "webhooks-queue"
+  account_id               = var.account_id
+  region                   = var.region
+  kms_key_arn              = module.kms.key_arn
+  consumer_timeout_seconds = 60 # the webhook sender's (modules/functions)
+  # moto does not report RedriveAllowPolicy back, so the provider would wait forever.
+  restrict_dlq_sources = false
+  tags                 = local.tags
+}
+
 module "storage" {
   source = "../../modules/storage"
 
   input_bucket_name    = local.input_bucket_name
   output_bucket_name   = local.output_bucket_name
   kms_key_arn          = module.kms.key_arn
-  jobs_queue_arn       = module.queue.jobs_queue_arn
+  jobs_queue_arn       = module.queue.queue_arn
   cors_allowed_origins = var.cors_origins
   force_destroy        = true
   # moto speaks plain HTTP and does evaluate bucket policies: the TLS-only deny would refuse

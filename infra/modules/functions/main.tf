@@ -1,5 +1,5 @@
-# The three functions of the pipeline, each with its own least-privilege role: every
-# statement names its actions and the resources (ARNs) it may touch.
+# The functions of the pipeline, each with its own least-privilege role: every statement
+# names its actions and the resources (ARNs) it may touch.
 data "aws_partition" "current" {}
 
 locals {
@@ -10,6 +10,8 @@ locals {
     worker  = "${var.name_prefix}-worker"
     dlq     = "${var.name_prefix}-dlq-consumer"
     sweeper = "${var.name_prefix}-sweeper"
+    # Delivers the webhooks the others queue when jobs end, on capacity of its own.
+    webhooks = "${var.name_prefix}-webhook-sender"
   }
 
   log_group_arns = {
@@ -23,18 +25,19 @@ locals {
   common_environment = merge(
     { for key, value in var.app_settings : "ANEMONEFISH_${upper(key)}" => value },
     {
-      ANEMONEFISH_ENV              = var.environment
-      ANEMONEFISH_INPUT_BUCKET     = var.input_bucket_name
-      ANEMONEFISH_OUTPUT_BUCKET    = var.output_bucket_name
-      ANEMONEFISH_JOBS_TABLE       = var.jobs_table_name
-      ANEMONEFISH_JOBS_QUEUE_URL   = var.jobs_queue_url
-      ANEMONEFISH_DLQ_URL          = var.dlq_url
-      ANEMONEFISH_TOPIC_ARN        = var.topic_arn
-      ANEMONEFISH_AUTH_MODE        = var.auth_mode
-      ANEMONEFISH_CORS_ORIGINS     = join(",", var.cors_origins)
-      POWERTOOLS_SERVICE_NAME      = "anemonefish"
-      POWERTOOLS_METRICS_NAMESPACE = "Anemonefish"
-      POWERTOOLS_LOG_LEVEL         = var.log_level
+      ANEMONEFISH_ENV                = var.environment
+      ANEMONEFISH_INPUT_BUCKET       = var.input_bucket_name
+      ANEMONEFISH_OUTPUT_BUCKET      = var.output_bucket_name
+      ANEMONEFISH_JOBS_TABLE         = var.jobs_table_name
+      ANEMONEFISH_JOBS_QUEUE_URL     = var.jobs_queue_url
+      ANEMONEFISH_DLQ_URL            = var.dlq_url
+      ANEMONEFISH_TOPIC_ARN          = var.topic_arn
+      ANEMONEFISH_WEBHOOKS_QUEUE_URL = var.webhooks_queue_url
+      ANEMONEFISH_AUTH_MODE          = var.auth_mode
+      ANEMONEFISH_CORS_ORIGINS       = join(",", var.cors_origins)
+      POWERTOOLS_SERVICE_NAME        = "anemonefish"
+      POWERTOOLS_METRICS_NAMESPACE   = "Anemonefish"
+      POWERTOOLS_LOG_LEVEL           = var.log_level
 
       # Lifetimes the code must agree with: a job record's (its results are reachable only
       # through it), a queue message's (the sweeper re-drives a QUEUED job before it goes).
@@ -60,6 +63,9 @@ locals {
       ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
     })
     sweeper = merge(local.common_environment, {
+      ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
+    })
+    webhooks = merge(local.common_environment, {
       ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
     })
   }
@@ -160,6 +166,12 @@ data "aws_iam_policy_document" "api" {
   }
 
   statement {
+    sid       = "QueueWebhooksOfCancelledJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.webhooks_queue_arn]
+  }
+
+  statement {
     sid       = "UseEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
@@ -223,6 +235,12 @@ data "aws_iam_policy_document" "worker" {
   }
 
   statement {
+    sid       = "QueueWebhooks"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.webhooks_queue_arn]
+  }
+
+  statement {
     sid       = "UseEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
@@ -270,6 +288,12 @@ data "aws_iam_policy_document" "dlq" {
     sid       = "AnnounceFailedJobs"
     actions   = ["sns:Publish"]
     resources = [var.topic_arn]
+  }
+
+  statement {
+    sid       = "QueueWebhooksOfFailedJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.webhooks_queue_arn]
   }
 
   statement {
@@ -336,18 +360,56 @@ data "aws_iam_policy_document" "sweeper" {
   }
 
   statement {
+    sid       = "QueueWebhooksOfEndedJobs"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.webhooks_queue_arn]
+  }
+
+  statement {
     sid       = "UseEnvironmentKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
   }
 }
 
+data "aws_iam_policy_document" "webhooks" {
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${local.log_group_arns.webhooks}:*"]
+  }
+
+  statement {
+    sid = "ConsumeWebhooksQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+    ]
+    resources = [var.webhooks_queue_arn]
+  }
+
+  # The job's receiver, status and result summary are read from its record when it is sent.
+  statement {
+    sid       = "ReadJobs"
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.jobs_table_arn]
+  }
+
+  statement {
+    sid       = "UseEnvironmentKey"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+  }
+}
+
 locals {
   policies = {
-    api     = data.aws_iam_policy_document.api.json
-    worker  = data.aws_iam_policy_document.worker.json
-    dlq     = data.aws_iam_policy_document.dlq.json
-    sweeper = data.aws_iam_policy_document.sweeper.json
+    api      = data.aws_iam_policy_document.api.json
+    worker   = data.aws_iam_policy_document.worker.json
+    dlq      = data.aws_iam_policy_document.dlq.json
+    sweeper  = data.aws_iam_policy_document.sweeper.json
+    webhooks = data.aws_iam_policy_document.webhooks.json
   }
 }
 
@@ -409,6 +471,15 @@ locals {
       concurrency = var.sweeper_reserved_concurrency
       storage     = var.small_ephemeral_storage_mb
       description = "Expires jobs whose upload never arrived"
+    }
+    webhooks = {
+      image       = var.api_image_uri
+      handler     = var.webhook_sender_handler
+      memory      = var.dlq_memory_mb
+      timeout     = var.webhook_sender_timeout_seconds
+      concurrency = var.webhook_sender_reserved_concurrency
+      storage     = var.small_ephemeral_storage_mb
+      description = "Delivers the webhooks queued when jobs end"
     }
   }
 }
@@ -474,6 +545,20 @@ resource "aws_lambda_event_source_mapping" "dlq" {
 
   scaling_config {
     maximum_concurrency = max(2, var.dlq_reserved_concurrency) # an SQS event source's least is 2
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_event_source_mapping" "webhooks" {
+  event_source_arn = var.webhooks_queue_arn
+  function_name    = aws_lambda_function.this["webhooks"].arn
+  # One delivery an invocation: a receiver that never answers delays no other tenant's.
+  batch_size              = 1
+  function_response_types = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = max(2, var.webhook_sender_reserved_concurrency) # an SQS event source's least is 2
   }
 
   tags = var.tags

@@ -1,10 +1,10 @@
 output "function_names" {
-  description = "Function names by role (api, worker, dlq, sweeper)."
+  description = "Function names by role (api, worker, dlq, sweeper, webhooks)."
   value       = { for key, fn in aws_lambda_function.this : key => fn.function_name }
 }
 
 output "function_arns" {
-  description = "Function ARNs by role (api, worker, dlq, sweeper)."
+  description = "Function ARNs by role (api, worker, dlq, sweeper, webhooks)."
   value       = { for key, fn in aws_lambda_function.this : key => fn.arn }
 }
 
@@ -29,7 +29,7 @@ output "dlq_function_name" {
 }
 
 output "role_arns" {
-  description = "Execution role ARNs by function role (api, worker, dlq, sweeper)."
+  description = "Execution role ARNs by function role (api, worker, dlq, sweeper, webhooks)."
   value       = { for key, role in aws_iam_role.this : key => role.arn }
 }
 

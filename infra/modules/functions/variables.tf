@@ -52,6 +52,39 @@ variable "sweeper_handler" {
   default     = "anemonefish_services.worker.sweeper.lambda_handler"
 }
 
+variable "webhook_sender_handler" {
+  description = "Handler of the webhook sender (the API image's)."
+  type        = string
+  default     = "anemonefish_services.worker.webhook_sender.lambda_handler"
+}
+
+variable "webhook_sender_timeout_seconds" {
+  description = "Timeout of the webhook sender: a delivery takes at most 30 s (3 attempts); the webhooks queue's visibility is a multiple of it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.webhook_sender_timeout_seconds >= 45
+    error_message = "webhook_sender_timeout_seconds must leave a 30 s delivery room: at least 45."
+  }
+}
+
+variable "webhook_sender_reserved_concurrency" {
+  description = "Webhook senders at once: deliveries to a receiver that never answers hold these, and nothing of the API or the workers."
+  type        = number
+  default     = 5
+}
+
+variable "webhooks_queue_arn" {
+  description = "ARN of the webhooks queue the functions send to and the sender consumes."
+  type        = string
+}
+
+variable "webhooks_queue_url" {
+  description = "URL of the webhooks queue (ANEMONEFISH_WEBHOOKS_QUEUE_URL)."
+  type        = string
+}
+
 variable "sweeper_schedule_expression" {
   description = "EventBridge schedule of the sweeper."
   type        = string

@@ -74,6 +74,23 @@ locals {
       threshold   = 0
       dimensions  = { FunctionName = var.worker_function_name }
     }
+    # Kept there for inspection (nothing consumes it): its depth is the webhooks never delivered.
+    undelivered-webhooks = {
+      description = "Webhooks reached their dead-letter queue: their receivers refused or missed every try."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      statistic   = "Maximum"
+      threshold   = 0
+      dimensions  = { QueueName = var.webhooks_dlq_name }
+    }
+    webhook-sender-errors = {
+      description = "Webhook sender invocations failed: queued webhooks may not go out."
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      statistic   = "Sum"
+      threshold   = 0
+      dimensions  = { FunctionName = var.webhook_sender_function_name }
+    }
     api-5xx = {
       description = "The API answered with server errors."
       namespace   = "AWS/ApiGateway"

@@ -33,6 +33,16 @@ variable "dlq_function_name" {
   type        = string
 }
 
+variable "webhooks_dlq_name" {
+  description = "Name of the webhooks dead-letter queue (undelivered webhooks)."
+  type        = string
+}
+
+variable "webhook_sender_function_name" {
+  description = "Name of the webhook sender function."
+  type        = string
+}
+
 variable "sweeper_function_name" {
   description = "Name of the scheduled sweeper function (its errors alarm)."
   type        = string

@@ -45,7 +45,7 @@ output "jobs_table_name" {
 
 output "jobs_queue_url" {
   description = "ANEMONEFISH_JOBS_QUEUE_URL."
-  value       = module.queue.jobs_queue_url
+  value       = module.queue.queue_url
 }
 
 output "dlq_url" {

@@ -197,6 +197,18 @@ variable "webhook_secret" {
   }
 }
 
+variable "webhook_sender_timeout_seconds" {
+  description = "Timeout of the webhook sender (a delivery takes at most 30 s); the webhooks queue waits 6 times it before a delivery is tried again."
+  type        = number
+  default     = 60
+}
+
+variable "webhook_sender_reserved_concurrency" {
+  description = "Webhook senders at once: deliveries to receivers that never answer hold these, not the API or the workers."
+  type        = number
+  default     = 5
+}
+
 variable "app_settings" {
   description = "Further settings for the functions, without the ANEMONEFISH_ prefix (e.g. {MAX_UPLOAD_BYTES = \"53687091200\"}). Not the settings this module wires or secures (auth mode, keys, CORS, webhook secret and loopback webhooks, buckets, table, queues, topic, environment, lifetimes)."
   type        = map(string)
@@ -210,6 +222,7 @@ variable "app_settings" {
       [for key in keys(var.app_settings) : upper(key)],
       ["ENV", "AUTH_MODE", "API_KEYS", "CORS_ORIGINS", "WEBHOOK_SECRET", "ALLOW_LOOPBACK_WEBHOOKS", "AWS_ENDPOINT_URL",
         "INPUT_BUCKET", "OUTPUT_BUCKET", "JOBS_TABLE", "JOBS_QUEUE_URL", "DLQ_URL", "TOPIC_ARN", "JOB_TTL_DAYS",
+        "WEBHOOKS_QUEUE_URL",
       "JOBS_QUEUE_RETENTION_S"],
     )) == 0
     error_message = "app_settings cannot set ENV, AUTH_MODE, API_KEYS, CORS_ORIGINS, WEBHOOK_SECRET, ALLOW_LOOPBACK_WEBHOOKS, AWS_ENDPOINT_URL, the buckets, table, queues, topic or lifetimes: use the module's own variables."

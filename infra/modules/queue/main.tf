@@ -1,23 +1,25 @@
-# The jobs queue (fed by S3 ObjectCreated events of the input bucket) and its dead-letter
-# queue. A message that keeps failing lands in the DLQ after max_receive_count deliveries,
-# where the DLQ consumer fails its job, so no job is ever lost or stuck.
+# A queue a Lambda consumes and its dead-letter queue. The jobs queue (fed by S3
+# ObjectCreated events of the input bucket): a message that keeps failing lands in the DLQ
+# after max_receive_count deliveries, where the DLQ consumer fails its job, so no job is ever
+# lost or stuck. The webhooks queue (the functions queue a finished job's webhook): the
+# webhook sender consumes it, and a delivery that keeps failing is kept in its DLQ.
 data "aws_partition" "current" {}
 
 locals {
   # Known at plan time (from the name), so the redrive policy can be checked before apply.
   queue_arn_prefix = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${var.account_id}"
-  jobs_queue_arn   = "${local.queue_arn_prefix}:${var.queue_name}"
+  queue_arn        = "${local.queue_arn_prefix}:${var.queue_name}"
   dlq_arn          = "${local.queue_arn_prefix}:${var.queue_name}-dlq"
 
   # Lambda may hold a batch for its whole timeout per delivery (plus retries of the poller).
-  visibility_timeout_seconds = var.worker_timeout_seconds * var.visibility_timeout_multiplier
+  visibility_timeout_seconds = var.consumer_timeout_seconds * var.visibility_timeout_multiplier
   # The DLQ is read by the DLQ consumer, not the worker: its own timeout sets the visibility
   # (a letter it could not settle comes back in minutes, not the jobs queue's 90). Never less
   # than one worker timeout, so a letter left for a job still running under a live lease is
   # looked at again only once that worker must have ended.
   dlq_visibility_timeout_seconds = max(
     var.dlq_consumer_timeout_seconds * var.visibility_timeout_multiplier,
-    var.worker_timeout_seconds,
+    var.consumer_timeout_seconds,
   )
 }
 
@@ -43,12 +45,12 @@ resource "aws_sqs_queue" "jobs" {
     maxReceiveCount     = var.max_receive_count
   })
 
-  tags = merge(var.tags, { Role = "jobs-queue" })
+  tags = merge(var.tags, { Role = var.purpose })
 
   depends_on = [aws_sqs_queue.dlq]
 }
 
-# Only the jobs queue may use the DLQ as its dead-letter target.
+# Only its queue may use the DLQ as its dead-letter target.
 resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
   count = var.restrict_dlq_sources ? 1 : 0
 
@@ -61,10 +63,12 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 }
 
 data "aws_iam_policy_document" "jobs" {
+  count = var.source_bucket_arn == null ? 0 : 1
+
   statement {
     sid       = "AllowInputBucketEventsOnly"
     actions   = ["sqs:SendMessage"]
-    resources = [local.jobs_queue_arn]
+    resources = [local.queue_arn]
 
     principals {
       type        = "Service"
@@ -86,6 +90,8 @@ data "aws_iam_policy_document" "jobs" {
 }
 
 resource "aws_sqs_queue_policy" "jobs" {
+  count = var.source_bucket_arn == null ? 0 : 1
+
   queue_url = aws_sqs_queue.jobs.id
-  policy    = data.aws_iam_policy_document.jobs.json
+  policy    = data.aws_iam_policy_document.jobs[0].json
 }

@@ -1,5 +1,5 @@
 variable "queue_name" {
-  description = "Name of the jobs queue; the dead-letter queue is named \"<queue_name>-dlq\"."
+  description = "Name of the queue; the dead-letter queue is named \"<queue_name>-dlq\"."
   type        = string
 }
 
@@ -19,8 +19,15 @@ variable "region" {
 }
 
 variable "source_bucket_arn" {
-  description = "ARN of the input bucket: the only sender allowed by the queue policy."
+  description = "ARN of the input bucket, the only sender the queue policy allows (the jobs queue); null: no queue policy, the senders' roles grant sqs:SendMessage (the webhooks queue)."
   type        = string
+  default     = null
+}
+
+variable "purpose" {
+  description = "The queue's Role tag (jobs-queue, webhooks-queue)."
+  type        = string
+  default     = "jobs-queue"
 }
 
 variable "kms_key_arn" {
@@ -28,8 +35,8 @@ variable "kms_key_arn" {
   type        = string
 }
 
-variable "worker_timeout_seconds" {
-  description = "Timeout of the worker Lambda consuming the queue."
+variable "consumer_timeout_seconds" {
+  description = "Timeout of the Lambda consuming the queue (the worker's, the webhook sender's)."
   type        = number
   default     = 900
 }
@@ -63,7 +70,7 @@ variable "max_receive_count" {
 }
 
 variable "message_retention_seconds" {
-  description = "How long the jobs queue keeps a message. SQS drops an older one without dead-lettering it; the sweeper re-drives a job still QUEUED before its last message goes (ANEMONEFISH_JOBS_QUEUE_RETENTION_S)."
+  description = "How long the queue keeps a message. For the jobs queue: SQS drops an older one without dead-lettering it; the sweeper re-drives a job still QUEUED before its last message goes (ANEMONEFISH_JOBS_QUEUE_RETENTION_S)."
   type        = number
   default     = 1209600
 
@@ -86,7 +93,7 @@ variable "kms_data_key_reuse_period_seconds" {
 }
 
 variable "restrict_dlq_sources" {
-  description = "Allow only the jobs queue to use the DLQ (redrive allow policy). Off only for emulators that do not report the attribute back (moto), where the provider would wait for it forever."
+  description = "Allow only its queue to use the DLQ (redrive allow policy). Off only for emulators that do not report the attribute back (moto), where the provider would wait for it forever."
   type        = bool
   default     = true
 }
@@ -97,7 +104,7 @@ variable "tags" {
 }
 
 variable "receive_wait_time_seconds" {
-  description = "Long polling of the jobs queue, 0-20 s (20: fewest empty receives)."
+  description = "Long polling of the queue, 0-20 s (20: fewest empty receives)."
   type        = number
   default     = 20
 }

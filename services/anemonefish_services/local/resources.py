@@ -47,6 +47,14 @@ class ResourceNames:
     def topic(self) -> str:
         return f"{self.prefix}-job-events"
 
+    @property
+    def webhooks_queue(self) -> str:
+        return f"{self.prefix}-webhooks"
+
+    @property
+    def webhooks_dlq(self) -> str:
+        return f"{self.prefix}-webhooks-dlq"
+
 
 @dataclass(frozen=True)
 class QueueSettings:
@@ -54,6 +62,9 @@ class QueueSettings:
     # timeout makes retries (and lease takeovers) observable in tests and demos.
     visibility_timeout_s: int = 60
     max_receive_count: int = 3
+    # The webhooks queue: a delivery takes at most 30 s (logic/notify.QUEUED_WEBHOOK_POLICY).
+    webhooks_visibility_timeout_s: int = 45
+    webhooks_max_receive_count: int = 5
 
 
 # As infra/modules/storage sets them: the browser PUTs uploads (single and parts) and GETs results.
@@ -94,6 +105,18 @@ def create_resources(
         },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    webhooks_dlq_url = sqs.create_queue(
+        QueueName=names.webhooks_dlq, Attributes={"MessageRetentionPeriod": str(SQS_MAX_RETENTION_S)})["QueueUrl"]
+    webhooks_dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=webhooks_dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    webhooks_queue_url = sqs.create_queue(
+        QueueName=names.webhooks_queue,
+        Attributes={
+            "VisibilityTimeout": str(queue.webhooks_visibility_timeout_s),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": webhooks_dlq_arn,
+                                         "maxReceiveCount": str(queue.webhooks_max_receive_count)}),
+        },
+    )["QueueUrl"]
 
     for bucket, cors in ((names.input_bucket, INPUT_CORS_RULES), (names.output_bucket, OUTPUT_CORS_RULES)):
         try:
@@ -161,5 +184,6 @@ def create_resources(
         "ANEMONEFISH_JOBS_QUEUE_URL": queue_url,
         "ANEMONEFISH_DLQ_URL": dlq_url,
         "ANEMONEFISH_TOPIC_ARN": topic_arn,
+        "ANEMONEFISH_WEBHOOKS_QUEUE_URL": webhooks_queue_url,
         "ANEMONEFISH_AWS_ENDPOINT_URL": endpoint_url,
     }

@@ -28,7 +28,7 @@ DEFAULT_TENANT = "local-tenant"
 WORKER_BATCH_SIZE = 1
 # The Lambdas a stack runs, as the functions module names them: each may run in its own
 # process, under its own credentials (tests/infra run each as its Terraform role).
-FUNCTIONS = frozenset({"api", "worker", "dlq", "sweeper"})
+FUNCTIONS = frozenset({"api", "worker", "dlq", "sweeper", "webhooks"})
 
 
 @dataclass
@@ -125,13 +125,16 @@ def serve_existing(
     from anemonefish_services.worker.deps import thread_detector
     from anemonefish_services.worker.handler import lambda_handler as worker_handler
     from anemonefish_services.worker.sweeper import sweep
+    from anemonefish_services.worker.webhook_sender import lambda_handler as webhook_sender
+    from anemonefish_services.worker.webhook_sender import sender_deps
 
     from anemonefish_services.api import handler as api_module
     from anemonefish_services.worker import deps as worker_deps_module
 
     # Handlers cache their clients per process (as a warm Lambda does): start them afresh
     # against this stack's endpoint, even if this process served another stack before.
-    for cached in (api_module._repo, api_module._storage, worker_deps_module.worker_deps, worker_deps_module.sqs_client):
+    for cached in (api_module._repo, api_module._storage, worker_deps_module.worker_deps, worker_deps_module.sqs_client,
+                   sender_deps):
         cached.cache_clear()
     settings = get_settings()
     api_module._repo(), api_module._storage()  # create the API's clients now, not on the first request
@@ -156,6 +159,11 @@ def serve_existing(
         if settings.dlq_url and "dlq" in functions:
             stack._parts.append(
                 SqsPoller(sqs, settings.dlq_url, dlq_handler, function_name=f"{names.prefix}-dlq-consumer",
+                          timeout_s=60, region=settings.region).start()
+            )
+        if settings.webhooks_queue_url and "webhooks" in functions:
+            stack._parts.append(
+                SqsPoller(sqs, settings.webhooks_queue_url, webhook_sender, function_name=f"{names.prefix}-webhook-sender",
                           timeout_s=60, region=settings.region).start()
             )
         if "sweeper" in functions:

@@ -1,7 +1,11 @@
 """Tell the world a job reached a terminal state: SNS (always) and its webhook (if asked).
 
 Called by whoever made the terminal transition (the conditional write succeeded), which then
-records ``notified_at``. Should that caller die between the two (a Lambda killed while a slow
+records ``notified_at``. With a webhooks queue (``ANEMONEFISH_WEBHOOKS_QUEUE_URL``, as deployed
+and on the local stack) the webhook is queued here and delivered by the webhook sender
+(:func:`send_queued_webhook`) on capacity of its own: delivered inline, a receiver that never
+answers held the API's cancel for 8 s and a worker for a minute a job, so one tenant's tarpit
+took the API and the workers from every tenant. Should that caller die between the two (a Lambda killed while a slow
 webhook receiver answers), its message comes back and the worker sends them again
 (:func:`notify_unnotified`), or the dead-letter consumer does if that message ran out of
 receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A
@@ -10,19 +14,22 @@ failing notification is logged and never changes the job.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from anemonefish_services import aws
 from anemonefish_services.dal.jobs import JobsRepository, epoch_of
-from anemonefish_services.exceptions import NotificationPendingError
+from anemonefish_services.exceptions import NotificationPendingError, WebhookNotDeliveredError
 from anemonefish_services.models.job import JobRecord
 from anemonefish_services.notifications import (
     ErrorSummary,
     JobEvent,
     NotificationError,
     ResultSummary,
+    WebhookDelivery,
     WebhookRetryPolicy,
     deliver_webhook,
     publish_job_event,
@@ -106,6 +113,51 @@ BRIEF_WEBHOOK_POLICY = WebhookRetryPolicy(max_attempts=2, base_delay_s=0.5, tota
                                         connect_timeout_s=3.0, read_timeout_s=4.0)
 
 
+# A queued delivery's attempts within one receive; SQS brings a message it did not deliver
+# back after the queue's visibility timeout, up to its maxReceiveCount (then its DLQ).
+QUEUED_WEBHOOK_POLICY = WebhookRetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=8.0, total_timeout_s=30.0,
+                                         connect_timeout_s=5.0, read_timeout_s=10.0)
+
+_sqs_clients: dict[tuple[str, str | None], Any] = {}
+_sqs_lock = threading.Lock()
+
+
+def _sqs_client(settings: Settings) -> Any:
+    """One SQS client per region and endpoint for the process (a client costs tens of ms to make)."""
+    key = (settings.region, settings.aws_endpoint_url)
+    with _sqs_lock:
+        if key not in _sqs_clients:
+            _sqs_clients[key] = aws.client("sqs", settings)
+        return _sqs_clients[key]
+
+
+def send_queued_webhook(job_id: str, settings: Settings, repo: JobsRepository) -> WebhookDelivery | None:
+    """Deliver the webhook of a job the webhooks queue names; None when there is nothing to send
+    (the job expired from the table, or asked for none). A receiver that may take it later
+    (unreachable, 5xx, 429, a slow answer) raises :class:`WebhookNotDeliveredError`, so SQS
+    brings the message back; a refusal (4xx, a URL no longer allowed) is final, and logged."""
+    job = repo.get(job_id)
+    if job is None or not job.webhook_url or not job.status.is_terminal:
+        logger.warning("queued webhook has no finished job with a webhook to send; dropped",
+                       extra={"found": job is not None and job.status.value})
+        return None
+    if not settings.webhook_secret:
+        logger.error("a webhook was queued but ANEMONEFISH_WEBHOOK_SECRET is not set")
+        return None
+    delivery = deliver_webhook(
+        job.webhook_url,
+        job_event(job),
+        secret=tenant_webhook_secret(settings.webhook_secret, job.tenant_id),
+        allow_loopback=settings.allow_loopback_webhooks,
+        policy=QUEUED_WEBHOOK_POLICY,
+    )
+    if delivery.outcome == "gave_up":
+        raise WebhookNotDeliveredError(f"webhook not delivered yet: {delivery.error}")
+    log = logger.info if delivery.delivered else logger.warning
+    log("webhook " + delivery.outcome, extra=delivery.as_log())
+    return delivery
+
+
 def _notify(job: JobRecord, settings: Settings, sns_client: Any | None, policy: WebhookRetryPolicy | None) -> None:
     if not job.status.is_terminal:
         raise ValueError(f"job {job.job_id} is {job.status.value}, not terminal")
@@ -119,6 +171,11 @@ def _notify(job: JobRecord, settings: Settings, sns_client: Any | None, policy: 
     if job.webhook_url:
         if not settings.webhook_secret:
             logger.error("job asked for a webhook but ANEMONEFISH_WEBHOOK_SECRET is not set")
+            return
+        if settings.webhooks_queue_url:
+            message = {"job_id": job.job_id, "status": job.status.value}
+            _sqs_client(settings).send_message(QueueUrl=settings.webhooks_queue_url, MessageBody=json.dumps(message))
+            logger.info("webhook queued for the webhook sender")
             return
         delivery = deliver_webhook(
             job.webhook_url,
