@@ -117,6 +117,16 @@ def test_an_id_that_is_no_job_id_is_a_404_without_asking_the_table(api, monkeypa
     assert asked == []
 
 
+@pytest.mark.parametrize("name", ["reef\u202ev.wav", "a\u2066b.wav", "a\u202ab.wav"])
+def test_a_filename_with_a_bidirectional_override_is_refused_naming_the_field(api, name):
+    """"reef\u202ev.wav" displays as "reefv.wav" reversed: another name in the console and in
+    downloads (security review)."""
+    status, body = api("POST", "/jobs", {"filename": name, "size_bytes": 5})
+    assert status == 400 and body["error"]["details"][0]["field"] == "filename"
+    assert "bidirectional" in body["error"]["message"]
+    assert api("POST", "/jobs", {"filename": "récif \u05d0.wav", "size_bytes": 5})[0] == 201  # other scripts are fine
+
+
 def test_errors_are_json_documents_with_codes(api):
     assert api("GET", "/nowhere")[1]["error"]["code"] == "route_not_found"
     assert api("GET", "/jobs/unknown")[0] == 404

@@ -275,9 +275,10 @@ def test_a_local_name_the_api_would_refuse_goes_as_a_name_it_takes(tmp_path: Pat
 
     tabbed = write_tone_wav(tmp_path / "reef\tnight.wav", 1.0)
     latin = write_tone_wav(tmp_path / "latin.wav", 1.0).rename(tmp_path / os.fsdecode(b"lat\xe9.wav"))
+    turned = write_tone_wav(tmp_path / "reef\u202ev.wav", 1.0)  # a right-to-left override
     api = _RecordingApi()
-    submit_files(api, [tabbed, latin], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
-    assert sorted(job["filename"] for job in api.created) == ["lat\ufffd.wav", "reef night.wav"]  # files go in parallel
+    submit_files(api, [tabbed, latin, turned], tmp_path / "out", console=Console(quiet=True), poll_interval_s=0)
+    assert sorted(job["filename"] for job in api.created) == ["lat\ufffd.wav", "reef night.wav", "reef v.wav"]
 
 
 def test_a_rerun_replaces_its_own_results_whatever_the_api_made_of_the_name(tmp_path: Path) -> None:

@@ -64,12 +64,15 @@ def _ended_meanwhile(client: ApiClient, job_id: str) -> str | None:
 
 def job_filename(path: Path) -> str:
     """The name a job carries for ``path``: the API refuses control characters (a tab or a line
-    break can be in a local name, which detect accepts), and JSON text cannot hold bytes that
+    break can be in a local name, which detect accepts) and bidirectional overrides, and JSON text cannot hold bytes that
     are not UTF-8; they become spaces and U+FFFD. The API strips spaces at either end, so they
     go here already (the job's name is then this one). Results are still saved under the local name."""
     from anemonefish.audio import display_name
 
-    return re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path)).strip()
+    from anemonefish_services.models.api import BIDI_CONTROLS
+
+    name = re.sub(r"[\x00-\x1f\x7f]", " ", display_name(path))
+    return "".join(" " if ch in BIDI_CONTROLS else ch for ch in name).strip()
 
 
 def idempotency_key(path: Path, params: dict[str, Any] | None, webhook: str | None, sha256: str | None = None) -> str:

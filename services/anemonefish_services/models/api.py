@@ -17,6 +17,9 @@ _REQUEST = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$"), AfterValidator(str.lower)]
 
 
+# Unicode's explicit direction overrides and isolates: shown, they reorder a name's characters.
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
 class WebhookSpec(BaseModel):
     model_config = _REQUEST
 
@@ -63,6 +66,10 @@ class CreateJobRequest(BaseModel):
     def _printable(cls, value: str) -> str:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise ValueError("filename must not contain control characters")
+        if any(ch in BIDI_CONTROLS for ch in value):
+            # "reef\u202ev.wav" shows as another name in the console and in downloads.
+            raise ValueError("filename must not contain bidirectional overrides or isolates "
+                             "(U+202A-U+202E, U+2066-U+2069), which make a name display as another")
         return value
 
 
