@@ -150,3 +150,29 @@ def test_without_a_webhooks_queue_the_webhook_is_delivered_inline(stack, receive
     job = _finished(repo, receiver.url())
     notify.notify_terminal(job, settings.model_copy(update={"webhooks_queue_url": ""}), repo=repo)
     assert [b["data"]["job_id"] for b in _bodies(receiver)] == [job.job_id] and _queued(settings) == []
+
+
+def test_a_webhook_that_cannot_be_queued_is_delivered_by_the_finisher_itself(stack, receiver, monkeypatch) -> None:
+    """A failed send (a disabled key, a wrong URL) was logged, the job marked notified, and the
+    webhook lost for good."""
+    from botocore.exceptions import ClientError
+
+    settings, repo = stack
+
+    class Refusing:
+        def send_message(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessage")
+
+    monkeypatch.setattr(notify, "_sqs_client", lambda settings: Refusing())
+    job = _finished(repo, receiver.url())
+    notify.notify_terminal(job, settings, repo=repo, webhook_policy=notify.BRIEF_WEBHOOK_POLICY)
+    assert [b["data"]["job_id"] for b in _bodies(receiver)] == [job.job_id]
+
+
+def test_a_sender_that_cannot_sign_keeps_the_message_for_a_retry_and_then_its_dlq(stack, receiver) -> None:
+    """It returned as if done: SQS deleted the message, and nothing reached the DLQ or its alarm."""
+    settings, repo = stack
+    job = _finished(repo, receiver.url())
+    with pytest.raises(WebhookNotDeliveredError, match="no ANEMONEFISH_WEBHOOK_SECRET"):
+        notify.send_queued_webhook(job.job_id, settings.model_copy(update={"webhook_secret": None}), repo)
+    assert _bodies(receiver) == []

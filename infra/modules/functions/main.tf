@@ -47,7 +47,8 @@ locals {
   )
 
   environments = {
-    # Cancelling a job notifies its webhook, so the API signs webhooks too.
+    # The API tells each tenant its webhook secret (GET /webhook-secret); it and the other
+    # finishers deliver a webhook themselves when the webhooks queue cannot take it (logic.notify).
     api = merge(local.common_environment, {
       ANEMONEFISH_API_KEYS       = jsonencode(var.static_api_keys)
       ANEMONEFISH_WEBHOOK_SECRET = var.webhook_secret
@@ -475,7 +476,7 @@ locals {
     webhooks = {
       image       = var.api_image_uri
       handler     = var.webhook_sender_handler
-      memory      = var.dlq_memory_mb
+      memory      = var.webhook_sender_memory_mb
       timeout     = var.webhook_sender_timeout_seconds
       concurrency = var.webhook_sender_reserved_concurrency
       storage     = var.small_ephemeral_storage_mb

@@ -73,6 +73,17 @@ variable "webhook_sender_reserved_concurrency" {
   description = "Webhook senders at once: deliveries to a receiver that never answers hold these, and nothing of the API or the workers."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.webhook_sender_reserved_concurrency >= 2
+    error_message = "webhook_sender_reserved_concurrency must be at least 2: an SQS event source runs at least 2, and more than reserved are throttled."
+  }
+}
+
+variable "webhook_sender_memory_mb" {
+  description = "Memory of the webhook sender (it holds one webhook at a time)."
+  type        = number
+  default     = 256
 }
 
 variable "webhooks_queue_arn" {

@@ -84,7 +84,7 @@ locals {
       dimensions  = { QueueName = var.webhooks_dlq_name }
     }
     webhook-sender-errors = {
-      description = "Webhook sender invocations failed: queued webhooks may not go out."
+      description = "Webhook sender invocations failed (a crash, a time-out). A webhook not delivered is a batch item failure, not an error: after its tries it reaches the undelivered-webhooks alarm."
       namespace   = "AWS/Lambda"
       metric      = "Errors"
       statistic   = "Sum"

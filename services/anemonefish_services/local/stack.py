@@ -163,8 +163,9 @@ def serve_existing(
             )
         if settings.webhooks_queue_url and "webhooks" in functions:
             stack._parts.append(
+                # One webhook at a time, as deployed: a receiver that never answers holds no other.
                 SqsPoller(sqs, settings.webhooks_queue_url, webhook_sender, function_name=f"{names.prefix}-webhook-sender",
-                          timeout_s=60, region=settings.region).start()
+                          timeout_s=60, batch_size=1, region=settings.region).start()
             )
         if "sweeper" in functions:
             repo, storage = JobsRepository(settings), Storage(settings)

@@ -142,8 +142,8 @@ def send_queued_webhook(job_id: str, settings: Settings, repo: JobsRepository) -
                        extra={"found": job is not None and job.status.value})
         return None
     if not settings.webhook_secret:
-        logger.error("a webhook was queued but ANEMONEFISH_WEBHOOK_SECRET is not set")
-        return None
+        # Retried, then kept in the queue's DLQ (alarmed) until the sender is set right.
+        raise WebhookNotDeliveredError("a webhook was queued but the sender has no ANEMONEFISH_WEBHOOK_SECRET")
     delivery = deliver_webhook(
         job.webhook_url,
         job_event(job),
@@ -151,7 +151,7 @@ def send_queued_webhook(job_id: str, settings: Settings, repo: JobsRepository) -
         allow_loopback=settings.allow_loopback_webhooks,
         policy=QUEUED_WEBHOOK_POLICY,
     )
-    if delivery.outcome == "gave_up":
+    if delivery.outcome in ("gave_up", "error"):  # "error": this side failed, not the receiver
         raise WebhookNotDeliveredError(f"webhook not delivered yet: {delivery.error}")
     log = logger.info if delivery.delivered else logger.warning
     log("webhook " + delivery.outcome, extra=delivery.as_log())
@@ -173,10 +173,17 @@ def _notify(job: JobRecord, settings: Settings, sns_client: Any | None, policy: 
             logger.error("job asked for a webhook but ANEMONEFISH_WEBHOOK_SECRET is not set")
             return
         if settings.webhooks_queue_url:
+            # The state is for whoever reads a message in the DLQ; the sender reads the job.
             message = {"job_id": job.job_id, "status": job.status.value}
-            _sqs_client(settings).send_message(QueueUrl=settings.webhooks_queue_url, MessageBody=json.dumps(message))
-            logger.info("webhook queued for the webhook sender")
-            return
+            try:
+                _sqs_client(settings).send_message(QueueUrl=settings.webhooks_queue_url, MessageBody=json.dumps(message))
+            except Exception:
+                # Not lost with its message: delivered here as before the queue, within the
+                # caller's policy (the API's 8 s, say).
+                logger.exception("could not queue the webhook: delivering it here")
+            else:
+                logger.info("webhook queued for the webhook sender")
+                return
         delivery = deliver_webhook(
             job.webhook_url,
             event,
