@@ -556,9 +556,15 @@ def test_a_job_given_up_on_an_aws_refusal_tells_its_code_not_the_role_account_or
 
     handler, deps = worker
     key = _stage_job("job-denied")
+    from anemonefish_services.s3io import S3ReadError
+
     message = ("User: arn:aws:sts::123456789012:assumed-role/anemonefish-prod-worker/x is not authorized to "
                "perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:123456789012:key/1111-2222")
-    error = ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "GetObject")
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "GetObject")
+    try:  # as the S3 reader raises it: its own error, quoting AWS's
+        raise S3ReadError(f"reading bytes 0-999 of a.wav: {denied}") from denied
+    except S3ReadError as wrapped:
+        error = wrapped
     monkeypatch.setattr(deps, "thread_detector", lambda: _DetectorDouble(error))
     deps.worker_deps.cache_clear()
     assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker"))["batchItemFailures"]
@@ -707,3 +713,16 @@ def test_the_recording_of_a_job_that_ended_unanalysed_is_deleted_when_its_event_
     kept = {o["Key"] for o in s3.list_objects_v2(Bucket="anemonefish-local-input").get("Contents", [])}
     assert finished in kept and queued not in kept and late not in kept
     assert repo.get("job-queued").status is JobStatus.CANCELLED and repo.get("job-late-put").status is JobStatus.EXPIRED
+
+
+def test_an_error_quoting_an_arn_reaches_the_client_without_it(worker):
+    """Other errors may quote AWS's text too (a decoder's, wrapping a read): ARNs are taken out."""
+    from anemonefish_services.logic.process_job import _reason
+
+    _, deps = worker
+    settings = deps.worker_deps().settings
+    job = JobRecord(job_id="j", tenant_id="t", status=JobStatus.RUNNING, filename="a.wav", size_bytes=1,
+                    input_key="uploads/j/a.wav", upload_mode="PUT", created_at="x", updated_at="x",
+                    upload_expires_at=0, expires_at_epoch=0)
+    error = ConnectionResetError("denied on arn:aws:kms:eu-west-1:123456789012:key/1111-2222, reset")
+    assert _reason(error, job, settings) == "ConnectionResetError: denied on (an AWS resource), reset"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -357,16 +358,24 @@ def _reason(exc: Exception, job: JobRecord, settings: Settings) -> str:
     An AWS refusal's message names the worker's role, the account id and key ARNs
     ("User: arn:aws:sts::…:assumed-role/… is not authorized to perform: kms:Decrypt on
     resource: arn:aws:kms:…"): the client is told its code and operation, and the log the
-    whole text (the raise after the release)."""
-    if isinstance(exc, ClientError):
-        return f"AWS answered {exc.response.get('Error', {}).get('Code') or 'an error'} to {exc.operation_name}"
+    whole text (the raise after the release). The S3 reader wraps the refusal in its own
+    error (S3ReadError, its text quoting AWS's), so the whole chain is looked at."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ClientError):
+            return f"AWS answered {cause.response.get('Error', {}).get('Code') or 'an error'} to {cause.operation_name}"
+        cause = cause.__cause__ or cause.__context__
     return _in_the_clients_words(f"{type(exc).__name__}: {exc}", job, settings)
+
+
+_ARN = re.compile(r"arn:aws[a-z-]*:[^\s'\"),]+")
 
 
 def _in_the_clients_words(text: str, job: JobRecord, settings: Settings) -> str:
     """An error for the job's client: the recording's name for its S3 address (the library
     names its source s3://bucket/key), and no bucket names."""
     text = text.replace(f"s3://{settings.input_bucket}/{job.input_key}", job.filename)
+    text = _ARN.sub("(an AWS resource)", text)  # roles, keys and the account id AWS's messages name
     named = ((settings.input_bucket, "the input bucket"), (settings.output_bucket, "the output bucket"))
     for bucket, called in sorted(named, key=lambda pair: -len(pair[0])):  # a name inside the other's goes last
         if bucket:
