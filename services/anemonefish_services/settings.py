@@ -113,10 +113,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _loopback_webhooks_only_locally(self) -> Settings:
         """Loopback webhooks let the local stack's receiver be reached; in AWS they would reach
-        the Lambda runtime API's own address (127.0.0.1:9001) and ports below 1024."""
-        if self.allow_loopback_webhooks and self.env != "local":
+        the Lambda runtime API's own address (127.0.0.1:9001) and ports below 1024. The local
+        stack is known by its emulator's endpoint (any ANEMONEFISH_ENV names its resources),
+        which Terraform never sets and app_settings may not."""
+        if self.allow_loopback_webhooks and self.env != "local" and not self.aws_endpoint_url:
             raise ValueError(f"ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS is for the local stack only (ANEMONEFISH_ENV is "
-                             f"{self.env!r}, not 'local')")
+                             f"{self.env!r} and no ANEMONEFISH_AWS_ENDPOINT_URL names an emulator)")
         return self
 
     @property

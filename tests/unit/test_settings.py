@@ -87,10 +87,17 @@ def test_a_refused_secret_is_not_repeated_in_the_error_start_up_logs(monkeypatch
 
 def test_loopback_webhooks_are_for_the_local_stack_only(monkeypatch):
     """In AWS they would reach the Lambda runtime API's own address (127.0.0.1:9001)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("ANEMONEFISH_")]:  # a local stack's, from earlier tests
+        monkeypatch.delenv(name)
     monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "true")
     assert Settings().allow_loopback_webhooks is True  # env defaults to local
     monkeypatch.setenv("ANEMONEFISH_ENV", "prod")
     with pytest.raises(ValueError, match="ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS is for the local stack only"):
         Settings()
+    monkeypatch.setenv("ANEMONEFISH_AWS_ENDPOINT_URL", "http://127.0.0.1:5000")  # a local stack named otherwise
+    assert Settings().allow_loopback_webhooks is True
+    monkeypatch.delenv("ANEMONEFISH_AWS_ENDPOINT_URL")
     monkeypatch.setenv("ANEMONEFISH_ALLOW_LOOPBACK_WEBHOOKS", "false")
     assert Settings().env == "prod"
