@@ -158,6 +158,7 @@ def test_compose_runs_moto_terraform_local_and_the_stack() -> None:
     compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
     services = compose["services"]
     assert set(services) == {"moto", "terraform", "stack"}
+    assert services["moto"]["environment"]["MOTO_DISABLE_GLOBAL_CORS"] == "true"  # as local.moto_server
     terraform = services["terraform"]
     assert terraform["working_dir"] == "/repo/infra/environments/local"
     assert "../infra:/repo/infra" in terraform["volumes"]
