@@ -115,12 +115,13 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def spreadsheet_cell(text: str) -> str:
     """``text`` as a CSV cell a spreadsheet shows as text: a leading quote before a formula's
-    first character (read back by ``_from_spreadsheet_cell``)."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    first character, and before a name's own leading quote, so that every name reads back
+    as itself (``_from_spreadsheet_cell``)."""
+    return "'" + text if text.startswith((*_FORMULA_STARTS, "'")) else text
 
 
 def _from_spreadsheet_cell(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text
+    return text[1:] if text.startswith("'") and text[1:].startswith((*_FORMULA_STARTS, "'")) else text
 
 
 def _csv_text(events: Iterable[Event], filename: str) -> str:

