@@ -105,6 +105,8 @@ def test_jobs_takes_the_api_options_before_or_after_its_subcommand(
     (["detect", "x.wav", "--bogus"], "anemonefish detect"),
     (["jobs", "fetch", "J", "--bogus"], "anemonefish jobs fetch"),
     (["local", "up", "--bogus"], "anemonefish local up"),
+    (["--bogus", "jobs", "list"], "anemonefish"),  # given before any subcommand
+    (["jobs", "--bogus", "list"], "anemonefish jobs"),
 ])
 def test_an_unknown_option_is_told_by_its_subcommand_with_its_usage(
     capsys: pytest.CaptureFixture[str], argv: list[str], prog: str
@@ -169,7 +171,9 @@ def test_a_redirecting_api_gets_no_key_sent_on_and_the_command_says_where_it_poi
 
 
 @pytest.mark.parametrize(("api", "warned"), [("http://api.example.org", True), ("https://api.example.org", False),
-                                              ("http://127.0.0.1:8080", False), ("http://localhost:8080", False)])
+                                              ("http://127.0.0.1:8080", False), ("http://localhost:8080", False),
+                                              ("http://127.0.0.2:8080", False), ("http://localhost.:8080", False),
+                                              ("http://[::1]:8080", False), ("http://10.0.0.5:8080", True)])
 def test_a_plain_http_api_beyond_this_machine_is_warned_of(capsys: pytest.CaptureFixture[str], api: str, warned: bool) -> None:
     import argparse
 

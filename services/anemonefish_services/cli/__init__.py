@@ -61,13 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _innermost(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
-    """The (sub)command parser ``args`` came through: ``jobs fetch``'s for ``jobs fetch ...``."""
+def _owner(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], unknown: str) -> argparse.ArgumentParser:
+    """The (sub)command parser an unknown option was given to: ``jobs fetch``'s for
+    ``jobs fetch J --bogus``, the top level's for ``--bogus jobs list``."""
+    at = argv.index(unknown) if unknown in argv else len(argv)
+    position = -1
     while True:
         chosen = next((action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None)
         name = getattr(args, chosen.dest, None) if chosen is not None else None
-        if name not in (chosen.choices if chosen is not None else {}):
+        if chosen is None or name not in chosen.choices or name not in argv[position + 1:at]:
             return parser
+        position = argv.index(name, position + 1)
         parser = chosen.choices[name]
 
 
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # told by the subcommand's parser, with its usage (the top level's said nothing of it)
-        _innermost(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+        given = sys.argv[1:] if argv is None else argv
+        _owner(parser, args, given, unknown[0]).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

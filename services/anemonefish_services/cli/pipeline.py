@@ -65,6 +65,17 @@ def add_api_options(parser: argparse.ArgumentParser, *, under_group: bool = Fals
                         help="API key (env ANEMONEFISH_API_KEY)")
 
 
+def _is_this_machine(host: str) -> bool:
+    import ipaddress
+
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def api_client(args: argparse.Namespace) -> ApiClient | None:
     """The client for ``add_api_options``' values; None (said on stderr) without a key, or with
     a URL that names no HTTP server."""
@@ -85,7 +96,7 @@ def api_client(args: argparse.Namespace) -> ApiClient | None:
         print(f"error: --api (or ANEMONEFISH_API_URL): {args.api!r} is not an http:// or https:// URL "
               "(e.g. http://127.0.0.1:8080)", file=sys.stderr)
         return None
-    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+    if parts.scheme == "http" and not _is_this_machine(parts.hostname or ""):
         print(f"warning: --api {args.api} is plain http: the API key crosses the network unencrypted "
               "(a deployed API is https)", file=sys.stderr)
     return ApiClient(args.api, args.api_key)
