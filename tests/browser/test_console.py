@@ -1651,3 +1651,43 @@ def test_cancel_all_takes_off_the_cards_still_being_checked_and_cancels_a_job_ma
         page.wait_for_timeout(50)
     page.wait_for_timeout(500)  # no other check ran on, no other job was asked for
     assert len(held) == 1 and len(deletes) == 1
+
+
+def test_a_card_removed_while_its_earlier_job_is_looked_up_stays_removed(page: Page, stack, tmp_path: Path, model) -> None:
+    """Removed while the job its key found was being read, the card came back as a ghost the
+    page followed: added once more, the file was pointed at a card no one could see."""
+    clip = _short_clip(tmp_path)
+    open_console(page, stack)
+    first = pick(page, clip)
+    expect(first).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
+    job_id = first.get_attribute("data-job-id")
+    _reopen(page)
+    held: list[Route] = []
+    page.route(re.compile(rf".*/jobs/{job_id}$"), lambda route: held.append(route))
+    card = pick(page, clip)
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    card.get_by_role("button", name="Remove the card of clip.wav").click()
+    expect(page.locator(".card")).to_have_count(0)
+    for route in held:
+        route.continue_()
+    page.unroute_all(behavior="ignoreErrors")
+    page.wait_for_timeout(500)
+    expect(page.locator(".card")).to_have_count(0)
+    page.set_input_files("#file-input", str(clip))  # shown once more, on a card of its own
+    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".card").first).to_have_attribute("data-upload-state", "sent-before")
+
+
+def test_a_name_with_a_bidirectional_override_goes_with_a_space_for_it(page: Page, stack, tmp_path: Path) -> None:
+    """The API refuses U+202E in a name ("reef\u202ev.wav" shows as another): the console sent it and
+    got a 400 card; it sends a space instead, as submit does."""
+    named = shutil.copyfile(_short_clip(tmp_path), tmp_path / "reef\u202ev.wav")
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(json.loads(r.post_data)["filename"])
+            if r.method == "POST" and urlparse(r.url).path == "/jobs" else None)
+    open_console(page, stack)
+    card = pick(page, named)
+    expect(card).to_have_attribute("data-upload-state", "uploaded", timeout=60_000)
+    assert posted == ["reef v.wav"]

@@ -58,6 +58,8 @@ export class ApiClient {
       method,
       headers: { "x-api-key": this.apiKey, Accept: "application/json", ...headers },
       signal,
+      // A redirect would carry the key to wherever it points (fetch keeps custom headers).
+      redirect: "error",
     };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";

@@ -164,7 +164,8 @@ class JobCard {
   // What "Cancel all unfinished" takes: a card waiting for or undergoing its file check, or one
   // whose job can still be cancelled (uploading, paused, failed to upload, queued, running).
   unfinished() {
-    if (this.removed) return false;
+    // Only what was added on this page: a job shown from Earlier jobs may be a colleague's.
+    if (this.removed || !this.file) return false;
     if (this.file && preparing.get(cardKey(this.file)) === this) return true; // (a job shown from the list has no file)
     return Boolean(this.jobId) && this.cancelButton.dataset.action === "cancel" && !this.cancelButton.disabled;
   }
@@ -275,7 +276,9 @@ class JobCard {
         }
         if (this.stopped()) return;
         const request = {
-          filename: this.title, // the path below a dropped folder: two sites' 20240101_000000.WAV told apart
+          // The path below a dropped folder (two sites' 20240101_000000.WAV told apart), with
+          // what the API refuses in a name as spaces, as `submit` sends it.
+          filename: this.title.replace(/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g, " ").trim() || this.file.name,
           sizeBytes: this.file.size,
           contentType: this.file.type || "application/octet-stream",
           params,
@@ -357,6 +360,7 @@ class JobCard {
     if (found.status === "AWAITING_UPLOAD") return false;
     // POST /jobs answers with its id and status: its date and settings are the job's own.
     const job = await api().getJob(found.job_id).catch(() => found);
+    if (this.removed) return true; // removed meanwhile (its Remove, Cancel all): nothing to show
     const other = cards.get(job.job_id);
     if (other && other !== this) { // its card is on this page already
       this.removeCard();
