@@ -1484,16 +1484,22 @@ def _reopen(page: Page) -> None:
     expect(page.locator("#key-status")).to_have_text("Key accepted.")
 
 
-def test_a_file_sent_before_is_shown_after_a_reload_not_uploaded_again(page: Page, stack, tmp_path: Path, model) -> None:
-    """A folder dropped again after a reload (the laptop slept, the tab was closed) sent its
-    finished recordings up again, each a new job, multi-GB files included: the same file with
-    the same settings now names the job it made (its Idempotency-Key), which the card shows."""
-    clip = _short_clip(tmp_path)
+def _sent_and_reloaded(page: Page, stack, clip: Path) -> str:
+    """Send ``clip``, wait for its job to succeed and reload the page: the job's id."""
     open_console(page, stack)
     first = pick(page, clip)
     expect(first).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
     job_id = first.get_attribute("data-job-id")
     _reopen(page)
+    return job_id
+
+
+def test_a_file_sent_before_is_shown_after_a_reload_not_uploaded_again(page: Page, stack, tmp_path: Path, model) -> None:
+    """A folder dropped again after a reload (the laptop slept, the tab was closed) sent its
+    finished recordings up again, each a new job, multi-GB files included: the same file with
+    the same settings now names the job it made (its Idempotency-Key), which the card shows."""
+    clip = _short_clip(tmp_path)
+    job_id = _sent_and_reloaded(page, stack, clip)
     answers = _job_answers(page)
     puts: list[str] = []
     page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
@@ -1657,11 +1663,7 @@ def test_a_card_removed_while_its_earlier_job_is_looked_up_stays_removed(page: P
     """Removed while the job its key found was being read, the card came back as a ghost the
     page followed: added once more, the file was pointed at a card no one could see."""
     clip = _short_clip(tmp_path)
-    open_console(page, stack)
-    first = pick(page, clip)
-    expect(first).to_have_attribute("data-job-status", "SUCCEEDED", timeout=JOB_TIMEOUT_MS)
-    job_id = first.get_attribute("data-job-id")
-    _reopen(page)
+    job_id = _sent_and_reloaded(page, stack, clip)
     held: list[Route] = []
     page.route(re.compile(rf".*/jobs/{job_id}$"), lambda route: held.append(route))
     card = pick(page, clip)
