@@ -6,9 +6,9 @@ and on the local stack) the webhook is queued here and delivered by the webhook 
 (:func:`send_queued_webhook`) on capacity of its own: delivered inline, a receiver that never
 answers held the API's cancel for 8 s and a worker for a minute a job, so one tenant's tarpit
 took the API and the workers from every tenant. Should that caller die between the two (a
-Lambda killed while a slow webhook receiver answers), its message comes back and the worker sends them again
-(:func:`notify_unnotified`), or the dead-letter consumer does if that message ran out of
-receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A
+Lambda killed while a slow webhook receiver answers), its message comes back and the worker
+sends them again (:func:`notify_unnotified`), or the dead-letter consumer does if that
+message ran out of receives: at least once, with the same ``webhook-id`` for receivers to drop a repeat by. A
 failing notification is logged and never changes the job.
 """
 

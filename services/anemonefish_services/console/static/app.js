@@ -166,7 +166,7 @@ class JobCard {
   unfinished() {
     // Only what was added on this page: a job shown from Earlier jobs may be a colleague's.
     if (this.removed || !this.file) return false;
-    if (this.file && preparing.get(cardKey(this.file)) === this) return true; // (a job shown from the list has no file)
+    if (preparing.get(cardKey(this.file)) === this) return true;
     return Boolean(this.jobId) && this.cancelButton.dataset.action === "cancel" && !this.cancelButton.disabled;
   }
 
