@@ -376,3 +376,49 @@ def test_a_request_without_a_valid_key_hears_that_first_whatever_else_is_wrong_w
         assert (status, answer["error"]["code"]) == (403, "forbidden"), (path, headers)
         status, _ = api(method, path, body, headers=headers)
         assert status in (400, 415), (path, headers)  # the caller known: what is wrong with it
+
+
+def test_another_tenant_s_job_is_a_404_on_every_route(api, monkeypatch):
+    """Tenant isolation (a mutation test found no test failing without it): another key's job
+    is indistinguishable from a missing one."""
+    from anemonefish_services.settings import get_settings
+
+    monkeypatch.setenv("ANEMONEFISH_API_KEYS", '{"k1": "t1", "k2": "t2"}')
+    get_settings.cache_clear()
+    _, job = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})  # multipart: every route applies
+    path = f"/jobs/{job['job_id']}"
+    for method, route, body in (("GET", "", None), ("DELETE", "", None), ("GET", "/upload/parts", None),
+                                ("POST", "/upload/parts", {"part_numbers": [1]}),
+                                ("POST", "/upload/complete", {"parts": [{"part_number": n, "etag": '"e"'} for n in range(1, 5)]})):
+        status, answer = api(method, path + route, body, key="k2")
+        assert (status, answer["error"]["code"]) == (404, "job_not_found"), (method, route)
+    assert api("GET", "/jobs", key="k2")[1]["jobs"] == []
+    assert api("GET", path)[1]["status"] == "AWAITING_UPLOAD"  # untouched, and its owner's still
+
+
+def test_the_listing_gives_at_most_the_limit_asked_for(api):
+    for n in range(3):
+        api("POST", "/jobs", {"filename": f"{n}.wav", "size_bytes": 5})
+    status, page = api("GET", "/jobs?limit=2")
+    assert status == 200 and len(page["jobs"]) == 2 and page["next_token"]
+
+
+def test_the_largest_upload_is_taken_and_one_byte_more_refused(api, monkeypatch):
+    from anemonefish_services.settings import get_settings
+
+    monkeypatch.setenv("ANEMONEFISH_MAX_UPLOAD_BYTES", "5000")
+    get_settings.cache_clear()
+    assert api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 5000})[0] == 201
+    status, body = api("POST", "/jobs", {"filename": "a.wav", "size_bytes": 5001})
+    assert status == 400 and body["error"]["details"] == {"field": "size_bytes", "max": 5000}
+
+
+def test_part_numbers_past_the_plan_and_a_part_listed_twice_are_refused(api):
+    _, job = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})  # 4 parts
+    path = f"/jobs/{job['job_id']}/upload"
+    assert api("POST", f"{path}/parts", {"part_numbers": [4]})[0] == 200
+    status, body = api("POST", f"{path}/parts", {"part_numbers": [5]})
+    assert status == 400 and body["error"]["details"]["field"] == "part_numbers"
+    twice = [{"part_number": n, "etag": '"e"'} for n in (1, 2, 3, 4, 4)]
+    status, body = api("POST", f"{path}/complete", {"parts": twice})
+    assert status == 400 and "twice" in body["error"]["message"]
