@@ -608,3 +608,17 @@ def test_folders_given_the_other_way_round_are_named_as_such(tmp_path, capsys):
     assert ("holds detect's .events.json results and " + str(tmp_path / "truth") + " none: are --detections and "
             "--annotations the other way round?") in capsys.readouterr().err
     assert main(["evaluate", "--detections", str(tmp_path / "results"), "--annotations", str(tmp_path / "truth")]) == 0
+
+
+def test_a_detection_that_only_touches_the_call_s_end_is_no_match() -> None:
+    """Overlap is strict: a detection starting where the call ends saw none of it."""
+    metrics = evaluate_events([ev(1.1, 1.3)], [ev(1.0, 1.1)])
+    assert (metrics.true_positives, metrics.false_positives, metrics.false_negatives) == (0, 1, 1)
+
+
+def test_a_call_taken_first_gives_way_so_that_both_calls_are_matched() -> None:
+    """The matching is maximum: A could take either detection, B only the first; greedy would
+    give A the first and leave B unmatched."""
+    a, b = ev(1.0, 1.6), ev(0.85, 1.05)
+    metrics = evaluate_events([ev(1.0, 1.3), ev(1.15, 1.6)], [a, b])
+    assert metrics.true_positives == 2

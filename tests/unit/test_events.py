@@ -135,3 +135,24 @@ def test_containment_timing_never_narrower_than_a_stride() -> None:
     (event,) = scores_to_events(scores_for(target), CLASSES, CONTAINMENT, DetectionParams(smoothing_windows=1))
     assert event.end - event.start == pytest.approx(0.2)
     assert event.start == pytest.approx(5.0)
+
+
+def test_a_window_exactly_at_the_threshold_counts_and_confidence_is_the_run_s_mean() -> None:
+    """Two rules no test held (a mutation review): `>=` the threshold, and the mean, not the peak."""
+    params = DetectionParams(smoothing_windows=1, threshold=0.5, peak_threshold=None, min_event_s=0.0)
+    [event] = scores_for_events([0.0, 0.0, 0.5, 0.0, 0.0], params)
+    assert event.confidence == event.peak_confidence == 0.5
+    [event] = scores_for_events([0.0, 0.0, 0.625, 1.0, 0.0, 0.0], params)
+    assert (event.confidence, event.peak_confidence) == (0.8125, 1.0)
+
+
+def test_runs_merged_across_a_short_gap_are_scored_over_both() -> None:
+    """The merged event's confidence and peak come from every window of both runs."""
+    params = DetectionParams(smoothing_windows=1, threshold=0.5, peak_threshold=None, min_event_s=0.0, min_gap_s=5.0)
+    [event] = scores_for_events([0.0] * 3 + [0.6, 0.6] + [0.0] * 6 + [0.9, 0.9] + [0.0] * 3, params)
+    assert event.peak_confidence == 0.9
+    assert event.confidence == pytest.approx((0.6 * 2 + 0.9 * 2) / 10, abs=1e-4)  # the 6 quiet windows between too
+
+
+def scores_for_events(target: list[float], params: DetectionParams) -> list:
+    return scores_to_events(scores_for(target), CLASSES, FRONTEND, params)

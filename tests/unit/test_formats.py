@@ -422,3 +422,9 @@ def test_a_recording_named_like_a_formula_is_text_in_the_csv_and_reads_back_whol
     assert len(table.of_recordings({name}).events()) == len(rows)
     plain = list(csv.DictReader(io.StringIO(render_document(result, "csv"))))
     assert plain[0]["file"] == "reef 01.wav"
+
+
+def test_the_csv_s_duration_is_each_event_s_end_minus_its_start(result: DetectionResult) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_document(result, "csv"))))
+    assert [float(r["duration"]) for r in rows] == [round(e.end - e.start, 4) for e in result.events]
+    assert all(float(r["duration"]) < float(r["end"]) for r in rows)  # not the end again

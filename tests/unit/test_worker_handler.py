@@ -726,3 +726,16 @@ def test_an_error_quoting_an_arn_reaches_the_client_without_it(worker):
                     upload_expires_at=0, expires_at_epoch=0)
     error = ConnectionResetError("denied on arn:aws:kms:eu-west-1:123456789012:key/1111-2222, reset")
     assert _reason(error, job, settings) == "ConnectionResetError: denied on (an AWS resource), reset"
+
+
+def test_an_object_of_another_bucket_or_a_message_that_is_no_s3_event_is_dropped_without_a_retry(worker):
+    """Neither is a job of this pipeline: retried, each would reach the DLQ as a failure."""
+    handler, deps = worker
+    key = _stage_job("job-elsewhere")
+    elsewhere = _event(key)
+    elsewhere["Records"][0]["body"] = elsewhere["Records"][0]["body"].replace("anemonefish-local-input", "someone-elses")
+    garbled = _event(key)
+    garbled["Records"][0]["body"] = "not an S3 notification"
+    for event in (elsewhere, garbled):
+        assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert deps.worker_deps().repo.get("job-elsewhere").status is JobStatus.AWAITING_UPLOAD  # not run for the other bucket

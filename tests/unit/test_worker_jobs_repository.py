@@ -378,3 +378,30 @@ def test_the_sweeper_stops_taking_jobs_while_the_one_at_hand_can_still_be_notifi
         assert sweeper.lambda_handler({}, LocalLambdaContext(function_name="sweeper"))["expired"] == [waiting]
     finally:
         get_settings.cache_clear()
+
+
+def test_a_heartbeat_renews_the_lease_so_no_other_worker_takes_the_job_over(repo):
+    """Without the renewal a worker still at work lost its job to another after one lease."""
+    repo.create(_job())
+    repo.claim("j1", "w1", lease_s=1)
+    renewed = repo.heartbeat("j1", "w1", progress=0.5, lease_s=600)
+    assert renewed is not None and renewed.lease_expires_at > time.time() + 500
+    assert repo.claim("j1", "w2", lease_s=60, now=time.time() + 2) is None  # past the first lease only
+
+
+def test_a_job_is_recorded_notified_once_and_only_when_finished(repo):
+    repo.create(_job())
+    assert repo.mark_notified("j1") is None  # not finished
+    repo.cancel("j1")
+    first = repo.mark_notified("j1")
+    assert first is not None and first.notified_at
+    assert repo.mark_notified("j1") is None  # once: the first record stands
+    assert repo.get("j1").notified_at == first.notified_at
+
+
+def test_a_digest_is_recorded_once_and_another_is_refused(repo):
+    repo.create(_job())
+    assert repo.record_sha256("j1", "a" * 64).sha256 == "a" * 64
+    assert repo.record_sha256("j1", "a" * 64) is not None  # the same again: a retried complete
+    assert repo.record_sha256("j1", "b" * 64) is None
+    assert repo.get("j1").sha256 == "a" * 64
