@@ -422,3 +422,17 @@ def test_part_numbers_past_the_plan_and_a_part_listed_twice_are_refused(api):
     twice = [{"part_number": n, "etag": '"e"'} for n in (1, 2, 3, 4, 4)]
     status, body = api("POST", f"{path}/complete", {"parts": twice})
     assert status == 400 and "twice" in body["error"]["message"]
+
+
+def test_a_cancel_aborts_the_job_s_open_multipart_upload(api):
+    """Its parts would otherwise be kept (and billed) until the bucket's abort rule."""
+    import boto3
+
+    from anemonefish_services.settings import get_settings
+
+    _, job = api("POST", "/jobs", {"filename": "b.wav", "size_bytes": 1001})
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = get_settings().input_bucket
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == [job["upload"]["upload_id"]]
+    assert api("DELETE", f"/jobs/{job['job_id']}")[0] in (200, 202)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

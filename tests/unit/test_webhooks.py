@@ -217,6 +217,15 @@ def test_429_honours_retry_after(receiver: Receiver) -> None:
     assert sleeps == [3.0]
 
 
+def test_a_retry_after_longer_than_the_policy_allows_waits_the_policy_s_longest(receiver: Receiver) -> None:
+    """A receiver asking for an hour would hold the sender that long (or past its deadline)."""
+    receiver.replies.extend([Reply(429, {"Retry-After": "3600"}), Reply(204)])
+    sleeps = Sleeps()
+    policy = fast_policy(base_delay_s=0.1, max_delay_s=4.0, total_timeout_s=30.0)
+    outcome = deliver_webhook(receiver.url(), succeeded_event(), secret=SECRET, allow_loopback=True, policy=policy, sleep=sleeps)
+    assert outcome.delivered and sleeps == [4.0]
+
+
 def test_read_timeout_is_retried(receiver: Receiver) -> None:
     receiver.replies.extend([Reply(200, delay_s=1.0), Reply(200)])
     sleeps = Sleeps()

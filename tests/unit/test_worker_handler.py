@@ -739,3 +739,12 @@ def test_an_object_of_another_bucket_or_a_message_that_is_no_s3_event_is_dropped
     for event in (elsewhere, garbled):
         assert handler.lambda_handler(event, LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
     assert deps.worker_deps().repo.get("job-elsewhere").status is JobStatus.AWAITING_UPLOAD  # not run for the other bucket
+
+
+def test_a_job_whose_upload_is_gone_fails_as_upload_missing_without_retries(worker):
+    handler, deps = worker
+    key = _stage_job("job-gone")
+    boto3.client("s3", region_name="us-east-1").delete_object(Bucket="anemonefish-local-input", Key=key)
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    job = deps.worker_deps().repo.get("job-gone")
+    assert job.status is JobStatus.FAILED and job.error.code == "upload_missing"
