@@ -156,3 +156,9 @@ def test_runs_merged_across_a_short_gap_are_scored_over_both() -> None:
 
 def scores_for_events(target: list[float], params: DetectionParams) -> list:
     return scores_to_events(scores_for(target), CLASSES, FRONTEND, params)
+
+
+def test_scores_with_another_number_of_classes_than_named_are_refused() -> None:
+    """Two columns for three classes would read the wrong class's scores as anemonefish."""
+    with pytest.raises(ValueError, match=r"scores must be \[n_windows, 3\]"):
+        scores_to_events(np.zeros((4, 2), np.float32), CLASSES, FRONTEND, DetectionParams())

@@ -748,3 +748,22 @@ def test_a_job_whose_upload_is_gone_fails_as_upload_missing_without_retries(work
     assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
     job = deps.worker_deps().repo.get("job-gone")
     assert job.status is JobStatus.FAILED and job.error.code == "upload_missing"
+
+
+def test_a_visibility_extension_asks_sqs_no_more_than_its_12_hours(monkeypatch):
+    """SQS refuses a visibility timeout over 43,200 s: the extension would fail and the message
+    come back to another worker while this one is still at it."""
+    from anemonefish_services.worker import handler as worker_handler
+
+    asked: list[int] = []
+
+    class Sqs:
+        def change_message_visibility(self, **kwargs: object) -> None:
+            asked.append(int(kwargs["VisibilityTimeout"]))  # type: ignore[call-overload]
+
+    monkeypatch.setattr(worker_handler, "sqs_client", lambda: Sqs())
+    record = type("Record", (), {"receipt_handle": "r"})()
+    extend = worker_handler._visibility_extender(record, "https://queue")
+    extend(900)
+    extend(50_000)
+    assert asked == [900, 43_200]
