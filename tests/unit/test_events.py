@@ -162,3 +162,22 @@ def test_scores_with_another_number_of_classes_than_named_are_refused() -> None:
     """Two columns for three classes would read the wrong class's scores as anemonefish."""
     with pytest.raises(ValueError, match=r"scores must be \[n_windows, 3\]"):
         scores_to_events(np.zeros((4, 2), np.float32), CLASSES, FRONTEND, DetectionParams())
+
+
+def test_a_gap_exactly_as_long_as_the_shortest_merged_one_keeps_two_events() -> None:
+    """Only shorter gaps merge (docs/detection.md): at exactly min_gap_s, two events."""
+    params = DetectionParams(smoothing_windows=1, threshold=0.5, peak_threshold=None, min_event_s=0.0, min_gap_s=0.2)
+    target = [0.0] * 5 + [0.9] + [0.0] + [0.9] + [0.0] * 5  # centre slices 0.2 s each, 0.2 s apart
+    events = scores_for_events(target, params)
+    assert len(events) == 2 and events[1].start - events[0].end == pytest.approx(0.2)
+    merged = scores_for_events(target, params.model_copy(update={"min_gap_s": 0.2 + 0.001}))
+    assert len(merged) == 1
+
+
+def test_a_short_run_of_an_overlap_timed_class_is_an_event_a_stride_wide() -> None:
+    """Classes timed by overlap (the shipped card's biological sounds): a run of one window
+    would place its end before its start, and the event was lost."""
+    frontend = FRONTEND.model_copy(update={"class_event_timing": {"anemonefish": "overlap"}})
+    params = DetectionParams(smoothing_windows=1, threshold=0.5, peak_threshold=None, min_event_s=0.0)
+    events = scores_to_events(scores_for([0.0] * 5 + [0.9] + [0.0] * 5), CLASSES, frontend, params)
+    assert len(events) == 1 and events[0].end - events[0].start == pytest.approx(FRONTEND.stride_s)

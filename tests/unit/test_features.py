@@ -118,3 +118,15 @@ def test_non_integer_stride_in_hops_uses_rounded_frame_grid() -> None:
 def test_invalid_frontend_is_refused() -> None:
     with pytest.raises(ValueError, match="Nyquist"):
         FrontEndConfig(sample_rate=3000, fmax=2000)
+
+
+def test_a_silent_window_scales_to_zeros_not_nan() -> None:
+    """Zero padding or a muted stretch: divided by its zero spread it became NaN, which the
+    smoothing spread over the events around it."""
+    from anemonefish.features import normalise
+
+    images = np.zeros((2, 4, 5), np.float32)
+    images[1] = np.arange(20, dtype=np.float32).reshape(4, 5)
+    out = normalise(images, "standardize")
+    assert np.isfinite(out).all() and not out[0].any()
+    assert out[1].std() == pytest.approx(1.0, abs=1e-5)
