@@ -767,3 +767,41 @@ def test_a_visibility_extension_asks_sqs_no_more_than_its_12_hours(monkeypatch):
     extend(900)
     extend(50_000)
     assert asked == [900, 43_200]
+
+
+class _CancelledMidway(_DetectorDouble):
+    """Reads a block, then the job is cancelled (DELETE /jobs/{id}) before the next."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(RuntimeError("unused"))
+        self.job_id = job_id
+
+    def run(self, source, *, progress, should_stop, **kwargs):  # noqa: ANN001, ANN003
+        from anemonefish.exceptions import DetectionCancelled
+
+        from anemonefish_services.dal.jobs import JobsRepository
+        from anemonefish_services.settings import get_settings
+
+        source.read(16)
+        JobsRepository(get_settings()).cancel(self.job_id)
+        progress(0.5)
+        if should_stop():
+            raise DetectionCancelled("stopped between blocks")
+        raise AssertionError("the monitor did not see the cancel")
+
+
+def test_a_job_cancelled_during_detection_stops_and_its_recording_is_deleted(worker, monkeypatch):
+    """Seen between blocks, a cancel was taken for a lost lease: the job stopped, but its
+    recording stayed in the input bucket (only a cancel while results were written was tested)."""
+    handler, deps = worker
+    key = _stage_job("job-cancelled-midway")
+    monkeypatch.setenv("ANEMONEFISH_PROGRESS_INTERVAL_S", "0")
+    from anemonefish_services.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setattr(deps, "thread_detector", lambda: _CancelledMidway("job-cancelled-midway"))
+    deps.worker_deps.cache_clear()
+    assert handler.lambda_handler(_event(key), LocalLambdaContext(function_name="worker")) == {"batchItemFailures": []}
+    assert deps.worker_deps().repo.get("job-cancelled-midway").status is JobStatus.CANCELLED
+    listing = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="anemonefish-local-input", Prefix=key)
+    assert listing.get("KeyCount", 0) == 0
